@@ -1,0 +1,22 @@
+#pragma once
+#include "rm/graph.hpp"
+
+namespace rm::cpu {
+
+// The CPU twin of each GPU kernel: single-operator functions the engine tests compare against.
+// Shapes are checked by the caller (infer_shapes); bias may be null.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs& a, int threads = 0);
+Tensor batchnorm(const Tensor& x, const Tensor& scale, const Tensor& b, const Tensor& mean,
+                 const Tensor& var, float epsilon);
+Tensor relu(const Tensor& x);
+Tensor add(const Tensor& a, const Tensor& b, bool fused_relu = false);  // numpy broadcasting
+Tensor max_pool(const Tensor& x, const Attrs& a);
+Tensor average_pool(const Tensor& x, const Attrs& a);
+Tensor global_average_pool(const Tensor& x);
+Tensor flatten(const Tensor& x, int64_t axis);
+Tensor reshape(const Tensor& x, const std::vector<int64_t>& target);
+Tensor gemm(const Tensor& a, const Tensor& b, const Tensor* c, const Attrs& attrs);
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor softmax(const Tensor& x, int64_t axis);
+
+}  // namespace rm::cpu

@@ -1,0 +1,21 @@
+#pragma once
+#include <string>
+#include <unordered_map>
+
+#include "rm/graph.hpp"
+
+namespace rm {
+
+using ShapeMap = std::unordered_map<std::string, Shape>;
+
+// Shapes of every tensor (inputs, initializers, node outputs) for a given batch size, which
+// replaces symbolic input dimensions (batch <= 0 keeps a declared batch, or 1 if symbolic).
+// Resolves auto_pad and absent Conv kernel shapes into the node attributes, so it takes the
+// graph by reference. Throws rm::Error naming the node and operator on any inconsistency
+// (channel mismatch, group not dividing channels, empty or absurdly large outputs, ...).
+ShapeMap infer_shapes(Graph& graph, int64_t batch = 0);
+
+// The same on a copy; for callers holding a const graph.
+ShapeMap infer_shapes_of(const Graph& graph, int64_t batch = 0);
+
+}  // namespace rm
