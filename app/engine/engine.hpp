@@ -1,0 +1,123 @@
+#pragma once
+// The public face of rmvk's Vulkan compute engine. Usable without a window: the CLI, the tests
+// and the UI all go through this header (the UI never includes the other engine headers).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rm/graph.hpp"
+
+namespace rmvk {
+
+// What a user needs to know about a Vulkan physical device (rmvk devices, the device picker).
+struct DeviceInfo {
+    int index = 0;
+    std::string name;
+    std::string vendor;        // "NVIDIA", "AMD", "Intel", "Mesa (llvmpipe)", or the vendor id
+    std::string type;          // "discrete", "integrated", "virtual", "cpu", "other"
+    std::string driver;        // driver name and info
+    std::string api_version;   // "1.3.230"
+    uint64_t max_storage_buffer_range = 0;
+    uint32_t max_compute_shared_memory = 0;
+    uint32_t max_workgroup_invocations = 0;
+    uint32_t subgroup_size = 0;
+    uint32_t timestamp_valid_bits = 0;  // 0: no timestamps on the compute queue
+    float timestamp_period_ns = 0;
+    uint64_t device_local_memory = 0;
+};
+
+// Every Vulkan device on this machine; empty when there is none (no error).
+std::vector<DeviceInfo> list_devices();
+
+// Picks a device: "" = default (discrete, then integrated, virtual, cpu), a number = index,
+// anything else = case-insensitive name substring. Throws VulkanError with a clear message.
+int choose_device(const std::vector<DeviceInfo>& devices, const std::string& choice);
+
+struct ContextOptions {
+    std::string device;        // as for choose_device
+    bool validation = false;   // enable VK_LAYER_KHRONOS_validation; messages go to on_message
+    // Validation messages (tests fail on any). Default: print to stderr.
+    std::function<void(const std::string&)> on_message;
+};
+
+// Owns the instance, the logical device, a compute queue and the shared pipeline cache.
+class Context {
+public:
+    explicit Context(const ContextOptions& options = {});
+    ~Context();
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    const DeviceInfo& device() const;
+    size_t validation_message_count() const;
+
+    struct Impl;
+    Impl& impl() { return *impl_; }
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// Device time of one graph node (fused nodes, e.g. a Relu folded into its Conv, report 0 and
+// name the node that carried them in `fused_into`).
+struct NodeTiming {
+    std::string node;
+    rm::Op op = rm::Op::Identity;
+    double device_ms = 0;
+    int64_t macs = 0;
+    std::string fused_into;
+};
+
+struct RunOptions {
+    // Keep every intermediate tensor in its own buffer so read_tensor() works on any of them
+    // (the feature-map view). Off: buffers are reused by liveness (lowest memory).
+    bool keep_intermediates = false;
+    bool timestamps = true;
+};
+
+struct RunResult {
+    std::map<std::string, rm::Tensor> outputs;  // graph outputs
+    std::vector<NodeTiming> timings;            // graph order
+    double device_total_ms = 0;   // sum of dispatch device times
+    double upload_ms = 0;         // input upload (host wall time)
+    double download_ms = 0;       // output download
+    double wall_ms = 0;           // whole run() call
+};
+
+struct MemoryReport {
+    uint64_t weight_bytes = 0;
+    uint64_t peak_activation_bytes = 0;
+};
+
+// A graph prepared for one device and batch size: weights uploaded once, pipelines built,
+// command buffer recorded. run() may be called many times.
+class GraphRunner {
+public:
+    GraphRunner(Context& context, const rm::Graph& graph, int64_t batch = 1,
+                const RunOptions& options = {});
+    ~GraphRunner();
+    GraphRunner(const GraphRunner&) = delete;
+    GraphRunner& operator=(const GraphRunner&) = delete;
+
+    RunResult run(const std::map<std::string, rm::Tensor>& inputs);
+    // Any tensor of the last run (needs keep_intermediates for non-outputs). Throws if unknown.
+    rm::Tensor read_tensor(const std::string& tensor_name) const;
+    MemoryReport memory() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// The device's own measured peak: vec4 FMA chains and a streaming copy.
+struct PeakResult {
+    double fma_gflops = 0;
+    double bandwidth_gbs = 0;
+};
+PeakResult measure_peak(Context& context);
+
+}  // namespace rmvk
