@@ -1,0 +1,333 @@
+// Writing rm::Graph as an ONNX model. Weights are written with plain fwrite calls straight
+// from the tensors: inline ones as protobuf pieces appended to the serialized model (protobuf
+// merges repeated occurrences of a message field), large models with ONNX external data.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <unordered_set>
+
+#include "onnx/onnx_pb.h"
+#include "rm/error.hpp"
+#include "rm/onnx_io.hpp"
+#include "rm/shape_inference.hpp"
+
+namespace rm {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Protobuf refuses messages of 2 GiB or more; keep a margin for the graph structure.
+constexpr uint64_t kInlineLimit = (uint64_t(1) << 31) - (uint64_t(64) << 20);
+constexpr int64_t kExternalAlignment = 4096;
+
+struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+class Writer {
+public:
+    explicit Writer(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "wb")) {
+        if (!file_) throw Error(path + ": cannot open for writing");
+    }
+    void write(const void* data, size_t size) {
+        if (size && std::fwrite(data, 1, size, file_.get()) != size) throw Error(path_ + ": write failed (disk full?)");
+        offset_ += static_cast<int64_t>(size);
+    }
+    void write(const std::string& s) { write(s.data(), s.size()); }
+    void pad_to(int64_t alignment) {
+        static const char zeros[kExternalAlignment] = {};
+        const int64_t rem = offset_ % alignment;
+        if (rem) write(zeros, static_cast<size_t>(alignment - rem));
+    }
+    int64_t offset() const { return offset_; }
+    void close() {
+        if (std::fclose(file_.release()) != 0) throw Error(path_ + ": write failed (disk full?)");
+    }
+
+private:
+    std::string path_;
+    File file_;
+    int64_t offset_ = 0;
+};
+
+void put_varint(std::string& s, uint64_t v) {
+    while (v >= 0x80) {
+        s.push_back(static_cast<char>((v & 0x7f) | 0x80));
+        v >>= 7;
+    }
+    s.push_back(static_cast<char>(v));
+}
+
+size_t varint_size(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+    }
+    return n;
+}
+
+void set_ints(onnx::NodeProto& n, const char* name, const std::vector<int64_t>& v) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+}
+void set_int(onnx::NodeProto& n, const char* name, int64_t v) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+}
+void set_float(onnx::NodeProto& n, const char* name, float v) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+}
+void set_string(onnx::NodeProto& n, const char* name, const std::string& v) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+}
+
+void set_padding(onnx::NodeProto& p, const Attrs& a) {
+    if (a.auto_pad != "NOTSET") set_string(p, "auto_pad", a.auto_pad);
+    else set_ints(p, "pads", a.pads);
+}
+
+std::string unique_name(std::string base, std::unordered_set<std::string>& taken) {
+    std::string name = base;
+    for (int i = 1; taken.count(name); ++i) name = base + "_" + std::to_string(i);
+    taken.insert(name);
+    return name;
+}
+
+void write_node(const Graph& graph, const Node& n, int64_t opset, onnx::GraphProto& g,
+                std::unordered_set<std::string>& taken) {
+    auto fail = [&](const std::string& what) {
+        throw Error("node '" + n.name + "' (" + std::string(op_name(n.op)) + "): " + what);
+    };
+    onnx::NodeProto& p = *g.add_node();
+    p.set_name(n.name);
+    p.set_op_type(std::string(op_name(n.op)));
+    for (const auto& in : n.inputs) p.add_input(in);
+    for (const auto& out : n.outputs) p.add_output(out);
+    const Attrs& a = n.attrs;
+    switch (n.op) {
+        case Op::Conv: {
+            std::vector<int64_t> kernel = a.kernel;
+            if (kernel.empty() && n.inputs.size() > 1) {
+                auto it = graph.initializers.find(n.inputs[1]);
+                if (it != graph.initializers.end() && it->second.shape.size() == 4)
+                    kernel = {it->second.shape[2], it->second.shape[3]};
+            }
+            if (!kernel.empty()) set_ints(p, "kernel_shape", kernel);
+            set_ints(p, "strides", a.strides);
+            set_padding(p, a);
+            set_ints(p, "dilations", a.dilations);
+            set_int(p, "group", a.group);
+            break;
+        }
+        case Op::BatchNormalization:
+            set_float(p, "epsilon", a.epsilon);
+            break;
+        case Op::MaxPool:
+        case Op::AveragePool:
+            set_ints(p, "kernel_shape", a.kernel);
+            set_ints(p, "strides", a.strides);
+            set_padding(p, a);
+            if (a.ceil_mode) {
+                if (opset < 10) fail("ceil_mode needs opset 10 or later");
+                set_int(p, "ceil_mode", 1);
+            }
+            if (n.op == Op::AveragePool && a.count_include_pad) set_int(p, "count_include_pad", 1);
+            if (n.op == Op::MaxPool && a.dilations != std::vector<int64_t>{1, 1}) {
+                if (opset < 10) fail("pool dilations need opset 10 or later");
+                set_ints(p, "dilations", a.dilations);
+            }
+            break;
+        case Op::Flatten:
+        case Op::Softmax:
+            set_int(p, "axis", a.axis);
+            break;
+        case Op::Gemm:
+            set_float(p, "alpha", a.alpha);
+            set_float(p, "beta", a.beta);
+            set_int(p, "transA", a.trans_a ? 1 : 0);
+            set_int(p, "transB", a.trans_b ? 1 : 0);
+            break;
+        case Op::Reshape: {
+            // rmvk keeps the target shape as an attribute; ONNX wants it as an int64 input.
+            const std::string shape_name = unique_name(n.name.empty() ? "reshape_shape" : n.name + "_shape", taken);
+            while (p.input_size() > 1) p.mutable_input()->RemoveLast();
+            p.add_input(shape_name);
+            auto* t = g.add_initializer();
+            t->set_name(shape_name);
+            t->set_data_type(onnx::TensorProto::INT64);
+            t->add_dims(static_cast<int64_t>(a.shape.size()));
+            for (int64_t d : a.shape) t->add_int64_data(d);
+            break;
+        }
+        case Op::Relu:
+        case Op::Add:
+        case Op::GlobalAveragePool:
+        case Op::MatMul:
+        case Op::Identity:
+            break;
+    }
+}
+
+void set_value_info(onnx::ValueInfoProto& vi, const std::string& name, const Shape* shape, bool symbolic_batch) {
+    vi.set_name(name);
+    auto* tt = vi.mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    if (!shape) return;
+    auto* s = tt->mutable_shape();
+    for (size_t i = 0; i < shape->size(); ++i) {
+        auto* d = s->add_dim();
+        if ((*shape)[i] < 0 || (i == 0 && symbolic_batch)) d->set_dim_param("N");
+        else d->set_dim_value((*shape)[i]);
+    }
+}
+
+// Float initializers in the order nodes first use them (stable output, readable files).
+std::vector<std::string> initializer_order(const Graph& graph) {
+    std::vector<std::string> order;
+    std::unordered_set<std::string> seen;
+    for (const auto& n : graph.nodes)
+        for (const auto& in : n.inputs)
+            if (graph.is_initializer(in) && seen.insert(in).second) order.push_back(in);
+    std::vector<std::string> rest;
+    for (const auto& [name, t] : graph.initializers)
+        if (!seen.count(name)) rest.push_back(name);
+    std::sort(rest.begin(), rest.end());
+    order.insert(order.end(), rest.begin(), rest.end());
+    return order;
+}
+
+// One initializer as a protobuf piece: ModelProto.graph { GraphProto.initializer { header,
+// raw_data } }, whose raw bytes the caller writes right after.
+std::string inline_tensor_prefix(const std::string& name, const Tensor& t) {
+    onnx::TensorProto h;
+    h.set_name(name);
+    h.set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : t.shape) h.add_dims(d);
+    const std::string header = h.SerializeAsString();
+    const uint64_t bytes = t.data.size() * sizeof(float);
+    const uint64_t tensor_len = header.size() + 1 + varint_size(bytes) + bytes;
+    const uint64_t graph_len = 1 + varint_size(tensor_len) + tensor_len;
+    std::string s;
+    s.push_back(static_cast<char>((7 << 3) | 2));  // ModelProto.graph
+    put_varint(s, graph_len);
+    s.push_back(static_cast<char>((5 << 3) | 2));  // GraphProto.initializer
+    put_varint(s, tensor_len);
+    s += header;
+    s.push_back(static_cast<char>((9 << 3) | 2));  // TensorProto.raw_data
+    put_varint(s, bytes);
+    return s;
+}
+
+}  // namespace
+
+void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& options) {
+    if (options.opset < 9 || options.opset > 17)
+        throw Error(path + ": opset " + std::to_string(options.opset) + " cannot be written (rmvk writes 9 to 17)");
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.set_producer_name("rmvk");
+    m.set_producer_version("0.1.0");
+    auto* opset = m.add_opset_import();
+    opset->set_domain("");
+    opset->set_version(options.opset);
+    for (const auto& [k, v] : graph.metadata) {
+        auto* kv = m.add_metadata_props();
+        kv->set_key(k);
+        kv->set_value(v);
+    }
+    onnx::GraphProto& g = *m.mutable_graph();
+    g.set_name(graph.name.empty() ? "rmvk" : graph.name);
+
+    std::unordered_set<std::string> taken;
+    for (const auto& [name, t] : graph.initializers) taken.insert(name);
+    for (const auto& n : graph.nodes)
+        for (const auto& o : n.outputs) taken.insert(o);
+    for (const auto& in : graph.inputs) taken.insert(in.name);
+    try {
+        for (const auto& n : graph.nodes) write_node(graph, n, options.opset, g, taken);
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
+
+    bool symbolic_batch = false;
+    for (const auto& in : graph.inputs) {
+        symbolic_batch = symbolic_batch || (!in.shape.empty() && in.shape[0] < 0);
+        set_value_info(*g.add_input(), in.name, &in.shape, false);
+    }
+    ShapeMap shapes;
+    try {
+        shapes = infer_shapes_of(graph);
+    } catch (const Error&) {
+        // Still write the model; outputs then carry only their element type.
+    }
+    for (const auto& out : graph.outputs) {
+        auto it = shapes.find(out);
+        set_value_info(*g.add_output(), out, it == shapes.end() ? nullptr : &it->second, symbolic_batch);
+    }
+
+    const std::vector<std::string> order = initializer_order(graph);
+    uint64_t total = 0;
+    for (const auto& name : order) total += graph.initializers.at(name).data.size() * sizeof(float);
+    const bool external = options.force_external_data || total > kInlineLimit;
+
+    std::vector<std::string> inline_names;
+    std::vector<std::string> external_names;
+    for (const auto& name : order) {
+        const auto bytes = static_cast<int64_t>(graph.initializers.at(name).data.size() * sizeof(float));
+        (external && bytes > options.external_threshold_bytes ? external_names : inline_names).push_back(name);
+    }
+
+    const std::string data_name = fs::path(path).filename().string() + ".data";
+    if (!external_names.empty()) {
+        Writer data(path + ".data");
+        for (const auto& name : external_names) {
+            const Tensor& t = graph.initializers.at(name);
+            data.pad_to(kExternalAlignment);
+            auto* tp = g.add_initializer();
+            tp->set_name(name);
+            tp->set_data_type(onnx::TensorProto::FLOAT);
+            for (int64_t d : t.shape) tp->add_dims(d);
+            tp->set_data_location(onnx::TensorProto::EXTERNAL);
+            auto add = [&](const char* key, const std::string& value) {
+                auto* kv = tp->add_external_data();
+                kv->set_key(key);
+                kv->set_value(value);
+            };
+            add("location", data_name);
+            add("offset", std::to_string(data.offset()));
+            add("length", std::to_string(t.data.size() * sizeof(float)));
+            data.write(t.data.data(), t.data.size() * sizeof(float));
+        }
+        data.close();
+    }
+
+    uint64_t inline_total = 0;
+    for (const auto& name : inline_names) inline_total += graph.initializers.at(name).data.size() * sizeof(float);
+    if (inline_total > kInlineLimit)
+        throw Error(path + ": inline weights exceed protobuf's 2 GB limit; lower external_threshold_bytes");
+
+    Writer out(path);
+    out.write(m.SerializeAsString());
+    for (const auto& name : inline_names) {
+        const Tensor& t = graph.initializers.at(name);
+        out.write(inline_tensor_prefix(name, t));
+        out.write(t.data.data(), t.data.size() * sizeof(float));
+    }
+    out.close();
+}
+
+}  // namespace rm
