@@ -23,5 +23,8 @@ const char* vk_result_name(VkResult result);
 inline void vk_check(VkResult result, const char* what) {
     if (result != VK_SUCCESS) throw VulkanError(what, result);
 }
+inline void vk_check(VkResult result, const std::string& what) {
+    if (result != VK_SUCCESS) throw VulkanError(what, result);
+}
 
 }  // namespace rmvk

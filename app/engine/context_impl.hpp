@@ -1,0 +1,128 @@
+#pragma once
+// Engine-internal view of a Context: the Vulkan objects and the small helpers every part of the
+// engine (graph runner, peak probe) builds on. Not part of the public API (engine.hpp).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/engine/engine.hpp"
+#include "app/engine/vk_handle.hpp"
+#include "app/engine/vulkan_error.hpp"
+
+namespace rmvk {
+
+class DebugMessenger;
+
+enum class MemoryKind {
+    DeviceLocal,  // weights and activations (mapped too when the device memory is host-visible)
+    Staging,      // host-visible, coherent: uploads and downloads
+};
+
+// A VkBuffer with its own memory. mapped() is non-null when the memory is host-visible.
+class Buffer {
+public:
+    Buffer() = default;
+    Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind);
+    VkBuffer handle() const { return buffer_.get(); }
+    uint64_t size() const { return size_; }
+    void* mapped() const { return mapped_; }
+    float* floats() const { return static_cast<float*>(mapped_); }
+
+private:
+    UniqueMemory memory_;  // declared first: freed after the buffer that uses it
+    UniqueBuffer buffer_;
+    void* mapped_ = nullptr;
+    uint64_t size_ = 0;
+};
+
+// A compute pipeline with its layout: `bindings` storage buffers at set 0, binding 0..n-1,
+// `push_bytes` of push constants, specialization constants with constant_id 0..n-1.
+struct ComputePipeline {
+    UniqueSetLayout set_layout;
+    UniquePipelineLayout layout;
+    UniquePipeline pipeline;
+    uint32_t bindings = 0;
+    uint32_t push_bytes = 0;
+};
+
+// One storage-buffer binding: a range of a buffer (offset aligned to
+// minStorageBufferOffsetAlignment, range <= max_binding_range()).
+struct BufferRange {
+    VkBuffer buffer = VK_NULL_HANDLE;
+    uint64_t offset = 0;
+    uint64_t range = VK_WHOLE_SIZE;
+};
+
+// Descriptor sets for many dispatches, freed all at once with the arena.
+class DescriptorArena {
+public:
+    DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t max_buffers);
+    VkDescriptorSet make_set(const ComputePipeline& pipeline, std::span<const BufferRange> buffers);
+
+private:
+    VkDevice device_;
+    UniqueDescriptorPool pool_;
+};
+
+struct Context::Impl {
+    explicit Impl(const ContextOptions& options);
+    ~Impl();
+
+    // Vulkan objects (declaration order = reverse destruction order).
+    UniqueInstance instance;
+    std::unique_ptr<DebugMessenger> messenger;
+    VkPhysicalDevice physical = VK_NULL_HANDLE;
+    UniqueDevice device_owner;
+    VkDevice device = VK_NULL_HANDLE;
+    VkQueue queue = VK_NULL_HANDLE;
+    uint32_t queue_family = 0;
+    UniqueCommandPool command_pool;
+    UniquePipelineCache pipeline_cache;
+
+    DeviceInfo info;
+    VkPhysicalDeviceProperties properties{};
+    VkPhysicalDeviceMemoryProperties memory_properties{};
+    std::atomic<size_t> message_count{0};
+    std::function<void(const std::string&)> on_message;
+
+    // Largest range one storage-buffer binding may cover (maxStorageBufferRange, or a smaller
+    // override so tests can exercise the split paths on small tensors).
+    uint64_t max_binding_range() const { return max_binding_override ? max_binding_override : info.max_storage_buffer_range; }
+    uint64_t max_binding_override = 0;
+    uint64_t offset_alignment() const { return properties.limits.minStorageBufferOffsetAlignment; }
+
+    // Memory type index with all `required` flags (preferring `preferred` ones too) among `bits`.
+    uint32_t find_memory_type(uint32_t bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
+
+    // A pipeline for shaders/<shader>.comp, cached by name + specialization constants.
+    const ComputePipeline& pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
+                                    std::span<const uint32_t> spec_constants = {});
+
+    // Records with `record` into a fresh command buffer, submits it and waits for it.
+    void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);
+    // Submits an already recorded command buffer and waits (fence) for it.
+    void submit_and_wait(VkCommandBuffer cmd);
+
+    bool has_timestamps() const { return info.timestamp_valid_bits > 0; }
+    UniqueQueryPool make_timestamp_pool(uint32_t count);
+    // Nanoseconds per timestamp tick.
+    double timestamp_period_ns() const { return info.timestamp_period_ns; }
+
+private:
+    std::map<std::string, std::unique_ptr<ComputePipeline>> pipelines_;
+};
+
+// Barrier between dispatches: earlier shader writes visible to later shader reads/writes.
+void compute_barrier(VkCommandBuffer cmd);
+
+// Records a dispatch: bind pipeline + set, push constants, vkCmdDispatch.
+void record_dispatch(VkCommandBuffer cmd, const ComputePipeline& pipeline, VkDescriptorSet set,
+                     const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
+
+}  // namespace rmvk

@@ -1,0 +1,88 @@
+// Buffers, descriptor sets and command recording helpers.
+#include "app/engine/context_impl.hpp"
+
+namespace rmvk {
+
+Buffer::Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind) : size_(bytes) {
+    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    bci.size = bytes ? bytes : 4;
+    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    VkBuffer buffer = VK_NULL_HANDLE;
+    vk_check(vkCreateBuffer(ctx.device, &bci, nullptr, &buffer), "creating a buffer of " + std::to_string(bytes) + " bytes");
+    buffer_ = UniqueBuffer(ctx.device, buffer);
+
+    VkMemoryRequirements req{};
+    vkGetBufferMemoryRequirements(ctx.device, buffer, &req);
+    uint32_t type = kind == MemoryKind::DeviceLocal
+                        ? ctx.find_memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0)
+                        : ctx.find_memory_type(req.memoryTypeBits,
+                                               VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                                               VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    ai.allocationSize = req.size;
+    ai.memoryTypeIndex = type;
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    vk_check(vkAllocateMemory(ctx.device, &ai, nullptr, &memory),
+             "allocating " + std::to_string(req.size >> 20) + " MiB of GPU memory");
+    memory_ = UniqueMemory(ctx.device, memory);
+    vk_check(vkBindBufferMemory(ctx.device, buffer, memory, 0), "binding buffer memory");
+    auto flags = ctx.memory_properties.memoryTypes[type].propertyFlags;
+    // Device-local memory that the host can also see (integrated GPUs, lavapipe): map it so
+    // uploads and downloads skip the staging copy.
+    if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT))
+        vk_check(vkMapMemory(ctx.device, memory, 0, VK_WHOLE_SIZE, 0, &mapped_), "mapping GPU memory");
+}
+
+DescriptorArena::DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t max_buffers) : device_(ctx.device) {
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, max_buffers ? max_buffers : 1};
+    VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    ci.maxSets = max_sets ? max_sets : 1;
+    ci.poolSizeCount = 1;
+    ci.pPoolSizes = &size;
+    VkDescriptorPool pool = VK_NULL_HANDLE;
+    vk_check(vkCreateDescriptorPool(device_, &ci, nullptr, &pool), "creating a descriptor pool");
+    pool_ = UniqueDescriptorPool(device_, pool);
+}
+
+VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline, std::span<const BufferRange> buffers) {
+    VkDescriptorSetLayout layout = pipeline.set_layout.get();
+    VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    ai.descriptorPool = pool_.get();
+    ai.descriptorSetCount = 1;
+    ai.pSetLayouts = &layout;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    vk_check(vkAllocateDescriptorSets(device_, &ai, &set), "allocating a descriptor set");
+    std::vector<VkDescriptorBufferInfo> infos(buffers.size());
+    std::vector<VkWriteDescriptorSet> writes(buffers.size());
+    for (size_t i = 0; i < buffers.size(); ++i) {
+        infos[i] = {buffers[i].buffer, buffers[i].offset, buffers[i].range};
+        writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+        writes[i].dstSet = set;
+        writes[i].dstBinding = static_cast<uint32_t>(i);
+        writes[i].descriptorCount = 1;
+        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        writes[i].pBufferInfo = &infos[i];
+    }
+    vkUpdateDescriptorSets(device_, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+    return set;
+}
+
+void compute_barrier(VkCommandBuffer cmd) {
+    VkMemoryBarrier b{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    b.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &b, 0, nullptr, 0,
+                         nullptr);
+}
+
+void record_dispatch(VkCommandBuffer cmd, const ComputePipeline& pipeline, VkDescriptorSet set, const void* push,
+                     uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline.get());
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout.get(), 0, 1, &set, 0, nullptr);
+    if (push_bytes) vkCmdPushConstants(cmd, pipeline.layout.get(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+    vkCmdDispatch(cmd, gx, gy, gz);
+}
+
+}  // namespace rmvk
