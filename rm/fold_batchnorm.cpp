@@ -1,0 +1,208 @@
+#include "rm/fold_batchnorm.hpp"
+
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "rm/error.hpp"
+#include "rm/rm_graph_index.hpp"
+
+namespace rm {
+
+namespace {
+
+std::string where(const Node& n) {
+    return "node '" + n.name + "' (" + std::string(op_name(n.op)) + ")";
+}
+
+const Tensor& constant_input(const Graph& g, const Node& n, size_t i, const char* what) {
+    if (i >= n.inputs.size() || n.inputs[i].empty())
+        throw Error(where(n) + ": missing " + what);
+    auto it = g.initializers.find(n.inputs[i]);
+    if (it == g.initializers.end())
+        throw Error(where(n) + ": " + what + " '" + n.inputs[i] + "' is not a constant");
+    return it->second;
+}
+
+// Per-channel scale g/sqrt(var+eps) and shift beta - mean*scale of a BatchNormalization.
+struct BnAffine {
+    std::vector<double> scale, shift;
+};
+
+BnAffine bn_affine(const Graph& g, const Node& bn, int64_t channels) {
+    const Tensor& gamma = constant_input(g, bn, 1, "scale");
+    const Tensor& beta = constant_input(g, bn, 2, "bias");
+    const Tensor& mean = constant_input(g, bn, 3, "mean");
+    const Tensor& var = constant_input(g, bn, 4, "variance");
+    for (const Tensor* t : {&gamma, &beta, &mean, &var})
+        if (t->size() != channels)
+            throw Error(where(bn) + ": parameters have " + std::to_string(t->size()) +
+                        " values for " + std::to_string(channels) + " channels");
+    BnAffine a;
+    a.scale.resize(channels);
+    a.shift.resize(channels);
+    const double eps = bn.attrs.epsilon;
+    for (int64_t c = 0; c < channels; ++c) {
+        a.scale[c] = double(gamma.data[c]) / std::sqrt(double(var.data[c]) + eps);
+        a.shift[c] = double(beta.data[c]) - double(mean.data[c]) * a.scale[c];
+    }
+    return a;
+}
+
+bool can_fold(const detail::GraphIndex& ix, const Node& bn) {
+    if (bn.op != Op::BatchNormalization || bn.inputs.size() < 5 || bn.outputs.empty()) return false;
+    for (size_t i = 1; i < 5; ++i)
+        if (!ix.initializer(bn.inputs[i])) return false;
+    for (size_t i = 1; i < bn.outputs.size(); ++i)
+        if (!bn.outputs[i].empty() && !ix.consumers(bn.outputs[i]).empty()) return false;
+    const Node* conv = ix.producer(bn.inputs[0]);
+    if (!conv || conv->op != Op::Conv || conv->inputs.size() < 2) return false;
+    if (!ix.private_tensor(bn.inputs[0])) return false;
+    if (!ix.initializer(conv->inputs[1])) return false;
+    if (conv->inputs.size() > 2 && !conv->inputs[2].empty() && !ix.initializer(conv->inputs[2]))
+        return false;
+    return true;
+}
+
+// Rewires readers of Identity outputs to the Identity inputs and drops those nodes.
+Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
+    std::unordered_set<std::string> outputs(in.outputs.begin(), in.outputs.end());
+    std::unordered_map<std::string, std::string> alias;  // identity output -> its source
+    std::vector<const Node*> dropped;
+    auto resolve = [&](std::string t) {
+        for (auto it = alias.find(t); it != alias.end(); it = alias.find(t)) t = it->second;
+        return t;
+    };
+    for (const auto& n : in.nodes) {
+        if (n.op != Op::Identity || n.inputs.size() != 1 || n.outputs.size() != 1) continue;
+        if (outputs.count(n.outputs[0])) continue;
+        alias[n.outputs[0]] = n.inputs[0];
+        dropped.push_back(&n);
+    }
+    Graph out;
+    out.name = in.name;
+    out.inputs = in.inputs;
+    out.outputs = in.outputs;
+    out.metadata = in.metadata;
+    out.initializers = in.initializers;
+    std::unordered_map<std::string, std::string> producer;
+    for (const auto& n : in.nodes) {
+        if (n.op == Op::Identity && alias.count(n.outputs.empty() ? "" : n.outputs[0])) continue;
+        Node copy = n;
+        for (auto& i : copy.inputs)
+            if (!i.empty()) i = resolve(i);
+        for (const auto& o : copy.outputs) producer[o] = copy.name;
+        mapping[copy.name].residual_nodes.push_back(copy.name);
+        out.nodes.push_back(std::move(copy));
+    }
+    for (const Node* d : dropped) {
+        auto p = producer.find(resolve(d->inputs[0]));
+        if (p != producer.end()) mapping[p->second].residual_nodes.push_back(d->name);
+    }
+    removed = static_cast<int>(dropped.size());
+    return out;
+}
+
+}  // namespace
+
+std::vector<double> folded_bias(const Graph& graph, const Node& conv, const Node* bn) {
+    const Tensor& w = constant_input(graph, conv, 1, "weight");
+    if (w.shape.empty()) throw Error(where(conv) + ": weight has no shape");
+    const int64_t channels = w.shape[0];
+    std::vector<double> b(channels, 0.0);
+    if (conv.inputs.size() > 2 && !conv.inputs[2].empty()) {
+        const Tensor& bias = constant_input(graph, conv, 2, "bias");
+        if (bias.size() != channels) throw Error(where(conv) + ": bias size does not match weight");
+        for (int64_t c = 0; c < channels; ++c) b[c] = bias.data[c];
+    }
+    if (bn) {
+        BnAffine a = bn_affine(graph, *bn, channels);
+        for (int64_t c = 0; c < channels; ++c) b[c] = b[c] * a.scale[c] + a.shift[c];
+    }
+    return b;
+}
+
+FoldResult fold_batchnorm(const Graph& graph) {
+    FoldResult result;
+    Graph g = bypass_identities(graph, result.mapping, result.identities_removed);
+    detail::GraphIndex ix(g);
+    detail::NameSet names(g);
+
+    std::unordered_set<const Node*> fold_bns;
+    std::unordered_map<const Node*, const Node*> bn_of_conv;
+    for (const auto& n : g.nodes)
+        if (can_fold(ix, n)) {
+            fold_bns.insert(&n);
+            bn_of_conv[ix.producer(n.inputs[0])] = &n;
+        }
+
+    // Count readers of each initializer: a weight shared with another node gets a new name
+    // instead of being overwritten.
+    std::unordered_map<std::string, int> readers;
+    for (const auto& n : g.nodes)
+        for (const auto& i : n.inputs) ++readers[i];
+
+    Graph out;
+    out.name = g.name;
+    out.inputs = g.inputs;
+    out.outputs = g.outputs;
+    out.metadata = g.metadata;
+    NodeMapping mapping;
+    std::unordered_map<std::string, Tensor> new_weights;
+    for (const auto& n : g.nodes) {
+        if (fold_bns.count(&n)) continue;
+        Node copy = n;
+        auto found = bn_of_conv.find(&n);
+        if (found != bn_of_conv.end()) {
+            const Node& bn = *found->second;
+            const Tensor& w = g.initializers.at(n.inputs[1]);
+            const int64_t channels = w.shape[0];
+            const int64_t per_out = channels ? w.size() / channels : 0;
+            BnAffine a = bn_affine(g, bn, channels);
+            std::vector<double> bias = folded_bias(g, n, &bn);
+            Tensor wf(w.shape);
+            for (int64_t c = 0; c < channels; ++c)
+                for (int64_t k = 0; k < per_out; ++k)
+                    wf.data[c * per_out + k] =
+                        static_cast<float>(double(w.data[c * per_out + k]) * a.scale[c]);
+            Tensor bf(Shape{channels});
+            for (int64_t c = 0; c < channels; ++c) bf.data[c] = static_cast<float>(bias[c]);
+
+            std::string wname = readers[n.inputs[1]] == 1 && !new_weights.count(n.inputs[1])
+                                    ? n.inputs[1]
+                                    : names.fresh(n.name + ".weight");
+            bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+            std::string bname = has_bias && readers[n.inputs[2]] == 1 &&
+                                        !new_weights.count(n.inputs[2])
+                                    ? n.inputs[2]
+                                    : names.fresh(n.name + ".bias");
+            new_weights[wname] = std::move(wf);
+            new_weights[bname] = std::move(bf);
+            copy.inputs.resize(3);
+            copy.inputs[1] = wname;
+            copy.inputs[2] = bname;
+            copy.outputs = {bn.outputs[0]};
+            auto& origin = mapping[copy.name];
+            origin = result.mapping[n.name];
+            for (const auto& r : result.mapping[bn.name].residual_nodes)
+                origin.residual_nodes.push_back(r);
+            ++result.folded;
+        } else {
+            mapping[copy.name] = result.mapping[n.name];
+        }
+        out.nodes.push_back(std::move(copy));
+    }
+    // Keep only initializers still read, so folded-away BN parameters do not linger.
+    std::unordered_set<std::string> used;
+    for (const auto& n : out.nodes)
+        for (const auto& i : n.inputs) used.insert(i);
+    for (auto& [name, t] : new_weights) out.initializers[name] = std::move(t);
+    for (auto& [name, t] : g.initializers)
+        if (used.count(name) && !out.initializers.count(name))
+            out.initializers[name] = std::move(t);
+    result.graph = std::move(out);
+    result.mapping = std::move(mapping);
+    return result;
+}
+
+}  // namespace rm

@@ -1,0 +1,294 @@
+#include "rm/residual_blocks.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <unordered_set>
+
+#include "rm/rm_block_match.hpp"
+#include "rm/rm_graph_index.hpp"
+
+namespace rm {
+
+namespace detail {
+namespace {
+
+std::string through_identities(const GraphIndex& ix, std::string t) {
+    for (const Node* p = ix.producer(t); p && p->op == Op::Identity && p->inputs.size() == 1;
+         p = ix.producer(t))
+        t = p->inputs[0];
+    return t;
+}
+
+// The Conv, or Conv + BatchNormalization, whose result is `tensor`.
+std::optional<ConvUnit> unit_ending_at(const GraphIndex& ix, const std::string& tensor) {
+    const Node* p = ix.producer(tensor);
+    if (!p) return std::nullopt;
+    ConvUnit u;
+    if (p->op == Op::BatchNormalization) {
+        if (p->inputs.empty()) return std::nullopt;
+        const Node* c = ix.producer(p->inputs[0]);
+        if (!c || c->op != Op::Conv || !ix.private_tensor(p->inputs[0])) return std::nullopt;
+        u.conv = c;
+        u.bn = p;
+    } else if (p->op == Op::Conv) {
+        u.conv = p;
+    } else {
+        return std::nullopt;
+    }
+    if (u.conv->inputs.size() < 2 || u.conv->inputs[0].empty()) return std::nullopt;
+    return u;
+}
+
+struct Chain {
+    std::vector<ConvUnit> units;
+    std::vector<const Node*> relus;
+    std::string input;
+};
+
+// Conv[-BN]-ReLU-...-Conv[-BN] chains of 1..3 convs ending at `tensor`, shortest first.
+std::vector<Chain> chains_ending_at(const GraphIndex& ix, const std::string& tensor) {
+    std::vector<Chain> out;
+    Chain c;
+    std::string t = through_identities(ix, tensor);
+    for (int depth = 1; depth <= 3; ++depth) {
+        auto u = unit_ending_at(ix, t);
+        if (!u) break;
+        c.units.insert(c.units.begin(), *u);
+        c.input = through_identities(ix, u->conv->inputs[0]);
+        out.push_back(c);
+        const Node* r = ix.producer(c.input);
+        if (!r || r->op != Op::Relu || r->inputs.empty() || !ix.private_tensor(c.input)) break;
+        c.relus.insert(c.relus.begin(), r);
+        t = through_identities(ix, r->inputs[0]);
+        if (!ix.private_tensor(t)) break;
+    }
+    return out;
+}
+
+// Proves x >= 0 by finding a ReLU behind pools and reshapes; else says what produces x.
+bool non_negative(const GraphIndex& ix, std::string t, std::string& culprit) {
+    for (int guard = 0; guard < 64; ++guard) {
+        const Node* p = ix.producer(t);
+        if (!p) {
+            culprit = "it is a graph input";
+            return false;
+        }
+        switch (p->op) {
+            case Op::Relu:
+                return true;
+            case Op::MaxPool:
+            case Op::AveragePool:
+            case Op::GlobalAveragePool:
+            case Op::Identity:
+            case Op::Flatten:
+            case Op::Reshape:
+                t = p->inputs.at(0);
+                continue;
+            default:
+                culprit = "it comes from " + std::string(op_name(p->op)) + " '" + p->name + "'";
+                return false;
+        }
+    }
+    culprit = "its producers could not be followed";
+    return false;
+}
+
+std::string conv_label(const Node& n) { return "conv '" + n.name + "'"; }
+
+std::string pads_text(const std::vector<int64_t>& p) {
+    std::string s;
+    for (size_t i = 0; i < p.size(); ++i) s += (i ? "," : "") + std::to_string(p[i]);
+    return s;
+}
+
+int64_t attr_at(const std::vector<int64_t>& v, size_t i, int64_t fallback) {
+    return i < v.size() ? v[i] : fallback;
+}
+
+// Empty when the block can be rewritten exactly; otherwise the reason, in a user's words.
+std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
+    if (!m.relu) return "the Add is not followed by a ReLU that only it feeds";
+    std::vector<const ConvUnit*> units;
+    for (const auto& u : m.main) units.push_back(&u);
+    if (m.projection) units.push_back(&m.shortcut);
+    for (const ConvUnit* u : units) {
+        const Tensor* w = ix.initializer(u->conv->inputs[1]);
+        if (!w || w->shape.size() != 4)
+            return conv_label(*u->conv) + " has no constant 4-D weight";
+        const auto& a = u->conv->attrs;
+        bool unpadded = a.pads.size() == 4 && a.pads[0] == 0 && a.pads[1] == 0 &&
+                        a.pads[2] == 0 && a.pads[3] == 0;
+        if (a.auto_pad.rfind("SAME", 0) == 0 && unpadded && (w->shape[2] > 1 || w->shape[3] > 1))
+            return conv_label(*u->conv) + " uses auto_pad=" + a.auto_pad +
+                   " that was never resolved into pads";
+    }
+    std::string culprit;
+    if (!non_negative(ix, m.info.input, culprit))
+        return "block input '" + m.info.input + "' is not provably non-negative (" + culprit +
+               "); a ReLU after the widened conv would clip its reserved copy";
+
+    const int64_t cin = m.in_channels;
+    int64_t sh = 1, sw = 1;
+    for (size_t i = 0; i < m.main.size(); ++i) {
+        const Node& c = *m.main[i].conv;
+        const Shape& w = ix.initializer(c.inputs[1])->shape;
+        const int64_t kh = w[2], kw = w[3];
+        const auto& a = c.attrs;
+        const int64_t dh = attr_at(a.dilations, 0, 1), dw = attr_at(a.dilations, 1, 1);
+        if (kh % 2 == 0 || kw % 2 == 0)
+            return conv_label(c) + " has an even " + std::to_string(kh) + "x" +
+                   std::to_string(kw) + " kernel: no centre tap to carry the reserved copy";
+        // The Dirac tap sits at the kernel centre: output i then reads input stride*i - pad +
+        // dilation*(k-1)/2, which is stride*i (where the shortcut reads) only for this pad.
+        if (attr_at(a.pads, 0, 0) != dh * (kh - 1) / 2 || attr_at(a.pads, 1, 0) != dw * (kw - 1) / 2)
+            return conv_label(c) + " pads (" + pads_text(a.pads) + ") do not centre its " +
+                   std::to_string(kh) + "x" + std::to_string(kw) +
+                   " kernel: output i would not read input stride*i where the shortcut reads";
+        sh *= attr_at(a.strides, 0, 1);
+        sw *= attr_at(a.strides, 1, 1);
+        if (a.group != 1) {
+            const bool middle = i > 0 && i + 1 < m.main.size();
+            if (!middle)
+                return conv_label(c) + " is grouped (group=" + std::to_string(a.group) +
+                       ") where the reserved copy must pass through it densely";
+            const int64_t per_group_in = w[1], per_group_out = w[0] / a.group;
+            if (per_group_in != per_group_out)
+                return "grouped " + conv_label(c) + " maps " + std::to_string(per_group_in) +
+                       " to " + std::to_string(per_group_out) +
+                       " channels per group: Dirac groups need square groups";
+            if (cin % per_group_in != 0)
+                return "grouped " + conv_label(c) + ": block input has " + std::to_string(cin) +
+                       " channels, not a multiple of its " + std::to_string(per_group_in) +
+                       " channels per group, so the reserved copy cannot travel as whole groups";
+        }
+    }
+    const Node& last = *m.main.back().conv;
+    const int64_t cout = ix.initializer(last.inputs[1])->shape[0];
+    if (!m.projection) {
+        if (sh != 1 || sw != 1)
+            return "identity shortcut but the main branch has stride " + std::to_string(sh);
+        if (cout != cin)
+            return "identity shortcut but the main branch maps " + std::to_string(cin) + " to " +
+                   std::to_string(cout) + " channels";
+        return "";
+    }
+    const Node& p = *m.shortcut.conv;
+    const Shape& pw = ix.initializer(p.inputs[1])->shape;
+    const auto& pa = p.attrs;
+    if (pw[2] != 1 || pw[3] != 1)
+        return "projection " + conv_label(p) + " is " + std::to_string(pw[2]) + "x" +
+               std::to_string(pw[3]) + ", not 1x1";
+    if (pa.group != 1) return "projection " + conv_label(p) + " is grouped";
+    for (int64_t v : pa.pads)
+        if (v != 0)
+            return "projection " + conv_label(p) + " has pads (" + pads_text(pa.pads) +
+                   "): it would not read input stride*i";
+    if (attr_at(pa.strides, 0, 1) != sh || attr_at(pa.strides, 1, 1) != sw)
+        return "projection " + conv_label(p) + " has stride " +
+               std::to_string(attr_at(pa.strides, 0, 1)) + " but the main branch strides by " +
+               std::to_string(sh);
+    if (pw[1] != cin || pw[0] != cout)
+        return "projection " + conv_label(p) + " does not map the block input to its output";
+    return "";
+}
+
+// "layer1.0" from "layer1.0.conv1" and "layer1.0.add"; the Add's name when nothing is shared.
+std::string block_name(const BlockMatch& m) {
+    std::string prefix = m.add->name;
+    auto shrink = [&](const std::string& n) {
+        size_t i = 0;
+        while (i < prefix.size() && i < n.size() && prefix[i] == n[i]) ++i;
+        prefix.resize(i);
+    };
+    for (const auto& u : m.main) shrink(u.conv->name);
+    if (m.relu) shrink(m.relu->name);
+    size_t cut = prefix.find_last_of("./:");
+    std::string name = cut == std::string::npos ? "" : prefix.substr(0, cut);
+    while (!name.empty() && name.front() == '/') name.erase(name.begin());
+    return name.empty() ? m.add->name : name;
+}
+
+std::optional<BlockMatch> match_at_add(const GraphIndex& ix, const Node& add) {
+    if (add.inputs.size() != 2 || add.outputs.size() != 1) return std::nullopt;
+    for (int order = 0; order < 2; ++order) {
+        const std::string& main_t = add.inputs[order];
+        const std::string short_t = through_identities(ix, add.inputs[1 - order]);
+        if (!ix.private_tensor(main_t)) continue;
+        std::optional<ConvUnit> proj;
+        if (ix.private_tensor(add.inputs[1 - order])) proj = unit_ending_at(ix, short_t);
+        for (const Chain& c : chains_ending_at(ix, main_t)) {
+            if (c.units.size() < 2) continue;
+            BlockMatch m;
+            if (c.input == short_t) {
+                m.projection = false;
+            } else if (proj && through_identities(ix, proj->conv->inputs[0]) == c.input) {
+                m.projection = true;
+                m.shortcut = *proj;
+            } else {
+                continue;
+            }
+            m.main = c.units;
+            m.relus = c.relus;
+            m.add = &add;
+            m.info.input = c.input;
+            return m;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<BlockMatch> match_residual_blocks(const Graph& graph) {
+    GraphIndex ix(graph);
+    std::vector<BlockMatch> blocks;
+    std::unordered_set<std::string> names;
+    for (const auto& n : graph.nodes) {
+        if (n.op != Op::Add) continue;
+        auto found = match_at_add(ix, n);
+        if (!found) continue;
+        BlockMatch m = std::move(*found);
+        const auto& readers = ix.consumers(n.outputs[0]);
+        if (readers.size() == 1 && readers[0]->op == Op::Relu && !ix.is_graph_output(n.outputs[0]))
+            m.relu = readers[0];
+        ResidualBlock& b = m.info;
+        b.name = block_name(m);
+        if (!names.insert(b.name).second) b.name = n.name;
+        b.kind = m.main.size() == 2 ? ResidualBlock::Kind::Basic : ResidualBlock::Kind::Bottleneck;
+        b.output = m.relu ? m.relu->outputs.at(0) : n.outputs[0];
+        for (size_t i = 0; i < m.main.size(); ++i) {
+            if (i) b.main_nodes.push_back(m.relus[i - 1]->name);
+            b.main_nodes.push_back(m.main[i].conv->name);
+            if (m.main[i].bn) b.main_nodes.push_back(m.main[i].bn->name);
+        }
+        if (m.projection) {
+            b.shortcut_nodes.push_back(m.shortcut.conv->name);
+            if (m.shortcut.bn) b.shortcut_nodes.push_back(m.shortcut.bn->name);
+        }
+        b.add_node = n.name;
+        b.relu_node = m.relu ? m.relu->name : "";
+        const Tensor* w0 = ix.initializer(m.main[0].conv->inputs[1]);
+        m.in_channels = w0 && w0->shape.size() == 4 ? w0->shape[1] * m.main[0].conv->attrs.group : 0;
+        b.stride = 1;
+        for (const auto& u : m.main) {
+            b.stride *= attr_at(u.conv->attrs.strides, 0, 1);
+            b.groups = std::max(b.groups, u.conv->attrs.group);
+        }
+        std::string dummy;
+        b.input_non_negative = non_negative(ix, b.input, dummy);
+        b.reason = why_not_convertible(ix, m);
+        b.convertible = b.reason.empty();
+        blocks.push_back(std::move(m));
+    }
+    return blocks;
+}
+
+}  // namespace detail
+
+std::vector<ResidualBlock> find_residual_blocks(const Graph& graph) {
+    std::vector<ResidualBlock> out;
+    for (auto& m : detail::match_residual_blocks(graph)) out.push_back(std::move(m.info));
+    return out;
+}
+
+}  // namespace rm
