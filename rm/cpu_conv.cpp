@@ -24,43 +24,46 @@ constexpr int64_t kKc = 256;          // depth slice: one packed B slice (16 KiB
 constexpr int64_t kTileMPanels = 16;  // 96 rows of packed A (96 KiB per slice) stay in L2
 constexpr int64_t kTileNPanels = 8;   // 128 columns per task
 
-// c[6 x 16] (row stride ldc) += a (kc x 6, packed) * b (kc x 16, packed).
-using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc);
+// c[6 x 16] (row stride ldc) += a (6 rows x kc, row stride lda) * b (kc x 16, packed).
+// A is read in place from the weight tensor (six sequential streams): packing it would cost a
+// pass over all weights on every run.
+using MicroKernel = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc);
 
-void kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc) {
+void kernel_portable(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc) {
     float acc[kMr][kNr] = {};
-    for (int64_t k = 0; k < kc; ++k, a += kMr, b += kNr)
+    for (int64_t k = 0; k < kc; ++k, ++a, b += kNr)
         for (int64_t i = 0; i < kMr; ++i)
-            for (int64_t j = 0; j < kNr; ++j) acc[i][j] += a[i] * b[j];
+            for (int64_t j = 0; j < kNr; ++j) acc[i][j] += a[i * lda] * b[j];
     for (int64_t i = 0; i < kMr; ++i)
         for (int64_t j = 0; j < kNr; ++j) c[i * ldc + j] += acc[i][j];
 }
 
 #ifdef RMVK_HAVE_X86
-__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* a, const float* b, float* c,
-                                                      int64_t ldc) {
+__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* a, int64_t lda, const float* b,
+                                                      float* c, int64_t ldc) {
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps();
     __m256 c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps();
     __m256 c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (int64_t k = 0; k < kc; ++k, a += kMr, b += kNr) {
+    for (int64_t k = 0; k < kc; ++k, b += kNr) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 av = _mm256_broadcast_ss(a + 0);
+        __m256 av = _mm256_broadcast_ss(a0 + k);
         c00 = _mm256_fmadd_ps(av, b0, c00);
         c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a + 1);
+        av = _mm256_broadcast_ss(a1 + k);
         c10 = _mm256_fmadd_ps(av, b0, c10);
         c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a + 2);
+        av = _mm256_broadcast_ss(a2 + k);
         c20 = _mm256_fmadd_ps(av, b0, c20);
         c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a + 3);
+        av = _mm256_broadcast_ss(a3 + k);
         c30 = _mm256_fmadd_ps(av, b0, c30);
         c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a + 4);
+        av = _mm256_broadcast_ss(a4 + k);
         c40 = _mm256_fmadd_ps(av, b0, c40);
         c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a + 5);
+        av = _mm256_broadcast_ss(a5 + k);
         c50 = _mm256_fmadd_ps(av, b0, c50);
         c51 = _mm256_fmadd_ps(av, b1, c51);
     }
@@ -115,16 +118,12 @@ ConvGeometry geometry(const Tensor& x, const Tensor& w, const Attrs& a) {
     return g;
 }
 
-// Packs rows of W for one group into kMr-row panels, each K deep, zero-filling the last panel.
-std::vector<float> pack_a(const float* w, const ConvGeometry& g) {
-    int64_t k = g.k(), panels = (g.cout_g + kMr - 1) / kMr;
-    std::vector<float> out(static_cast<size_t>(panels * kMr * k), 0.0f);
-    for (int64_t p = 0; p < panels; ++p)
-        for (int64_t i = 0; i < kMr && p * kMr + i < g.cout_g; ++i) {
-            const float* row = w + (p * kMr + i) * k;
-            float* dst = out.data() + p * kMr * k + i;
-            for (int64_t kk = 0; kk < k; ++kk) dst[kk * kMr] = row[kk];
-        }
+// The last, partial panel of W's rows for one group, zero-padded to kMr rows (row stride K),
+// so the micro-kernel never reads past the weights.
+std::vector<float> edge_rows(const float* w, const ConvGeometry& g) {
+    int64_t k = g.k(), full = g.cout_g / kMr * kMr;
+    std::vector<float> out(static_cast<size_t>(kMr * k), 0.0f);
+    std::copy(w + full * k, w + g.cout_g * k, out.begin());
     return out;
 }
 
@@ -161,8 +160,8 @@ void pack_b_panel(const float* x, const ConvGeometry& g, int64_t q, float* dst) 
 }
 
 // One output tile: rows [tm*96, ..) x columns [tn*128, ..) of C[M_g, N], over the whole depth.
-void compute_tile(MicroKernel kernel, const ConvGeometry& g, const float* a_pack, const float* b_pack,
-                  float* c, int64_t tm, int64_t tn) {
+void compute_tile(MicroKernel kernel, const ConvGeometry& g, const float* w, const float* w_edge,
+                  const float* b_pack, float* c, int64_t tm, int64_t tn) {
     int64_t k = g.k(), n = g.n();
     int64_t m_panels = (g.cout_g + kMr - 1) / kMr, n_panels = (n + kNr - 1) / kNr;
     int64_t p_end = std::min(m_panels, (tm + 1) * kTileMPanels);
@@ -173,15 +172,15 @@ void compute_tile(MicroKernel kernel, const ConvGeometry& g, const float* a_pack
             const float* bp = b_pack + q * k * kNr + k0 * kNr;
             int64_t cols = std::min(kNr, n - q * kNr);
             for (int64_t p = tm * kTileMPanels; p < p_end; ++p) {
-                const float* ap = a_pack + p * k * kMr + k0 * kMr;
                 int64_t rows = std::min(kMr, g.cout_g - p * kMr);
+                const float* ap = (rows == kMr ? w + p * kMr * k : w_edge) + k0;
                 float* cp = c + p * kMr * n + q * kNr;
                 if (rows == kMr && cols == kNr) {
-                    kernel(kc, ap, bp, cp, n);
+                    kernel(kc, ap, k, bp, cp, n);
                     continue;
                 }
                 float edge[kMr * kNr] = {};
-                kernel(kc, ap, bp, edge, kNr);
+                kernel(kc, ap, k, bp, edge, kNr);
                 for (int64_t i = 0; i < rows; ++i)
                     for (int64_t j = 0; j < cols; ++j) cp[i * n + j] += edge[i * kNr + j];
             }
@@ -190,17 +189,18 @@ void compute_tile(MicroKernel kernel, const ConvGeometry& g, const float* a_pack
 }
 
 // Convolution of one (image, group): y_rows[M_g, N] = bias + W_g x im2col(x_group).
-void conv_one(MicroKernel kernel, const ConvGeometry& g, const float* x_group, const std::vector<float>& a_pack,
+void conv_one(MicroKernel kernel, const ConvGeometry& g, const float* x_group, const float* w_group,
               const float* bias, float* y_rows, int threads) {
     int64_t n = g.n(), k = g.k();
     for (int64_t m = 0; m < g.cout_g; ++m) std::fill(y_rows + m * n, y_rows + (m + 1) * n, bias ? bias[m] : 0.0f);
     int64_t n_panels = (n + kNr - 1) / kNr, m_panels = (g.cout_g + kMr - 1) / kMr;
     std::vector<float> b_pack(static_cast<size_t>(n_panels * kNr * k));
+    std::vector<float> w_edge = edge_rows(w_group, g);
     parallel_for(n_panels, threads, [&](int64_t q) { pack_b_panel(x_group, g, q, b_pack.data() + q * k * kNr); });
     int64_t tiles_m = (m_panels + kTileMPanels - 1) / kTileMPanels;
     int64_t tiles_n = (n_panels + kTileNPanels - 1) / kTileNPanels;
     parallel_for(tiles_m * tiles_n, threads, [&](int64_t t) {
-        compute_tile(kernel, g, a_pack.data(), b_pack.data(), y_rows, t / tiles_n, t % tiles_n);
+        compute_tile(kernel, g, w_group, w_edge.data(), b_pack.data(), y_rows, t / tiles_n, t % tiles_n);
     });
 }
 
@@ -211,14 +211,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs&
     MicroKernel kernel = pick_kernel();
     Tensor y({g.batch, g.cout, g.oh, g.ow});
     int workers = resolve_threads(threads);
-    std::vector<std::vector<float>> a_packs(static_cast<size_t>(g.group));
-    parallel_for(g.group, workers, [&](int64_t gi) { a_packs[gi] = pack_a(w.ptr() + gi * g.cout_g * g.k(), g); });
     auto run = [&](int64_t job, int inner_threads) {
         int64_t image = job / g.group, gi = job % g.group;
         const float* xg = x.ptr() + (image * g.cin + gi * g.cin_g) * g.h * g.w;
         float* yg = y.ptr() + (image * g.cout + gi * g.cout_g) * g.n();
         const float* bg = bias ? bias->ptr() + gi * g.cout_g : nullptr;
-        conv_one(kernel, g, xg, a_packs[gi], bg, yg, inner_threads);
+        conv_one(kernel, g, xg, w.ptr() + gi * g.cout_g * g.k(), bg, yg, inner_threads);
     };
     int64_t jobs = g.batch * g.group;
     // Many small groups (depthwise, grouped convs, batches): one thread per job. Otherwise
