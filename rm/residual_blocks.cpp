@@ -204,7 +204,9 @@ std::string block_name(const BlockMatch& m) {
     if (m.relu) shrink(m.relu->name);
     size_t cut = prefix.find_last_of("./:");
     std::string name = cut == std::string::npos ? "" : prefix.substr(0, cut);
-    while (!name.empty() && name.front() == '/') name.erase(name.begin());
+    // "/layer1/layer1.0" (torch.onnx scopes) reads better as its last part, "layer1.0".
+    if (size_t slash = name.find_last_of('/'); slash != std::string::npos && slash + 1 < name.size())
+        name = name.substr(slash + 1);
     return name.empty() ? m.add->name : name;
 }
 
