@@ -1,11 +1,58 @@
-#include "app/cli/commands.hpp"
+// rmvk devices: what Vulkan devices this machine has and the limits that matter to rmvk.
+#include <cstdio>
 
-#include <stdexcept>
+#include "app/cli/args.hpp"
+#include "app/cli/commands.hpp"
+#include "app/cli/table.hpp"
+#include "app/engine/bench_report.hpp"
+#include "app/engine/engine.hpp"
+#include "app/engine/vulkan_error.hpp"
 
 namespace rmvk::cli {
 
-int cmd_devices(const std::vector<std::string>&) {
-    throw std::runtime_error("'devices' is not implemented yet");
+namespace {
+
+constexpr const char* kHelp =
+    "usage: rmvk devices [--json]\n\n"
+    "Lists every Vulkan device: index, name, vendor, type, driver, API version, the largest\n"
+    "storage buffer, compute shared memory, subgroup size and timestamp support.\n"
+    "The device marked * is the default for run/bench; pick another with --device INDEX|NAME.\n\n"
+    "  --json   print the list as JSON\n";
+
+}  // namespace
+
+int cmd_devices(const std::vector<std::string>& argv) {
+    Args args(argv, {}, {"--json"});
+    if (args.help()) {
+        std::printf("%s", kHelp);
+        return 0;
+    }
+    if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+    auto devices = list_devices();
+    if (devices.empty())
+        throw VulkanError("no Vulkan device found (install a Vulkan driver, e.g. mesa-vulkan-drivers for the CPU)");
+    if (args.has("--json")) {
+        std::printf("%s", devices_to_json(devices).c_str());
+        return 0;
+    }
+    int chosen = choose_device(devices, "");
+    for (const auto& d : devices) {
+        std::printf("%s[%d] %s\n", d.index == chosen ? "*" : " ", d.index, d.name.c_str());
+        std::printf("      vendor            %s (%s)\n", d.vendor.c_str(), d.type.c_str());
+        std::printf("      driver            %s\n", d.driver.c_str());
+        std::printf("      Vulkan API        %s\n", d.api_version.c_str());
+        std::printf("      max storage buf   %s\n", fmt_bytes(d.max_storage_buffer_range).c_str());
+        std::printf("      shared memory     %u KiB per workgroup, %u invocations max\n",
+                    d.max_compute_shared_memory / 1024, d.max_workgroup_invocations);
+        std::printf("      subgroup size     %u\n", d.subgroup_size);
+        if (d.timestamp_valid_bits)
+            std::printf("      timestamps        %u bits, %.3g ns per tick\n", d.timestamp_valid_bits,
+                        static_cast<double>(d.timestamp_period_ns));
+        else
+            std::printf("      timestamps        not supported on the compute queue (bench uses wall time)\n");
+        if (d.device_local_memory) std::printf("      device memory     %s\n", fmt_bytes(d.device_local_memory).c_str());
+    }
+    return 0;
 }
 
 }  // namespace rmvk::cli

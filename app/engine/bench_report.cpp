@@ -202,6 +202,12 @@ BenchReport load_bench_report(const std::string& path) {
     }
 }
 
+std::string devices_to_json(const std::vector<DeviceInfo>& devices) {
+    Json a = Json::array();
+    for (const auto& d : devices) a.push_back(device_json(d));
+    return a.dump(2) + "\n";
+}
+
 std::string utc_timestamp_now() {
     std::time_t t = std::time(nullptr);
     std::tm tm{};

@@ -67,6 +67,9 @@ BenchReport bench_report_from_json(const std::string& text);
 void save_bench_report(const std::string& path, const BenchReport& report);
 BenchReport load_bench_report(const std::string& path);
 
+// `rmvk devices --json`: an array of device objects, the same fields as a report's "device".
+std::string devices_to_json(const std::vector<DeviceInfo>& devices);
+
 // "2026-11-28T01:20:00Z"
 std::string utc_timestamp_now();
 
