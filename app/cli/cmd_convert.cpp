@@ -1,11 +1,223 @@
-#include "app/cli/commands.hpp"
+// rmvk convert: rewrite a ResNet as a plain Conv-ReLU network (RM), save it, and check on the
+// CPU reference that both give the same output.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
 
-#include <stdexcept>
+#include "app/cli/args.hpp"
+#include "app/cli/commands.hpp"
+#include "rm/cost.hpp"
+#include "rm/cpu_executor.hpp"
+#include "rm/error.hpp"
+#include "rm/model_loader.hpp"
+#include "rm/onnx_io.hpp"
+#include "rm/rm_transform.hpp"
+#include "rm/shape_inference.hpp"
 
 namespace rmvk::cli {
 
-int cmd_convert(const std::vector<std::string>&) {
-    throw std::runtime_error("'convert' is not implemented yet");
+namespace {
+
+constexpr const char* kUsage =
+    "usage: rmvk convert [MODEL] -o PLAIN.onnx [--require-all] [--verify-size HxW] [--no-verify]\n"
+    "\n"
+    "Folds BatchNormalization, replaces every convertible residual block by a plain\n"
+    "Conv-ReLU chain (RM: reserve the block input in extra channels, merge it into the last\n"
+    "conv), writes the result as ONNX (weights in PLAIN.onnx.data when large), prints\n"
+    "parameters and MACs before and after, and the largest difference between the residual\n"
+    "and plain outputs on a fixed random input (CPU reference).\n"
+    "\n"
+    "  MODEL              a .onnx file or builtin:NAME; omitted: the bundled default model\n"
+    "  -o, --output FILE  where to write the plain model (required)\n"
+    "  --require-all      fail if any residual block cannot be converted\n"
+    "  --verify-size HxW  input size for the check (default: the model's size, or a smaller\n"
+    "                     one for big models when the network is convolutional up to its\n"
+    "                     global pool)\n"
+    "  --no-verify        skip the check\n";
+
+// Plain-model MACs above which the check runs at a reduced input size, to keep it to seconds.
+constexpr double kVerifyMacBudget = 2.5e9;
+constexpr int64_t kExternalDataBytes = int64_t(256) << 20;
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string human_bytes(double b) {
+    char buf[32];
+    if (b >= 1e9)
+        std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+    else
+        std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
+    return buf;
+}
+
+struct Size {
+    int64_t h = 0, w = 0;
+};
+
+Size parse_size(const std::string& s) {
+    size_t x = s.find_first_of("xX");
+    try {
+        size_t used = 0;
+        Size out;
+        out.h = std::stoll(s.substr(0, x), &used);
+        if (used != x && x != std::string::npos) throw std::invalid_argument("");
+        out.w = x == std::string::npos ? out.h : std::stoll(s.substr(x + 1), &used);
+        if (out.h < 1 || out.w < 1 || out.h > 4096 || out.w > 4096) throw std::invalid_argument("");
+        return out;
+    } catch (const std::exception&) {
+        throw UsageError("--verify-size expects HxW such as 64x64, got '" + s + "'");
+    }
+}
+
+// Shapes for a batch-1 run at size h x w; throws rm::Error when the network cannot take it.
+rm::ShapeMap shapes_at(rm::Graph& g, Size s) {
+    rm::Shape& in = g.inputs.at(0).shape;
+    if (in.size() != 4) throw rm::Error("input '" + g.inputs[0].name + "' is not NCHW");
+    in[0] = 1;
+    in[2] = s.h;
+    in[3] = s.w;
+    return rm::infer_shapes(g, 1);
+}
+
+// True when the model gives outputs of the same shape at size `s` (convolutional up to a
+// global pool), so a check there says the same as one at full size.
+bool accepts_size(rm::Graph& g, Size s, const rm::ShapeMap& full) {
+    const rm::Shape saved = g.inputs.at(0).shape;
+    bool ok = true;
+    try {
+        rm::ShapeMap shapes = shapes_at(g, s);
+        for (const auto& o : g.outputs) {
+            rm::Shape a = shapes.at(o), b = full.at(o);
+            if (a.empty() || b.empty() || a.size() != b.size() ||
+                !std::equal(a.begin() + 1, a.end(), b.begin() + 1))
+                ok = false;
+        }
+    } catch (const rm::Error&) {
+        ok = false;
+    }
+    g.inputs[0].shape = saved;
+    rm::infer_shapes(g, 1);
+    return ok;
+}
+
+rm::Tensor random_input(const rm::Shape& shape) {
+    rm::Tensor t(shape);
+    uint64_t state = 0x5DEECE66Dull;
+    for (float& v : t.data) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        v = -1.7f + 3.4f * static_cast<float>(state >> 40) / 16777216.0f;
+    }
+    return t;
+}
+
+}  // namespace
+
+int cmd_convert(const std::vector<std::string>& argv) {
+    Args args(argv, {"-o", "--output", "--verify-size"}, {"--require-all", "--no-verify"});
+    if (args.help()) {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (args.positional().size() > 1) throw UsageError("expected at most one MODEL");
+    const std::string out_path = args.get("-o", args.get("--output"));
+    if (out_path.empty()) throw UsageError("missing -o PLAIN.onnx");
+    const std::string spec = args.positional().empty() ? "" : args.positional()[0];
+    const auto start = Clock::now();
+
+    auto t = Clock::now();
+    rm::Graph residual = rm::load_model(spec);
+    if (residual.inputs.size() != 1) throw rm::Error("convert expects a model with one input");
+    rm::ShapeMap res_shapes = rm::infer_shapes(residual, 1);
+    rm::GraphCost before = rm::compute_cost(residual, res_shapes);
+    std::printf("loaded %s: %.2fM params, %.3f GMACs at %s (%.2f s)\n",
+                spec.empty() ? rm::default_model_path().c_str() : spec.c_str(),
+                before.total_params / 1e6, before.total_macs / 1e9,
+                rm::to_string(res_shapes.at(residual.inputs[0].name)).c_str(), seconds_since(t));
+
+    t = Clock::now();
+    rm::RmOptions options;
+    options.require_all = args.has("--require-all");
+    rm::RmResult result = rm::rm_transform(residual, options);
+    std::printf("converted %d of %zu residual blocks (%.2f s)\n", result.converted,
+                result.blocks.size(), seconds_since(t));
+    for (const auto& b : result.blocks)
+        if (!b.convertible)
+            std::printf("  kept residual: %s: %s\n", b.name.c_str(), b.reason.c_str());
+
+    rm::Graph& plain = result.plain;
+    rm::ShapeMap plain_shapes = rm::infer_shapes(plain, 1);
+    rm::GraphCost after = rm::compute_cost(plain, plain_shapes);
+    std::printf("plain model: %.2fM params (x%.2f), %.3f GMACs (x%.2f)\n", after.total_params / 1e6,
+                double(after.total_params) / std::max<int64_t>(before.total_params, 1),
+                after.total_macs / 1e9,
+                double(after.total_macs) / std::max<int64_t>(before.total_macs, 1));
+
+    t = Clock::now();
+    rm::SaveOptions save;
+    const int64_t weight_bytes = after.total_params * int64_t(sizeof(float));
+    save.force_external_data = weight_bytes > kExternalDataBytes;
+    rm::save_onnx(plain, out_path, save);
+    std::error_code ec;
+    double written = double(std::filesystem::file_size(out_path, ec));
+    if (save.force_external_data)
+        written += double(std::filesystem::file_size(out_path + ".data", ec));
+    std::printf("wrote %s%s, %s (%.2f s)\n", out_path.c_str(),
+                save.force_external_data ? (" + " + out_path + ".data").c_str() : "",
+                human_bytes(written).c_str(), seconds_since(t));
+
+    if (!args.has("--no-verify")) {
+        t = Clock::now();
+        const rm::Shape& full = residual.inputs[0].shape;
+        if (full.size() != 4) throw rm::Error("input '" + residual.inputs[0].name + "' is not NCHW");
+        Size size{full[2], full[3]};
+        std::string why = "the model's size";
+        if (args.has("--verify-size")) {
+            size = parse_size(args.get("--verify-size"));
+            why = "--verify-size";
+        } else if (after.total_macs > kVerifyMacBudget) {
+            // MACs scale with the pixel count; take the largest reduced size within budget.
+            const double scale = std::sqrt(kVerifyMacBudget / double(after.total_macs));
+            Size reduced{std::max<int64_t>(32, int64_t(full[2] * scale) / 16 * 16),
+                         std::max<int64_t>(32, int64_t(full[3] * scale) / 16 * 16)};
+            if (reduced.h < size.h && accepts_size(residual, reduced, res_shapes) &&
+                accepts_size(plain, reduced, plain_shapes)) {
+                size = reduced;
+                why = "reduced to keep the check fast; the network is convolutional up to its global pool";
+            } else {
+                why = "the model's size (the network needs it)";
+            }
+        }
+        shapes_at(residual, size);
+        shapes_at(plain, size);
+        rm::Tensor x = random_input({1, full[1], size.h, size.w});
+        auto a = rm::run_cpu(residual, {{residual.inputs[0].name, x}});
+        auto b = rm::run_cpu(plain, {{plain.inputs[0].name, x}});
+        double diff = 0, ref = 0;
+        for (const auto& name : residual.outputs) {
+            const rm::Tensor& ra = a.at(name);
+            const rm::Tensor& pb = b.at(name);
+            if (ra.shape != pb.shape) throw rm::Error("plain output '" + name + "' has another shape");
+            for (size_t i = 0; i < ra.data.size(); ++i) {
+                diff = std::max(diff, std::fabs(double(ra.data[i]) - pb.data[i]));
+                ref = std::max(ref, std::fabs(double(ra.data[i])));
+            }
+        }
+        std::printf("verify at %lldx%lld (%s): max|plain - residual| = %.3g, max|residual| = %.3g "
+                    "(%.2f s)\n",
+                    static_cast<long long>(size.h), static_cast<long long>(size.w), why.c_str(),
+                    diff, ref, seconds_since(t));
+        if (!(diff <= 1e-3 * std::max(ref, 1e-6)))
+            throw rm::Error("verification failed: plain and residual outputs differ by " +
+                            std::to_string(diff));
+    }
+    std::printf("total %.2f s\n", seconds_since(start));
+    return 0;
 }
 
 }  // namespace rmvk::cli

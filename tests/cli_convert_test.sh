@@ -1,0 +1,70 @@
+#!/bin/bash
+# End to end: `rmvk info` and `rmvk convert` on built-in and PyTorch-exported models.
+# Usage: bash cli_convert_test.sh RMVK_BINARY SOURCE_DIR
+set -u
+RMVK=$1
+SRC=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail=0
+check() {  # check DESCRIPTION COMMAND...: the command must succeed
+    local what=$1
+    shift
+    if ! "$@"; then
+        echo "FAIL: $what"
+        fail=1
+    fi
+}
+
+MODEL='builtin:resnet18?size=64x64&width=8&classes=10'
+
+"$RMVK" info --help >"$TMP/h1" 2>&1
+check "info --help exits 0" test $? -eq 0
+check "info --help prints usage" grep -q "usage: rmvk info" "$TMP/h1"
+"$RMVK" convert --help >"$TMP/h2" 2>&1
+check "convert --help exits 0" test $? -eq 0
+check "convert --help prints usage" grep -q "usage: rmvk convert" "$TMP/h2"
+
+"$RMVK" info "$MODEL" >"$TMP/info.txt" 2>&1
+check "info exits 0" test $? -eq 0
+check "info finds 8 convertible blocks" grep -q "residual blocks: 8 found, 8 convertible" "$TMP/info.txt"
+check "info lists layer2.0 as a projection block" grep -q "layer2.0 .*projection shortcut" "$TMP/info.txt"
+check "info shows the logits shape" grep -q "logits .*\[1, 10\]" "$TMP/info.txt"
+
+"$RMVK" info "$MODEL" --json --batch 2 >"$TMP/info.json" 2>&1
+check "info --json exits 0" test $? -eq 0
+check "info --json has 8 convertible blocks" test "$(grep -o '"convertible": true' "$TMP/info.json" | wc -l)" -eq 8
+check "info --json uses the batch" grep -q '"shape": \[2,10\]' "$TMP/info.json"
+check "info --json has totals" grep -q '"total_macs": [1-9]' "$TMP/info.json"
+check "info --json is one object" test "$(head -c1 "$TMP/info.json")" = "{"
+
+"$RMVK" convert "$MODEL" -o "$TMP/plain.onnx" >"$TMP/convert.txt" 2>&1
+check "convert exits 0" test $? -eq 0
+cat "$TMP/convert.txt"
+check "convert converts all blocks" grep -q "converted 8 of 8 residual blocks" "$TMP/convert.txt"
+check "convert writes the model" test -s "$TMP/plain.onnx"
+diff=$(sed -n 's/.*max|plain - residual| = \([^,]*\),.*/\1/p' "$TMP/convert.txt")
+check "convert reports a tiny difference ($diff)" awk -v d="$diff" 'BEGIN { exit !(d != "" && d + 0 < 1e-4) }'
+
+"$RMVK" info "$TMP/plain.onnx" >"$TMP/plain_info.txt" 2>&1
+check "the plain model loads back" test $? -eq 0
+check "the plain model has no residual blocks" grep -q "residual blocks: 0 found" "$TMP/plain_info.txt"
+check "the plain model has no Add" test "$(grep -c ' Add ' "$TMP/plain_info.txt")" -eq 0
+
+FIXTURE="$SRC/tests/fixtures/pytorch/bottleneck_kept_op9_initinputs_b2_32x32.onnx"
+"$RMVK" convert "$FIXTURE" -o "$TMP/fixture_plain.onnx" --require-all --verify-size 40x24 >"$TMP/fx.txt" 2>&1
+check "convert of a PyTorch export exits 0" test $? -eq 0
+check "convert used the asked size" grep -q "verify at 40x24" "$TMP/fx.txt"
+
+"$RMVK" convert "$MODEL" >"$TMP/noout.txt" 2>&1
+check "convert without -o is a usage error (exit 2)" test $? -eq 2
+"$RMVK" convert "$TMP/missing.onnx" -o "$TMP/x.onnx" >"$TMP/missing.txt" 2>&1
+check "convert of a missing file exits 1" test $? -eq 1
+check "the error is one line" test "$(wc -l <"$TMP/missing.txt")" -eq 1
+head -c 300 "$FIXTURE" >"$TMP/truncated.onnx"
+"$RMVK" info "$TMP/truncated.onnx" >"$TMP/trunc.txt" 2>&1
+check "info of a truncated file exits 1" test $? -eq 1
+"$RMVK" convert "$MODEL" -o "$TMP/y.onnx" --verify-size 0x5 >"$TMP/badsize.txt" 2>&1
+check "a bad --verify-size is a usage error" test $? -eq 2
+
+exit $fail
