@@ -76,6 +76,12 @@ struct RunOptions {
     // (the feature-map view). Off: buffers are reused by liveness (lowest memory).
     bool keep_intermediates = false;
     bool timestamps = true;
+    // Fold Conv+BatchNormalization(+Relu) and Add+Relu into single dispatches. Off: every node
+    // runs on its own (slower; every tensor exists on the device).
+    bool fuse = true;
+    // Run the graph once (zero inputs) while preparing: lavapipe compiles shaders lazily, so the
+    // first run would otherwise be several times slower than the following ones.
+    bool warm_up = false;
 };
 
 struct RunResult {

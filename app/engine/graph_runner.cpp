@@ -1,0 +1,427 @@
+// GraphRunner: prepares a graph for one device and batch (fusion, weights, activation buffers
+// reused by liveness, one recorded command buffer) and runs it.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "app/engine/kernel_plan.hpp"
+#include "rm/cost.hpp"
+#include "rm/error.hpp"
+#include "rm/shape_inference.hpp"
+
+namespace rmvk {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+bool is_view(rm::Op op) { return op == rm::Op::Flatten || op == rm::Op::Reshape || op == rm::Op::Identity; }
+
+// One unit of GPU work: a graph node plus the nodes fused into it.
+struct Step {
+    size_t node = 0;
+    std::vector<size_t> fused;  // absorbed BatchNormalization / Relu nodes
+    std::string output;         // the tensor this step finally writes
+    bool fold_bn = false;
+    bool relu = false;
+    std::vector<Dispatch> dispatches;
+};
+
+}  // namespace
+
+struct GraphRunner::Impl {
+    Impl(Context::Impl& c, const rm::Graph& g, int64_t b, const RunOptions& o)
+        : ctx(c), graph(g), batch(b), options(o), planner(c) {}
+    ~Impl() {
+        if (cmd != VK_NULL_HANDLE) vkFreeCommandBuffers(ctx.device, ctx.command_pool.get(), 1, &cmd);
+    }
+
+    Context::Impl& ctx;
+    rm::Graph graph;
+    int64_t batch;
+    RunOptions options;
+    KernelPlanner planner;
+    rm::ShapeMap shapes;
+    std::vector<Step> steps;
+    std::vector<std::string> fused_into;  // per node: the node that carried it ("" = itself)
+    std::vector<int64_t> macs;
+
+    std::vector<std::unique_ptr<Buffer>> weights;
+    std::vector<std::unique_ptr<Buffer>> activations;
+    std::unordered_map<std::string, TensorRef> tensors;      // every tensor with a device location
+    std::unordered_map<std::string, std::string> fused_away; // tensor -> node it was fused into
+    std::unordered_set<std::string> readable;                // tensors whose contents survive a run
+    MemoryReport memory;
+
+    std::unique_ptr<DescriptorArena> arena;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    UniqueQueryPool queries;
+    bool timestamps = false;
+
+    void plan_fusion();
+    void allocate_and_plan();
+    void record();
+    TensorRef weight(const std::string& name);
+    TensorRef upload(const rm::Tensor& t);
+    void write_buffer(const TensorRef& dst, const float* src);
+    void read_buffer(const TensorRef& src, float* dst) const;
+    std::vector<Dispatch> plan_step(const Step& s);
+};
+
+void GraphRunner::Impl::plan_fusion() {
+    std::unordered_map<std::string, std::vector<size_t>> readers;
+    for (size_t i = 0; i < graph.nodes.size(); ++i)
+        for (const auto& in : graph.nodes[i].inputs)
+            if (!in.empty()) readers[in].push_back(i);
+    std::unordered_set<std::string> outputs(graph.outputs.begin(), graph.outputs.end());
+    fused_into.assign(graph.nodes.size(), "");
+    std::vector<bool> absorbed(graph.nodes.size(), false);
+
+    // The single reader of `tensor` when it has exactly one and is not a graph output.
+    auto only_reader = [&](const std::string& tensor) -> const rm::Node* {
+        auto it = readers.find(tensor);
+        if (!options.fuse || outputs.count(tensor) || it == readers.end() || it->second.size() != 1) return nullptr;
+        return &graph.nodes[it->second[0]];
+    };
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+        if (absorbed[i]) continue;
+        const rm::Node& n = graph.nodes[i];
+        Step s;
+        s.node = i;
+        s.output = n.outputs.at(0);
+        auto absorb = [&](const rm::Node* r) {
+            size_t idx = static_cast<size_t>(r - graph.nodes.data());
+            absorbed[idx] = true;
+            fused_into[idx] = n.name;
+            s.fused.push_back(idx);
+            fused_away[s.output] = n.name;
+            s.output = r->outputs.at(0);
+        };
+        if (n.op == rm::Op::Conv) {
+            const rm::Node* r = only_reader(s.output);
+            if (r && r->op == rm::Op::BatchNormalization && r->inputs[0] == s.output) {
+                bool constant = true;
+                for (size_t k = 1; k < 5; ++k) constant = constant && k < r->inputs.size() && graph.is_initializer(r->inputs[k]);
+                if (constant) {
+                    absorb(r);
+                    s.fold_bn = true;
+                }
+            }
+        }
+        if (n.op == rm::Op::Conv || n.op == rm::Op::Add || n.op == rm::Op::BatchNormalization) {
+            const rm::Node* r = only_reader(s.output);
+            if (r && r->op == rm::Op::Relu) {
+                absorb(r);
+                s.relu = true;
+            }
+        }
+        steps.push_back(std::move(s));
+    }
+}
+
+TensorRef GraphRunner::Impl::upload(const rm::Tensor& t) {
+    auto buf = std::make_unique<Buffer>(ctx, static_cast<uint64_t>(std::max<int64_t>(t.size(), 1)) * 4, MemoryKind::DeviceLocal);
+    TensorRef ref{buf.get(), 0, t.shape};
+    memory.weight_bytes += buf->size();
+    weights.push_back(std::move(buf));
+    write_buffer(ref, t.ptr());
+    return ref;
+}
+
+TensorRef GraphRunner::Impl::weight(const std::string& name) {
+    auto it = tensors.find(name);
+    if (it != tensors.end()) return it->second;
+    const rm::Tensor& t = graph.initializers.at(name);
+    return tensors[name] = upload(t);
+}
+
+void GraphRunner::Impl::write_buffer(const TensorRef& dst, const float* src) {
+    uint64_t bytes = static_cast<uint64_t>(rm::element_count(dst.shape)) * 4;
+    if (bytes == 0) return;
+    if (dst.buffer->mapped()) {
+        std::memcpy(dst.buffer->floats() + dst.first, src, bytes);
+        return;
+    }
+    Buffer staging(ctx, bytes, MemoryKind::Staging);
+    std::memcpy(staging.mapped(), src, bytes);
+    ctx.submit_and_wait([&](VkCommandBuffer c) {
+        VkBufferCopy region{0, dst.first * 4, bytes};
+        vkCmdCopyBuffer(c, staging.handle(), dst.buffer->handle(), 1, &region);
+    });
+}
+
+void GraphRunner::Impl::read_buffer(const TensorRef& src, float* dst) const {
+    uint64_t bytes = static_cast<uint64_t>(rm::element_count(src.shape)) * 4;
+    if (bytes == 0) return;
+    if (src.buffer->mapped()) {
+        std::memcpy(dst, src.buffer->floats() + src.first, bytes);
+        return;
+    }
+    Buffer staging(ctx, bytes, MemoryKind::Staging);
+    ctx.submit_and_wait([&](VkCommandBuffer c) {
+        VkBufferCopy region{src.first * 4, 0, bytes};
+        vkCmdCopyBuffer(c, src.buffer->handle(), staging.handle(), 1, &region);
+    });
+    std::memcpy(dst, staging.mapped(), bytes);
+}
+
+std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
+    const rm::Node& n = graph.nodes[s.node];
+    auto in = [&](size_t k) -> TensorRef {
+        const std::string& name = n.inputs.at(k);
+        if (graph.is_initializer(name)) return weight(name);
+        return tensors.at(name);
+    };
+    const TensorRef& y = tensors.at(s.output);
+    switch (n.op) {
+        case rm::Op::Conv: {
+            TensorRef w, bias;
+            bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+            if (s.fold_bn) {
+                // W' = W * g/sqrt(var+eps), b' = beta + (b - mean) * g/sqrt(var+eps), in double.
+                const rm::Node& bn = graph.nodes[s.fused.front()];
+                const auto& wt = graph.initializers.at(n.inputs[1]);
+                const auto& g = graph.initializers.at(bn.inputs[1]).data;
+                const auto& beta = graph.initializers.at(bn.inputs[2]).data;
+                const auto& mean = graph.initializers.at(bn.inputs[3]).data;
+                const auto& var = graph.initializers.at(bn.inputs[4]).data;
+                int64_t oc = wt.shape[0], per = oc ? wt.size() / oc : 0;
+                rm::Tensor fw(wt.shape), fb(rm::Shape{oc});
+                for (int64_t o = 0; o < oc; ++o) {
+                    double k = g[o] / std::sqrt(static_cast<double>(var[o]) + bn.attrs.epsilon);
+                    for (int64_t j = 0; j < per; ++j) fw.data[o * per + j] = static_cast<float>(wt.data[o * per + j] * k);
+                    double b0 = has_bias ? graph.initializers.at(n.inputs[2]).data[o] : 0.0;
+                    fb.data[o] = static_cast<float>(beta[o] + (b0 - mean[o]) * k);
+                }
+                w = upload(fw);
+                bias = upload(fb);
+                has_bias = true;
+            } else {
+                w = in(1);
+                if (has_bias) bias = in(2);
+            }
+            ConvParams p{in(0), w, y, has_bias ? &bias : nullptr, &n.attrs, s.relu};
+            return plan_conv(planner, p);
+        }
+        case rm::Op::BatchNormalization: {
+            int64_t c = graph.initializers.at(n.inputs[1]).size();
+            rm::Tensor params(rm::Shape{c * 3});
+            for (int64_t ch = 0; ch < c; ++ch) {
+                double k = graph.initializers.at(n.inputs[1]).data[ch] /
+                           std::sqrt(static_cast<double>(graph.initializers.at(n.inputs[4]).data[ch]) + n.attrs.epsilon);
+                params.data[3 * ch] = static_cast<float>(k);
+                params.data[3 * ch + 1] = graph.initializers.at(n.inputs[3]).data[ch];
+                params.data[3 * ch + 2] = graph.initializers.at(n.inputs[2]).data[ch];
+            }
+            return plan_batchnorm(planner, in(0), upload(params), y, s.relu);
+        }
+        case rm::Op::Relu: return plan_relu(planner, in(0), y);
+        case rm::Op::Add: return plan_add(planner, in(0), in(1), y, s.relu);
+        case rm::Op::MaxPool: return plan_pool(planner, in(0), y, n.attrs, false);
+        case rm::Op::AveragePool: return plan_pool(planner, in(0), y, n.attrs, true);
+        case rm::Op::GlobalAveragePool: return plan_global_avg_pool(planner, in(0), y);
+        case rm::Op::Gemm: {
+            bool has_c = n.inputs.size() > 2 && !n.inputs[2].empty();
+            TensorRef c = has_c ? in(2) : TensorRef{};
+            return plan_gemm(planner, in(0), in(1), has_c ? &c : nullptr, y, n.attrs);
+        }
+        case rm::Op::MatMul: return plan_matmul(planner, in(0), in(1), y);
+        case rm::Op::Softmax: return plan_softmax(planner, in(0), y, n.attrs.axis);
+        default: return {};
+    }
+}
+
+void GraphRunner::Impl::allocate_and_plan() {
+    std::unordered_set<std::string> pinned(graph.outputs.begin(), graph.outputs.end());
+    // Aliases: a view's output shares its input's buffer, so liveness is tracked per root tensor.
+    std::unordered_map<std::string, std::string> root;
+    auto root_of = [&](const std::string& t) {
+        auto it = root.find(t);
+        return it == root.end() ? t : it->second;
+    };
+    for (const auto& s : steps) {
+        const rm::Node& n = graph.nodes[s.node];
+        if (is_view(n.op) && !graph.is_initializer(n.inputs.at(0))) root[s.output] = root_of(n.inputs.at(0));
+    }
+    std::unordered_set<std::string> pinned_roots;
+    for (const auto& o : pinned) pinned_roots.insert(root_of(o));
+    std::unordered_map<std::string, size_t> last_use;
+    for (size_t si = 0; si < steps.size(); ++si) {
+        for (const auto& in : graph.nodes[steps[si].node].inputs)
+            if (!in.empty() && !graph.is_initializer(in)) last_use[root_of(in)] = si;
+        last_use.try_emplace(root_of(steps[si].output), si);
+    }
+
+    // Graph inputs: their own buffers, written by run().
+    for (const auto& vi : graph.inputs) {
+        const auto& shape = shapes.at(vi.name);
+        auto buf = std::make_unique<Buffer>(ctx, static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * 4,
+                                            MemoryKind::DeviceLocal);
+        tensors[vi.name] = {buf.get(), 0, shape};
+        readable.insert(vi.name);
+        activations.push_back(std::move(buf));
+    }
+    std::multimap<uint64_t, Buffer*> free_buffers;  // by size
+    std::unordered_map<std::string, Buffer*> owner;
+    uint64_t activation_bytes = 0;
+    for (size_t si = 0; si < steps.size(); ++si) {
+        Step& s = steps[si];
+        const rm::Node& n = graph.nodes[s.node];
+        const rm::Shape& shape = shapes.at(s.output);
+        if (is_view(n.op)) {
+            const std::string& src = n.inputs.at(0);
+            TensorRef ref = graph.is_initializer(src) ? weight(src) : tensors.at(src);
+            ref.shape = shape;
+            tensors[s.output] = ref;
+        } else {
+            uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * 4;
+            Buffer* buf = nullptr;
+            auto it = options.keep_intermediates ? free_buffers.end() : free_buffers.lower_bound(bytes);
+            if (it != free_buffers.end()) {
+                buf = it->second;
+                free_buffers.erase(it);
+            } else {
+                activations.push_back(std::make_unique<Buffer>(ctx, bytes, MemoryKind::DeviceLocal));
+                buf = activations.back().get();
+                activation_bytes += bytes;
+            }
+            owner[s.output] = buf;
+            tensors[s.output] = {buf, 0, shape};
+            s.dispatches = plan_step(s);
+        }
+        // Release buffers whose last reader was this step.
+        if (options.keep_intermediates) continue;
+        for (auto& [tensor, last] : last_use) {
+            if (last != si || pinned_roots.count(tensor) || !owner.count(tensor)) continue;
+            Buffer* b = owner[tensor];
+            owner.erase(tensor);
+            free_buffers.emplace(b->size(), b);
+        }
+    }
+    memory.peak_activation_bytes = activation_bytes;
+    for (const auto& o : graph.outputs) readable.insert(o);
+    if (options.keep_intermediates)
+        for (const auto& [name, ref] : tensors)
+            if (!graph.is_initializer(name)) readable.insert(name);
+}
+
+void GraphRunner::Impl::record() {
+    uint32_t sets = 0, bindings = 0;
+    for (const auto& s : steps)
+        for (const auto& d : s.dispatches) {
+            ++sets;
+            bindings += static_cast<uint32_t>(d.ranges.size());
+        }
+    arena = std::make_unique<DescriptorArena>(ctx, sets, bindings);
+    timestamps = options.timestamps && ctx.has_timestamps();
+    if (timestamps) queries = ctx.make_timestamp_pool(static_cast<uint32_t>(2 * std::max<size_t>(steps.size(), 1)));
+
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = ctx.command_pool.get();
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    vk_check(vkAllocateCommandBuffers(ctx.device, &ai, &cmd), "allocating a command buffer");
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    vk_check(vkBeginCommandBuffer(cmd, &bi), "beginning a command buffer");
+    if (timestamps) vkCmdResetQueryPool(cmd, queries.get(), 0, static_cast<uint32_t>(2 * std::max<size_t>(steps.size(), 1)));
+    for (size_t si = 0; si < steps.size(); ++si) {
+        const Step& s = steps[si];
+        if (s.dispatches.empty()) continue;
+        compute_barrier(cmd);
+        if (timestamps)
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(), static_cast<uint32_t>(2 * si));
+        for (const auto& d : s.dispatches) {
+            VkDescriptorSet set = arena->make_set(*d.pipeline, d.ranges);
+            record_dispatch(cmd, *d.pipeline, set, d.push.data(), static_cast<uint32_t>(d.push.size() * 4), d.groups[0],
+                            d.groups[1], d.groups[2]);
+        }
+        if (timestamps)
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(), static_cast<uint32_t>(2 * si + 1));
+    }
+    compute_barrier(cmd);
+    vk_check(vkEndCommandBuffer(cmd), "recording the graph's command buffer");
+}
+
+GraphRunner::GraphRunner(Context& context, const rm::Graph& graph, int64_t batch, const RunOptions& options)
+    : impl_(std::make_unique<Impl>(context.impl(), graph, batch, options)) {
+    if (batch < 1) throw rm::Error("batch size must be at least 1, got " + std::to_string(batch));
+    Impl& m = *impl_;
+    m.shapes = rm::infer_shapes(m.graph, batch);  // also resolves auto_pad and kernel sizes
+    for (const auto& n : m.graph.nodes)
+        if (n.op == rm::Op::Conv && (m.shapes.at(n.inputs.at(0)).size() != 4))
+            throw rm::Error("node '" + n.name + "' (Conv): only 2-D convolutions run on the GPU");
+    auto cost = rm::compute_cost(m.graph, m.shapes);
+    m.macs.assign(m.graph.nodes.size(), 0);
+    for (size_t i = 0; i < cost.nodes.size() && i < m.macs.size(); ++i) m.macs[i] = cost.nodes[i].macs;
+    m.plan_fusion();
+    m.allocate_and_plan();
+    m.record();
+    if (options.warm_up) m.ctx.submit_and_wait(m.cmd);
+}
+
+GraphRunner::~GraphRunner() = default;
+
+RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
+    Impl& m = *impl_;
+    auto start = Clock::now();
+    RunResult r;
+    for (const auto& vi : m.graph.inputs) {
+        auto it = inputs.find(vi.name);
+        if (it == inputs.end()) throw rm::Error("missing input '" + vi.name + "'");
+        const auto& expect = m.shapes.at(vi.name);
+        if (it->second.shape != expect)
+            throw rm::Error("input '" + vi.name + "' has shape " + rm::to_string(it->second.shape) +
+                            ", the GPU runner was prepared for " + rm::to_string(expect));
+        m.write_buffer(m.tensors.at(vi.name), it->second.ptr());
+    }
+    r.upload_ms = ms_since(start);
+    m.ctx.submit_and_wait(m.cmd);
+    auto down = Clock::now();
+    for (const auto& o : m.graph.outputs) r.outputs[o] = read_tensor(o);
+    r.download_ms = ms_since(down);
+
+    std::vector<double> step_ms(m.steps.size(), 0.0);
+    if (m.timestamps) {
+        std::vector<uint64_t> ticks(2 * m.steps.size(), 0);
+        if (!ticks.empty())
+            vk_check(vkGetQueryPoolResults(m.ctx.device, m.queries.get(), 0, static_cast<uint32_t>(ticks.size()),
+                                           ticks.size() * 8, ticks.data(), 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+                     "reading GPU timestamps");
+        uint64_t mask = m.ctx.info.timestamp_valid_bits >= 64 ? ~0ull : ((1ull << m.ctx.info.timestamp_valid_bits) - 1);
+        for (size_t si = 0; si < m.steps.size(); ++si)
+            if (!m.steps[si].dispatches.empty())
+                step_ms[si] = static_cast<double>((ticks[2 * si + 1] - ticks[2 * si]) & mask) * m.ctx.timestamp_period_ns() * 1e-6;
+    }
+    std::vector<double> node_ms(m.graph.nodes.size(), 0.0);
+    for (size_t si = 0; si < m.steps.size(); ++si) node_ms[m.steps[si].node] = step_ms[si];
+    for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
+        const auto& n = m.graph.nodes[i];
+        r.timings.push_back({n.name, n.op, node_ms[i], m.macs[i], m.fused_into[i]});
+        r.device_total_ms += node_ms[i];
+    }
+    r.wall_ms = ms_since(start);
+    return r;
+}
+
+rm::Tensor GraphRunner::read_tensor(const std::string& name) const {
+    const Impl& m = *impl_;
+    if (auto it = m.graph.initializers.find(name); it != m.graph.initializers.end()) return it->second;
+    if (auto f = m.fused_away.find(name); f != m.fused_away.end() && !m.tensors.count(name))
+        throw rm::Error("tensor '" + name + "' was fused into node '" + f->second +
+                        "' and never stored (prepare the runner with fuse = false to see it)");
+    auto it = m.tensors.find(name);
+    if (it == m.tensors.end()) throw rm::Error("no tensor named '" + name + "' in graph '" + m.graph.name + "'");
+    if (!m.readable.count(name))
+        throw rm::Error("tensor '" + name + "' is not kept after a run (prepare the runner with keep_intermediates)");
+    rm::Tensor t(it->second.shape);
+    m.read_buffer(it->second, t.ptr());
+    return t;
+}
+
+MemoryReport GraphRunner::memory() const { return impl_->memory; }
+
+}  // namespace rmvk

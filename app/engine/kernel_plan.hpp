@@ -1,0 +1,71 @@
+#pragma once
+// Planning dispatches for one operator: which pipeline, which buffer ranges, which push
+// constants and how many workgroups. Operators whose tensors exceed the largest binding
+// (maxStorageBufferRange) are split here into several dispatches over slices.
+#include <bit>
+#include <cstdint>
+#include <vector>
+
+#include "app/engine/context_impl.hpp"
+#include "rm/graph.hpp"
+
+namespace rmvk {
+
+// A tensor on the device: elements [first, first + element_count(shape)) of `buffer`.
+struct TensorRef {
+    const Buffer* buffer = nullptr;
+    uint64_t first = 0;
+    rm::Shape shape;
+};
+
+struct Dispatch {
+    const ComputePipeline* pipeline = nullptr;
+    std::vector<BufferRange> ranges;
+    std::vector<uint32_t> push;  // push-constant words (floats as their bit patterns)
+    uint32_t groups[3] = {1, 1, 1};
+};
+
+class KernelPlanner {
+public:
+    explicit KernelPlanner(Context::Impl& ctx) : ctx_(ctx) {}
+    Context::Impl& ctx() { return ctx_; }
+
+    // Elements one binding can always cover, whatever the alignment of its start.
+    uint64_t max_elements() const;
+    // Binds elements [first, first + count) of `t` (relative to t.first); `element_offset` gets
+    // the index of element `first` inside the bound range. Throws when the range is too large.
+    BufferRange bind(const TensorRef& t, uint64_t first, uint64_t count, uint32_t& element_offset) const;
+
+    // A 2-D grid of at least `groups` workgroups (kernels use flat_group_id()).
+    static void grid_1d(uint64_t groups, uint32_t out[3]);
+
+private:
+    Context::Impl& ctx_;
+};
+
+inline uint32_t f2u(float f) { return std::bit_cast<uint32_t>(f); }
+inline uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+
+struct ConvParams {
+    TensorRef x, w, y;
+    const TensorRef* bias = nullptr;
+    const rm::Attrs* attrs = nullptr;
+    bool relu = false;
+};
+std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p);
+
+std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y, const rm::Attrs& a,
+                                bool average);
+std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y);
+std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, const TensorRef& y);
+std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef& y,
+                               bool relu);
+// params: (scale, mean, shift) per channel.
+std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x, const TensorRef& params,
+                                     const TensorRef& y, bool relu);
+std::vector<Dispatch> plan_gemm(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef* c,
+                                const TensorRef& y, const rm::Attrs& attrs);
+std::vector<Dispatch> plan_matmul(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef& y);
+std::vector<Dispatch> plan_softmax(KernelPlanner& planner, const TensorRef& x, const TensorRef& y, int64_t axis);
+
+}  // namespace rmvk

@@ -1,0 +1,101 @@
+// Conv planning: tile choice, and slicing over images and output channels so that every
+// binding stays within maxStorageBufferRange (a plain Wide-ResNet conv weight is ~340 MB).
+#include <algorithm>
+
+#include "app/engine/kernel_plan.hpp"
+
+namespace rmvk {
+namespace {
+
+struct Tile {
+    uint32_t tm, tn, tk, rm, rn;
+};
+
+Tile choose_tile(int64_t ocg, int64_t cols) {
+    // Narrow layers (few output channels, e.g. the first conv of a tiny net, grouped convs)
+    // waste less of a 32-wide tile; everything else uses the 64x64 tile.
+    if (ocg <= 32) return {32, 64, 16, 2, 4};
+    (void)cols;
+    return {64, 64, 16, 4, 4};
+}
+
+}  // namespace
+
+std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
+    const rm::Attrs& a = *p.attrs;
+    const auto& xs = p.x.shape;
+    const auto& ws = p.w.shape;
+    const auto& ys = p.y.shape;
+    int64_t n = xs[0], c = xs[1], h = xs[2], w = xs[3];
+    int64_t oc = ys[1], oh = ys[2], ow = ys[3];
+    int64_t groups = a.group, cg = ws[1], kh = ws[2], kw = ws[3];
+    int64_t ocg = oc / groups;
+    int64_t k = cg * kh * kw;
+    uint64_t limit = planner.max_elements();
+
+    uint64_t in_per_image = static_cast<uint64_t>(c * h * w), out_per_image = static_cast<uint64_t>(oc * oh * ow);
+    if (in_per_image > limit)
+        throw VulkanError("conv input of one image (" + std::to_string(in_per_image * 4) +
+                          " bytes) exceeds the device's largest buffer binding");
+    // Output channels per dispatch: whole groups, weights and output slice within the limit.
+    int64_t oc_chunk = oc;
+    auto fits = [&](int64_t chunk) {
+        return static_cast<uint64_t>(chunk * k) <= limit && static_cast<uint64_t>(chunk * oh * ow) <= limit;
+    };
+    while (!fits(oc_chunk)) {
+        int64_t next = groups > 1 ? std::max<int64_t>(ocg, (oc_chunk / 2) / ocg * ocg) : (oc_chunk + 1) / 2;
+        if (next == oc_chunk)
+            throw VulkanError("conv weights of one output channel group exceed the device's largest buffer binding");
+        oc_chunk = next;
+    }
+    // Images per dispatch: all when everything fits, else as many as fit.
+    int64_t images = n;
+    if (oc_chunk < oc) images = 1;
+    while (images > 1 && (static_cast<uint64_t>(images) * in_per_image > limit ||
+                          static_cast<uint64_t>(images) * out_per_image > limit ||
+                          (images * oh * ow + 63) / 64 > 65535))
+        images = (images + 1) / 2;
+
+    int64_t ocg_dispatch = groups > 1 ? ocg : oc_chunk;  // output channels per group per dispatch
+    Tile t = choose_tile(ocg_dispatch, images * oh * ow);
+    bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 && a.pads[0] == 0 &&
+                     a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
+    uint32_t wg = (t.tm / t.rm) * (t.tn / t.rn);
+    uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
+                       u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
+                       u32(a.dilations[1]), pointwise ? 1u : 0u};
+    const ComputePipeline& pipe = planner.ctx().pipeline("conv2d", 4, 18 * 4, spec);
+
+    std::vector<Dispatch> out;
+    for (int64_t n0 = 0; n0 < n; n0 += images) {
+        int64_t nb = std::min(images, n - n0);
+        for (int64_t oc0 = 0; oc0 < oc; oc0 += oc_chunk) {
+            int64_t occ = std::min(oc_chunk, oc - oc0);
+            Dispatch d;
+            d.pipeline = &pipe;
+            uint32_t xo, wo, bo, yo;
+            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image, nb * in_per_image, xo));
+            d.ranges.push_back(planner.bind(p.w, static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>(occ * k), wo));
+            if (p.bias)
+                d.ranges.push_back(planner.bind(*p.bias, static_cast<uint64_t>(oc0), static_cast<uint64_t>(occ), bo));
+            else
+                d.ranges.push_back(planner.bind(p.w, 0, 1, bo));  // unused: has_bias = 0
+            uint64_t y_first = static_cast<uint64_t>((n0 * oc + oc0) * oh * ow);
+            uint64_t y_count = static_cast<uint64_t>(((nb - 1) * oc + occ) * oh * ow);
+            d.ranges.push_back(planner.bind(p.y, y_first, y_count, yo));
+            int64_t group_first = oc0 / ocg;
+            d.push = {xo,      wo,      bo,      yo,          u32(nb),          u32(c),
+                      u32(h),  u32(w),  u32(oc), u32(oh),     u32(ow),          u32(cg),
+                      u32(groups > 1 ? ocg : occ), u32(oc0), u32(group_first), static_cast<uint32_t>(a.pads[0]),
+                      static_cast<uint32_t>(a.pads[1])};
+            d.push.push_back(p.bias ? 1u : 0u);
+            d.groups[0] = u32((nb * oh * ow + t.tn - 1) / t.tn);
+            d.groups[1] = u32(((groups > 1 ? ocg : occ) + t.tm - 1) / t.tm);
+            d.groups[2] = u32(groups > 1 ? occ / ocg : 1);
+            out.push_back(std::move(d));
+        }
+    }
+    return out;
+}
+
+}  // namespace rmvk

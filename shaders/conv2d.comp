@@ -1,0 +1,124 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+// Convolution as implicit GEMM: Y[oc, pixel] = sum_k W[oc, k] * im2col(X)[k, pixel] + bias,
+// k = (ci, kh, kw) within the group, pixel = (n, oh, ow). Each workgroup computes a TM x TN
+// output tile, staging TK-deep slices of W and im2col(X) in shared memory; each invocation
+// keeps an RM x RN block of accumulators in registers. Kernel geometry is specialised so that
+// the im2col index arithmetic divides by constants.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TM = 64;   // output channels per tile
+layout(constant_id = 2) const uint TN = 64;   // pixels per tile
+layout(constant_id = 3) const uint TK = 16;   // reduction depth per shared-memory stage
+layout(constant_id = 4) const uint RM = 4;    // output channels per invocation
+layout(constant_id = 5) const uint RN = 4;    // pixels per invocation
+layout(constant_id = 6) const bool RELU = false;
+layout(constant_id = 7) const uint KH = 3;
+layout(constant_id = 8) const uint KW = 3;
+layout(constant_id = 9) const uint SH = 1;
+layout(constant_id = 10) const uint SW = 1;
+layout(constant_id = 11) const uint DH = 1;
+layout(constant_id = 12) const uint DW = 1;
+layout(constant_id = 13) const bool POINTWISE = false;  // 1x1, stride 1, no padding: no im2col
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer Wt { float w[]; };
+layout(std430, binding = 2) readonly buffer B { float bias[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+
+layout(push_constant) uniform P {
+    uint x_off, w_off, b_off, y_off;
+    uint n;          // images in this dispatch
+    uint c, h, w;    // input channels (all groups), height, width
+    uint oc_total;   // output channels of the whole tensor (channel stride of y)
+    uint oh, ow;
+    uint cg;         // input channels per group
+    uint ocg;        // output channels computed per group in this dispatch
+    uint oc_first;   // first output channel (in the tensor) of this dispatch
+    uint group_first;
+    int pad_top, pad_left;
+    uint has_bias;
+} p;
+
+const uint WG = (TM / RM) * (TN / RN);
+shared float As[TK][TM];
+shared float Bs[TK][TN];
+
+void main() {
+    const uint lid = gl_LocalInvocationID.x;
+    const uint tx = lid % (TN / RN);   // pixel direction: neighbouring invocations, neighbouring pixels
+    const uint ty = lid / (TN / RN);
+    const uint group = p.group_first + gl_WorkGroupID.z;
+    const uint ocl0 = gl_WorkGroupID.y * TM;              // within this group's slice
+    const uint col0 = gl_WorkGroupID.x * TN;
+    const uint ohw = p.oh * p.ow;
+    const uint cols = p.n * ohw;
+    const uint K = p.cg * KH * KW;
+    const uint hw = p.h * p.w;
+    // Row of W for local output channel m: weights of this dispatch start at oc_first.
+    const uint w_row0 = p.w_off + (gl_WorkGroupID.z * p.ocg + ocl0) * K;
+
+    // The im2col column this invocation loads is fixed for the whole K loop: decompose it once.
+    // Loader layout for B: idx = lid + WG*r, kk = idx / TN, nn = idx % TN.
+    const uint nn = lid % TN;
+    const uint kk0 = lid / TN;
+    const uint col = col0 + nn;
+    const bool col_ok = col < cols;
+    const uint img = col_ok ? col / ohw : 0;
+    const uint pix = col_ok ? col % ohw : 0;
+    const int ih0 = int(pix / p.ow) * int(SH) - p.pad_top;
+    const int iw0 = int(pix % p.ow) * int(SW) - p.pad_left;
+    const uint x_base = p.x_off + (img * p.c + group * p.cg) * hw;
+
+    float acc[RM][RN];
+    [[unroll]] for (uint i = 0; i < RM; ++i)
+        [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = 0.0;
+
+    for (uint k0 = 0; k0 < K; k0 += TK) {
+        // Stage W[ocl0.., k0..] (row-major in k, so consecutive invocations read consecutive k).
+        [[unroll]] for (uint idx = lid; idx < TK * TM; idx += WG) {
+            uint m = idx / TK, kk = idx % TK;
+            float v = 0.0;
+            if (ocl0 + m < p.ocg && k0 + kk < K) v = w[w_row0 + m * K + k0 + kk];
+            As[kk][m] = v;
+        }
+        // Stage im2col(X)[k0.., col0..].
+        [[unroll]] for (uint kk = kk0; kk < TK; kk += WG / TN) {
+            uint k = k0 + kk;
+            float v = 0.0;
+            if (col_ok && k < K) {
+                if (POINTWISE) {
+                    v = x[x_base + k * hw + pix];
+                } else {
+                    uint ci = k / (KH * KW), r = k % (KH * KW);
+                    int ih = ih0 + int((r / KW) * DH), iw = iw0 + int((r % KW) * DW);
+                    if (ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w))
+                        v = x[x_base + ci * hw + uint(ih) * p.w + uint(iw)];
+                }
+            }
+            Bs[kk][nn] = v;
+        }
+        barrier();
+        [[unroll]] for (uint kk = 0; kk < TK; ++kk) {
+            float a[RM], b[RN];
+            [[unroll]] for (uint i = 0; i < RM; ++i) a[i] = As[kk][ty * RM + i];
+            [[unroll]] for (uint j = 0; j < RN; ++j) b[j] = Bs[kk][tx + j * (TN / RN)];
+            [[unroll]] for (uint i = 0; i < RM; ++i)
+                [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        }
+        barrier();
+    }
+
+    [[unroll]] for (uint i = 0; i < RM; ++i) {
+        uint ocl = ocl0 + ty * RM + i;
+        if (ocl >= p.ocg) continue;
+        uint oc = p.oc_first + gl_WorkGroupID.z * p.ocg + ocl;
+        float bv = p.has_bias != 0 ? bias[p.b_off + gl_WorkGroupID.z * p.ocg + ocl] : 0.0;
+        [[unroll]] for (uint j = 0; j < RN; ++j) {
+            uint c2 = col0 + tx + j * (TN / RN);
+            if (c2 >= cols) continue;
+            uint im = c2 / ohw, px = c2 % ohw;
+            y[p.y_off + (im * p.oc_total + (oc - p.oc_first)) * ohw + px] = apply_relu(acc[i][j] + bv, RELU);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+// Element-wise ops over a flat range: Relu, Add (numpy broadcasting over up to 4 dims via
+// strides, optional fused ReLU) and BatchNormalization (per channel y = (x - mean) * scale + shift,
+// as rm::cpu::batchnorm computes it).
+layout(local_size_x = 256) in;
+layout(constant_id = 0) const uint MODE = 0;  // 0: relu, 1: add, 2: batchnorm
+layout(constant_id = 1) const bool RELU = false;
+layout(constant_id = 2) const bool SAME_SHAPE = true;
+layout(std430, binding = 0) readonly buffer A { float a[]; };
+layout(std430, binding = 1) readonly buffer B { float b[]; };  // add: 2nd operand; bn: (scale, mean, shift) per channel
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform P {
+    uint a_off, b_off, y_off;
+    uint count;        // elements in this dispatch
+    uint first;        // index of the first element in the whole tensor (broadcast / channel math)
+    uint dims[4];      // output shape, padded in front with 1s
+    uint a_stride[4];  // 0 on broadcast dimensions
+    uint b_stride[4];
+    uint channels, inner;  // batchnorm: channel = (index / inner) % channels
+} p;
+
+void main() {
+    uint i = flat_group_id() * 256 + gl_LocalInvocationID.x;
+    if (i >= p.count) return;
+    float v;
+    if (MODE == 0) {
+        v = max(a[p.a_off + i], 0.0);
+    } else if (MODE == 1) {
+        if (SAME_SHAPE) {
+            v = a[p.a_off + i] + b[p.b_off + i];
+        } else {
+            uint g = p.first + i, ia = 0, ib = 0;
+            [[unroll]] for (int d = 3; d >= 0; --d) {
+                uint idx = g % p.dims[d];
+                g /= p.dims[d];
+                ia += idx * p.a_stride[d];
+                ib += idx * p.b_stride[d];
+            }
+            // a's binding starts at the dispatch's first element only for same-shape slices.
+            v = a[p.a_off + ia] + b[p.b_off + ib];
+        }
+        v = apply_relu(v, RELU);
+    } else {
+        uint ch = ((p.first + i) / p.inner) % p.channels;
+        v = apply_relu((a[p.a_off + i] - b[p.b_off + 3 * ch + 1]) * b[p.b_off + 3 * ch] + b[p.b_off + 3 * ch + 2], RELU);
+    }
+    y[p.y_off + i] = v;
+}

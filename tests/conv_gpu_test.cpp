@@ -1,0 +1,101 @@
+// The conv kernel against rm::cpu::conv2d on awkward shapes, including the sliced path for
+// tensors larger than the largest buffer binding.
+#include "gpu_test_util.hpp"
+
+#include "app/engine/context_impl.hpp"
+#include "rm/cpu_ops.hpp"
+
+using namespace rmvk;
+using namespace rmvk::test;
+
+namespace {
+
+struct ConvCase {
+    const char* name;
+    int64_t n, c, h, w, oc, kh, kw;
+    std::vector<int64_t> strides, pads, dilations;
+    int64_t group;
+    bool bias;
+};
+
+double run_conv_case(GpuEnv& env, const ConvCase& k, bool relu = false) {
+    rm::Attrs a;
+    a.kernel = {k.kh, k.kw};
+    a.strides = k.strides;
+    a.pads = k.pads;
+    a.dilations = k.dilations;
+    a.group = k.group;
+    uint32_t seed = static_cast<uint32_t>(k.c * 131 + k.oc * 7 + k.h);
+    rm::Tensor x = random_tensor({k.n, k.c, k.h, k.w}, seed);
+    rm::Tensor w = random_tensor({k.oc, k.c / k.group, k.kh, k.kw}, seed + 1);
+    rm::Tensor b = random_tensor({k.oc}, seed + 2);
+    std::unordered_map<std::string, rm::Tensor> init{{"w", w}};
+    std::vector<std::string> inputs{"x", "w"};
+    if (k.bias) {
+        init["b"] = b;
+        inputs.push_back("b");
+    }
+    rm::Graph g = single_node_graph(rm::Op::Conv, {k.n, k.c, k.h, k.w}, inputs, init, a);
+    if (relu) {
+        g.nodes[0].outputs = {"t"};
+        g.nodes.push_back({"relu", rm::Op::Relu, {"t"}, {"y"}, {}});
+    }
+    rm::Tensor want = rm::cpu::conv2d(x, w, k.bias ? &b : nullptr, a);
+    if (relu) want = rm::cpu::relu(want);
+    rm::Tensor got = run_gpu(*env.context, g, {{"x", x}}, k.n);
+    return max_relative_error(got, want);
+}
+
+const ConvCase kCases[] = {
+    {"3x3 pad 1", 1, 8, 9, 11, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
+    {"3x3 stride 2 odd", 2, 5, 13, 7, 6, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true},
+    {"7x7 stride 2 pad 3", 1, 3, 23, 19, 12, 7, 7, {2, 2}, {3, 3, 3, 3}, {1, 1}, 1, true},
+    {"1x1 pointwise", 2, 37, 6, 5, 70, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, false},
+    {"1x1 stride 2", 1, 20, 9, 9, 33, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
+    {"asymmetric pads", 1, 6, 10, 9, 7, 3, 2, {1, 2}, {0, 1, 2, 0}, {1, 1}, 1, true},
+    {"dilation 2", 1, 4, 12, 12, 5, 3, 3, {1, 1}, {2, 2, 2, 2}, {2, 2}, 1, true},
+    {"groups 3", 2, 9, 8, 7, 12, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 3, true},
+    {"depthwise", 1, 10, 7, 7, 10, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, 10, true},
+    {"deep K, wide OC", 1, 70, 5, 6, 130, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
+};
+
+}  // namespace
+
+TEST_CASE("conv kernel matches the CPU reference on awkward shapes") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    for (const auto& k : kCases) {
+        CAPTURE(k.name);
+        CHECK(run_conv_case(*env, k) <= kTolerance);
+    }
+    CHECK(run_conv_case(*env, kCases[0], true) <= kTolerance);  // fused ReLU
+    check_validation_clean(*env);
+}
+
+TEST_CASE("conv splits tensors larger than the largest binding into slices") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    // 4 KiB bindings: the weights, input planes and outputs below all need several slices,
+    // over output channels and over images.
+    env->context->impl().max_binding_override = 4096;
+    CHECK(run_conv_case(*env, {"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
+    CHECK(run_conv_case(*env, {"split batch", 3, 4, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
+    CHECK(run_conv_case(*env, {"split groups", 1, 8, 8, 8, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true}) <= kTolerance);
+    check_validation_clean(*env);
+}
+
+TEST_CASE("a device name that matches nothing is a VulkanError naming the devices") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    ContextOptions o;
+    o.device = "no-such-gpu-xyz";
+    try {
+        Context c(o);
+        FAIL("expected VulkanError");
+    } catch (const VulkanError& e) {
+        std::string msg = e.what();
+        CHECK(msg.find("no Vulkan device matches 'no-such-gpu-xyz'") != std::string::npos);
+        CHECK(msg.find(env->context->device().name) != std::string::npos);
+    }
+    CHECK_THROWS_AS(choose_device({}, ""), VulkanError);
+}

@@ -1,0 +1,100 @@
+#pragma once
+// Shared by the GPU tests: a validated Context (validation layers on, every message recorded),
+// single-node graphs, random tensors and the error measure the tests assert on.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "app/engine/engine.hpp"
+#include "app/engine/vulkan_error.hpp"
+
+namespace rmvk::test {
+
+// The Context the GPU tests run on, with VK_LAYER_KHRONOS_validation; nullptr (and a message)
+// when this machine has no Vulkan device, which is a failure under CI=true.
+struct GpuEnv {
+    std::unique_ptr<Context> context;
+    std::vector<std::string> messages;
+};
+
+inline std::unique_ptr<GpuEnv> make_gpu_env(const std::string& device = "") {
+    auto env = std::make_unique<GpuEnv>();
+    ContextOptions options;
+    options.device = device;
+    options.validation = true;
+    GpuEnv* raw = env.get();
+    options.on_message = [raw](const std::string& m) { raw->messages.push_back(m); };
+    bool ci = std::getenv("CI") && std::strcmp(std::getenv("CI"), "true") == 0;
+    if (list_devices().empty()) {
+        if (ci) FAIL("no Vulkan device (CI=true: a missing device is a failure)");
+        MESSAGE("no Vulkan device: GPU test skipped");
+        return nullptr;
+    }
+    env->context = std::make_unique<Context>(options);
+    return env;
+}
+
+// Fails the test on any validation message.
+inline void check_validation_clean(const GpuEnv& env) {
+    for (const auto& m : env.messages) MESSAGE("validation: " << m);
+    CHECK(env.messages.size() == 0);
+    CHECK(env.context->validation_message_count() == 0);
+}
+
+inline rm::Tensor random_tensor(const rm::Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(lo, hi);
+    rm::Tensor t(shape);
+    for (auto& v : t.data) v = dist(rng);
+    return t;
+}
+
+// max |got - want| / max |want|: the largest error relative to the reference's magnitude.
+inline double max_relative_error(const rm::Tensor& got, const rm::Tensor& want) {
+    REQUIRE(got.shape == want.shape);
+    double err = 0, scale = 0;
+    for (int64_t i = 0; i < want.size(); ++i) {
+        err = std::max(err, static_cast<double>(std::fabs(got.data[i] - want.data[i])));
+        scale = std::max(scale, static_cast<double>(std::fabs(want.data[i])));
+        if (std::isnan(got.data[i])) return INFINITY;
+    }
+    return scale > 0 ? err / scale : err;
+}
+
+constexpr double kTolerance = 1e-4;
+
+// A graph of one node reading input "x" (and more inputs/initializers) and writing "y".
+inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape, std::vector<std::string> inputs,
+                                   std::unordered_map<std::string, rm::Tensor> initializers, rm::Attrs attrs = {},
+                                   std::vector<rm::ValueInfo> extra_inputs = {}) {
+    rm::Graph g;
+    g.name = "test";
+    g.inputs.push_back({"x", x_shape});
+    for (auto& e : extra_inputs) g.inputs.push_back(e);
+    rm::Node n;
+    n.name = "node";
+    n.op = op;
+    n.inputs = std::move(inputs);
+    n.outputs = {"y"};
+    n.attrs = std::move(attrs);
+    g.nodes.push_back(n);
+    g.outputs = {"y"};
+    g.initializers = std::move(initializers);
+    return g;
+}
+
+// Runs a graph on the GPU and returns output "y".
+inline rm::Tensor run_gpu(Context& ctx, const rm::Graph& g, const std::map<std::string, rm::Tensor>& inputs,
+                          int64_t batch, RunOptions options = {}) {
+    GraphRunner runner(ctx, g, batch, options);
+    return runner.run(inputs).outputs.at(g.outputs.at(0));
+}
+
+}  // namespace rmvk::test
