@@ -1,6 +1,11 @@
 // Loading ONNX models into rm::Graph. Saving lives in onnx_save.cpp.
 #include "rm/onnx_io.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <climits>
 #include <cstdio>
 #include <filesystem>
@@ -419,19 +424,35 @@ Graph load_onnx(const std::string& path) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw Error(path + ": no such file");
     if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not an ONNX model");
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-    if (!f) throw Error(path + ": cannot open");
-    std::fseek(f.get(), 0, SEEK_END);
-    const long size = std::ftell(f.get());
-    std::fseek(f.get(), 0, SEEK_SET);
-    if (size < 0) throw Error(path + ": cannot read");
-    if (size > INT_MAX) throw Error(label + ": larger than 2 GB; save the weights as ONNX external data");
-    std::string bytes(static_cast<size_t>(size), '\0');
-    if (std::fread(bytes.data(), 1, bytes.size(), f.get()) != bytes.size()) throw Error(path + ": cannot read");
-    f.reset();
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) throw Error(path + ": cannot open");
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        ::close(fd);
+        throw Error(path + ": cannot read");
+    }
+    const auto size = static_cast<size_t>(st.st_size);
+    if (size > static_cast<size_t>(INT_MAX)) {
+        ::close(fd);
+        throw Error(label + ": larger than 2 GB; save the weights as ONNX external data");
+    }
     std::string dir = fs::path(path).parent_path().string();
     if (dir.empty()) dir = ".";
-    return load_onnx_bytes(bytes.data(), bytes.size(), label, dir);
+    if (size == 0) {
+        ::close(fd);
+        return load_onnx_bytes(nullptr, 0, label, dir);
+    }
+    // Mapping the file (rather than reading it into a buffer) saves one copy of the weights.
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED) throw Error(path + ": cannot read");
+    struct Unmap {
+        void* p;
+        size_t n;
+        ~Unmap() { ::munmap(p, n); }
+    } unmap{map, size};
+    ::madvise(map, size, MADV_SEQUENTIAL);
+    return load_onnx_bytes(map, size, label, dir);
 }
 
 }  // namespace rm
