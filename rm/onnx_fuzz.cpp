@@ -1,0 +1,16 @@
+// libFuzzer entry point for the ONNX loader (built by tests/fuzz/run_fuzz.sh, not part of the
+// library). Any input must load or throw rm::Error; anything else is a bug.
+#include <cstddef>
+#include <cstdint>
+
+#include "rm/error.hpp"
+#include "rm/onnx_io.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    try {
+        rm::Graph g = rm::load_onnx_bytes(data, size, "fuzz.onnx");
+        (void)g;
+    } catch (const rm::Error&) {
+    }
+    return 0;
+}
