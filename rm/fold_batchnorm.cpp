@@ -49,22 +49,25 @@ BnAffine bn_affine(const Graph& g, const Node& bn, int64_t channels) {
     return a;
 }
 
-bool can_fold(const detail::GraphIndex& ix, const Node& bn) {
+bool can_fold(const detail::GraphIndex& ix, const Graph& weights, const Node& bn) {
+    auto constant = [&](const std::string& name) { return weights.initializers.count(name) > 0; };
     if (bn.op != Op::BatchNormalization || bn.inputs.size() < 5 || bn.outputs.empty()) return false;
     for (size_t i = 1; i < 5; ++i)
-        if (!ix.initializer(bn.inputs[i])) return false;
+        if (!constant(bn.inputs[i])) return false;
     for (size_t i = 1; i < bn.outputs.size(); ++i)
         if (!bn.outputs[i].empty() && !ix.consumers(bn.outputs[i]).empty()) return false;
     const Node* conv = ix.producer(bn.inputs[0]);
     if (!conv || conv->op != Op::Conv || conv->inputs.size() < 2) return false;
     if (!ix.private_tensor(bn.inputs[0])) return false;
-    if (!ix.initializer(conv->inputs[1])) return false;
-    if (conv->inputs.size() > 2 && !conv->inputs[2].empty() && !ix.initializer(conv->inputs[2]))
+    if (!constant(conv->inputs[1])) return false;
+    if (conv->inputs.size() > 2 && !conv->inputs[2].empty() && !constant(conv->inputs[2]))
         return false;
     return true;
 }
 
-// Rewires readers of Identity outputs to the Identity inputs and drops those nodes.
+// Rewires readers of Identity outputs to the Identity inputs and drops those nodes. The
+// result has no initializers: callers read them from `in`, so unchanged weights are copied
+// once, at the end, and folded ones never.
 Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
     std::unordered_set<std::string> outputs(in.outputs.begin(), in.outputs.end());
     std::unordered_map<std::string, std::string> alias;  // identity output -> its source
@@ -84,7 +87,6 @@ Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
     out.inputs = in.inputs;
     out.outputs = in.outputs;
     out.metadata = in.metadata;
-    out.initializers = in.initializers;
     std::unordered_map<std::string, std::string> producer;
     for (const auto& n : in.nodes) {
         if (n.op == Op::Identity && alias.count(n.outputs.empty() ? "" : n.outputs[0])) continue;
@@ -126,12 +128,12 @@ FoldResult fold_batchnorm(const Graph& graph) {
     FoldResult result;
     Graph g = bypass_identities(graph, result.mapping, result.identities_removed);
     detail::GraphIndex ix(g);
-    detail::NameSet names(g);
+    detail::NameSet names(graph);
 
     std::unordered_set<const Node*> fold_bns;
     std::unordered_map<const Node*, const Node*> bn_of_conv;
     for (const auto& n : g.nodes)
-        if (can_fold(ix, n)) {
+        if (can_fold(ix, graph, n)) {
             fold_bns.insert(&n);
             bn_of_conv[ix.producer(n.inputs[0])] = &n;
         }
@@ -155,11 +157,11 @@ FoldResult fold_batchnorm(const Graph& graph) {
         auto found = bn_of_conv.find(&n);
         if (found != bn_of_conv.end()) {
             const Node& bn = *found->second;
-            const Tensor& w = g.initializers.at(n.inputs[1]);
+            const Tensor& w = graph.initializers.at(n.inputs[1]);
             const int64_t channels = w.shape[0];
             const int64_t per_out = channels ? w.size() / channels : 0;
-            BnAffine a = bn_affine(g, bn, channels);
-            std::vector<double> bias = folded_bias(g, n, &bn);
+            BnAffine a = bn_affine(graph, bn, channels);
+            std::vector<double> bias = folded_bias(graph, n, &bn);
             Tensor wf(w.shape);
             for (int64_t c = 0; c < channels; ++c)
                 for (int64_t k = 0; k < per_out; ++k)
@@ -197,9 +199,8 @@ FoldResult fold_batchnorm(const Graph& graph) {
     for (const auto& n : out.nodes)
         for (const auto& i : n.inputs) used.insert(i);
     for (auto& [name, t] : new_weights) out.initializers[name] = std::move(t);
-    for (auto& [name, t] : g.initializers)
-        if (used.count(name) && !out.initializers.count(name))
-            out.initializers[name] = std::move(t);
+    for (const auto& [name, t] : graph.initializers)
+        if (used.count(name) && !out.initializers.count(name)) out.initializers[name] = t;
     result.graph = std::move(out);
     result.mapping = std::move(mapping);
     return result;

@@ -1,6 +1,7 @@
 #include "rm/rm_transform.hpp"
 
 #include <cstring>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -8,18 +9,13 @@
 #include "rm/fold_batchnorm.hpp"
 #include "rm/rm_block_match.hpp"
 #include "rm/rm_graph_index.hpp"
+#include "rm/thread_pool.hpp"
 
 namespace rm {
 
 namespace {
 
 using detail::BlockMatch;
-
-std::vector<std::string> concat(std::initializer_list<const std::vector<std::string>*> parts) {
-    std::vector<std::string> out;
-    for (const auto* p : parts) out.insert(out.end(), p->begin(), p->end());
-    return out;
-}
 
 // Writes one converted block as a chain of widened Conv + ReLU nodes (see RM.md). The
 // reserved copy of the block input x occupies channels [0, Cin) of every widened conv.
@@ -31,80 +27,37 @@ public:
           plain_(plain), mapping_(mapping) {}
 
     // `m` matches in the folded graph, `orig` the same block in the residual graph (for names
-    // and for biases folded in double).
+    // and for biases folded in double). Nodes are added now; their weights are made later by
+    // make_weights, so that the GBs of a big plain model are filled on all cores at once.
     void emit(const BlockMatch& m, const BlockMatch& orig) {
         const int64_t cin = m.in_channels;
         const size_t n = m.main.size();
         std::string input = m.info.input;
-        int64_t prev_channels = cin;
         for (size_t i = 0; i < n; ++i) {
             const Node& c = *m.main[i].conv;
-            const Tensor& w = g_.initializers.at(c.inputs[1]);
-            const int64_t out = w.shape[0], kh = w.shape[2], kw = w.shape[3];
-            const int64_t k2 = kh * kw, centre = (kh / 2) * kw + kw / 2;
+            const Shape& w = g_.initializers.at(c.inputs[1]).shape;
+            const int64_t out = w[0];
             Node conv;
             conv.name = names_.fresh(c.name + ".rm");
             conv.op = Op::Conv;
             conv.attrs = c.attrs;
-            conv.attrs.kernel = {kh, kw};
+            conv.attrs.kernel = {w[2], w[3]};
+            if (c.attrs.group != 1) conv.attrs.group = c.attrs.group + cin / w[1];
             conv.outputs = {conv.name};
             NodeOrigin origin;
             origin.block = orig.info.name;
             origin.residual_nodes = origin_of(c.name);
-            Tensor weight, bias;
             if (i + 1 < n) {
-                const int64_t rows = cin + out;
-                if (i == 0) {
-                    // Reads x only: Dirac rows, then the original conv over the same x.
-                    weight = Tensor(Shape{rows, cin, kh, kw});
-                    for (int64_t r = 0; r < cin; ++r) weight.data[(r * cin + r) * k2 + centre] = 1.0f;
-                    std::memcpy(weight.ptr() + cin * cin * k2, w.ptr(), sizeof(float) * w.size());
-                } else if (c.attrs.group == 1) {
-                    const int64_t cols = cin + prev_channels;
-                    weight = Tensor(Shape{rows, cols, kh, kw});
-                    for (int64_t r = 0; r < cin; ++r) weight.data[(r * cols + r) * k2 + centre] = 1.0f;
-                    for (int64_t o = 0; o < out; ++o)
-                        std::memcpy(weight.ptr() + ((cin + o) * cols + cin) * k2,
-                                    w.ptr() + o * prev_channels * k2,
-                                    sizeof(float) * prev_channels * k2);
-                } else {
-                    // The reserved copy travels as Cin/cpg extra groups placed first.
-                    const int64_t cpg = w.shape[1];
-                    weight = Tensor(Shape{rows, cpg, kh, kw});
-                    for (int64_t r = 0; r < cin; ++r)
-                        weight.data[(r * cpg + r % cpg) * k2 + centre] = 1.0f;
-                    std::memcpy(weight.ptr() + cin * cpg * k2, w.ptr(), sizeof(float) * w.size());
-                    conv.attrs.group = c.attrs.group + cin / cpg;
-                }
-                bias = Tensor(Shape{rows});
-                copy_bias(c, bias.ptr() + cin, out);
-                origin.channels = {{0, cin, true, orig.info.input}, {cin, rows, false, ""}};
+                origin.channels = {{0, cin, true, orig.info.input}, {cin, cin + out, false, ""}};
             } else {
-                const int64_t cols = cin + prev_channels;
-                weight = Tensor(Shape{out, cols, kh, kw});
-                for (int64_t o = 0; o < out; ++o)
-                    std::memcpy(weight.ptr() + (o * cols + cin) * k2,
-                                w.ptr() + o * prev_channels * k2, sizeof(float) * prev_channels * k2);
-                std::vector<double> b = folded_bias(residual_, *orig.main.back().conv,
-                                                    orig.main.back().bn);
-                if (m.projection) {
-                    const Tensor& p = g_.initializers.at(m.shortcut.conv->inputs[1]);
-                    for (int64_t o = 0; o < out; ++o)
-                        for (int64_t j = 0; j < cin; ++j)
-                            weight.data[(o * cols + j) * k2 + centre] = p.data[o * cin + j];
-                    std::vector<double> pb =
-                        folded_bias(residual_, *orig.shortcut.conv, orig.shortcut.bn);
-                    for (int64_t o = 0; o < out; ++o) b[o] += pb[o];
-                    append(origin.residual_nodes, origin_of(m.shortcut.conv->name));
-                } else {
-                    for (int64_t o = 0; o < out; ++o) weight.data[(o * cols + o) * k2 + centre] = 1.0f;
-                }
+                if (m.projection) append(origin.residual_nodes, origin_of(m.shortcut.conv->name));
                 append(origin.residual_nodes, origin_of(m.add->name));
-                bias = Tensor(Shape{out});
-                for (int64_t o = 0; o < out; ++o) bias.data[o] = static_cast<float>(b[o]);
             }
-            conv.inputs = {input, add_initializer(conv.name + ".weight", std::move(weight)),
-                           add_initializer(conv.name + ".bias", std::move(bias))};
+            std::string wname = names_.fresh(conv.name + ".weight");
+            std::string bname = names_.fresh(conv.name + ".bias");
+            jobs_.push_back({wname, [this, &m, i] { return weight(m, i); }});
+            jobs_.push_back({bname, [this, &m, &orig, i] { return bias(m, orig, i); }});
+            conv.inputs = {input, wname, bname};
             const auto channels = origin.channels;
             mapping_[conv.name] = std::move(origin);
             input = conv.outputs[0];
@@ -123,11 +76,97 @@ public:
             mapping_[r.name] = std::move(ro);
             input = r.outputs[0];
             plain_.nodes.push_back(std::move(r));
-            prev_channels = out;
         }
     }
 
+    // Builds every weight and bias the emitted nodes read, in parallel.
+    void make_weights() {
+        std::vector<Tensor> made(jobs_.size());
+        parallel_for(static_cast<int64_t>(jobs_.size()), 0,
+                     [&](int64_t j) { made[j] = jobs_[j].make(); });
+        for (size_t j = 0; j < jobs_.size(); ++j)
+            plain_.initializers.emplace(jobs_[j].name, std::move(made[j]));
+        jobs_.clear();
+    }
+
 private:
+    struct Job {
+        std::string name;
+        std::function<Tensor()> make;
+    };
+
+    // The weight of the i-th widened conv of block `m` (see RM.md; reserved channels first).
+    Tensor weight(const BlockMatch& m, size_t i) const {
+        const int64_t cin = m.in_channels;
+        const Node& c = *m.main[i].conv;
+        const Tensor& w = g_.initializers.at(c.inputs[1]);
+        const int64_t out = w.shape[0], kh = w.shape[2], kw = w.shape[3];
+        const int64_t k2 = kh * kw, centre = (kh / 2) * kw + kw / 2;
+        const int64_t prev = i == 0 ? cin : g_.initializers.at(m.main[i - 1].conv->inputs[1]).shape[0];
+        Tensor weight;
+        if (i + 1 < m.main.size()) {
+            const int64_t rows = cin + out;
+            if (i == 0) {
+                // Reads x only: Dirac rows, then the original conv over the same x.
+                weight = Tensor(Shape{rows, cin, kh, kw});
+                for (int64_t r = 0; r < cin; ++r) weight.data[(r * cin + r) * k2 + centre] = 1.0f;
+                std::memcpy(weight.ptr() + cin * cin * k2, w.ptr(), sizeof(float) * w.size());
+            } else if (c.attrs.group == 1) {
+                const int64_t cols = cin + prev;
+                weight = Tensor(Shape{rows, cols, kh, kw});
+                for (int64_t r = 0; r < cin; ++r) weight.data[(r * cols + r) * k2 + centre] = 1.0f;
+                for (int64_t o = 0; o < out; ++o)
+                    std::memcpy(weight.ptr() + ((cin + o) * cols + cin) * k2, w.ptr() + o * prev * k2,
+                                sizeof(float) * prev * k2);
+            } else {
+                // The reserved copy travels as Cin/cpg extra groups placed first.
+                const int64_t cpg = w.shape[1];
+                weight = Tensor(Shape{rows, cpg, kh, kw});
+                for (int64_t r = 0; r < cin; ++r) weight.data[(r * cpg + r % cpg) * k2 + centre] = 1.0f;
+                std::memcpy(weight.ptr() + cin * cpg * k2, w.ptr(), sizeof(float) * w.size());
+            }
+            return weight;
+        }
+        const int64_t cols = cin + prev;
+        weight = Tensor(Shape{out, cols, kh, kw});
+        for (int64_t o = 0; o < out; ++o)
+            std::memcpy(weight.ptr() + (o * cols + cin) * k2, w.ptr() + o * prev * k2,
+                        sizeof(float) * prev * k2);
+        if (m.projection) {
+            const Tensor& p = g_.initializers.at(m.shortcut.conv->inputs[1]);
+            for (int64_t o = 0; o < out; ++o)
+                for (int64_t j = 0; j < cin; ++j)
+                    weight.data[(o * cols + j) * k2 + centre] = p.data[o * cin + j];
+        } else {
+            for (int64_t o = 0; o < out; ++o) weight.data[(o * cols + o) * k2 + centre] = 1.0f;
+        }
+        return weight;
+    }
+
+    Tensor bias(const BlockMatch& m, const BlockMatch& orig, size_t i) const {
+        const int64_t cin = m.in_channels;
+        const Node& c = *m.main[i].conv;
+        const int64_t out = g_.initializers.at(c.inputs[1]).shape[0];
+        if (i + 1 < m.main.size()) {
+            Tensor bias(Shape{cin + out});  // reserved rows: zero bias
+            if (c.inputs.size() > 2 && !c.inputs[2].empty()) {
+                const Tensor& b = g_.initializers.at(c.inputs[2]);
+                std::memcpy(bias.ptr() + cin, b.ptr(), sizeof(float) * std::min(out, b.size()));
+            }
+            return bias;
+        }
+        // conv bias + projection bias, both folded from the residual graph in double and
+        // rounded once.
+        std::vector<double> b = folded_bias(residual_, *orig.main.back().conv, orig.main.back().bn);
+        if (m.projection) {
+            std::vector<double> pb = folded_bias(residual_, *orig.shortcut.conv, orig.shortcut.bn);
+            for (int64_t o = 0; o < out; ++o) b[o] += pb[o];
+        }
+        Tensor bias(Shape{out});
+        for (int64_t o = 0; o < out; ++o) bias.data[o] = static_cast<float>(b[o]);
+        return bias;
+    }
+
     std::vector<std::string> origin_of(const std::string& folded_node) const {
         auto it = fold_mapping_.find(folded_node);
         return it == fold_mapping_.end() ? std::vector<std::string>{folded_node}
@@ -136,16 +175,6 @@ private:
     static void append(std::vector<std::string>& to, const std::vector<std::string>& from) {
         to.insert(to.end(), from.begin(), from.end());
     }
-    void copy_bias(const Node& c, float* dst, int64_t count) const {
-        if (c.inputs.size() < 3 || c.inputs[2].empty()) return;
-        const Tensor& b = g_.initializers.at(c.inputs[2]);
-        std::memcpy(dst, b.ptr(), sizeof(float) * std::min<int64_t>(count, b.size()));
-    }
-    std::string add_initializer(const std::string& wanted, Tensor t) {
-        std::string name = names_.fresh(wanted);
-        plain_.initializers.emplace(name, std::move(t));
-        return name;
-    }
 
     const Graph& g_;
     const NodeMapping& fold_mapping_;
@@ -153,6 +182,7 @@ private:
     detail::NameSet& names_;
     Graph& plain_;
     NodeMapping& mapping_;
+    std::vector<Job> jobs_;
 };
 
 bool has_unfolded_bn(const BlockMatch& m) {
@@ -238,6 +268,7 @@ RmResult rm_transform(const Graph& residual, const RmOptions& options) {
         result.mapping[n.name] = std::move(origin);
         plain.nodes.push_back(n);
     }
+    builder.make_weights();
     // Carry over the folded graph's weights that the plain graph still reads (moved: the
     // folded graph is ours and no longer needed).
     std::unordered_set<std::string> used;
