@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""End-to-end check against real torchvision models (not in CI: needs Debian's python3-torch and
+minutes of CPU time).
+
+For each model: random init, randomized BN statistics and affine parameters, eval mode; export
+to ONNX in the listed form; PyTorch's output is the reference. Then
+`rmvk run MODEL --input X.npy --output Y.npy --device cpu --graph residual|plain` runs rmvk's
+CPU reference on the residual graph and on the RM-converted plain graph, and the script prints
+max|Δ| / max|ref| for each with PASS/FAIL at 1e-4. Exit status 1 when anything fails.
+
+Usage: /usr/bin/python3 tests/bench/check_torchvision.py RMVK_BINARY [--models a,b] [--graphs residual,plain]
+       [--work DIR]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torchvision
+
+TOLERANCE = 1e-4
+
+# name: (opset, keep_bn, initializers_as_inputs, batch, dynamic_batch, height, width)
+FORMS = {
+    "resnet18": (13, False, False, 1, False, 224, 224),
+    "resnet34": (9, True, True, 2, False, 160, 192),
+    "resnet50": (17, True, False, 1, True, 224, 224),
+    "resnet101": (11, False, False, 1, False, 193, 225),
+    "resnet152": (13, False, True, 1, False, 224, 224),
+    "wide_resnet50_2": (15, True, False, 2, False, 128, 160),
+    "resnext50_32x4d": (12, False, False, 1, True, 161, 224),
+}
+
+
+def randomize_bn(model, gen):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=gen) * 0.2)
+            m.running_var.copy_(torch.rand(c, generator=gen) * 1.5 + 0.5)
+            m.weight.data.copy_(torch.rand(c, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(c, generator=gen) * 0.2)
+
+
+def export(name, work):
+    opset, keep_bn, init_inputs, batch, dynamic, h, w = FORMS[name]
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    model = getattr(torchvision.models, name)(weights=None)
+    randomize_bn(model, gen)
+    model.eval()
+    x = torch.randn(batch, 3, h, w, generator=gen)
+    with torch.no_grad():
+        y = model(x)
+    path = os.path.join(work, name + ".onnx")
+    torch.onnx.export(
+        model, x, path, input_names=["input"], output_names=["logits"], opset_version=opset,
+        training=torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL,
+        keep_initializers_as_inputs=init_inputs,
+        dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}} if dynamic else None)
+    np.save(os.path.join(work, name + ".input.npy"), x.numpy())
+    np.save(os.path.join(work, name + ".ref.npy"), y.numpy())
+    form = (f"opset {opset}, BN {'kept' if keep_bn else 'fused'}, "
+            f"initializers {'as inputs' if init_inputs else 'apart'}, batch {batch}"
+            f"{' (dynamic)' if dynamic else ''}, {h}x{w}")
+    return path, form
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("rmvk")
+    ap.add_argument("--models", default=",".join(FORMS))
+    ap.add_argument("--graphs", default="residual,plain")
+    ap.add_argument("--work", default=None, help="keep exported files here (default: a temp dir)")
+    args = ap.parse_args()
+    work = args.work or tempfile.mkdtemp(prefix="rmvk_torchvision_")
+    os.makedirs(work, exist_ok=True)
+    failures = 0
+    print(f"{'model':18} {'graph':8} {'max|d|':>10} {'max|ref|':>10} {'ratio':>10}  result  (time)")
+    for name in args.models.split(","):
+        if name not in FORMS:
+            sys.exit(f"unknown model '{name}' (known: {', '.join(FORMS)})")
+        path, form = export(name, work)
+        print(f"# {name}: {form}", flush=True)
+        ref = np.load(os.path.join(work, name + ".ref.npy"))
+        for graph in args.graphs.split(","):
+            out = os.path.join(work, f"{name}.{graph}.npy")
+            start = time.time()
+            proc = subprocess.run([args.rmvk, "run", path, "--input", os.path.join(work, name + ".input.npy"),
+                                   "--output", out, "--graph", graph, "--device", "cpu"],
+                                  capture_output=True, text=True)
+            seconds = time.time() - start
+            if proc.returncode != 0:
+                failures += 1
+                print(f"{name:18} {graph:8} rmvk failed ({proc.returncode}): "
+                      f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}  FAIL")
+                continue
+            y = np.load(out)
+            if y.shape != ref.shape:
+                failures += 1
+                print(f"{name:18} {graph:8} shape {y.shape} != {ref.shape}  FAIL")
+                continue
+            diff = float(np.abs(y.astype(np.float64) - ref).max())
+            scale = float(np.abs(ref).max())
+            ratio = diff / scale
+            ok = ratio <= TOLERANCE
+            failures += not ok
+            print(f"{name:18} {graph:8} {diff:10.3e} {scale:10.3e} {ratio:10.3e}  "
+                  f"{'PASS' if ok else 'FAIL'}    ({seconds:.1f} s)", flush=True)
+    print(f"work dir: {work}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
