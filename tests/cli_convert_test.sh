@@ -56,6 +56,15 @@ FIXTURE="$SRC/tests/fixtures/pytorch/bottleneck_kept_op9_initinputs_b2_32x32.onn
 check "convert of a PyTorch export exits 0" test $? -eq 0
 check "convert used the asked size" grep -q "verify at 40x24" "$TMP/fx.txt"
 
+# This ResNeXt's last block has 6 channels per group for a 64-channel input: refused.
+RESNEXT="$SRC/tests/fixtures/pytorch/resnext_kept_op17_b1_33x47.onnx"
+"$RMVK" convert "$RESNEXT" -o "$TMP/rx.onnx" >"$TMP/rx.txt" 2>&1
+check "convert keeps a refused block residual and exits 0" test $? -eq 0
+check "convert names the refused block and why" grep -q "kept residual: layer4.0: .*multiple" "$TMP/rx.txt"
+"$RMVK" convert "$RESNEXT" -o "$TMP/rx2.onnx" --require-all >"$TMP/rx2.txt" 2>&1
+check "--require-all fails on a refused block" test $? -eq 1
+check "--require-all says which block" grep -q "error: residual block 'layer4.0' cannot be converted" "$TMP/rx2.txt"
+
 "$RMVK" convert "$MODEL" >"$TMP/noout.txt" 2>&1
 check "convert without -o is a usage error (exit 2)" test $? -eq 2
 "$RMVK" convert "$TMP/missing.onnx" -o "$TMP/x.onnx" >"$TMP/missing.txt" 2>&1
