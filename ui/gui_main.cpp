@@ -1,11 +1,79 @@
 #include "ui/gui_main.hpp"
 
+#include <cstdio>
 #include <stdexcept>
+
+#include "ui/app.hpp"
 
 namespace rmvk::ui {
 
-int gui_main(const std::vector<std::string>&) {
-    throw std::runtime_error("the desktop app is not implemented yet");
+namespace {
+
+const char* kUsage =
+    "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
+    "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
+    "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
+    "\n"
+    "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
+    "IMG (default: a bundled sample). D is 'cpu' or a Vulkan device index or name.\n"
+    "--screenshot/--dump-state render N frames (default 10) once loading is done, save, exit.\n";
+
+}  // namespace
+
+GuiOptions parse_gui_options(const std::vector<std::string>& args) {
+    GuiOptions o;
+    auto value = [&](size_t& i) -> const std::string& {
+        if (i + 1 >= args.size()) throw std::invalid_argument(args[i] + " needs a value");
+        return args[++i];
+    };
+    auto number = [&](size_t& i) {
+        const std::string& v = value(i);
+        try {
+            size_t used = 0;
+            int n = std::stoi(v, &used);
+            if (used != v.size() || n <= 0) throw std::invalid_argument("");
+            return n;
+        } catch (const std::exception&) {
+            throw std::invalid_argument(args[i - 1] + " wants a positive number, got '" + v + "'");
+        }
+    };
+    bool have_model = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--image") o.image = value(i);
+        else if (a == "--device") o.device = value(i);
+        else if (a == "--select") o.select = value(i);
+        else if (a == "--screenshot") o.screenshot = value(i);
+        else if (a == "--dump-state") o.dump_state = value(i);
+        else if (a == "--open-after-start") o.open_after_start = value(i);
+        else if (a == "--frames") o.frames = number(i);
+        else if (a == "--width") o.width = number(i);
+        else if (a == "--height") o.height = number(i);
+        else if (a == "--no-vsync") o.vsync = false;
+        else if (!a.empty() && a[0] == '-') throw std::invalid_argument("unknown option " + a);
+        else if (!have_model) {
+            o.model = a;
+            have_model = true;
+        } else throw std::invalid_argument("unexpected argument '" + a + "'");
+    }
+    if (o.frames == 0 && (!o.screenshot.empty() || !o.dump_state.empty())) o.frames = 10;
+    return o;
+}
+
+int gui_main(const std::vector<std::string>& args) {
+    for (const auto& a : args)
+        if (a == "-h" || a == "--help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+    GuiOptions options;
+    try {
+        options = parse_gui_options(args);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "rmvk gui: %s\n%s", e.what(), kUsage);
+        return 2;
+    }
+    return run_app(options);
 }
 
 }  // namespace rmvk::ui

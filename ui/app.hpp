@@ -1,0 +1,30 @@
+#pragma once
+// The desktop app: window, menus, panes and panels, background jobs, and the scripted
+// --screenshot / --dump-state mode used by the GUI tests.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rmvk::ui {
+
+struct GuiOptions {
+    std::string model;              // "" = bundled default
+    std::string image;              // "" = bundled sample
+    std::string device;             // "" = default compute device
+    std::string select;             // node to select once loaded
+    std::string screenshot;         // PNG of the last frame
+    std::string dump_state;         // JSON of what is on screen
+    std::string open_after_start;   // a model opened once the first one is shown (error-path tests)
+    int frames = 0;                 // > 0: render this many frames after loading, then exit
+    int width = 1600, height = 1000;
+    bool vsync = true;
+};
+
+// Throws on a bad command line (cli::UsageError-like std::invalid_argument).
+GuiOptions parse_gui_options(const std::vector<std::string>& args);
+
+// Runs until the window closes (or the scripted frames are done). Returns the exit code.
+int run_app(const GuiOptions& options);
+
+}  // namespace rmvk::ui

@@ -1,0 +1,411 @@
+#include "ui/feature_maps_panel.hpp"
+
+#include <imgui.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ui/colormap.hpp"
+#include "ui/renderer.hpp"
+#include "ui/texture.hpp"
+#include "ui/theme.hpp"
+
+namespace rmvk::ui {
+
+struct FeatureMapsPanel::Grid {
+    FeatureGridInfo info;
+    std::shared_ptr<const RunSet> hold;  // keeps `values` alive
+    const rm::Tensor* values = nullptr;
+    rm::Tensor own;                      // the difference grid's values
+    std::vector<int> order;              // channel per display position (originals, then reserved)
+    std::vector<bool> reserved;
+    int channels = 0, height = 1, width = 1;
+    bool signed_data = false;
+    // The current page's atlas.
+    std::string key;
+    std::vector<int> shown;              // display positions on this page
+    int atlas_cols = 1;
+    std::vector<uint8_t> rgba;
+    int atlas_w = 0, atlas_h = 0;
+    std::unique_ptr<Texture> texture;
+    std::string note;                    // why the grid is empty
+};
+
+namespace {
+
+void dims_of(const rm::Shape& s, int& c, int& h, int& w) {
+    c = h = w = 1;
+    if (s.size() == 4) {
+        c = int(s[1]);
+        h = int(s[2]);
+        w = int(s[3]);
+    } else if (!s.empty()) {
+        // Vectors ([1, N] logits, flattened features) become one row.
+        w = int(rm::element_count(s) / std::max<int64_t>(1, s[0]));
+    }
+}
+
+std::pair<float, float> min_max(const float* p, size_t n) {
+    float lo = std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::lowest();
+    for (size_t i = 0; i < n; ++i) {
+        lo = std::min(lo, p[i]);
+        hi = std::max(hi, p[i]);
+    }
+    if (n == 0) lo = hi = 0;
+    return {lo, hi};
+}
+
+}  // namespace
+
+FeatureMapsPanel::FeatureMapsPanel(Renderer& renderer) : renderer_(renderer) {
+    for (int i = 0; i < 3; ++i) grids_.push_back(std::make_unique<Grid>());
+}
+
+FeatureMapsPanel::~FeatureMapsPanel() = default;
+
+FeatureGridInfo FeatureMapsPanel::info(int side) const { return grids_.at(size_t(side))->info; }
+
+void FeatureMapsPanel::update(const AppState& state) {
+    std::string bind_key = state.selection.residual_primary + "|" + state.selection.plain_primary + "|" +
+                           std::to_string(reinterpret_cast<uintptr_t>(state.runs.get())) + "|" +
+                           std::to_string(reinterpret_cast<uintptr_t>(state.model.get()));
+    if (bind_key != bind_key_) {
+        bind_key_ = bind_key;
+        bind(state);
+    }
+    build_atlases(state);
+}
+
+void FeatureMapsPanel::bind(const AppState& state) {
+    for (auto& g : grids_) {
+        g->values = nullptr;
+        g->note.clear();
+    }
+    if (!state.model || !state.runs) {
+        for (auto& g : grids_) g->info = {};
+        return;
+    }
+    const auto& model = *state.model;
+    const auto& runs = *state.runs;
+    const auto& sel = state.selection;
+    Grid& res = *grids_[0];
+    Grid& plain = *grids_[1];
+    Grid& diff = *grids_[2];
+
+    auto bind = [&](Grid& g, const rm::Graph& graph, const GraphRun& run, const std::string& node, const char* title) {
+        g.info = {};
+        g.info.title = title;
+        g.info.node = node;
+        g.hold = state.runs;
+        if (node.empty()) {
+            g.note = "select a node in the graph";
+            return;
+        }
+        g.info.tensor = output_of(graph, node);
+        auto it = run.tensors.find(g.info.tensor);
+        if (it == run.tensors.end()) {
+            g.note = "no output kept for " + node;
+            return;
+        }
+        g.values = &it->second;
+        g.info.shape = it->second.shape;
+        dims_of(it->second.shape, g.channels, g.height, g.width);
+        g.info.channels_total = g.channels;
+        g.order.clear();
+        g.reserved.clear();
+        for (int c = 0; c < g.channels; ++c) {
+            g.order.push_back(c);
+            g.reserved.push_back(false);
+        }
+    };
+    bind(res, model.residual, runs.residual, sel.residual_primary, "Residual");
+    bind(plain, model.rm.plain, runs.plain, sel.plain_primary, "Plain (RM)");
+
+    // Plain: original channels first, then the reserved copies of the block input.
+    std::vector<int> original;
+    if (plain.values) {
+        auto m = model.rm.mapping.find(sel.plain_primary);
+        if (m != model.rm.mapping.end() && !m->second.channels.empty()) {
+            std::vector<int> reserved;
+            for (const auto& r : m->second.channels)
+                for (int64_t c = r.begin; c < r.end && c < plain.channels; ++c) {
+                    (r.reserved ? reserved : original).push_back(int(c));
+                    if (r.reserved) plain.info.reserved_source = r.source_tensor;
+                }
+            plain.order = original;
+            plain.reserved.assign(original.size(), false);
+            for (int c : reserved) {
+                plain.order.push_back(c);
+                plain.reserved.push_back(true);
+            }
+        } else {
+            for (int c = 0; c < plain.channels; ++c) original.push_back(c);
+        }
+    }
+
+    // Difference: plain original channels minus the residual tensor they reproduce.
+    diff.info = {};
+    diff.info.title = "Plain - residual";
+    diff.hold = state.runs;
+    if (plain.values) {
+        auto m = model.rm.mapping.find(sel.plain_primary);
+        std::string ref_node = (m != model.rm.mapping.end() && !m->second.residual_nodes.empty())
+                                   ? m->second.residual_nodes.back() : "";
+        std::string ref_tensor = ref_node.empty() ? "" : output_of(model.residual, ref_node);
+        auto it = runs.residual.tensors.find(ref_tensor);
+        if (it != runs.residual.tensors.end()) {
+            int c = 0, h = 0, w = 0;
+            dims_of(it->second.shape, c, h, w);
+            if (c == int(original.size()) && h == plain.height && w == plain.width) {
+                diff.own = rm::Tensor({1, c, h, w});
+                size_t hw = size_t(h) * size_t(w);
+                for (int k = 0; k < c; ++k)
+                    for (size_t i = 0; i < hw; ++i)
+                        diff.own.data[size_t(k) * hw + i] =
+                            plain.values->data[size_t(original[size_t(k)]) * hw + i] - it->second.data[size_t(k) * hw + i];
+                diff.values = &diff.own;
+                diff.channels = c;
+                diff.height = h;
+                diff.width = w;
+                diff.info.node = sel.plain_primary + " vs " + ref_node;
+                diff.info.tensor = ref_tensor;
+                diff.info.shape = diff.own.shape;
+                diff.info.channels_total = c;
+                diff.order.clear();
+                diff.reserved.assign(size_t(c), false);
+                for (int k = 0; k < c; ++k) diff.order.push_back(k);
+            } else {
+                diff.note = "shapes differ: residual '" + ref_node + "' " + rm::to_string(it->second.shape) +
+                            " vs plain original channels";
+            }
+        } else {
+            diff.note = "no residual tensor corresponds";
+        }
+    }
+
+    shared_lo_ = shared_hi_ = 0;
+    if (res.values && plain.values) {
+        auto a = min_max(res.values->data.data(), res.values->data.size());
+        auto b = min_max(plain.values->data.data(), plain.values->data.size());
+        shared_lo_ = std::min(a.first, b.first);
+        shared_hi_ = std::max(a.second, b.second);
+    }
+    for (auto& g : grids_) g->key.clear();
+}
+
+void FeatureMapsPanel::build_atlases(const AppState& state) {
+    int max_channels = 0;
+    for (auto& g : grids_)
+        if (g->values) max_channels = std::max(max_channels, int(g->order.size()));
+    int pages = std::max(1, (max_channels + per_page_ - 1) / per_page_);
+    page_ = std::clamp(page_, 0, pages - 1);
+    float shared_lo = shared_lo_, shared_hi = shared_hi_;
+
+    for (size_t gi = 0; gi < grids_.size(); ++gi) {
+        Grid& g = *grids_[gi];
+        if (!g.values) {
+            g.texture.reset();
+            g.key.clear();
+            continue;
+        }
+        std::string key = g.info.node + "|" + g.info.tensor + "|" + std::to_string(page_) + "|" +
+                          std::to_string(per_page_) + "|" + std::to_string(int(range_)) + "|" +
+                          std::to_string(reinterpret_cast<uintptr_t>(state.runs.get()));
+        if (key == g.key) continue;
+        g.key = key;
+        g.shown.clear();
+        for (int p = page_ * per_page_; p < std::min<int>(int(g.order.size()), (page_ + 1) * per_page_); ++p)
+            g.shown.push_back(p);
+        g.info.channels_shown = int(g.shown.size());
+        g.info.reserved_shown = 0;
+        for (int p : g.shown) g.info.reserved_shown += g.reserved[size_t(p)];
+        if (g.shown.empty()) {
+            g.texture.reset();
+            g.note = "no channels on this page";
+            continue;
+        }
+        // Atlas: tiles in a near-square arrangement, capped so textures stay small.
+        int n = int(g.shown.size());
+        g.atlas_cols = std::max(1, int(std::ceil(std::sqrt(double(n)))));
+        int rows = (n + g.atlas_cols - 1) / g.atlas_cols;
+        g.atlas_w = g.atlas_cols * g.width;
+        g.atlas_h = rows * g.height;
+        if (g.atlas_w > 8192 || g.atlas_h > 8192) {
+            g.atlas_cols = 1;
+            g.atlas_w = g.width;
+            g.atlas_h = n * g.height;
+        }
+        g.rgba.assign(size_t(g.atlas_w) * size_t(g.atlas_h) * 4, 0);
+        const size_t hw = size_t(g.height) * size_t(g.width);
+        auto layer = min_max(g.values->data.data(), g.values->data.size());
+        g.signed_data = layer.first < 0;
+        bool diverge = g.signed_data || gi == 2;
+        g.info.lo = layer.first;
+        g.info.hi = layer.second;
+        uint8_t first[3] = {0, 0, 0};
+        bool any_different = false;
+        for (int t = 0; t < n; ++t) {
+            int c = g.order[size_t(g.shown[size_t(t)])];
+            const float* src = g.values->data.data() + size_t(c) * hw;
+            auto [lo, hi] = layer;
+            if (range_ == Range::PerChannel) std::tie(lo, hi) = min_max(src, hw);
+            if (range_ == Range::Shared && gi < 2) {
+                lo = shared_lo;
+                hi = shared_hi;
+            }
+            float amax = std::max(std::abs(lo), std::abs(hi));
+            int ox = (t % g.atlas_cols) * g.width, oy = (t / g.atlas_cols) * g.height;
+            for (int y = 0; y < g.height; ++y)
+                for (int x = 0; x < g.width; ++x) {
+                    float v = src[size_t(y) * size_t(g.width) + size_t(x)];
+                    std::array<uint8_t, 3> rgb = diverge ? diverging(amax > 0 ? v / amax : 0.0f)
+                                                         : viridis(hi > lo ? (v - lo) / (hi - lo) : 0.0f);
+                    uint8_t* px = &g.rgba[(size_t(oy + y) * size_t(g.atlas_w) + size_t(ox + x)) * 4];
+                    px[0] = rgb[0];
+                    px[1] = rgb[1];
+                    px[2] = rgb[2];
+                    px[3] = 255;
+                    if (t == 0 && x == 0 && y == 0) std::copy(rgb.begin(), rgb.end(), first);
+                    else if (rgb[0] != first[0] || rgb[1] != first[1] || rgb[2] != first[2]) any_different = true;
+                }
+        }
+        g.info.non_blank = any_different;
+        g.texture = std::make_unique<Texture>(renderer_, g.atlas_w, g.atlas_h, g.rgba);
+    }
+}
+
+void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
+    ImGui::TextColored(theme::kAccent, "%s", g.info.title.c_str());
+    if (!g.values || !g.texture) {
+        ImGui::TextDisabled("%s", g.note.empty() ? "nothing to show" : g.note.c_str());
+        return;
+    }
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s", rm::to_string(g.info.shape).c_str());
+    ImGui::TextWrapped("%s", g.info.node.c_str());
+    ImGui::TextDisabled("range %.3g .. %.3g%s", g.info.lo, g.info.hi, g.signed_data ? " (signed: blue<0<red)" : "");
+    int n = int(g.shown.size());
+    int originals = n - g.info.reserved_shown;
+    float label_h = ImGui::GetTextLineHeightWithSpacing() * (g.info.reserved_shown > 0 && originals > 0 ? 2.0f : 1.0f);
+    float avail_h = std::max(40.0f, height - ImGui::GetCursorPosY() - label_h - 4);
+    // Largest tile that fits all of this page's tiles in the column.
+    float aspect = float(g.width) / float(g.height);
+    float best = 8;
+    int best_cols = 1;
+    for (int cols = 1; cols <= n; ++cols) {
+        int rows = (originals + cols - 1) / cols + (g.info.reserved_shown + cols - 1) / cols;
+        float tw = (width - 4) / float(cols) - 3;
+        float th = std::min(tw / aspect, avail_h / float(std::max(rows, 1)) - 3);
+        float tile_w = th * aspect;
+        if (tile_w > best) {
+            best = tile_w;
+            best_cols = cols;
+        }
+    }
+    float tw = std::min(best, 160.0f), th = std::max(tw / aspect, 6.0f);
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    ImVec2 mouse = ImGui::GetIO().MousePos;
+    auto draw_tiles = [&](int from, int to) {
+        ImVec2 start = ImGui::GetCursorScreenPos();
+        int count = to - from;
+        for (int k = 0; k < count; ++k) {
+            int t = from + k;
+            ImVec2 p0(start.x + float(k % best_cols) * (tw + 3), start.y + float(k / best_cols) * (th + 3));
+            ImVec2 p1(p0.x + tw, p0.y + th);
+            int ax = (t % g.atlas_cols) * g.width, ay = (t / g.atlas_cols) * g.height;
+            ImVec2 uv0(float(ax) / float(g.atlas_w), float(ay) / float(g.atlas_h));
+            ImVec2 uv1(float(ax + g.width) / float(g.atlas_w), float(ay + g.height) / float(g.atlas_h));
+            renderer_.draw_image(dl, *g.texture, p0, p1, uv0, uv1);
+            if (g.reserved[size_t(g.shown[size_t(t)])]) dl->AddRect(p0, p1, theme::kReserved, 0, 0, 1.5f);
+            if (ImGui::IsWindowHovered() && mouse.x >= p0.x && mouse.x < p1.x && mouse.y >= p0.y && mouse.y < p1.y) {
+                int c = g.order[size_t(g.shown[size_t(t)])];
+                int x = std::clamp(int((mouse.x - p0.x) / tw * float(g.width)), 0, g.width - 1);
+                int y = std::clamp(int((mouse.y - p0.y) / th * float(g.height)), 0, g.height - 1);
+                float v = g.values->data[(size_t(c) * size_t(g.height) + size_t(y)) * size_t(g.width) + size_t(x)];
+                dl->AddRect(p0, p1, theme::kSelection);
+                ImGui::SetTooltip("channel %d  y %d  x %d\nvalue %.6g%s", c, y, x, v,
+                                  g.reserved[size_t(g.shown[size_t(t)])] ? "\n(reserved: copy of block input)" : "");
+            }
+        }
+        int rows = (count + best_cols - 1) / best_cols;
+        ImGui::Dummy(ImVec2(float(best_cols) * (tw + 3), float(rows) * (th + 3)));
+    };
+    if (originals > 0) draw_tiles(0, originals);
+    if (g.info.reserved_shown > 0) {
+        ImGui::TextColored(theme::kReservedText4, "reserved: copy of block input %s", g.info.reserved_source.c_str());
+        draw_tiles(originals, n);
+    }
+}
+
+void FeatureMapsPanel::draw(const AppState& state) {
+    std::string selection_key = state.selection.residual_primary + "|" + state.selection.plain_primary;
+    if (selection_key != last_selection_) {
+        page_ = 0;
+        last_selection_ = selection_key;
+    }
+    update(state);
+
+    int max_channels = 0;
+    for (auto& g : grids_)
+        if (g->values) max_channels = std::max(max_channels, int(g->order.size()));
+    int pages = std::max(1, (max_channels + per_page_ - 1) / per_page_);
+    ImGui::SetNextItemWidth(90);
+    const int kPerPage[] = {8, 16, 32, 64};
+    if (ImGui::BeginCombo("##perpage", (std::to_string(per_page_) + " / page").c_str())) {
+        for (int v : kPerPage)
+            if (ImGui::Selectable((std::to_string(v) + " / page").c_str(), v == per_page_)) per_page_ = v;
+        ImGui::EndCombo();
+    }
+    ImGui::SameLine();
+    if (ImGui::ArrowButton("##prev", ImGuiDir_Left)) page_ = std::max(0, page_ - 1);
+    ImGui::SameLine();
+    ImGui::Text("page %d / %d", page_ + 1, pages);
+    ImGui::SameLine();
+    if (ImGui::ArrowButton("##next", ImGuiDir_Right)) page_ = std::min(pages - 1, page_ + 1);
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(170);
+    const char* kRanges[] = {"range per channel", "range per layer", "range shared by both"};
+    int r = int(range_);
+    if (ImGui::Combo("##range", &r, kRanges, 3)) range_ = Range(r);
+    ImGui::SameLine();
+    ImGui::Checkbox("difference", &show_diff_);
+    ImGui::SameLine();
+    if (ImGui::Button("Export PNG")) {
+        std::string node = state.selection.plain_primary.empty() ? "featuremaps" : state.selection.plain_primary;
+        for (char& ch : node)
+            if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+        auto written = export_png("rmvk_" + node);
+        export_message_ = written.empty() ? "nothing to export" : "wrote " + written.front() + (written.size() > 1 ? " ..." : "");
+    }
+    if (!export_message_.empty()) {
+        ImGui::SameLine();
+        ImGui::TextDisabled("%s", export_message_.c_str());
+    }
+
+    int columns = show_diff_ ? 3 : 2;
+    ImVec2 avail = ImGui::GetContentRegionAvail();
+    float col_w = (avail.x - float(columns - 1) * 6) / float(columns);
+    for (int i = 0; i < columns; ++i) {
+        if (i > 0) ImGui::SameLine(0, 6);
+        std::string id = "fmgrid" + std::to_string(i);
+        ImGui::BeginChild(id.c_str(), ImVec2(col_w, avail.y), true);
+        draw_grid(*grids_[size_t(i)], ImGui::GetContentRegionAvail().x, avail.y);
+        ImGui::EndChild();
+    }
+}
+
+std::vector<std::string> FeatureMapsPanel::export_png(const std::string& prefix) const {
+    std::vector<std::string> written;
+    const char* kSide[] = {"residual", "plain", "difference"};
+    for (size_t i = 0; i < grids_.size(); ++i) {
+        const Grid& g = *grids_[i];
+        if (!g.values || g.rgba.empty()) continue;
+        std::string path = prefix + "_" + kSide[i] + ".png";
+        if (stbi_write_png(path.c_str(), g.atlas_w, g.atlas_h, 4, g.rgba.data(), g.atlas_w * 4)) written.push_back(path);
+    }
+    return written;
+}
+
+}  // namespace rmvk::ui

@@ -1,0 +1,67 @@
+#include <imgui.h>
+
+#include <string>
+
+#include "ui/panels.hpp"
+#include "ui/theme.hpp"
+
+namespace rmvk::ui {
+
+namespace {
+
+void top_table(const char* id, const char* title, const std::vector<TopClass>& top, ImU32 bar) {
+    ImGui::TextColored(theme::kAccent, "%s", title);
+    if (!ImGui::BeginTable(id, 3, ImGuiTableFlags_SizingStretchProp)) return;
+    ImGui::TableSetupColumn("#", ImGuiTableColumnFlags_WidthFixed, 28);
+    ImGui::TableSetupColumn("class", ImGuiTableColumnFlags_WidthStretch, 1.2f);
+    ImGui::TableSetupColumn("probability", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+    for (const auto& t : top) {
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::TextDisabled("%lld", static_cast<long long>(t.index));
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(t.label.c_str());
+        ImGui::TableNextColumn();
+        ImVec2 p = ImGui::GetCursorScreenPos();
+        float w = ImGui::GetContentRegionAvail().x;
+        float h = ImGui::GetTextLineHeight();
+        ImDrawList* dl = ImGui::GetWindowDrawList();
+        dl->AddRectFilled(p, {p.x + w, p.y + h}, theme::rgb(40, 44, 52), 3);
+        dl->AddRectFilled(p, {p.x + w * t.probability, p.y + h}, bar, 3);
+        char text[32];
+        std::snprintf(text, sizeof(text), "%.2f%%", 100.0 * t.probability);
+        dl->AddText({p.x + 4, p.y}, theme::kNodeText, text);
+        ImGui::Dummy({w, h});
+    }
+    ImGui::EndTable();
+}
+
+}  // namespace
+
+void draw_outputs_panel(const AppState& state) {
+    if (!state.runs) {
+        ImGui::TextDisabled("no run yet");
+        return;
+    }
+    const Comparison& c = state.runs->comparison;
+    ImVec4 verdict = c.match ? theme::kGood : theme::kBad;
+    ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(verdict.x * 0.45f, verdict.y * 0.45f, verdict.z * 0.45f, 1));
+    ImGui::PushStyleColor(ImGuiCol_ButtonHovered, ImVec4(verdict.x * 0.5f, verdict.y * 0.5f, verdict.z * 0.5f, 1));
+    ImGui::Button(c.match ? "  OUTPUTS MATCH  " : "  OUTPUTS DIFFER  ");
+    ImGui::PopStyleColor(2);
+    ImGui::SameLine();
+    ImGui::BeginGroup();
+    ImGui::Text("max|diff| %.3g   NMSE %.3g", c.max_abs_diff, c.nmse);
+    ImGui::TextDisabled("tolerance 1e-4 * max|ref| = %.3g", c.tolerance);
+    ImGui::EndGroup();
+    float half = (ImGui::GetContentRegionAvail().x - 8) / 2;
+    ImGui::BeginChild("top_res", {half, 0}, false);
+    top_table("##topres", "Residual top-5", c.residual_top, theme::kResidualBar);
+    ImGui::EndChild();
+    ImGui::SameLine(0, 8);
+    ImGui::BeginChild("top_plain", {half, 0}, false);
+    top_table("##topplain", "Plain (RM) top-5", c.plain_top, theme::kPlainBar);
+    ImGui::EndChild();
+}
+
+}  // namespace rmvk::ui

@@ -1,0 +1,586 @@
+#include "ui/renderer.hpp"
+
+#define GLFW_INCLUDE_VULKAN
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+#include <backends/imgui_impl_glfw.h>
+#include <backends/imgui_impl_vulkan.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "ui/texture.hpp"
+#include "ui_spv/image_quad_frag.h"
+#include "ui_spv/image_quad_vert.h"
+
+namespace rmvk::ui {
+
+struct Renderer::ImageDraw {
+    Renderer* renderer = nullptr;
+    VkDescriptorSet set = VK_NULL_HANDLE;
+    float rect[4]{};
+    float uv[4]{};
+};
+
+namespace {
+
+void imgui_check(VkResult result) { vk_check(result, "ImGui Vulkan backend"); }
+
+}  // namespace
+
+Renderer::Renderer(GLFWwindow* window, bool vsync) : window_(window), vsync_(vsync) {
+    create_device();
+    create_swapchain();
+    create_image_pipeline();
+    init_imgui();
+}
+
+Renderer::~Renderer() {
+    if (device_) vkDeviceWaitIdle(device_);
+    for (auto& frame : frames_) {
+        for (auto& release : frame.garbage) release();
+        frame.garbage.clear();
+    }
+    for (auto& release : pending_) release();
+    if (imgui_ready_) ImGui_ImplVulkan_Shutdown();
+}
+
+std::string Renderer::device_name() const {
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(physical_, &props);
+    return props.deviceName;
+}
+
+void Renderer::create_device() {
+    if (!glfwVulkanSupported())
+        throw RenderError("no Vulkan loader or driver can draw windows on this system");
+    uint32_t ext_count = 0;
+    const char** exts = glfwGetRequiredInstanceExtensions(&ext_count);
+    if (!exts) throw RenderError("Vulkan has no window-surface support on this system");
+
+    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.pApplicationName = "rmvk";
+    app.apiVersion = VK_API_VERSION_1_1;
+    VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    info.pApplicationInfo = &app;
+    info.enabledExtensionCount = ext_count;
+    info.ppEnabledExtensionNames = exts;
+    VkInstance instance = VK_NULL_HANDLE;
+    vk_check(vkCreateInstance(&info, nullptr, &instance), "vkCreateInstance (window)");
+    instance_ = VkOwned<VkInstance>(instance, [](VkInstance i) { vkDestroyInstance(i, nullptr); });
+
+    VkSurfaceKHR surface = VK_NULL_HANDLE;
+    vk_check(glfwCreateWindowSurface(instance, window_, nullptr, &surface), "glfwCreateWindowSurface");
+    surface_ = VkOwned<VkSurfaceKHR>(surface, [instance](VkSurfaceKHR s) {
+        vkDestroySurfaceKHR(instance, s, nullptr);
+    });
+
+    uint32_t count = 0;
+    vkEnumeratePhysicalDevices(instance, &count, nullptr);
+    std::vector<VkPhysicalDevice> physicals(count);
+    vkEnumeratePhysicalDevices(instance, &count, physicals.data());
+    int best_score = -1;
+    for (VkPhysicalDevice pd : physicals) {
+        uint32_t qcount = 0;
+        vkGetPhysicalDeviceQueueFamilyProperties(pd, &qcount, nullptr);
+        std::vector<VkQueueFamilyProperties> families(qcount);
+        vkGetPhysicalDeviceQueueFamilyProperties(pd, &qcount, families.data());
+        for (uint32_t q = 0; q < qcount; ++q) {
+            VkBool32 present = VK_FALSE;
+            vkGetPhysicalDeviceSurfaceSupportKHR(pd, q, surface, &present);
+            if (!(families[q].queueFlags & VK_QUEUE_GRAPHICS_BIT) || !present) continue;
+            VkPhysicalDeviceProperties props;
+            vkGetPhysicalDeviceProperties(pd, &props);
+            int score = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? 4
+                        : props.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 3
+                                                                                     : 1;
+            if (score > best_score) {
+                best_score = score;
+                physical_ = pd;
+                queue_family_ = q;
+            }
+            break;
+        }
+    }
+    if (!physical_)
+        throw RenderError("no Vulkan device can draw to this window (" + std::to_string(count) +
+                          " device(s) found, none with a graphics queue that presents)");
+
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo queue_info{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    queue_info.queueFamilyIndex = queue_family_;
+    queue_info.queueCount = 1;
+    queue_info.pQueuePriorities = &priority;
+    const char* device_exts[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
+    VkDeviceCreateInfo dinfo{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    dinfo.queueCreateInfoCount = 1;
+    dinfo.pQueueCreateInfos = &queue_info;
+    dinfo.enabledExtensionCount = 1;
+    dinfo.ppEnabledExtensionNames = device_exts;
+    VkDevice device = VK_NULL_HANDLE;
+    vk_check(vkCreateDevice(physical_, &dinfo, nullptr, &device), "vkCreateDevice (window)");
+    device_ = VkOwned<VkDevice>(device, [](VkDevice d) { vkDestroyDevice(d, nullptr); });
+    vkGetDeviceQueue(device, queue_family_, 0, &queue_);
+
+    uint32_t fcount = 0;
+    vkGetPhysicalDeviceSurfaceFormatsKHR(physical_, surface, &fcount, nullptr);
+    std::vector<VkSurfaceFormatKHR> formats(fcount);
+    vkGetPhysicalDeviceSurfaceFormatsKHR(physical_, surface, &fcount, formats.data());
+    if (formats.empty()) throw RenderError("the window surface offers no pixel format");
+    format_ = formats[0];
+    for (const auto& f : formats)
+        if (f.format == VK_FORMAT_B8G8R8A8_UNORM || f.format == VK_FORMAT_R8G8B8A8_UNORM) {
+            format_ = f;
+            break;
+        }
+
+    VkAttachmentDescription color{};
+    color.format = format_.format;
+    color.samples = VK_SAMPLE_COUNT_1_BIT;
+    color.loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR;
+    color.storeOp = VK_ATTACHMENT_STORE_OP_STORE;
+    color.stencilLoadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE;
+    color.stencilStoreOp = VK_ATTACHMENT_STORE_OP_DONT_CARE;
+    color.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+    color.finalLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+    VkAttachmentReference ref{0, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL};
+    VkSubpassDescription subpass{};
+    subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
+    subpass.colorAttachmentCount = 1;
+    subpass.pColorAttachments = &ref;
+    VkSubpassDependency dep{};
+    dep.srcSubpass = VK_SUBPASS_EXTERNAL;
+    dep.dstSubpass = 0;
+    dep.srcStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+    dep.dstStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+    dep.dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    VkRenderPassCreateInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO};
+    rp.attachmentCount = 1;
+    rp.pAttachments = &color;
+    rp.subpassCount = 1;
+    rp.pSubpasses = &subpass;
+    rp.dependencyCount = 1;
+    rp.pDependencies = &dep;
+    VkRenderPass pass = VK_NULL_HANDLE;
+    vk_check(vkCreateRenderPass(device, &rp, nullptr, &pass), "vkCreateRenderPass");
+    render_pass_ = own(device, pass, vkDestroyRenderPass);
+
+    for (auto& frame : frames_) {
+        VkCommandPoolCreateInfo pinfo{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+        pinfo.queueFamilyIndex = queue_family_;
+        VkCommandPool pool = VK_NULL_HANDLE;
+        vk_check(vkCreateCommandPool(device, &pinfo, nullptr, &pool), "vkCreateCommandPool");
+        frame.pool = own(device, pool, vkDestroyCommandPool);
+        VkCommandBufferAllocateInfo ainfo{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+        ainfo.commandPool = pool;
+        ainfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+        ainfo.commandBufferCount = 1;
+        vk_check(vkAllocateCommandBuffers(device, &ainfo, &frame.cmd), "vkAllocateCommandBuffers");
+        VkFenceCreateInfo finfo{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+        finfo.flags = VK_FENCE_CREATE_SIGNALED_BIT;
+        VkFence fence = VK_NULL_HANDLE;
+        vk_check(vkCreateFence(device, &finfo, nullptr, &fence), "vkCreateFence");
+        frame.fence = own(device, fence, vkDestroyFence);
+        VkSemaphoreCreateInfo sinfo{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+        VkSemaphore a = VK_NULL_HANDLE, r = VK_NULL_HANDLE;
+        vk_check(vkCreateSemaphore(device, &sinfo, nullptr, &a), "vkCreateSemaphore");
+        frame.acquired = own(device, a, vkDestroySemaphore);
+        vk_check(vkCreateSemaphore(device, &sinfo, nullptr, &r), "vkCreateSemaphore");
+        frame.rendered = own(device, r, vkDestroySemaphore);
+    }
+
+    // Room for ImGui's font and a few hundred feature-map / input textures.
+    VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 512}};
+    VkDescriptorPoolCreateInfo dp{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    dp.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT;
+    dp.maxSets = 512;
+    dp.poolSizeCount = 1;
+    dp.pPoolSizes = sizes;
+    VkDescriptorPool dpool = VK_NULL_HANDLE;
+    vk_check(vkCreateDescriptorPool(device, &dp, nullptr, &dpool), "vkCreateDescriptorPool");
+    descriptor_pool_ = own(device, dpool, vkDestroyDescriptorPool);
+}
+
+void Renderer::create_swapchain() {
+    VkSurfaceCapabilitiesKHR caps;
+    vk_check(vkGetPhysicalDeviceSurfaceCapabilitiesKHR(physical_, surface_, &caps),
+             "vkGetPhysicalDeviceSurfaceCapabilitiesKHR");
+    int w = 0, h = 0;
+    glfwGetFramebufferSize(window_, &w, &h);
+    extent_ = caps.currentExtent;
+    if (extent_.width == std::numeric_limits<uint32_t>::max()) {
+        extent_.width = std::clamp(static_cast<uint32_t>(w), caps.minImageExtent.width, caps.maxImageExtent.width);
+        extent_.height = std::clamp(static_cast<uint32_t>(h), caps.minImageExtent.height, caps.maxImageExtent.height);
+    }
+    VkPresentModeKHR mode = VK_PRESENT_MODE_FIFO_KHR;
+    if (!vsync_) {
+        uint32_t mcount = 0;
+        vkGetPhysicalDeviceSurfacePresentModesKHR(physical_, surface_, &mcount, nullptr);
+        std::vector<VkPresentModeKHR> modes(mcount);
+        vkGetPhysicalDeviceSurfacePresentModesKHR(physical_, surface_, &mcount, modes.data());
+        for (auto m : modes)
+            if (m == VK_PRESENT_MODE_IMMEDIATE_KHR || m == VK_PRESENT_MODE_MAILBOX_KHR) mode = m;
+    }
+    min_image_count_ = std::max(2u, caps.minImageCount);
+    uint32_t image_count = min_image_count_ + 1;
+    if (caps.maxImageCount > 0) image_count = std::min(image_count, caps.maxImageCount);
+
+    VkSwapchainCreateInfoKHR info{VK_STRUCTURE_TYPE_SWAPCHAIN_CREATE_INFO_KHR};
+    info.surface = surface_;
+    info.minImageCount = image_count;
+    info.imageFormat = format_.format;
+    info.imageColorSpace = format_.colorSpace;
+    info.imageExtent = extent_;
+    info.imageArrayLayers = 1;
+    // TRANSFER_SRC so --screenshot can read the rendered image back.
+    info.imageUsage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    info.imageSharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    info.preTransform = caps.currentTransform;
+    info.compositeAlpha = VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR;
+    info.presentMode = mode;
+    info.clipped = VK_TRUE;
+    info.oldSwapchain = swapchain_.get();
+    VkSwapchainKHR swapchain = VK_NULL_HANDLE;
+    vk_check(vkCreateSwapchainKHR(device_, &info, nullptr, &swapchain), "vkCreateSwapchainKHR");
+    images_.clear();
+    swapchain_ = own(device_.get(), swapchain, vkDestroySwapchainKHR);
+
+    uint32_t count = 0;
+    vkGetSwapchainImagesKHR(device_, swapchain, &count, nullptr);
+    std::vector<VkImage> images(count);
+    vkGetSwapchainImagesKHR(device_, swapchain, &count, images.data());
+    for (VkImage image : images) {
+        SwapImage si;
+        si.image = image;
+        VkImageViewCreateInfo vinfo{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
+        vinfo.image = image;
+        vinfo.viewType = VK_IMAGE_VIEW_TYPE_2D;
+        vinfo.format = format_.format;
+        vinfo.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+        VkImageView view = VK_NULL_HANDLE;
+        vk_check(vkCreateImageView(device_, &vinfo, nullptr, &view), "vkCreateImageView (swapchain)");
+        si.view = own(device_.get(), view, vkDestroyImageView);
+        VkFramebufferCreateInfo fb{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
+        fb.renderPass = render_pass_;
+        fb.attachmentCount = 1;
+        fb.pAttachments = &view;
+        fb.width = extent_.width;
+        fb.height = extent_.height;
+        fb.layers = 1;
+        VkFramebuffer framebuffer = VK_NULL_HANDLE;
+        vk_check(vkCreateFramebuffer(device_, &fb, nullptr, &framebuffer), "vkCreateFramebuffer");
+        si.framebuffer = own(device_.get(), framebuffer, vkDestroyFramebuffer);
+        images_.push_back(std::move(si));
+    }
+}
+
+void Renderer::recreate_swapchain() {
+    int w = 0, h = 0;
+    glfwGetFramebufferSize(window_, &w, &h);
+    if (w == 0 || h == 0) return;
+    // Rare (window resize): waiting for idle is simpler than deferring every old view.
+    vkDeviceWaitIdle(device_);
+    create_swapchain();
+    if (imgui_ready_) ImGui_ImplVulkan_SetMinImageCount(min_image_count_);
+}
+
+void Renderer::create_image_pipeline() {
+    VkDevice device = device_;
+    VkSamplerCreateInfo sinfo{VK_STRUCTURE_TYPE_SAMPLER_CREATE_INFO};
+    // Nearest: feature-map pixels stay crisp squares when magnified.
+    sinfo.magFilter = VK_FILTER_NEAREST;
+    sinfo.minFilter = VK_FILTER_LINEAR;
+    sinfo.mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST;
+    sinfo.addressModeU = sinfo.addressModeV = sinfo.addressModeW = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE;
+    sinfo.maxLod = 0;
+    VkSampler sampler = VK_NULL_HANDLE;
+    vk_check(vkCreateSampler(device, &sinfo, nullptr, &sampler), "vkCreateSampler");
+    sampler_ = own(device, sampler, vkDestroySampler);
+
+    VkDescriptorSetLayoutBinding binding{};
+    binding.binding = 0;
+    binding.descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER;
+    binding.descriptorCount = 1;
+    binding.stageFlags = VK_SHADER_STAGE_FRAGMENT_BIT;
+    VkDescriptorSetLayoutCreateInfo linfo{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+    linfo.bindingCount = 1;
+    linfo.pBindings = &binding;
+    VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+    vk_check(vkCreateDescriptorSetLayout(device, &linfo, nullptr, &set_layout), "vkCreateDescriptorSetLayout");
+    image_set_layout_ = own(device, set_layout, vkDestroyDescriptorSetLayout);
+
+    VkPushConstantRange push{VK_SHADER_STAGE_VERTEX_BIT, 0, sizeof(float) * 8};
+    VkPipelineLayoutCreateInfo plinfo{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+    plinfo.setLayoutCount = 1;
+    plinfo.pSetLayouts = &set_layout;
+    plinfo.pushConstantRangeCount = 1;
+    plinfo.pPushConstantRanges = &push;
+    VkPipelineLayout layout = VK_NULL_HANDLE;
+    vk_check(vkCreatePipelineLayout(device, &plinfo, nullptr, &layout), "vkCreatePipelineLayout");
+    image_layout_ = own(device, layout, vkDestroyPipelineLayout);
+
+    auto make_module = [&](const uint32_t* code, size_t bytes) {
+        VkShaderModuleCreateInfo m{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+        m.codeSize = bytes;
+        m.pCode = code;
+        VkShaderModule module = VK_NULL_HANDLE;
+        vk_check(vkCreateShaderModule(device, &m, nullptr, &module), "vkCreateShaderModule (image quad)");
+        return own(device, module, vkDestroyShaderModule);
+    };
+    auto vert = make_module(kImageQuad_vert, sizeof(kImageQuad_vert));
+    auto frag = make_module(kImageQuad_frag, sizeof(kImageQuad_frag));
+    VkPipelineShaderStageCreateInfo stages[2]{};
+    stages[0] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0,
+                 VK_SHADER_STAGE_VERTEX_BIT, vert, "main", nullptr};
+    stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0,
+                 VK_SHADER_STAGE_FRAGMENT_BIT, frag, "main", nullptr};
+    VkPipelineVertexInputStateCreateInfo vin{VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO};
+    VkPipelineInputAssemblyStateCreateInfo ia{VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO};
+    ia.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_STRIP;
+    VkPipelineViewportStateCreateInfo vp{VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO};
+    vp.viewportCount = 1;
+    vp.scissorCount = 1;
+    VkPipelineRasterizationStateCreateInfo rs{VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO};
+    rs.polygonMode = VK_POLYGON_MODE_FILL;
+    rs.cullMode = VK_CULL_MODE_NONE;
+    rs.lineWidth = 1.0f;
+    VkPipelineMultisampleStateCreateInfo ms{VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO};
+    ms.rasterizationSamples = VK_SAMPLE_COUNT_1_BIT;
+    VkPipelineColorBlendAttachmentState blend{};
+    blend.colorWriteMask = 0xF;
+    VkPipelineColorBlendStateCreateInfo cb{VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO};
+    cb.attachmentCount = 1;
+    cb.pAttachments = &blend;
+    VkDynamicState dyn[] = {VK_DYNAMIC_STATE_VIEWPORT, VK_DYNAMIC_STATE_SCISSOR};
+    VkPipelineDynamicStateCreateInfo ds{VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO};
+    ds.dynamicStateCount = 2;
+    ds.pDynamicStates = dyn;
+    VkGraphicsPipelineCreateInfo pinfo{VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO};
+    pinfo.stageCount = 2;
+    pinfo.pStages = stages;
+    pinfo.pVertexInputState = &vin;
+    pinfo.pInputAssemblyState = &ia;
+    pinfo.pViewportState = &vp;
+    pinfo.pRasterizationState = &rs;
+    pinfo.pMultisampleState = &ms;
+    pinfo.pColorBlendState = &cb;
+    pinfo.pDynamicState = &ds;
+    pinfo.layout = layout;
+    pinfo.renderPass = render_pass_;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+    vk_check(vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &pinfo, nullptr, &pipeline),
+             "vkCreateGraphicsPipelines (image quad)");
+    image_pipeline_ = own(device, pipeline, vkDestroyPipeline);
+}
+
+void Renderer::init_imgui() {
+    ImGui_ImplVulkan_InitInfo info{};
+    info.Instance = instance_;
+    info.PhysicalDevice = physical_;
+    info.Device = device_;
+    info.QueueFamily = queue_family_;
+    info.Queue = queue_;
+    info.DescriptorPool = descriptor_pool_;
+    info.Subpass = 0;
+    info.MinImageCount = min_image_count_;
+    info.ImageCount = static_cast<uint32_t>(images_.size());
+    info.MSAASamples = VK_SAMPLE_COUNT_1_BIT;
+    info.CheckVkResultFn = imgui_check;
+    if (!ImGui_ImplVulkan_Init(&info, render_pass_)) throw RenderError("ImGui Vulkan backend failed to start");
+    imgui_ready_ = true;
+    submit_now([](VkCommandBuffer cmd) { ImGui_ImplVulkan_CreateFontsTexture(cmd); });
+    ImGui_ImplVulkan_DestroyFontUploadObjects();
+}
+
+void Renderer::submit_now(const std::function<void(VkCommandBuffer)>& record) {
+    VkCommandPoolCreateInfo pinfo{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pinfo.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+    pinfo.queueFamilyIndex = queue_family_;
+    VkCommandPool raw_pool = VK_NULL_HANDLE;
+    vk_check(vkCreateCommandPool(device_, &pinfo, nullptr, &raw_pool), "vkCreateCommandPool (upload)");
+    auto pool = own(device_.get(), raw_pool, vkDestroyCommandPool);
+    VkCommandBufferAllocateInfo ainfo{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ainfo.commandPool = pool;
+    ainfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ainfo.commandBufferCount = 1;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    vk_check(vkAllocateCommandBuffers(device_, &ainfo, &cmd), "vkAllocateCommandBuffers (upload)");
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    vk_check(vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer (upload)");
+    record(cmd);
+    vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer (upload)");
+    VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &cmd;
+    vk_check(vkQueueSubmit(queue_, 1, &submit, VK_NULL_HANDLE), "vkQueueSubmit (upload)");
+    vk_check(vkQueueWaitIdle(queue_), "vkQueueWaitIdle (upload)");
+}
+
+bool Renderer::begin_frame() {
+    int w = 0, h = 0;
+    glfwGetFramebufferSize(window_, &w, &h);
+    if (w == 0 || h == 0) return false;
+    if (static_cast<uint32_t>(w) != extent_.width || static_cast<uint32_t>(h) != extent_.height)
+        recreate_swapchain();
+    image_draws_.clear();
+    ImGui_ImplVulkan_NewFrame();
+    ImGui_ImplGlfw_NewFrame();
+    return true;
+}
+
+void Renderer::defer_release(std::function<void()> release) { pending_.push_back(std::move(release)); }
+
+void Renderer::draw_image(ImDrawList* list, const Texture& texture, ImVec2 p0, ImVec2 p1, ImVec2 uv0,
+                          ImVec2 uv1) {
+    const ImGuiIO& io = ImGui::GetIO();
+    ImageDraw& d = image_draws_.emplace_back();
+    d.renderer = this;
+    d.set = texture.descriptor_set();
+    d.rect[0] = p0.x / io.DisplaySize.x * 2.0f - 1.0f;
+    d.rect[1] = p0.y / io.DisplaySize.y * 2.0f - 1.0f;
+    d.rect[2] = p1.x / io.DisplaySize.x * 2.0f - 1.0f;
+    d.rect[3] = p1.y / io.DisplaySize.y * 2.0f - 1.0f;
+    d.uv[0] = uv0.x;
+    d.uv[1] = uv0.y;
+    d.uv[2] = uv1.x;
+    d.uv[3] = uv1.y;
+    list->AddCallback(&Renderer::image_callback, &d);
+    list->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
+}
+
+void Renderer::image_callback(const ImDrawList*, const ImDrawCmd* cmd) {
+    const auto* draw = static_cast<const ImageDraw*>(cmd->UserCallbackData);
+    Renderer& r = *draw->renderer;
+    VkCommandBuffer cb = r.recording_;
+    float sx = r.fb_scale_x_, sy = r.fb_scale_y_;
+    VkRect2D scissor;
+    scissor.offset.x = std::max(0, static_cast<int>(cmd->ClipRect.x * sx));
+    scissor.offset.y = std::max(0, static_cast<int>(cmd->ClipRect.y * sy));
+    scissor.extent.width = static_cast<uint32_t>(std::max(0.0f, (cmd->ClipRect.z - cmd->ClipRect.x) * sx));
+    scissor.extent.height = static_cast<uint32_t>(std::max(0.0f, (cmd->ClipRect.w - cmd->ClipRect.y) * sy));
+    if (scissor.extent.width == 0 || scissor.extent.height == 0) return;
+    VkViewport viewport{0, 0, static_cast<float>(r.extent_.width), static_cast<float>(r.extent_.height), 0, 1};
+    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, r.image_pipeline_);
+    vkCmdSetViewport(cb, 0, 1, &viewport);
+    vkCmdSetScissor(cb, 0, 1, &scissor);
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, r.image_layout_, 0, 1, &draw->set, 0, nullptr);
+    float push[8];
+    std::memcpy(push, draw->rect, sizeof(draw->rect));
+    std::memcpy(push + 4, draw->uv, sizeof(draw->uv));
+    vkCmdPushConstants(cb, r.image_layout_, VK_SHADER_STAGE_VERTEX_BIT, 0, sizeof(push), push);
+    vkCmdDraw(cb, 4, 1, 0, 0);
+}
+
+void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
+    Frame& frame = frames_[frame_index_];
+    VkFence fence = frame.fence;
+    VkSemaphore acquired_sem = frame.acquired, rendered_sem = frame.rendered;
+    vk_check(vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+    for (auto& release : frame.garbage) release();
+    frame.garbage.clear();
+
+    VkResult acquired = vkAcquireNextImageKHR(device_, swapchain_, UINT64_MAX, frame.acquired,
+                                              VK_NULL_HANDLE, &image_index_);
+    if (acquired == VK_ERROR_OUT_OF_DATE_KHR) {
+        recreate_swapchain();
+        return;
+    }
+    vk_check(acquired, "vkAcquireNextImageKHR");
+    vk_check(vkResetFences(device_, 1, &fence), "vkResetFences");
+    vk_check(vkResetCommandPool(device_, frame.pool, 0), "vkResetCommandPool");
+
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    vk_check(vkBeginCommandBuffer(frame.cmd, &begin), "vkBeginCommandBuffer");
+    VkClearValue clear{};
+    clear.color = {{0.09f, 0.10f, 0.12f, 1.0f}};
+    VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
+    rp.renderPass = render_pass_;
+    rp.framebuffer = images_[image_index_].framebuffer;
+    rp.renderArea.extent = extent_;
+    rp.clearValueCount = 1;
+    rp.pClearValues = &clear;
+    vkCmdBeginRenderPass(frame.cmd, &rp, VK_SUBPASS_CONTENTS_INLINE);
+    recording_ = frame.cmd;
+    fb_scale_x_ = draw_data->FramebufferScale.x;
+    fb_scale_y_ = draw_data->FramebufferScale.y;
+    ImGui_ImplVulkan_RenderDrawData(draw_data, frame.cmd);
+    recording_ = VK_NULL_HANDLE;
+    vkCmdEndRenderPass(frame.cmd);
+
+    OwnedBuffer readback;
+    VkImage image = images_[image_index_].image;
+    if (capture) {
+        VkDeviceSize bytes = VkDeviceSize(extent_.width) * extent_.height * 4;
+        readback = make_host_buffer(device_, physical_, bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+        VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+        barrier.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+        barrier.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+        barrier.oldLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+        barrier.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+        barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+        barrier.image = image;
+        barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+        vkCmdPipelineBarrier(frame.cmd, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT,
+                             VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &barrier);
+        VkBufferImageCopy region{};
+        region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+        region.imageExtent = {extent_.width, extent_.height, 1};
+        vkCmdCopyImageToBuffer(frame.cmd, image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, readback.buffer, 1, &region);
+        barrier.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+        barrier.dstAccessMask = 0;
+        barrier.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+        barrier.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+        vkCmdPipelineBarrier(frame.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                             0, 0, nullptr, 0, nullptr, 1, &barrier);
+    }
+    vk_check(vkEndCommandBuffer(frame.cmd), "vkEndCommandBuffer");
+
+    VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+    VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    submit.waitSemaphoreCount = 1;
+    submit.pWaitSemaphores = &acquired_sem;
+    submit.pWaitDstStageMask = &wait_stage;
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &frame.cmd;
+    submit.signalSemaphoreCount = 1;
+    submit.pSignalSemaphores = &rendered_sem;
+    vk_check(vkQueueSubmit(queue_, 1, &submit, fence), "vkQueueSubmit");
+    // Objects released while this frame was built may still be used by earlier frames; all of
+    // those finish before this frame's fence signals.
+    for (auto& release : pending_) frame.garbage.push_back(std::move(release));
+    pending_.clear();
+
+    if (capture) {
+        vk_check(vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (screenshot)");
+        void* mapped = nullptr;
+        vk_check(vkMapMemory(device_, readback.memory, 0, readback.size, 0, &mapped), "vkMapMemory (screenshot)");
+        capture->width = static_cast<int>(extent_.width);
+        capture->height = static_cast<int>(extent_.height);
+        capture->rgba.assign(static_cast<uint8_t*>(mapped), static_cast<uint8_t*>(mapped) + readback.size);
+        vkUnmapMemory(device_, readback.memory);
+        bool bgr = format_.format == VK_FORMAT_B8G8R8A8_UNORM || format_.format == VK_FORMAT_B8G8R8A8_SRGB;
+        for (size_t i = 0; i < capture->rgba.size(); i += 4) {
+            if (bgr) std::swap(capture->rgba[i], capture->rgba[i + 2]);
+            capture->rgba[i + 3] = 255;
+        }
+    }
+
+    VkPresentInfoKHR present{VK_STRUCTURE_TYPE_PRESENT_INFO_KHR};
+    present.waitSemaphoreCount = 1;
+    present.pWaitSemaphores = &rendered_sem;
+    present.swapchainCount = 1;
+    VkSwapchainKHR swapchain = swapchain_;
+    present.pSwapchains = &swapchain;
+    present.pImageIndices = &image_index_;
+    VkResult presented = vkQueuePresentKHR(queue_, &present);
+    if (presented == VK_ERROR_OUT_OF_DATE_KHR || presented == VK_SUBOPTIMAL_KHR)
+        recreate_swapchain();
+    else
+        vk_check(presented, "vkQueuePresentKHR");
+    frame_index_ = (frame_index_ + 1) % frames_.size();
+}
+
+}  // namespace rmvk::ui

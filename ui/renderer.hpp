@@ -1,0 +1,113 @@
+#pragma once
+// The window's Vulkan renderer: instance, device, swapchain, render pass, frames in flight,
+// the ImGui Vulkan backend, textured quads for images, and swapchain read-back for screenshots.
+#include <vulkan/vulkan.h>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ui/vk_handle.hpp"
+
+struct GLFWwindow;
+struct ImDrawData;
+struct ImDrawList;
+struct ImDrawCmd;
+struct ImVec2;
+
+namespace rmvk::ui {
+
+class Texture;
+
+// Pixels read back from the last rendered swapchain image, RGBA8, top row first.
+struct Screenshot {
+    int width = 0, height = 0;
+    std::vector<uint8_t> rgba;
+};
+
+class Renderer {
+public:
+    Renderer(GLFWwindow* window, bool vsync);
+    ~Renderer();
+    Renderer(const Renderer&) = delete;
+    Renderer& operator=(const Renderer&) = delete;
+
+    // Starts the ImGui backend frame; false while the window is minimised.
+    bool begin_frame();
+    // Renders ImGui's draw data and presents. With `capture`, also returns the frame's pixels.
+    void end_frame(ImDrawData* draw_data, Screenshot* capture = nullptr);
+
+    // Destroys `release` once the GPU can no longer be using this frame's objects.
+    void defer_release(std::function<void()> release);
+
+    // Draws `texture` into `list` over [p0, p1] (screen pixels) with uv sub-rect [uv0, uv1].
+    void draw_image(ImDrawList* list, const Texture& texture, ImVec2 p0, ImVec2 p1, ImVec2 uv0,
+                    ImVec2 uv1);
+
+    VkDevice device() const { return device_; }
+    VkPhysicalDevice physical() const { return physical_; }
+    VkDescriptorPool descriptor_pool() const { return descriptor_pool_; }
+    VkDescriptorSetLayout image_set_layout() const { return image_set_layout_; }
+    VkSampler sampler() const { return sampler_; }
+    std::string device_name() const;
+    // Records and runs `record` on the graphics queue, waiting for it (texture uploads).
+    void submit_now(const std::function<void(VkCommandBuffer)>& record);
+
+    struct ImageDraw;  // one deferred image draw inside an ImGui command list
+
+private:
+    void create_device();
+    void create_swapchain();
+    void create_image_pipeline();
+    void init_imgui();
+    void recreate_swapchain();
+    static void image_callback(const ImDrawList* list, const ImDrawCmd* cmd);
+
+    struct Frame {
+        VkOwned<VkCommandPool> pool;
+        VkCommandBuffer cmd = VK_NULL_HANDLE;
+        VkOwned<VkFence> fence;
+        VkOwned<VkSemaphore> acquired;
+        VkOwned<VkSemaphore> rendered;
+        std::vector<std::function<void()>> garbage;
+    };
+    struct SwapImage {
+        VkImage image = VK_NULL_HANDLE;
+        VkOwned<VkImageView> view;
+        VkOwned<VkFramebuffer> framebuffer;
+    };
+
+    GLFWwindow* window_;
+    bool vsync_;
+    VkOwned<VkInstance> instance_;
+    VkOwned<VkSurfaceKHR> surface_;
+    VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+    VkOwned<VkDevice> device_;
+    uint32_t queue_family_ = 0;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    VkSurfaceFormatKHR format_{};
+    VkOwned<VkRenderPass> render_pass_;
+    VkOwned<VkSwapchainKHR> swapchain_;
+    VkExtent2D extent_{};
+    std::vector<SwapImage> images_;
+    uint32_t min_image_count_ = 2;
+    VkOwned<VkDescriptorPool> descriptor_pool_;
+    VkOwned<VkDescriptorSetLayout> image_set_layout_;
+    VkOwned<VkPipelineLayout> image_layout_;
+    VkOwned<VkPipeline> image_pipeline_;
+    VkOwned<VkSampler> sampler_;
+    std::array<Frame, 2> frames_;
+    size_t frame_index_ = 0;
+    uint32_t image_index_ = 0;
+    bool imgui_ready_ = false;
+    VkCommandBuffer recording_ = VK_NULL_HANDLE;
+    float fb_scale_x_ = 1, fb_scale_y_ = 1;
+    std::vector<std::function<void()>> pending_;  // released after the next submitted frame
+    std::deque<ImageDraw> image_draws_;          // stable addresses for callback data
+};
+
+}  // namespace rmvk::ui

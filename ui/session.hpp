@@ -1,0 +1,81 @@
+#pragma once
+// What the app shows, computed off the UI thread: the loaded model (residual graph, its RM
+// plain twin, shapes, costs) and the runs of both graphs on one input (every intermediate
+// tensor kept for the feature-map view, per-node timings, the output comparison).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/engine/engine.hpp"
+#include "rm/cost.hpp"
+#include "rm/graph.hpp"
+#include "rm/image.hpp"
+#include "rm/rm_transform.hpp"
+#include "rm/shape_inference.hpp"
+
+namespace rmvk::ui {
+
+inline constexpr const char* kCpuDevice = "CPU reference";
+
+struct LoadedModel {
+    std::string spec;           // as the user gave it ("" = bundled default)
+    std::string display_name;   // file name or builtin name
+    rm::Graph residual;
+    rm::RmResult rm;            // rm.plain is the plain graph
+    rm::ShapeMap residual_shapes, plain_shapes;
+    rm::GraphCost residual_cost, plain_cost;
+    rm::Preprocessing preprocessing;
+    std::vector<std::string> labels;
+    int64_t num_classes = 0;
+    std::string input_name;     // the graph's image input
+};
+
+struct GraphRun {
+    std::map<std::string, rm::Tensor> tensors;  // every tensor produced, plus the input
+    std::vector<rmvk::NodeTiming> timings;      // graph order
+    double total_ms = 0;
+    int runs = 1;                                // timings are the mean of this many runs
+    uint64_t weight_bytes = 0;
+    uint64_t peak_activation_bytes = 0;
+    std::string output;                          // the graph's output tensor name
+};
+
+struct TopClass {
+    int64_t index = 0;
+    std::string label;
+    float probability = 0;
+};
+
+struct Comparison {
+    std::vector<TopClass> residual_top, plain_top;
+    double max_abs_diff = 0, max_abs_ref = 0, nmse = 0, tolerance = 0;
+    bool match = false;
+};
+
+struct RunSet {
+    std::string device;                 // kCpuDevice or a Vulkan device name
+    bool device_timing = false;         // true: GPU timestamps; false: host wall time per node
+    double peak_gflops = 0;             // measured FMA peak of the device (0: not measured)
+    std::string image_path;
+    rm::Image image;
+    rm::Tensor input;
+    GraphRun residual, plain;
+    Comparison comparison;
+};
+
+// Progress of a background job, written by the worker, read by the UI.
+struct Progress;
+
+// Loads and converts a model (throws rm::Error on a bad file).
+std::shared_ptr<const LoadedModel> load_model_for_ui(const std::string& spec, Progress& progress);
+// The sample image bundled with the assets for this model's input, or "" (synthetic input).
+std::string default_image_for(const LoadedModel& model);
+// Runs both graphs on the image (or a deterministic synthetic input when image_path is "").
+std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::string& image_path,
+                                       const std::string& device, int repeats, Progress& progress);
+// Devices for the picker: kCpuDevice first, then every Vulkan device by name.
+std::vector<std::string> device_choices();
+
+}  // namespace rmvk::ui

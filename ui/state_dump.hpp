@@ -1,0 +1,23 @@
+#pragma once
+// --dump-state: what is on screen as JSON, for tests and scripts.
+#include <string>
+
+#include "ui/app_state.hpp"
+#include "ui/feature_maps_panel.hpp"
+
+namespace rmvk::ui {
+
+struct ScreenFacts {
+    const FeatureMapsPanel* feature_maps = nullptr;
+    int residual_boxes = 0, plain_boxes = 0;          // boxes in each pane's layout
+    int residual_drawn = 0, plain_drawn = 0;          // boxes drawn in the last frame
+    double fps = 0;
+    int frames = 0;
+    bool busy = false;
+    std::string window_device;                        // the Vulkan device drawing the window
+    std::string active_tab;
+};
+
+std::string dump_state_json(const AppState& state, const ScreenFacts& facts);
+
+}  // namespace rmvk::ui

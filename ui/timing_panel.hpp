@@ -1,0 +1,36 @@
+#pragma once
+// Per-layer time bars of both graphs, totals (MACs, GFLOP/s, % of measured peak, memory),
+// "run N times", the device picker, and a loaded bench report to compare against.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/engine/bench_report.hpp"
+#include "ui/app_state.hpp"
+
+namespace rmvk::ui {
+
+struct TimingRequest {
+    std::optional<std::string> run_on_device;  // re-run both graphs on this device
+    int repeats = 1;
+    bool open_report = false;                  // show the file browser for a bench JSON
+};
+
+class TimingPanel {
+public:
+    TimingRequest draw(const AppState& state, const std::vector<std::string>& devices);
+    // Throws with a message naming the file when it is not a bench report.
+    void load_report(const std::string& path);
+    bool has_report() const { return report_.has_value(); }
+
+private:
+    void draw_bars(const char* id, const char* title, const rm::Graph& graph, const GraphRun& run,
+                   const rmvk::GraphBench* reference, unsigned int color);
+
+    int repeats_ = 5;
+    std::optional<rmvk::BenchReport> report_;
+    std::string report_path_;
+    bool only_timed_ = true;
+};
+
+}  // namespace rmvk::ui

@@ -1,0 +1,43 @@
+#include "ui/worker.hpp"
+
+#include <exception>
+
+namespace rmvk::ui {
+
+Worker::~Worker() {
+    if (thread_.joinable()) thread_.join();
+}
+
+bool Worker::start(std::string title, std::function<JobResult(Progress&)> job) {
+    if (busy_) return false;
+    if (thread_.joinable()) thread_.join();
+    busy_ = true;
+    title_ = std::move(title);
+    progress_.set(title_, 0.0f);
+    thread_ = std::jthread([this, job = std::move(job)] {
+        JobResult result;
+        try {
+            result = job(progress_);
+        } catch (const std::exception& e) {
+            result.error = e.what();
+        } catch (...) {
+            result.error = "unknown error";
+        }
+        result.what = title_;
+        {
+            std::lock_guard lock(mutex_);
+            done_ = std::move(result);
+        }
+        busy_ = false;
+    });
+    return true;
+}
+
+std::optional<JobResult> Worker::poll() {
+    std::lock_guard lock(mutex_);
+    std::optional<JobResult> out = std::move(done_);
+    done_.reset();
+    return out;
+}
+
+}  // namespace rmvk::ui

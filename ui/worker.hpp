@@ -1,0 +1,59 @@
+#pragma once
+// One background job at a time (load, convert, run) with a result handed back to the UI thread.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "ui/session.hpp"
+
+namespace rmvk::ui {
+
+struct Progress {
+    std::atomic<float> fraction{0};
+    mutable std::mutex mutex;
+    std::string stage;
+    void set(const std::string& s, float f) {
+        std::lock_guard lock(mutex);
+        stage = s;
+        fraction = f;
+    }
+    std::string get_stage() const {
+        std::lock_guard lock(mutex);
+        return stage;
+    }
+};
+
+// What a job produced: a new model and/or new runs; error set when it failed.
+struct JobResult {
+    std::shared_ptr<const LoadedModel> model;
+    std::shared_ptr<const RunSet> runs;
+    std::string error;
+    std::string warning;  // it worked, but not quite as asked
+    std::string what;  // the job's title, for the error dialog
+};
+
+class Worker {
+public:
+    ~Worker();
+    bool busy() const { return busy_; }
+    // Starts `job` unless one is already running (returns false then).
+    bool start(std::string title, std::function<JobResult(Progress&)> job);
+    // The finished job's result, once.
+    std::optional<JobResult> poll();
+    const Progress& progress() const { return progress_; }
+    const std::string& title() const { return title_; }
+
+private:
+    std::jthread thread_;
+    std::atomic<bool> busy_{false};
+    std::mutex mutex_;
+    std::optional<JobResult> done_;
+    Progress progress_;
+    std::string title_;
+};
+
+}  // namespace rmvk::ui
