@@ -70,6 +70,7 @@ if "$RMVK" devices >"$TMP/devices.txt" 2>&1; then
     "$RMVK" run "$SMALL" --input "$IMAGE" --graph both --batch 2 >"$TMP/small_gpu.txt" 2>&1
     check "small builtin on the default device exits 0" test $? -eq 0
     check "small builtin outputs match on the GPU" grep -q "^outputs match" "$TMP/small_gpu.txt"
+    check "small builtin gpu top-5 equals cpu top-5" test "$(top5 "$TMP/small_gpu.txt")" = "$(top5 "$TMP/small_cpu.txt")"
 
     if [ -f "$FIXTURE.onnx" ]; then
         "$RMVK" run "$FIXTURE.onnx" --input "$FIXTURE.input.npy" --graph both >"$TMP/fixture.txt" 2>&1

@@ -80,7 +80,10 @@ inline std::string fmt_ms(double ms) {
     return ms < 1 ? strf("%.3f", ms) : ms < 100 ? strf("%.2f", ms) : strf("%.1f", ms);
 }
 inline std::string fmt_ratio(double r) { return r > 0 ? strf("%.2fx", r) : "-"; }
-inline std::string fmt_bytes(uint64_t b) { return strf("%.1f MiB", double(b) / (1024.0 * 1024.0)); }
+inline std::string fmt_bytes(uint64_t b) {
+    if (b < (1u << 20)) return strf("%.1f KiB", double(b) / 1024.0);
+    return strf("%.1f MiB", double(b) / (1024.0 * 1024.0));
+}
 inline std::string fmt_count(int64_t n) {  // 4.09 G, 11.7 M
     double v = static_cast<double>(n);
     if (v >= 1e9) return strf("%.2f G", v / 1e9);
