@@ -29,6 +29,7 @@ struct Step {
     bool fold_bn = false;
     bool relu = false;
     std::vector<Dispatch> dispatches;
+    uint32_t query = 0;  // its timestamps are queries 2*query and 2*query+1 (steps with dispatches)
 };
 
 }  // namespace
@@ -61,6 +62,7 @@ struct GraphRunner::Impl {
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     UniqueQueryPool queries;
     bool timestamps = false;
+    uint32_t query_count = 0;
 
     void plan_fusion();
     void allocate_and_plan();
@@ -311,14 +313,16 @@ void GraphRunner::Impl::allocate_and_plan() {
 
 void GraphRunner::Impl::record() {
     uint32_t sets = 0, bindings = 0;
-    for (const auto& s : steps)
+    for (auto& s : steps) {
+        if (!s.dispatches.empty()) s.query = query_count++;
         for (const auto& d : s.dispatches) {
             ++sets;
             bindings += static_cast<uint32_t>(d.ranges.size());
         }
+    }
     arena = std::make_unique<DescriptorArena>(ctx, sets, bindings);
     timestamps = options.timestamps && ctx.has_timestamps();
-    if (timestamps) queries = ctx.make_timestamp_pool(static_cast<uint32_t>(2 * std::max<size_t>(steps.size(), 1)));
+    if (timestamps) queries = ctx.make_timestamp_pool(2 * std::max<uint32_t>(query_count, 1));
 
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
     ai.commandPool = ctx.command_pool.get();
@@ -327,20 +331,20 @@ void GraphRunner::Impl::record() {
     vk_check(vkAllocateCommandBuffers(ctx.device, &ai, &cmd), "allocating a command buffer");
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     vk_check(vkBeginCommandBuffer(cmd, &bi), "beginning a command buffer");
-    if (timestamps) vkCmdResetQueryPool(cmd, queries.get(), 0, static_cast<uint32_t>(2 * std::max<size_t>(steps.size(), 1)));
+    if (timestamps) vkCmdResetQueryPool(cmd, queries.get(), 0, 2 * std::max<uint32_t>(query_count, 1));
     for (size_t si = 0; si < steps.size(); ++si) {
         const Step& s = steps[si];
         if (s.dispatches.empty()) continue;
         compute_barrier(cmd);
         if (timestamps)
-            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(), static_cast<uint32_t>(2 * si));
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(), 2 * s.query);
         for (const auto& d : s.dispatches) {
             VkDescriptorSet set = arena->make_set(*d.pipeline, d.ranges);
             record_dispatch(cmd, *d.pipeline, set, d.push.data(), static_cast<uint32_t>(d.push.size() * 4), d.groups[0],
                             d.groups[1], d.groups[2]);
         }
         if (timestamps)
-            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(), static_cast<uint32_t>(2 * si + 1));
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(), 2 * s.query + 1);
     }
     compute_barrier(cmd);
     vk_check(vkEndCommandBuffer(cmd), "recording the graph's command buffer");
@@ -386,7 +390,7 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
 
     std::vector<double> step_ms(m.steps.size(), 0.0);
     if (m.timestamps) {
-        std::vector<uint64_t> ticks(2 * m.steps.size(), 0);
+        std::vector<uint64_t> ticks(2 * m.query_count, 0);
         if (!ticks.empty())
             vk_check(vkGetQueryPoolResults(m.ctx.device, m.queries.get(), 0, static_cast<uint32_t>(ticks.size()),
                                            ticks.size() * 8, ticks.data(), 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
@@ -394,7 +398,7 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
         uint64_t mask = m.ctx.info.timestamp_valid_bits >= 64 ? ~0ull : ((1ull << m.ctx.info.timestamp_valid_bits) - 1);
         for (size_t si = 0; si < m.steps.size(); ++si)
             if (!m.steps[si].dispatches.empty())
-                step_ms[si] = static_cast<double>((ticks[2 * si + 1] - ticks[2 * si]) & mask) * m.ctx.timestamp_period_ns() * 1e-6;
+                step_ms[si] = static_cast<double>((ticks[2 * m.steps[si].query + 1] - ticks[2 * m.steps[si].query]) & mask) * m.ctx.timestamp_period_ns() * 1e-6;
     }
     std::vector<double> node_ms(m.graph.nodes.size(), 0.0);
     for (size_t si = 0; si < m.steps.size(); ++si) node_ms[m.steps[si].node] = step_ms[si];

@@ -1,0 +1,63 @@
+// Whole built-in ResNets (narrow, small input) on the GPU against the CPU executor, residual
+// and plain (after RM), and under a tiny binding limit.
+#include "gpu_test_util.hpp"
+
+#include "app/engine/context_impl.hpp"
+#include "rm/cpu_executor.hpp"
+#include "rm/resnet_builder.hpp"
+#include "rm/rm_transform.hpp"
+
+using namespace rmvk;
+using namespace rmvk::test;
+
+namespace {
+
+rm::Graph small_resnet(const std::string& arch, int64_t h = 40, int64_t w = 36) {
+    rm::ResNetConfig c;
+    c.arch = arch;
+    c.base_width = 8;
+    c.input_height = h;
+    c.input_width = w;
+    c.num_classes = 10;
+    c.seed = 5;
+    return rm::build_resnet(c);
+}
+
+// GPU output vs run_cpu; returns the max relative error.
+double gpu_vs_cpu(Context& ctx, const rm::Graph& g, int64_t batch = 2) {
+    rm::Shape shape = g.inputs.at(0).shape;
+    shape[0] = batch;
+    rm::Tensor x = random_tensor(shape, 41, 0.0f, 1.0f);
+    std::map<std::string, rm::Tensor> inputs{{g.inputs.at(0).name, x}};
+    auto want = rm::run_cpu(g, inputs);
+    GraphRunner runner(ctx, g, batch);
+    auto got = runner.run(inputs);
+    const std::string& out = g.outputs.at(0);
+    return max_relative_error(got.outputs.at(out), want.at(out));
+}
+
+}  // namespace
+
+TEST_CASE("built-in ResNets, residual and plain, match the CPU executor") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    // ResNet-18 (BasicBlocks, batch 2, odd size) and ResNet-50 (Bottlenecks, batch 1).
+    for (const char* arch : {"resnet18", "resnet50"}) {
+        CAPTURE(arch);
+        bool basic = std::string(arch) == "resnet18";
+        rm::Graph residual = basic ? small_resnet(arch) : small_resnet(arch, 32, 32);
+        CHECK(gpu_vs_cpu(*env->context, residual, basic ? 2 : 1) <= kTolerance);
+        rm::Graph plain = rm::rm_transform(residual).plain;
+        CHECK(gpu_vs_cpu(*env->context, plain, basic ? 2 : 1) <= kTolerance);
+    }
+    check_validation_clean(*env);
+}
+
+TEST_CASE("a plain ResNet runs sliced under a tiny binding limit") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    env->context->impl().max_binding_override = 32 * 1024;  // the widest plain weights need 10 slices
+    rm::Graph plain = rm::rm_transform(small_resnet("resnet18")).plain;
+    CHECK(gpu_vs_cpu(*env->context, plain) <= kTolerance);
+    check_validation_clean(*env);
+}
