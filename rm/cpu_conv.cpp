@@ -3,6 +3,8 @@
 // with a 6x16 register-blocked micro-kernel (AVX2+FMA when the CPU has it, portable C++
 // otherwise). Accumulation is fp32; the summation order does not depend on the thread count.
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 #include "rm/cpu_ops.hpp"
@@ -103,6 +105,8 @@ struct ConvGeometry {
 ConvGeometry geometry(const Tensor& x, const Tensor& w, const Attrs& a) {
     if (x.shape.size() != 4 || w.shape.size() != 4)
         throw Error("conv2d needs a 4-D input and weight, got " + to_string(x.shape) + " and " + to_string(w.shape));
+    if (!a.auto_pad.empty() && a.auto_pad != "NOTSET")
+        throw Error("conv2d: auto_pad " + a.auto_pad + " must be resolved into pads first (infer_shapes does)");
     ConvGeometry g{};
     g.batch = x.shape[0], g.cin = x.shape[1], g.h = x.shape[2], g.w = x.shape[3];
     g.group = a.group, g.cout = w.shape[0], g.kh = w.shape[2], g.kw = w.shape[3];
@@ -145,18 +149,30 @@ void pack_b_panel(const float* x, const ConvGeometry& g, int64_t q, float* dst) 
         iy0[j] = j < cols ? (col / g.ow) * g.sh - g.pt : -(int64_t(1) << 40);
         ix0[j] = j < cols ? (col % g.ow) * g.sw - g.pl : 0;
     }
-    for (int64_t c = 0; c < g.cin_g; ++c) {
-        const float* plane = x + c * g.h * g.w;
-        for (int64_t ky = 0; ky < g.kh; ++ky)
-            for (int64_t kx = 0; kx < g.kw; ++kx, dst += kNr) {
-                int64_t dy = ky * g.dh, dx = kx * g.dw;
-                for (int64_t j = 0; j < kNr; ++j) {
-                    int64_t iy = iy0[j] + dy, ix = ix0[j] + dx;
-                    bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-                    dst[j] = inside ? plane[iy * g.w + ix] : 0.0f;
-                }
+    int64_t plane = g.h * g.w, taps = g.kh * g.kw;
+    // Which pixels a kernel tap reads does not depend on the channel: work it out once per tap,
+    // then copy that pattern for every channel (a plain copy when the 16 reads are contiguous).
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+            int64_t offset[kNr];
+            bool inside[kNr], contiguous = true;
+            for (int64_t j = 0; j < kNr; ++j) {
+                int64_t iy = iy0[j] + ky * g.dh, ix = ix0[j] + kx * g.dw;
+                inside[j] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+                offset[j] = inside[j] ? iy * g.w + ix : 0;
+                contiguous = contiguous && inside[j] && offset[j] == offset[0] + j;
             }
-    }
+            float* out = dst + (ky * g.kw + kx) * kNr;
+            if (contiguous) {
+                for (int64_t c = 0; c < g.cin_g; ++c, out += taps * kNr)
+                    std::memcpy(out, x + c * plane + offset[0], kNr * sizeof(float));  // inlined: fixed size
+                continue;
+            }
+            for (int64_t c = 0; c < g.cin_g; ++c, out += taps * kNr) {
+                const float* src = x + c * plane;
+                for (int64_t j = 0; j < kNr; ++j) out[j] = inside[j] ? src[offset[j]] : 0.0f;
+            }
+        }
 }
 
 // One output tile: rows [tm*96, ..) x columns [tn*128, ..) of C[M_g, N], over the whole depth.
@@ -194,13 +210,14 @@ void conv_one(MicroKernel kernel, const ConvGeometry& g, const float* x_group, c
     int64_t n = g.n(), k = g.k();
     for (int64_t m = 0; m < g.cout_g; ++m) std::fill(y_rows + m * n, y_rows + (m + 1) * n, bias ? bias[m] : 0.0f);
     int64_t n_panels = (n + kNr - 1) / kNr, m_panels = (g.cout_g + kMr - 1) / kMr;
-    std::vector<float> b_pack(static_cast<size_t>(n_panels * kNr * k));
+    // Every element is written by pack_b_panel, so skip zero-initialization.
+    std::unique_ptr<float[]> b_pack(new float[static_cast<size_t>(n_panels * kNr * k)]);
     std::vector<float> w_edge = edge_rows(w_group, g);
-    parallel_for(n_panels, threads, [&](int64_t q) { pack_b_panel(x_group, g, q, b_pack.data() + q * k * kNr); });
+    parallel_for(n_panels, threads, [&](int64_t q) { pack_b_panel(x_group, g, q, b_pack.get() + q * k * kNr); });
     int64_t tiles_m = (m_panels + kTileMPanels - 1) / kTileMPanels;
     int64_t tiles_n = (n_panels + kTileNPanels - 1) / kTileNPanels;
     parallel_for(tiles_m * tiles_n, threads, [&](int64_t t) {
-        compute_tile(kernel, g, w_group, w_edge.data(), b_pack.data(), y_rows, t / tiles_n, t % tiles_n);
+        compute_tile(kernel, g, w_group, w_edge.data(), b_pack.get(), y_rows, t / tiles_n, t % tiles_n);
     });
 }
 

@@ -42,6 +42,8 @@ struct PoolGeometry {
 PoolGeometry pool_geometry(const Tensor& x, const Attrs& a) {
     if (x.shape.size() != 4 || a.kernel.size() != 2)
         throw Error("pooling needs a 4-D input and a 2-D kernel, got " + to_string(x.shape));
+    if (!a.auto_pad.empty() && a.auto_pad != "NOTSET")
+        throw Error("pooling: auto_pad " + a.auto_pad + " must be resolved into pads first (infer_shapes does)");
     auto out = [&](int64_t in, int i) {
         int64_t eff = (a.kernel[i] - 1) * a.dilations[i] + 1;
         int64_t span = in + a.pads[i] + a.pads[i + 2] - eff;
