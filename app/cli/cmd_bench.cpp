@@ -82,7 +82,7 @@ std::string join(const std::vector<std::string>& v, const std::string& sep, size
     return s.size() > max_chars ? s.substr(0, max_chars - 3) + "..." : s;
 }
 
-std::string fmt_pct(double p) { return p > 0 ? strf("%.1f%%", p) : "-"; }
+std::string fmt_pct(double p) { return p <= 0 ? "-" : p < 1 ? strf("%.2f%%", p) : strf("%.1f%%", p); }
 
 void print_peak(const PeakResult& p) {
     std::printf("peak: %.1f GFLOP/s (vec4 FMA, 2 flops per FMA), %.2f GB/s (streaming copy, read + write)\n",
@@ -105,7 +105,7 @@ void print_layers(const GraphBench& g, const GraphBench* residual) {
     for (const auto& r : g.layers) {
         if (!r.fused_into.empty()) continue;
         std::vector<std::string> row{r.node, r.op, r.kernel, fmt_ms(r.device_ms), r.macs ? fmt_count(r.macs) : "-",
-                                     r.gflops > 0 ? strf("%.1f", r.gflops) : "-", fmt_pct(r.peak_percent)};
+                                     fmt_rate(r.gflops), fmt_pct(r.peak_percent)};
         if (residual) {
             double ms = 0;
             for (const auto& n : r.residual_nodes)
@@ -144,8 +144,8 @@ void print_summary(const BenchReport& report) {
     row("MACs", [](const GraphBench& g) { return double(g.total_macs); },
         [](double v) { return fmt_count(int64_t(v)); });
     row("params", [](const GraphBench& g) { return double(g.params); }, [](double v) { return fmt_count(int64_t(v)); });
-    row("GFLOP/s", [](const GraphBench& g) { return g.gflops; }, num("%.1f"));
-    row("% of peak", [](const GraphBench& g) { return g.peak_percent; }, num("%.1f%%"));
+    row("GFLOP/s", [](const GraphBench& g) { return g.gflops; }, fmt_rate);
+    row("% of peak", [](const GraphBench& g) { return g.peak_percent; }, fmt_pct);
     row("weights", [](const GraphBench& g) { return double(g.weight_bytes); },
         [](double v) { return fmt_bytes(uint64_t(v)); });
     row("peak activations", [](const GraphBench& g) { return double(g.peak_activation_bytes); },

@@ -71,8 +71,8 @@ int cmd_report(const std::vector<std::string>& argv) {
         grow("wall median ms", [](const GraphBench& g) { return fmt_ms(g.wall_median_ms); });
         grow("wall p95 ms", [](const GraphBench& g) { return fmt_ms(g.wall_p95_ms); });
         grow("img/s", [](const GraphBench& g) { return strf("%.2f", g.throughput_ips); });
-        grow("GFLOP/s", [](const GraphBench& g) { return strf("%.1f", g.gflops); });
-        grow("% of peak", [](const GraphBench& g) { return g.peak_percent > 0 ? strf("%.1f%%", g.peak_percent) : "-"; });
+        grow("GFLOP/s", [](const GraphBench& g) { return fmt_rate(g.gflops); });
+        grow("% of peak", [](const GraphBench& g) { return g.peak_percent <= 0 ? std::string("-") : strf(g.peak_percent < 1 ? "%.2f%%" : "%.1f%%", g.peak_percent); });
     }
     t.add_separator();
     row("plain/residual device", [](const BenchReport& r) {

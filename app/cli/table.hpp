@@ -79,6 +79,11 @@ inline std::string fmt_ms(double ms) {
     if (ms <= 0) return "-";
     return ms < 1 ? strf("%.3f", ms) : ms < 100 ? strf("%.2f", ms) : strf("%.1f", ms);
 }
+// Rates from 0.001 to thousands with three significant digits or one decimal.
+inline std::string fmt_rate(double v) {
+    if (v <= 0) return "-";
+    return v < 10 ? strf("%.3g", v) : strf("%.1f", v);
+}
 inline std::string fmt_ratio(double r) { return r > 0 ? strf("%.2fx", r) : "-"; }
 inline std::string fmt_bytes(uint64_t b) {
     if (b < (1u << 20)) return strf("%.1f KiB", double(b) / 1024.0);
