@@ -232,6 +232,25 @@ std::string inline_tensor_prefix(const std::string& name, const Tensor& t) {
     return s;
 }
 
+// The graph without large weight values: shape inference needs only their shapes, and
+// copying gigabytes of weights for it would dominate the save time.
+Graph shape_only_copy(const Graph& graph) {
+    Graph g;
+    g.inputs = graph.inputs;
+    g.outputs = graph.outputs;
+    g.nodes = graph.nodes;
+    for (const auto& [name, t] : graph.initializers) {
+        if (t.data.size() <= 1024) {
+            g.initializers.emplace(name, t);
+        } else {
+            Tensor shell;
+            shell.shape = t.shape;
+            g.initializers.emplace(name, std::move(shell));
+        }
+    }
+    return g;
+}
+
 }  // namespace
 
 void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& options) {
@@ -270,7 +289,7 @@ void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& o
     }
     ShapeMap shapes;
     try {
-        shapes = infer_shapes_of(graph);
+        shapes = infer_shapes(shape_only_copy(graph));
     } catch (const Error&) {
         // Still write the model; outputs then carry only their element type.
     }
