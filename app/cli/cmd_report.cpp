@@ -18,10 +18,18 @@ constexpr const char* kHelp =
     "graph the total device time, wall latency median/p95, throughput, GFLOP/s, %% of peak and the\n"
     "plain/residual ratio; then per-layer device times for the layers present in every report.\n";
 
+std::string base_name(const std::string& path) {
+    if (path.rfind("builtin:", 0) == 0) return path;
+    auto slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 std::string column_name(const BenchReport& r, size_t i, const std::vector<BenchReport>& all) {
     size_t same = 0;
     for (const auto& o : all) same += o.device.name == r.device.name;
-    std::string name = r.device.name.size() > 28 ? r.device.name.substr(0, 28) : r.device.name;
+    // "llvmpipe (LLVM 15.0.6, 256 bits)" -> "llvmpipe": the driver row has the details.
+    std::string name = r.device.name.substr(0, r.device.name.find(" ("));
+    if (name.size() > 24) name = name.substr(0, 24);
     return same > 1 ? name + " #" + std::to_string(i + 1) : name;
 }
 
@@ -45,9 +53,9 @@ int cmd_report(const std::vector<std::string>& argv) {
         for (const auto& rep : reports) r.push_back(cell(rep));
         t.add(std::move(r));
     };
-    row("file", [&, i = size_t(0)](const BenchReport&) mutable { return args.positional()[i++]; });
-    row("driver", [](const BenchReport& r) { return r.device.driver.substr(0, 28); });
-    row("model", [](const BenchReport& r) { return r.model.empty() ? std::string("bundled") : r.model; });
+    row("file", [&, i = size_t(0)](const BenchReport&) mutable { return base_name(args.positional()[i++]); });
+    row("driver", [](const BenchReport& r) { return r.device.driver.substr(0, 40); });
+    row("model", [](const BenchReport& r) { return r.model.empty() ? std::string("bundled") : base_name(r.model); });
     row("batch, input", [](const BenchReport& r) {
         return strf("%lld, %lldx%lld", static_cast<long long>(r.batch), static_cast<long long>(r.input_height),
                     static_cast<long long>(r.input_width));
