@@ -76,7 +76,19 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph, const std::map<std::st
         case Op::BatchNormalization:
             out = cpu::batchnorm(need(n, 0), need(n, 1), need(n, 2), need(n, 3), need(n, 4), a.epsilon);
             break;
-        case Op::Relu: out = cpu::relu(need(n, 0)); break;
+        case Op::Relu: {
+            // In place when this node is the input's last reader: saves an allocation and a pass.
+            const std::string& src = n.inputs.at(0);
+            auto it = live.find(src);
+            if (it != live.end() && pending[src] == 1 && !options.keep_intermediates) {
+                out = std::move(it->second);
+                live.erase(it);
+                for (float& v : out.data) v = v > 0.0f ? v : 0.0f;
+            } else {
+                out = cpu::relu(need(n, 0));
+            }
+            break;
+        }
         case Op::Add: out = cpu::add(need(n, 0), need(n, 1)); break;
         case Op::MaxPool: out = cpu::max_pool(need(n, 0), a); break;
         case Op::AveragePool: out = cpu::average_pool(need(n, 0), a); break;

@@ -92,7 +92,9 @@ Tensor batchnorm(const Tensor& x, const Tensor& scale, const Tensor& b, const Te
 
 Tensor relu(const Tensor& x) {
     Tensor y(x.shape);
-    for (int64_t i = 0; i < x.size(); ++i) y.data[i] = std::max(x.data[i], 0.0f);
+    const float* src = x.ptr();
+    float* dst = y.ptr();
+    for (int64_t i = 0; i < x.size(); ++i) dst[i] = src[i] > 0.0f ? src[i] : 0.0f;
     return y;
 }
 
