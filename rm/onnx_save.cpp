@@ -289,7 +289,8 @@ void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& o
     }
     ShapeMap shapes;
     try {
-        shapes = infer_shapes(shape_only_copy(graph));
+        Graph shell = shape_only_copy(graph);
+        shapes = infer_shapes(shell);
     } catch (const Error&) {
         // Still write the model; outputs then carry only their element type.
     }
