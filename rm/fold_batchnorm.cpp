@@ -16,8 +16,7 @@ std::string where(const Node& n) {
 }
 
 const Tensor& constant_input(const Graph& g, const Node& n, size_t i, const char* what) {
-    if (i >= n.inputs.size() || n.inputs[i].empty())
-        throw Error(where(n) + ": missing " + what);
+    if (i >= n.inputs.size() || n.inputs[i].empty()) throw Error(where(n) + ": missing " + what);
     auto it = g.initializers.find(n.inputs[i]);
     if (it == g.initializers.end())
         throw Error(where(n) + ": " + what + " '" + n.inputs[i] + "' is not a constant");
@@ -174,10 +173,10 @@ FoldResult fold_batchnorm(const Graph& graph) {
                                     ? n.inputs[1]
                                     : names.fresh(n.name + ".weight");
             bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
-            std::string bname = has_bias && readers[n.inputs[2]] == 1 &&
-                                        !new_weights.count(n.inputs[2])
-                                    ? n.inputs[2]
-                                    : names.fresh(n.name + ".bias");
+            std::string bname =
+                has_bias && readers[n.inputs[2]] == 1 && !new_weights.count(n.inputs[2])
+                    ? n.inputs[2]
+                    : names.fresh(n.name + ".bias");
             new_weights[wname] = std::move(wf);
             new_weights[bname] = std::move(bf);
             copy.inputs.resize(3);

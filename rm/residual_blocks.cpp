@@ -93,7 +93,9 @@ bool non_negative(const GraphIndex& ix, std::string t, std::string& culprit) {
     return false;
 }
 
-std::string conv_label(const Node& n) { return "conv '" + n.name + "'"; }
+std::string conv_label(const Node& n) {
+    return "conv '" + n.name + "'";
+}
 
 std::string pads_text(const std::vector<int64_t>& p) {
     std::string s;
@@ -113,11 +115,10 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
     if (m.projection) units.push_back(&m.shortcut);
     for (const ConvUnit* u : units) {
         const Tensor* w = ix.initializer(u->conv->inputs[1]);
-        if (!w || w->shape.size() != 4)
-            return conv_label(*u->conv) + " has no constant 4-D weight";
+        if (!w || w->shape.size() != 4) return conv_label(*u->conv) + " has no constant 4-D weight";
         const auto& a = u->conv->attrs;
-        bool unpadded = a.pads.size() == 4 && a.pads[0] == 0 && a.pads[1] == 0 &&
-                        a.pads[2] == 0 && a.pads[3] == 0;
+        bool unpadded = a.pads.size() == 4 && a.pads[0] == 0 && a.pads[1] == 0 && a.pads[2] == 0 &&
+                        a.pads[3] == 0;
         if (a.auto_pad.rfind("SAME", 0) == 0 && unpadded && (w->shape[2] > 1 || w->shape[3] > 1))
             return conv_label(*u->conv) + " uses auto_pad=" + a.auto_pad +
                    " that was never resolved into pads";
@@ -136,11 +137,12 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
         const auto& a = c.attrs;
         const int64_t dh = attr_at(a.dilations, 0, 1), dw = attr_at(a.dilations, 1, 1);
         if (kh % 2 == 0 || kw % 2 == 0)
-            return conv_label(c) + " has an even " + std::to_string(kh) + "x" +
-                   std::to_string(kw) + " kernel: no centre tap to carry the reserved copy";
+            return conv_label(c) + " has an even " + std::to_string(kh) + "x" + std::to_string(kw) +
+                   " kernel: no centre tap to carry the reserved copy";
         // The Dirac tap sits at the kernel centre: output i then reads input stride*i - pad +
         // dilation*(k-1)/2, which is stride*i (where the shortcut reads) only for this pad.
-        if (attr_at(a.pads, 0, 0) != dh * (kh - 1) / 2 || attr_at(a.pads, 1, 0) != dw * (kw - 1) / 2)
+        if (attr_at(a.pads, 0, 0) != dh * (kh - 1) / 2 ||
+            attr_at(a.pads, 1, 0) != dw * (kw - 1) / 2)
             return conv_label(c) + " pads (" + pads_text(a.pads) + ") do not centre its " +
                    std::to_string(kh) + "x" + std::to_string(kw) +
                    " kernel: output i would not read input stride*i where the shortcut reads";
@@ -205,7 +207,8 @@ std::string block_name(const BlockMatch& m) {
     size_t cut = prefix.find_last_of("./:");
     std::string name = cut == std::string::npos ? "" : prefix.substr(0, cut);
     // "/layer1/layer1.0" (torch.onnx scopes) reads better as its last part, "layer1.0".
-    if (size_t slash = name.find_last_of('/'); slash != std::string::npos && slash + 1 < name.size())
+    if (size_t slash = name.find_last_of('/');
+        slash != std::string::npos && slash + 1 < name.size())
         name = name.substr(slash + 1);
     return name.empty() ? m.add->name : name;
 }
@@ -270,7 +273,8 @@ std::vector<BlockMatch> match_residual_blocks(const Graph& graph) {
         b.add_node = n.name;
         b.relu_node = m.relu ? m.relu->name : "";
         const Tensor* w0 = ix.initializer(m.main[0].conv->inputs[1]);
-        m.in_channels = w0 && w0->shape.size() == 4 ? w0->shape[1] * m.main[0].conv->attrs.group : 0;
+        m.in_channels =
+            w0 && w0->shape.size() == 4 ? w0->shape[1] * m.main[0].conv->attrs.group : 0;
         b.stride = 1;
         for (const auto& u : m.main) {
             b.stride *= attr_at(u.conv->attrs.strides, 0, 1);

@@ -15,13 +15,13 @@ struct ConvUnit {
 
 struct BlockMatch {
     ResidualBlock info;
-    std::vector<ConvUnit> main;        // 2 (Basic) or 3 (Bottleneck) convs, input side first
-    std::vector<const Node*> relus;    // the ReLUs between them (main.size() - 1)
+    std::vector<ConvUnit> main;      // 2 (Basic) or 3 (Bottleneck) convs, input side first
+    std::vector<const Node*> relus;  // the ReLUs between them (main.size() - 1)
     bool projection = false;
-    ConvUnit shortcut;                 // valid when projection
+    ConvUnit shortcut;  // valid when projection
     const Node* add = nullptr;
-    const Node* relu = nullptr;        // after the Add; null when there is none
-    int64_t in_channels = 0;           // Cin of the block input
+    const Node* relu = nullptr;  // after the Add; null when there is none
+    int64_t in_channels = 0;     // Cin of the block input
 };
 
 std::vector<BlockMatch> match_residual_blocks(const Graph& graph);

@@ -11,7 +11,7 @@
 namespace rm::detail {
 
 class GraphIndex {
-public:
+  public:
     explicit GraphIndex(const Graph& graph) : graph_(graph) {
         for (size_t i = 0; i < graph.nodes.size(); ++i) {
             const Node& n = graph.nodes[i];
@@ -50,7 +50,7 @@ public:
         return it == graph_.initializers.end() ? nullptr : &it->second;
     }
 
-private:
+  private:
     const Graph& graph_;
     std::unordered_map<std::string, const Node*> by_name_;
     std::unordered_map<std::string, const Node*> producer_;
@@ -60,7 +60,7 @@ private:
 
 // Hands out names not yet used by any tensor or node of a graph ("x", "x.1", "x.2", ...).
 class NameSet {
-public:
+  public:
     explicit NameSet(const Graph& graph) {
         for (const auto& in : graph.inputs) used_.insert(in.name);
         for (const auto& [name, t] : graph.initializers) used_.insert(name);
@@ -76,7 +76,7 @@ public:
         return name;
     }
 
-private:
+  private:
     std::unordered_set<std::string> used_;
 };
 

@@ -20,11 +20,15 @@ using detail::BlockMatch;
 // Writes one converted block as a chain of widened Conv + ReLU nodes (see RM.md). The
 // reserved copy of the block input x occupies channels [0, Cin) of every widened conv.
 class ChainBuilder {
-public:
+  public:
     ChainBuilder(const Graph& folded, const NodeMapping& fold_mapping, const Graph& residual,
                  detail::NameSet& names, Graph& plain, NodeMapping& mapping)
-        : g_(folded), fold_mapping_(fold_mapping), residual_(residual), names_(names),
-          plain_(plain), mapping_(mapping) {}
+        : g_(folded),
+          fold_mapping_(fold_mapping),
+          residual_(residual),
+          names_(names),
+          plain_(plain),
+          mapping_(mapping) {}
 
     // `m` matches in the folded graph, `orig` the same block in the residual graph (for names
     // and for biases folded in double). Nodes are added now; their weights are made later by
@@ -89,7 +93,7 @@ public:
         jobs_.clear();
     }
 
-private:
+  private:
     struct Job {
         std::string name;
         std::function<Tensor()> make;
@@ -102,7 +106,8 @@ private:
         const Tensor& w = g_.initializers.at(c.inputs[1]);
         const int64_t out = w.shape[0], kh = w.shape[2], kw = w.shape[3];
         const int64_t k2 = kh * kw, centre = (kh / 2) * kw + kw / 2;
-        const int64_t prev = i == 0 ? cin : g_.initializers.at(m.main[i - 1].conv->inputs[1]).shape[0];
+        const int64_t prev =
+            i == 0 ? cin : g_.initializers.at(m.main[i - 1].conv->inputs[1]).shape[0];
         Tensor weight;
         if (i + 1 < m.main.size()) {
             const int64_t rows = cin + out;
@@ -116,13 +121,14 @@ private:
                 weight = Tensor(Shape{rows, cols, kh, kw});
                 for (int64_t r = 0; r < cin; ++r) weight.data[(r * cols + r) * k2 + centre] = 1.0f;
                 for (int64_t o = 0; o < out; ++o)
-                    std::memcpy(weight.ptr() + ((cin + o) * cols + cin) * k2, w.ptr() + o * prev * k2,
-                                sizeof(float) * prev * k2);
+                    std::memcpy(weight.ptr() + ((cin + o) * cols + cin) * k2,
+                                w.ptr() + o * prev * k2, sizeof(float) * prev * k2);
             } else {
                 // The reserved copy travels as Cin/cpg extra groups placed first.
                 const int64_t cpg = w.shape[1];
                 weight = Tensor(Shape{rows, cpg, kh, kw});
-                for (int64_t r = 0; r < cin; ++r) weight.data[(r * cpg + r % cpg) * k2 + centre] = 1.0f;
+                for (int64_t r = 0; r < cin; ++r)
+                    weight.data[(r * cpg + r % cpg) * k2 + centre] = 1.0f;
                 std::memcpy(weight.ptr() + cin * cpg * k2, w.ptr(), sizeof(float) * w.size());
             }
             return weight;
@@ -261,8 +267,8 @@ RmResult rm_transform(const Graph& residual, const RmOptions& options) {
             }
             continue;
         }
-        NodeOrigin origin = fold.mapping.count(n.name) ? fold.mapping.at(n.name)
-                                                       : NodeOrigin{{n.name}, {}, ""};
+        NodeOrigin origin =
+            fold.mapping.count(n.name) ? fold.mapping.at(n.name) : NodeOrigin{{n.name}, {}, ""};
         for (const auto& r : origin.residual_nodes)
             if (auto b = block_of.find(r); b != block_of.end()) origin.block = b->second;
         result.mapping[n.name] = std::move(origin);

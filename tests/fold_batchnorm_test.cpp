@@ -1,10 +1,11 @@
+#include "rm/fold_batchnorm.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "pass_test_graphs.hpp"
 #include "rm/error.hpp"
-#include "rm/fold_batchnorm.hpp"
 
 using passtest::GraphMaker;
 
@@ -39,8 +40,8 @@ TEST_CASE("fold_batchnorm folds Conv+BN exactly in double and keeps the mapping"
         double s = double(gamma.data[c]) / std::sqrt(double(var.data[c]) + double(1e-5f));
         for (int64_t k = 0; k < per; ++k)
             CHECK(wf.data[c * per + k] == static_cast<float>(double(w.data[c * per + k]) * s));
-        CHECK(bf.data[c] == static_cast<float>(double(beta.data[c]) +
-                                               (double(b.data[c]) - mean.data[c]) * s));
+        CHECK(bf.data[c] ==
+              static_cast<float>(double(beta.data[c]) + (double(b.data[c]) - mean.data[c]) * s));
     }
     // BN parameters are gone from the folded model.
     CHECK(f.graph.initializers.count("bn.running_var") == 0);

@@ -12,7 +12,7 @@
 namespace passtest {
 
 class GraphMaker {
-public:
+  public:
     explicit GraphMaker(rm::Shape input, uint64_t seed = 1) : state_(seed * 7919 + 13) {
         g.name = "test";
         g.inputs.push_back({"input", std::move(input)});
@@ -54,10 +54,12 @@ public:
         g.initializers[name + ".bias"] = random({c}, -0.3f, 0.3f);
         g.initializers[name + ".running_mean"] = random({c}, -0.5f, 0.5f);
         g.initializers[name + ".running_var"] = random({c}, 0.3f, 2.0f);
-        g.nodes.push_back({name, rm::Op::BatchNormalization,
-                           {x, name + ".weight", name + ".bias", name + ".running_mean",
-                            name + ".running_var"},
-                           {name}, {}});
+        g.nodes.push_back(
+            {name,
+             rm::Op::BatchNormalization,
+             {x, name + ".weight", name + ".bias", name + ".running_mean", name + ".running_var"},
+             {name},
+             {}});
         return name;
     }
 
@@ -71,7 +73,7 @@ public:
 
     rm::Graph g;
 
-private:
+  private:
     uint64_t state_;
 };
 

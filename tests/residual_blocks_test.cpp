@@ -1,8 +1,9 @@
+#include "rm/residual_blocks.hpp"
+
 #include <doctest/doctest.h>
 
 #include "pass_test_graphs.hpp"
 #include "rm/error.hpp"
-#include "rm/residual_blocks.hpp"
 #include "rm/rm_transform.hpp"
 
 using passtest::GraphMaker;
@@ -13,10 +14,10 @@ namespace {
 
 struct BlockSpec {
     int64_t stride = 1;
-    bool bn = true;            // BN kept (else BN fused: conv with bias)
-    bool swap_add = false;     // shortcut as the Add's first input
+    bool bn = true;                   // BN kept (else BN fused: conv with bias)
+    bool swap_add = false;            // shortcut as the Add's first input
     std::vector<int64_t> conv1_pads;  // empty: centred
-    int64_t group = 1;         // of the bottleneck's 3x3
+    int64_t group = 1;                // of the bottleneck's 3x3
     int64_t dilation = 1;
     bool force_projection = false;
 };
@@ -33,14 +34,15 @@ std::string finish(GraphMaker& m, const std::string& p, const std::string& main,
     std::string sc = x;
     if (s.stride != 1 || cin != cout || s.force_projection)
         sc = unit(m, p + "downsample", x, cin, cout, 1, s.stride, s, {0, 0, 0, 0});
-    std::string sum = s.swap_add ? m.op(p + "add", Op::Add, {sc, main})
-                                 : m.op(p + "add", Op::Add, {main, sc});
+    std::string sum =
+        s.swap_add ? m.op(p + "add", Op::Add, {sc, main}) : m.op(p + "add", Op::Add, {main, sc});
     return m.op(p + "relu_out", Op::Relu, {sum});
 }
 
 std::string basic(GraphMaker& m, const std::string& p, const std::string& x, int64_t cin,
                   int64_t planes, const BlockSpec& s) {
-    std::string y = unit(m, p + "conv1", x, cin, planes, 3, s.stride, s, s.conv1_pads, 1, s.dilation);
+    std::string y =
+        unit(m, p + "conv1", x, cin, planes, 3, s.stride, s, s.conv1_pads, 1, s.dilation);
     y = m.op(p + "relu", Op::Relu, {y});
     y = unit(m, p + "conv2", y, planes, planes, 3, 1, s, {}, 1, s.dilation);
     return finish(m, p, y, x, cin, planes, s);

@@ -1,3 +1,5 @@
+#include "rm/rm_transform.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include "rm/npy.hpp"
 #include "rm/onnx_io.hpp"
 #include "rm/resnet_builder.hpp"
-#include "rm/rm_transform.hpp"
 #include "rm/shape_inference.hpp"
 
 using rm::Op;
@@ -28,7 +29,9 @@ rm::Graph small_resnet(const std::string& arch, int64_t size) {
     return rm::build_resnet(c);
 }
 
-rm::GraphCost cost_of(const rm::Graph& g) { return rm::compute_cost(g, rm::infer_shapes_of(g, 1)); }
+rm::GraphCost cost_of(const rm::Graph& g) {
+    return rm::compute_cost(g, rm::infer_shapes_of(g, 1));
+}
 
 void check_exact(const std::string& arch, int64_t size, int blocks) {
     CAPTURE(arch);

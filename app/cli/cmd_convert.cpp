@@ -174,7 +174,8 @@ int cmd_convert(const std::vector<std::string>& argv) {
     if (!args.has("--no-verify")) {
         t = Clock::now();
         const rm::Shape& full = residual.inputs[0].shape;
-        if (full.size() != 4) throw rm::Error("input '" + residual.inputs[0].name + "' is not NCHW");
+        if (full.size() != 4)
+            throw rm::Error("input '" + residual.inputs[0].name + "' is not NCHW");
         Size size{full[2], full[3]};
         std::string why = "the model's size";
         if (args.has("--verify-size")) {
@@ -188,7 +189,9 @@ int cmd_convert(const std::vector<std::string>& argv) {
             if (reduced.h < size.h && accepts_size(residual, reduced, res_shapes) &&
                 accepts_size(plain, reduced, plain_shapes)) {
                 size = reduced;
-                why = "reduced to keep the check fast; the network is convolutional up to its global pool";
+                why =
+                    "reduced to keep the check fast; the network is convolutional up to its global "
+                    "pool";
             } else {
                 why = "the model's size (the network needs it)";
             }
@@ -202,16 +205,18 @@ int cmd_convert(const std::vector<std::string>& argv) {
         for (const auto& name : residual.outputs) {
             const rm::Tensor& ra = a.at(name);
             const rm::Tensor& pb = b.at(name);
-            if (ra.shape != pb.shape) throw rm::Error("plain output '" + name + "' has another shape");
+            if (ra.shape != pb.shape)
+                throw rm::Error("plain output '" + name + "' has another shape");
             for (size_t i = 0; i < ra.data.size(); ++i) {
                 diff = std::max(diff, std::fabs(double(ra.data[i]) - pb.data[i]));
                 ref = std::max(ref, std::fabs(double(ra.data[i])));
             }
         }
-        std::printf("verify at %lldx%lld (%s): max|plain - residual| = %.3g, max|residual| = %.3g "
-                    "(%.2f s)\n",
-                    static_cast<long long>(size.h), static_cast<long long>(size.w), why.c_str(),
-                    diff, ref, seconds_since(t));
+        std::printf(
+            "verify at %lldx%lld (%s): max|plain - residual| = %.3g, max|residual| = %.3g "
+            "(%.2f s)\n",
+            static_cast<long long>(size.h), static_cast<long long>(size.w), why.c_str(), diff, ref,
+            seconds_since(t));
         if (!(diff <= 1e-3 * std::max(ref, 1e-6)))
             throw rm::Error("verification failed: plain and residual outputs differ by " +
                             std::to_string(diff));

@@ -117,7 +117,8 @@ void print_json(const ModelInfo& m) {
     for (size_t i = 0; i < g.inputs.size(); ++i) {
         auto it = m.shapes.find(g.inputs[i].name);
         o += std::string(i ? ", " : "") + "{\"name\": " + json_string(g.inputs[i].name) +
-             ", \"shape\": " + json_shape(it == m.shapes.end() ? g.inputs[i].shape : it->second) + "}";
+             ", \"shape\": " + json_shape(it == m.shapes.end() ? g.inputs[i].shape : it->second) +
+             "}";
     }
     o += "],\n  \"outputs\": [";
     for (size_t i = 0; i < g.outputs.size(); ++i) {
@@ -130,9 +131,9 @@ void print_json(const ModelInfo& m) {
         const rm::Node& n = g.nodes[i];
         const rm::NodeCost& c = m.cost.nodes.at(i);
         auto it = n.outputs.empty() ? m.shapes.end() : m.shapes.find(n.outputs[0]);
-        o += "    {\"node\": " + json_string(n.name) + ", \"op\": " +
-             json_string(std::string(rm::op_name(n.op))) + ", \"output_shape\": " +
-             json_shape(it == m.shapes.end() ? rm::Shape{} : it->second) +
+        o += "    {\"node\": " + json_string(n.name) +
+             ", \"op\": " + json_string(std::string(rm::op_name(n.op))) +
+             ", \"output_shape\": " + json_shape(it == m.shapes.end() ? rm::Shape{} : it->second) +
              ", \"params\": " + std::to_string(c.params) + ", \"macs\": " + std::to_string(c.macs) +
              "}" + (i + 1 < g.nodes.size() ? ",\n" : "\n");
     }
@@ -140,10 +141,11 @@ void print_json(const ModelInfo& m) {
          ",\n  \"total_macs\": " + std::to_string(m.cost.total_macs) + ",\n  \"blocks\": [\n";
     for (size_t i = 0; i < m.blocks.size(); ++i) {
         const auto& b = m.blocks[i];
-        o += "    {\"name\": " + json_string(b.name) + ", \"kind\": " +
-             json_string(kind_name(b.kind)) + ", \"input\": " + json_string(b.input) +
-             ", \"output\": " + json_string(b.output) + ", \"stride\": " +
-             std::to_string(b.stride) + ", \"groups\": " + std::to_string(b.groups) +
+        o += "    {\"name\": " + json_string(b.name) +
+             ", \"kind\": " + json_string(kind_name(b.kind)) +
+             ", \"input\": " + json_string(b.input) + ", \"output\": " + json_string(b.output) +
+             ", \"stride\": " + std::to_string(b.stride) +
+             ", \"groups\": " + std::to_string(b.groups) +
              ", \"projection\": " + (b.shortcut_nodes.empty() ? "false" : "true") +
              ", \"input_non_negative\": " + (b.input_non_negative ? "true" : "false") +
              ", \"convertible\": " + (b.convertible ? "true" : "false") +
