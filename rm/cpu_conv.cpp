@@ -131,74 +131,88 @@ std::vector<float> edge_rows(const float* w, const ConvGeometry& g) {
     return out;
 }
 
-// Writes im2col columns [q*16, q*16+16) of one (image, group) as a panel K deep and 16 wide.
-void pack_b_panel(const float* x, const ConvGeometry& g, int64_t q, float* dst) {
+// Where each of a panel's 16 im2col columns reads, per kernel tap (the same for every channel).
+struct PanelTaps {
+    std::vector<int64_t> offset;   // taps x 16 offsets into a channel plane; -1 reads padding (0)
+    std::vector<char> contiguous;  // per tap: the 16 reads are one contiguous run
+};
+
+PanelTaps panel_taps(const ConvGeometry& g, int64_t q) {
+    int64_t n = g.n(), first = q * kNr, cols = std::min(kNr, n - first), taps = g.kh * g.kw;
+    PanelTaps t{std::vector<int64_t>(static_cast<size_t>(taps * kNr)), std::vector<char>(static_cast<size_t>(taps))};
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+            int64_t tap = ky * g.kw + kx;
+            int64_t* offset = t.offset.data() + tap * kNr;
+            bool contiguous = true;
+            for (int64_t j = 0; j < kNr; ++j) {
+                int64_t col = first + j;
+                int64_t iy = (col / g.ow) * g.sh - g.pt + ky * g.dh, ix = (col % g.ow) * g.sw - g.pl + kx * g.dw;
+                bool inside = j < cols && iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+                offset[j] = inside ? iy * g.w + ix : -1;
+                contiguous = contiguous && inside && offset[j] == offset[0] + j;
+            }
+            t.contiguous[tap] = contiguous;
+        }
+    return t;
+}
+
+// Writes rows [k0, k0 + kc) of im2col panel q (16 columns) of one (image, group), kc x 16.
+void pack_b_slice(const float* x, const ConvGeometry& g, int64_t q, const PanelTaps& t, int64_t k0, int64_t kc,
+                  float* dst) {
     int64_t n = g.n(), first = q * kNr, cols = std::min(kNr, n - first);
     if (g.pointwise()) {
-        for (int64_t c = 0; c < g.cin_g; ++c, dst += kNr) {
-            const float* src = x + c * n + first;
+        for (int64_t k = k0; k < k0 + kc; ++k, dst += kNr) {
+            const float* src = x + k * n + first;
             std::copy(src, src + cols, dst);
             std::fill(dst + cols, dst + kNr, 0.0f);
         }
         return;
     }
-    // Top-left input pixel of each column's window; columns past the end read nothing.
-    int64_t iy0[kNr], ix0[kNr];
-    for (int64_t j = 0; j < kNr; ++j) {
-        int64_t col = first + j;
-        iy0[j] = j < cols ? (col / g.ow) * g.sh - g.pt : -(int64_t(1) << 40);
-        ix0[j] = j < cols ? (col % g.ow) * g.sw - g.pl : 0;
-    }
-    int64_t plane = g.h * g.w, taps = g.kh * g.kw;
-    // Which pixels a kernel tap reads does not depend on the channel: work it out once per tap,
-    // then copy that pattern for every channel (a plain copy when the 16 reads are contiguous).
-    for (int64_t ky = 0; ky < g.kh; ++ky)
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-            int64_t offset[kNr];
-            bool inside[kNr], contiguous = true;
-            for (int64_t j = 0; j < kNr; ++j) {
-                int64_t iy = iy0[j] + ky * g.dh, ix = ix0[j] + kx * g.dw;
-                inside[j] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-                offset[j] = inside[j] ? iy * g.w + ix : 0;
-                contiguous = contiguous && inside[j] && offset[j] == offset[0] + j;
-            }
-            float* out = dst + (ky * g.kw + kx) * kNr;
-            if (contiguous) {
-                for (int64_t c = 0; c < g.cin_g; ++c, out += taps * kNr)
-                    std::memcpy(out, x + c * plane + offset[0], kNr * sizeof(float));  // inlined: fixed size
-                continue;
-            }
-            for (int64_t c = 0; c < g.cin_g; ++c, out += taps * kNr) {
-                const float* src = x + c * plane;
-                for (int64_t j = 0; j < kNr; ++j) out[j] = inside[j] ? src[offset[j]] : 0.0f;
-            }
+    int64_t taps = g.kh * g.kw, plane = g.h * g.w, c = k0 / taps, tap = k0 % taps;
+    for (int64_t i = 0; i < kc; ++i, dst += kNr) {
+        const float* src = x + c * plane;
+        const int64_t* offset = t.offset.data() + tap * kNr;
+        if (t.contiguous[tap]) {
+            std::memcpy(dst, src + offset[0], kNr * sizeof(float));  // fixed size: inlined
+        } else {
+            for (int64_t j = 0; j < kNr; ++j) dst[j] = offset[j] >= 0 ? src[offset[j]] : 0.0f;
         }
+        if (++tap == taps) tap = 0, ++c;
+    }
 }
 
-// One output tile: rows [tm*96, ..) x columns [tn*128, ..) of C[M_g, N], over the whole depth.
-void compute_tile(MicroKernel kernel, const ConvGeometry& g, const float* w, const float* w_edge,
-                  const float* b_pack, float* c, int64_t tm, int64_t tn) {
-    int64_t k = g.k(), n = g.n();
-    int64_t m_panels = (g.cout_g + kMr - 1) / kMr, n_panels = (n + kNr - 1) / kNr;
-    int64_t p_end = std::min(m_panels, (tm + 1) * kTileMPanels);
-    int64_t q_end = std::min(n_panels, (tn + 1) * kTileNPanels);
+// One task: output columns of tile tn (up to 128) for row panels [p_begin, p_end). Each depth
+// slice of B is packed right before use, so it is still in L2 when the micro-kernels read it.
+void compute_task(MicroKernel kernel, const ConvGeometry& g, const float* x, const float* w, const float* w_edge,
+                  float* c, int64_t tn, int64_t p_begin, int64_t p_end) {
+    int64_t k = g.k(), n = g.n(), n_panels = (n + kNr - 1) / kNr;
+    int64_t q0 = tn * kTileNPanels, q_end = std::min(n_panels, q0 + kTileNPanels);
+    std::vector<PanelTaps> taps;
+    for (int64_t q = q0; q < q_end; ++q) taps.push_back(g.pointwise() ? PanelTaps{} : panel_taps(g, q));
+    std::unique_ptr<float[]> slice(new float[static_cast<size_t>(kTileNPanels * kKc * kNr)]);
     for (int64_t k0 = 0; k0 < k; k0 += kKc) {
         int64_t kc = std::min(kKc, k - k0);
-        for (int64_t q = tn * kTileNPanels; q < q_end; ++q) {
-            const float* bp = b_pack + q * k * kNr + k0 * kNr;
-            int64_t cols = std::min(kNr, n - q * kNr);
-            for (int64_t p = tm * kTileMPanels; p < p_end; ++p) {
-                int64_t rows = std::min(kMr, g.cout_g - p * kMr);
-                const float* ap = (rows == kMr ? w + p * kMr * k : w_edge) + k0;
-                float* cp = c + p * kMr * n + q * kNr;
-                if (rows == kMr && cols == kNr) {
-                    kernel(kc, ap, k, bp, cp, n);
-                    continue;
+        for (int64_t q = q0; q < q_end; ++q)
+            pack_b_slice(x, g, q, taps[q - q0], k0, kc, slice.get() + (q - q0) * kc * kNr);
+        for (int64_t pb = p_begin; pb < p_end; pb += kTileMPanels) {
+            int64_t pe = std::min(p_end, pb + kTileMPanels);
+            for (int64_t q = q0; q < q_end; ++q) {
+                const float* bp = slice.get() + (q - q0) * kc * kNr;
+                int64_t cols = std::min(kNr, n - q * kNr);
+                for (int64_t p = pb; p < pe; ++p) {
+                    int64_t rows = std::min(kMr, g.cout_g - p * kMr);
+                    const float* ap = (rows == kMr ? w + p * kMr * k : w_edge) + k0;
+                    float* cp = c + p * kMr * n + q * kNr;
+                    if (rows == kMr && cols == kNr) {
+                        kernel(kc, ap, k, bp, cp, n);
+                        continue;
+                    }
+                    float edge[kMr * kNr] = {};
+                    kernel(kc, ap, k, bp, edge, kNr);
+                    for (int64_t i = 0; i < rows; ++i)
+                        for (int64_t j = 0; j < cols; ++j) cp[i * n + j] += edge[i * kNr + j];
                 }
-                float edge[kMr * kNr] = {};
-                kernel(kc, ap, k, bp, edge, kNr);
-                for (int64_t i = 0; i < rows; ++i)
-                    for (int64_t j = 0; j < cols; ++j) cp[i * n + j] += edge[i * kNr + j];
             }
         }
     }
@@ -207,17 +221,19 @@ void compute_tile(MicroKernel kernel, const ConvGeometry& g, const float* w, con
 // Convolution of one (image, group): y_rows[M_g, N] = bias + W_g x im2col(x_group).
 void conv_one(MicroKernel kernel, const ConvGeometry& g, const float* x_group, const float* w_group,
               const float* bias, float* y_rows, int threads) {
-    int64_t n = g.n(), k = g.k();
+    int64_t n = g.n();
     for (int64_t m = 0; m < g.cout_g; ++m) std::fill(y_rows + m * n, y_rows + (m + 1) * n, bias ? bias[m] : 0.0f);
     int64_t n_panels = (n + kNr - 1) / kNr, m_panels = (g.cout_g + kMr - 1) / kMr;
-    // Every element is written by pack_b_panel, so skip zero-initialization.
-    std::unique_ptr<float[]> b_pack(new float[static_cast<size_t>(n_panels * kNr * k)]);
     std::vector<float> w_edge = edge_rows(w_group, g);
-    parallel_for(n_panels, threads, [&](int64_t q) { pack_b_panel(x_group, g, q, b_pack.get() + q * k * kNr); });
-    int64_t tiles_m = (m_panels + kTileMPanels - 1) / kTileMPanels;
     int64_t tiles_n = (n_panels + kTileNPanels - 1) / kTileNPanels;
-    parallel_for(tiles_m * tiles_n, threads, [&](int64_t t) {
-        compute_tile(kernel, g, w_group, w_edge.data(), b_pack.get(), y_rows, t / tiles_n, t % tiles_n);
+    // Few column tiles (small feature maps): also split the rows, each task packing its own B.
+    int64_t workers = resolve_threads(threads), m_chunks = 1;
+    if (workers > 1 && tiles_n < 2 * workers) m_chunks = std::min(m_panels, (2 * workers + tiles_n - 1) / tiles_n);
+    int64_t chunk = (m_panels + m_chunks - 1) / m_chunks;
+    m_chunks = (m_panels + chunk - 1) / chunk;
+    parallel_for(tiles_n * m_chunks, threads, [&](int64_t t) {
+        int64_t tn = t % tiles_n, p_begin = (t / tiles_n) * chunk;
+        compute_task(kernel, g, x_group, w_group, w_edge.data(), y_rows, tn, p_begin, std::min(m_panels, p_begin + chunk));
     });
 }
 
