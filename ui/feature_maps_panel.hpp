@@ -45,7 +45,7 @@ private:
     Renderer& renderer_;
     std::vector<std::unique_ptr<Grid>> grids_;  // residual, plain, difference
     int page_ = 0;
-    int per_page_ = 32;
+    int per_page_ = 64;
     Range range_ = Range::PerChannel;
     bool show_diff_ = true;
     std::string last_selection_;

@@ -78,12 +78,10 @@ void GraphView::draw_toolbar() {
     }
     if (!input_.blocks.empty()) {
         ImGui::SameLine();
-        if (ImGui::SmallButton("Collapse blocks")) set_all_collapsed(true);
-        ImGui::SameLine();
-        if (ImGui::SmallButton("Expand")) set_all_collapsed(false);
+        if (collapsed_.empty() ? ImGui::SmallButton("Collapse blocks") : ImGui::SmallButton("Expand blocks"))
+            set_all_collapsed(collapsed_.empty());
     }
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(std::max(80.0f, ImGui::GetContentRegionAvail().x));
+    ImGui::SetNextItemWidth(-1);
     std::string id = "##search" + title_;
     if (ImGui::InputTextWithHint(id.c_str(), "search nodes (Enter: next)", search_, sizeof(search_),
                                  ImGuiInputTextFlags_EnterReturnsTrue)) {

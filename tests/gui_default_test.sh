@@ -1,0 +1,55 @@
+#!/bin/bash
+# The desktop app on the bundled model and sample image under Xvfb (lavapipe): the screenshot
+# must show both graph panes with operator-coloured nodes and real feature maps, and the state
+# the app reports must say that the residual and plain graphs give the same answer.
+# Usage: bash gui_default_test.sh RMVK_BINARY SOURCE_DIR
+set -u
+RMVK=$1
+SRC=$2
+source "$SRC/tests/gui_lib.sh"
+
+run_gui --screenshot "$TMP/shot.png" --dump-state "$TMP/state.json"
+[ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0"
+[ -s "$TMP/shot.png" ] || { echo "FAIL: no screenshot"; exit 1; }
+[ -s "$TMP/state.json" ] || { echo "FAIL: no state dump"; exit 1; }
+
+size=$(identify -format "%wx%h" "$TMP/shot.png")
+[ "$size" = "1600x1000" ] || fail_with "screenshot is 1600x1000 (got $size)"
+
+# Panes (at 1600x1000): residual x 10-410, plain x 420-820, graphs y 100-650; feature maps x 850-1590, y 390-980.
+for pane in "330x520+40+110 residual" "330x520+450+110 plain"; do
+    set -- $pane
+    conv=$(colour_fraction "$TMP/shot.png" "$1" "rgb(46,94,168)")
+    relu=$(colour_fraction "$TMP/shot.png" "$1" "rgb(44,128,84)")
+    at_least "$conv" 0.01 || fail_with "$2 pane shows Conv nodes (blue share $conv)"
+    at_least "$relu" 0.005 || fail_with "$2 pane shows Relu nodes (green share $relu)"
+done
+sd=$(region_stat "$TMP/shot.png" "700x500+870+400" standard_deviation)
+colours=$(convert "$TMP/shot.png" -crop "700x500+870+400" +repage -format "%k" info:)
+at_least "$sd" 0.05 || fail_with "feature-map area is not one colour (std dev $sd)"
+at_least "$colours" 200 || fail_with "feature-map area has many colours (got $colours)"
+
+$PY "$SRC/tests/gui_check.py" "$TMP/state.json" \
+    's["errors"] == []' \
+    's["busy"] is False' \
+    's["model"]["spec"] == "" and s["model"]["name"] == "fashion_resnet.onnx"' \
+    's["model"]["blocks_converted"] > 0' \
+    's["image"].endswith(".png") and "/samples/" in s["image"]' \
+    's["outputs"]["match"] is True' \
+    's["outputs"]["max_abs_diff"] <= s["outputs"]["tolerance"]' \
+    'len(s["outputs"]["residual_top5"]) == 5' \
+    '[c["class"] for c in s["outputs"]["residual_top5"]] == [c["class"] for c in s["outputs"]["plain_top5"]]' \
+    'not s["outputs"]["residual_top5"][0]["label"].startswith("class ")' \
+    'abs(sum(c["probability"] for c in s["outputs"]["residual_top5"]) - 1) < 0.5 or s["outputs"]["residual_top5"][0]["probability"] > 0' \
+    's["graphs"]["residual"]["drawn"] > 0 and s["graphs"]["plain"]["drawn"] > 0' \
+    's["graphs"]["residual"]["boxes"] > s["graphs"]["plain"]["boxes"]' \
+    's["selection"]["residual_primary"] != "" and s["selection"]["plain_primary"] != ""' \
+    's["feature_maps"]["residual"]["non_blank"] and s["feature_maps"]["plain"]["non_blank"]' \
+    's["feature_maps"]["residual"]["channels_shown"] > 0 and s["feature_maps"]["plain"]["channels_shown"] > 0' \
+    's["feature_maps"]["plain"]["reserved_shown"] > 0' \
+    's["timings"]["residual"]["present"] and s["timings"]["plain"]["present"]' \
+    's["timings"]["residual"]["total_ms"] > 0' \
+    || fail=1
+
+[ "$fail" -eq 0 ] && echo "gui_default_test: OK"
+exit $fail
