@@ -17,24 +17,25 @@ int64_t node_macs(const Node& n, const ShapeMap& shapes) {
     const Shape* out = n.outputs.empty() ? nullptr : shape_of(shapes, n.outputs[0]);
     if (!out) return 0;
     switch (n.op) {
-    case Op::Conv: {
-        const Shape* w = n.inputs.size() > 1 ? shape_of(shapes, n.inputs[1]) : nullptr;
-        if (!w || w->size() != 4) return 0;
-        // out = [N, Cout, Ho, Wo]; each output reads Cin/group * kh * kw inputs.
-        return element_count(*out) * (*w)[1] * (*w)[2] * (*w)[3];
-    }
-    case Op::Gemm: {
-        const Shape* a = shape_of(shapes, n.inputs[0]);
-        if (!a || a->size() != 2) return 0;
-        int64_t k = n.attrs.trans_a ? (*a)[0] : (*a)[1];
-        return element_count(*out) * k;
-    }
-    case Op::MatMul: {
-        const Shape* a = shape_of(shapes, n.inputs[0]);
-        if (!a || a->empty()) return 0;
-        return element_count(*out) * a->back();
-    }
-    default: return 0;
+        case Op::Conv: {
+            const Shape* w = n.inputs.size() > 1 ? shape_of(shapes, n.inputs[1]) : nullptr;
+            if (!w || w->size() != 4) return 0;
+            // out = [N, Cout, Ho, Wo]; each output reads Cin/group * kh * kw inputs.
+            return element_count(*out) * (*w)[1] * (*w)[2] * (*w)[3];
+        }
+        case Op::Gemm: {
+            const Shape* a = shape_of(shapes, n.inputs[0]);
+            if (!a || a->size() != 2) return 0;
+            int64_t k = n.attrs.trans_a ? (*a)[0] : (*a)[1];
+            return element_count(*out) * k;
+        }
+        case Op::MatMul: {
+            const Shape* a = shape_of(shapes, n.inputs[0]);
+            if (!a || a->empty()) return 0;
+            return element_count(*out) * a->back();
+        }
+        default:
+            return 0;
     }
 }
 

@@ -29,9 +29,11 @@ constexpr int64_t kTileNPanels = 8;   // 128 columns per task
 // c[6 x 16] (row stride ldc) += a (6 rows x kc, row stride lda) * b (kc x 16, packed).
 // A is read in place from the weight tensor (six sequential streams): packing it would cost a
 // pass over all weights on every run.
-using MicroKernel = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc);
+using MicroKernel = void (*)(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                             int64_t ldc);
 
-void kernel_portable(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc) {
+void kernel_portable(int64_t kc, const float* a, int64_t lda, const float* b, float* c,
+                     int64_t ldc) {
     float acc[kMr][kNr] = {};
     for (int64_t k = 0; k < kc; ++k, ++a, b += kNr)
         for (int64_t i = 0; i < kMr; ++i)
@@ -41,9 +43,10 @@ void kernel_portable(int64_t kc, const float* a, int64_t lda, const float* b, fl
 }
 
 #ifdef RMVK_HAVE_X86
-__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* a, int64_t lda, const float* b,
-                                                      float* c, int64_t ldc) {
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* a, int64_t lda,
+                                                     const float* b, float* c, int64_t ldc) {
+    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda,
+                *a5 = a + 5 * lda;
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps();
     __m256 c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps();
@@ -93,32 +96,37 @@ MicroKernel pick_kernel() {
 }
 
 struct ConvGeometry {
-    int64_t batch, cin, h, w;     // input
-    int64_t cout, oh, ow;         // output
-    int64_t group, cin_g, cout_g; // per group
+    int64_t batch, cin, h, w;      // input
+    int64_t cout, oh, ow;          // output
+    int64_t group, cin_g, cout_g;  // per group
     int64_t kh, kw, sh, sw, dh, dw, pt, pl;
     int64_t k() const { return cin_g * kh * kw; }
     int64_t n() const { return oh * ow; }
-    bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w; }
+    bool pointwise() const {
+        return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w;
+    }
 };
 
 ConvGeometry geometry(const Tensor& x, const Tensor& w, const Attrs& a) {
     if (x.shape.size() != 4 || w.shape.size() != 4)
-        throw Error("conv2d needs a 4-D input and weight, got " + to_string(x.shape) + " and " + to_string(w.shape));
+        throw Error("conv2d needs a 4-D input and weight, got " + to_string(x.shape) + " and " +
+                    to_string(w.shape));
     if (!a.auto_pad.empty() && a.auto_pad != "NOTSET")
-        throw Error("conv2d: auto_pad " + a.auto_pad + " must be resolved into pads first (infer_shapes does)");
+        throw Error("conv2d: auto_pad " + a.auto_pad +
+                    " must be resolved into pads first (infer_shapes does)");
     ConvGeometry g{};
     g.batch = x.shape[0], g.cin = x.shape[1], g.h = x.shape[2], g.w = x.shape[3];
     g.group = a.group, g.cout = w.shape[0], g.kh = w.shape[2], g.kw = w.shape[3];
     if (g.group <= 0 || g.cin % g.group || g.cout % g.group || w.shape[1] * g.group != g.cin)
-        throw Error("conv2d: weight " + to_string(w.shape) + " with group " + std::to_string(g.group) +
-                    " does not fit input " + to_string(x.shape));
+        throw Error("conv2d: weight " + to_string(w.shape) + " with group " +
+                    std::to_string(g.group) + " does not fit input " + to_string(x.shape));
     g.cin_g = g.cin / g.group, g.cout_g = g.cout / g.group;
     g.sh = a.strides[0], g.sw = a.strides[1], g.dh = a.dilations[0], g.dw = a.dilations[1];
     g.pt = a.pads[0], g.pl = a.pads[1];
     g.oh = (g.h + a.pads[0] + a.pads[2] - (g.kh - 1) * g.dh - 1) / g.sh + 1;
     g.ow = (g.w + a.pads[1] + a.pads[3] - (g.kw - 1) * g.dw - 1) / g.sw + 1;
-    if (g.oh <= 0 || g.ow <= 0) throw Error("conv2d: kernel larger than the padded input " + to_string(x.shape));
+    if (g.oh <= 0 || g.ow <= 0)
+        throw Error("conv2d: kernel larger than the padded input " + to_string(x.shape));
     return g;
 }
 
@@ -139,7 +147,8 @@ struct PanelTaps {
 
 PanelTaps panel_taps(const ConvGeometry& g, int64_t q) {
     int64_t n = g.n(), first = q * kNr, cols = std::min(kNr, n - first), taps = g.kh * g.kw;
-    PanelTaps t{std::vector<int64_t>(static_cast<size_t>(taps * kNr)), std::vector<char>(static_cast<size_t>(taps))};
+    PanelTaps t{std::vector<int64_t>(static_cast<size_t>(taps * kNr)),
+                std::vector<char>(static_cast<size_t>(taps))};
     for (int64_t ky = 0; ky < g.kh; ++ky)
         for (int64_t kx = 0; kx < g.kw; ++kx) {
             int64_t tap = ky * g.kw + kx;
@@ -147,7 +156,8 @@ PanelTaps panel_taps(const ConvGeometry& g, int64_t q) {
             bool contiguous = true;
             for (int64_t j = 0; j < kNr; ++j) {
                 int64_t col = first + j;
-                int64_t iy = (col / g.ow) * g.sh - g.pt + ky * g.dh, ix = (col % g.ow) * g.sw - g.pl + kx * g.dw;
+                int64_t iy = (col / g.ow) * g.sh - g.pt + ky * g.dh,
+                        ix = (col % g.ow) * g.sw - g.pl + kx * g.dw;
                 bool inside = j < cols && iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
                 offset[j] = inside ? iy * g.w + ix : -1;
                 contiguous = contiguous && inside && offset[j] == offset[0] + j;
@@ -158,8 +168,8 @@ PanelTaps panel_taps(const ConvGeometry& g, int64_t q) {
 }
 
 // Writes rows [k0, k0 + kc) of im2col panel q (16 columns) of one (image, group), kc x 16.
-void pack_b_slice(const float* x, const ConvGeometry& g, int64_t q, const PanelTaps& t, int64_t k0, int64_t kc,
-                  float* dst) {
+void pack_b_slice(const float* x, const ConvGeometry& g, int64_t q, const PanelTaps& t, int64_t k0,
+                  int64_t kc, float* dst) {
     int64_t n = g.n(), first = q * kNr, cols = std::min(kNr, n - first);
     if (g.pointwise()) {
         for (int64_t k = k0; k < k0 + kc; ++k, dst += kNr) {
@@ -184,12 +194,13 @@ void pack_b_slice(const float* x, const ConvGeometry& g, int64_t q, const PanelT
 
 // One task: output columns of tile tn (up to 128) for row panels [p_begin, p_end). Each depth
 // slice of B is packed right before use, so it is still in L2 when the micro-kernels read it.
-void compute_task(MicroKernel kernel, const ConvGeometry& g, const float* x, const float* w, const float* w_edge,
-                  float* c, int64_t tn, int64_t p_begin, int64_t p_end) {
+void compute_task(MicroKernel kernel, const ConvGeometry& g, const float* x, const float* w,
+                  const float* w_edge, float* c, int64_t tn, int64_t p_begin, int64_t p_end) {
     int64_t k = g.k(), n = g.n(), n_panels = (n + kNr - 1) / kNr;
     int64_t q0 = tn * kTileNPanels, q_end = std::min(n_panels, q0 + kTileNPanels);
     std::vector<PanelTaps> taps;
-    for (int64_t q = q0; q < q_end; ++q) taps.push_back(g.pointwise() ? PanelTaps{} : panel_taps(g, q));
+    for (int64_t q = q0; q < q_end; ++q)
+        taps.push_back(g.pointwise() ? PanelTaps{} : panel_taps(g, q));
     std::unique_ptr<float[]> slice(new float[static_cast<size_t>(kTileNPanels * kKc * kNr)]);
     for (int64_t k0 = 0; k0 < k; k0 += kKc) {
         int64_t kc = std::min(kKc, k - k0);
@@ -222,18 +233,21 @@ void compute_task(MicroKernel kernel, const ConvGeometry& g, const float* x, con
 void conv_one(MicroKernel kernel, const ConvGeometry& g, const float* x_group, const float* w_group,
               const float* bias, float* y_rows, int threads) {
     int64_t n = g.n();
-    for (int64_t m = 0; m < g.cout_g; ++m) std::fill(y_rows + m * n, y_rows + (m + 1) * n, bias ? bias[m] : 0.0f);
+    for (int64_t m = 0; m < g.cout_g; ++m)
+        std::fill(y_rows + m * n, y_rows + (m + 1) * n, bias ? bias[m] : 0.0f);
     int64_t n_panels = (n + kNr - 1) / kNr, m_panels = (g.cout_g + kMr - 1) / kMr;
     std::vector<float> w_edge = edge_rows(w_group, g);
     int64_t tiles_n = (n_panels + kTileNPanels - 1) / kTileNPanels;
     // Few column tiles (small feature maps): also split the rows, each task packing its own B.
     int64_t workers = resolve_threads(threads), m_chunks = 1;
-    if (workers > 1 && tiles_n < 2 * workers) m_chunks = std::min(m_panels, (2 * workers + tiles_n - 1) / tiles_n);
+    if (workers > 1 && tiles_n < 2 * workers)
+        m_chunks = std::min(m_panels, (2 * workers + tiles_n - 1) / tiles_n);
     int64_t chunk = (m_panels + m_chunks - 1) / m_chunks;
     m_chunks = (m_panels + chunk - 1) / chunk;
     parallel_for(tiles_n * m_chunks, threads, [&](int64_t t) {
         int64_t tn = t % tiles_n, p_begin = (t / tiles_n) * chunk;
-        compute_task(kernel, g, x_group, w_group, w_edge.data(), y_rows, tn, p_begin, std::min(m_panels, p_begin + chunk));
+        compute_task(kernel, g, x_group, w_group, w_edge.data(), y_rows, tn, p_begin,
+                     std::min(m_panels, p_begin + chunk));
     });
 }
 

@@ -16,20 +16,24 @@ namespace {
 
 // Checks the given tensors against the declared inputs; returns their shapes (which fill in
 // the symbolic dimensions).
-std::map<std::string, Shape> check_inputs(const Graph& graph, const std::map<std::string, Tensor>& inputs) {
+std::map<std::string, Shape> check_inputs(const Graph& graph,
+                                          const std::map<std::string, Tensor>& inputs) {
     std::map<std::string, Shape> shapes;
     for (const auto& in : graph.inputs) {
         auto it = inputs.find(in.name);
-        if (it == inputs.end()) throw Error("missing input '" + in.name + "' of shape " + to_string(in.shape));
+        if (it == inputs.end())
+            throw Error("missing input '" + in.name + "' of shape " + to_string(in.shape));
         const Shape& given = it->second.shape;
         bool fits = given.size() == in.shape.size();
-        for (size_t i = 0; fits && i < given.size(); ++i) fits = in.shape[i] < 0 || in.shape[i] == given[i];
+        for (size_t i = 0; fits && i < given.size(); ++i)
+            fits = in.shape[i] < 0 || in.shape[i] == given[i];
         if (!fits)
-            throw Error("input '" + in.name + "' has shape " + to_string(given) + ", the model expects " +
-                        to_string(in.shape));
+            throw Error("input '" + in.name + "' has shape " + to_string(given) +
+                        ", the model expects " + to_string(in.shape));
         if (element_count(given) != it->second.size())
             throw Error("input '" + in.name + "' holds " + std::to_string(it->second.size()) +
-                        " values, its shape " + to_string(given) + " needs " + std::to_string(element_count(given)));
+                        " values, its shape " + to_string(given) + " needs " +
+                        std::to_string(element_count(given)));
         shapes[in.name] = given;
     }
     return shapes;
@@ -37,7 +41,8 @@ std::map<std::string, Shape> check_inputs(const Graph& graph, const std::map<std
 
 }  // namespace
 
-std::map<std::string, Tensor> run_cpu(const Graph& graph, const std::map<std::string, Tensor>& inputs,
+std::map<std::string, Tensor> run_cpu(const Graph& graph,
+                                      const std::map<std::string, Tensor>& inputs,
                                       const CpuRunOptions& options) {
     // Nodes with auto_pad and kernel sizes resolved, as the shapes were inferred.
     std::vector<Node> nodes;
@@ -57,7 +62,8 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph, const std::map<std::st
         if (index >= n.inputs.size() || n.inputs[index].empty()) return nullptr;
         const std::string& name = n.inputs[index];
         if (auto it = live.find(name); it != live.end()) return &it->second;
-        if (auto it = graph.initializers.find(name); it != graph.initializers.end()) return &it->second;
+        if (auto it = graph.initializers.find(name); it != graph.initializers.end())
+            return &it->second;
         fail(n, "input '" + name + "' is not available");
     };
     auto need = [&](const Node& n, size_t index) -> const Tensor& {
@@ -72,52 +78,72 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph, const std::map<std::st
         const Attrs& a = n.attrs;
         Tensor out;
         switch (n.op) {
-        case Op::Conv: out = cpu::conv2d(need(n, 0), need(n, 1), get(n, 2), a, options.threads); break;
-        case Op::BatchNormalization:
-            out = cpu::batchnorm(need(n, 0), need(n, 1), need(n, 2), need(n, 3), need(n, 4), a.epsilon);
-            break;
-        case Op::Relu: {
-            // In place when this node is the input's last reader: saves an allocation and a pass.
-            const std::string& src = n.inputs.at(0);
-            auto it = live.find(src);
-            if (it != live.end() && pending[src] == 1 && !options.keep_intermediates) {
-                out = std::move(it->second);
-                live.erase(it);
-                for (float& v : out.data) v = v > 0.0f ? v : 0.0f;
-            } else {
-                out = cpu::relu(need(n, 0));
+            case Op::Conv:
+                out = cpu::conv2d(need(n, 0), need(n, 1), get(n, 2), a, options.threads);
+                break;
+            case Op::BatchNormalization:
+                out = cpu::batchnorm(need(n, 0), need(n, 1), need(n, 2), need(n, 3), need(n, 4),
+                                     a.epsilon);
+                break;
+            case Op::Relu: {
+                // In place when this node is the input's last reader: saves an allocation and a
+                // pass.
+                const std::string& src = n.inputs.at(0);
+                auto it = live.find(src);
+                if (it != live.end() && pending[src] == 1 && !options.keep_intermediates) {
+                    out = std::move(it->second);
+                    live.erase(it);
+                    for (float& v : out.data) v = v > 0.0f ? v : 0.0f;
+                } else {
+                    out = cpu::relu(need(n, 0));
+                }
+                break;
             }
-            break;
-        }
-        case Op::Add: out = cpu::add(need(n, 0), need(n, 1)); break;
-        case Op::MaxPool: out = cpu::max_pool(need(n, 0), a); break;
-        case Op::AveragePool: out = cpu::average_pool(need(n, 0), a); break;
-        case Op::GlobalAveragePool: out = cpu::global_average_pool(need(n, 0)); break;
-        case Op::Identity:
-        case Op::Flatten:
-        case Op::Reshape: {
-            // Only the shape changes: move the data when this node is its last reader.
-            const std::string& src = n.inputs.at(0);
-            auto it = live.find(src);
-            if (it != live.end() && pending[src] == 1 && !options.keep_intermediates) {
-                out = std::move(it->second);
-                live.erase(it);
-            } else {
-                out = need(n, 0);
+            case Op::Add:
+                out = cpu::add(need(n, 0), need(n, 1));
+                break;
+            case Op::MaxPool:
+                out = cpu::max_pool(need(n, 0), a);
+                break;
+            case Op::AveragePool:
+                out = cpu::average_pool(need(n, 0), a);
+                break;
+            case Op::GlobalAveragePool:
+                out = cpu::global_average_pool(need(n, 0));
+                break;
+            case Op::Identity:
+            case Op::Flatten:
+            case Op::Reshape: {
+                // Only the shape changes: move the data when this node is its last reader.
+                const std::string& src = n.inputs.at(0);
+                auto it = live.find(src);
+                if (it != live.end() && pending[src] == 1 && !options.keep_intermediates) {
+                    out = std::move(it->second);
+                    live.erase(it);
+                } else {
+                    out = need(n, 0);
+                }
+                out.shape = shapes.at(n.outputs[0]);
+                break;
             }
-            out.shape = shapes.at(n.outputs[0]);
-            break;
-        }
-        case Op::Gemm: out = cpu::gemm(need(n, 0), need(n, 1), get(n, 2), a); break;
-        case Op::MatMul: out = cpu::matmul(need(n, 0), need(n, 1)); break;
-        case Op::Softmax: out = cpu::softmax(need(n, 0), a.axis); break;
+            case Op::Gemm:
+                out = cpu::gemm(need(n, 0), need(n, 1), get(n, 2), a);
+                break;
+            case Op::MatMul:
+                out = cpu::matmul(need(n, 0), need(n, 1));
+                break;
+            case Op::Softmax:
+                out = cpu::softmax(need(n, 0), a.axis);
+                break;
         }
         if (out.shape != shapes.at(n.outputs[0]))
-            fail(n, "computed " + to_string(out.shape) + ", expected " + to_string(shapes.at(n.outputs[0])));
+            fail(n, "computed " + to_string(out.shape) + ", expected " +
+                        to_string(shapes.at(n.outputs[0])));
         for (const auto& i : n.inputs) {
             if (i.empty()) continue;
             auto it = pending.find(i);
-            if (it != pending.end() && --it->second == 0 && !options.keep_intermediates) live.erase(i);
+            if (it != pending.end() && --it->second == 0 && !options.keep_intermediates)
+                live.erase(i);
         }
         if (options.keep_intermediates) result[n.outputs[0]] = out;
         live[n.outputs[0]] = std::move(out);
@@ -125,8 +151,10 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph, const std::map<std::st
     }
     for (const auto& o : graph.outputs) {
         auto it = live.find(o);
-        if (it != live.end()) result[o] = it->second;
-        else if (auto init = graph.initializers.find(o); init != graph.initializers.end()) result[o] = init->second;
+        if (it != live.end())
+            result[o] = it->second;
+        else if (auto init = graph.initializers.find(o); init != graph.initializers.end())
+            result[o] = init->second;
     }
     return result;
 }

@@ -1,10 +1,11 @@
 // The reference meaning of every operator except Conv (rm/cpu_conv.cpp). Written for clarity
 // first; they are memory-bound and take a small share of a network's time.
+#include "rm/cpu_ops.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "rm/cpu_ops.hpp"
 #include "rm/error.hpp"
 
 namespace rm::cpu {
@@ -43,7 +44,8 @@ PoolGeometry pool_geometry(const Tensor& x, const Attrs& a) {
     if (x.shape.size() != 4 || a.kernel.size() != 2)
         throw Error("pooling needs a 4-D input and a 2-D kernel, got " + to_string(x.shape));
     if (!a.auto_pad.empty() && a.auto_pad != "NOTSET")
-        throw Error("pooling: auto_pad " + a.auto_pad + " must be resolved into pads first (infer_shapes does)");
+        throw Error("pooling: auto_pad " + a.auto_pad +
+                    " must be resolved into pads first (infer_shapes does)");
     auto out = [&](int64_t in, int i) {
         int64_t eff = (a.kernel[i] - 1) * a.dilations[i] + 1;
         int64_t span = in + a.pads[i] + a.pads[i + 2] - eff;
@@ -66,7 +68,8 @@ Tensor pool(const Tensor& x, const Attrs& a, Reduce reduce) {
         float* dst = y.ptr() + p * g.oh * g.ow;
         for (int64_t oy = 0; oy < g.oh; ++oy)
             for (int64_t ox = 0; ox < g.ow; ++ox)
-                dst[oy * g.ow + ox] = reduce(src, g, oy * a.strides[0] - a.pads[0], ox * a.strides[1] - a.pads[1]);
+                dst[oy * g.ow + ox] =
+                    reduce(src, g, oy * a.strides[0] - a.pads[0], ox * a.strides[1] - a.pads[1]);
     }
     return y;
 }
@@ -84,7 +87,8 @@ Tensor batchnorm(const Tensor& x, const Tensor& scale, const Tensor& b, const Te
         for (int64_t i = 0; i < n; ++i) {
             const float* src = x.ptr() + (i * c + ch) * inner;
             float* dst = y.ptr() + (i * c + ch) * inner;
-            for (int64_t j = 0; j < inner; ++j) dst[j] = static_cast<float>((src[j] - m) * k + shift);
+            for (int64_t j = 0; j < inner; ++j)
+                dst[j] = static_cast<float>((src[j] - m) * k + shift);
         }
     }
     return y;
@@ -191,15 +195,18 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& target) {
     int64_t known = 1, infer_at = -1;
     for (size_t i = 0; i < out.size(); ++i) {
         if (out[i] == 0 && i < x.shape.size()) out[i] = x.shape[i];
-        if (out[i] == -1) infer_at = static_cast<int64_t>(i);
-        else known *= out[i];
+        if (out[i] == -1)
+            infer_at = static_cast<int64_t>(i);
+        else
+            known *= out[i];
     }
     if (infer_at >= 0) out[infer_at] = known == 0 ? 0 : x.size() / known;
     return Tensor(out, x.data);  // throws when the element counts differ
 }
 
 Tensor gemm(const Tensor& a, const Tensor& b, const Tensor* c, const Attrs& attrs) {
-    int64_t m = attrs.trans_a ? a.shape[1] : a.shape[0], k = attrs.trans_a ? a.shape[0] : a.shape[1];
+    int64_t m = attrs.trans_a ? a.shape[1] : a.shape[0],
+            k = attrs.trans_a ? a.shape[0] : a.shape[1];
     int64_t n = attrs.trans_b ? b.shape[0] : b.shape[1];
     Tensor y({m, n});
     std::vector<int64_t> cs = c ? broadcast_strides(c->shape, {m, n}) : std::vector<int64_t>{0, 0};
@@ -211,7 +218,8 @@ Tensor gemm(const Tensor& a, const Tensor& b, const Tensor* c, const Attrs& attr
                 float bv = attrs.trans_b ? b.data[j * k + p] : b.data[p * n + j];
                 sum += static_cast<double>(av) * bv;
             }
-            double bias = c ? attrs.beta * static_cast<double>(c->data[i * cs[0] + j * cs[1]]) : 0.0;
+            double bias =
+                c ? attrs.beta * static_cast<double>(c->data[i * cs[0] + j * cs[1]]) : 0.0;
             y.data[i * n + j] = static_cast<float>(attrs.alpha * sum + bias);
         }
     return y;
@@ -224,10 +232,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     if (b_vec) sb.push_back(1);
     int64_t m = sa[sa.size() - 2], k = sa.back(), n = sb.back();
     if (sb[sb.size() - 2] != k)
-        throw Error("MatMul: inner dimensions differ: " + to_string(a.shape) + " x " + to_string(b.shape));
+        throw Error("MatMul: inner dimensions differ: " + to_string(a.shape) + " x " +
+                    to_string(b.shape));
     Shape batch_a(sa.begin(), sa.end() - 2), batch_b(sb.begin(), sb.end() - 2);
     Shape batch = broadcast_shape(batch_a, batch_b);
-    std::vector<int64_t> stride_a = broadcast_strides(batch_a, batch), stride_b = broadcast_strides(batch_b, batch);
+    std::vector<int64_t> stride_a = broadcast_strides(batch_a, batch),
+                         stride_b = broadcast_strides(batch_b, batch);
     int64_t batches = element_count(batch);
     Shape out = batch;
     if (!a_vec) out.push_back(m);
@@ -248,7 +258,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < n; ++j) {
                 double sum = 0;
-                for (int64_t p = 0; p < k; ++p) sum += static_cast<double>(pa[i * k + p]) * pb[p * n + j];
+                for (int64_t p = 0; p < k; ++p)
+                    sum += static_cast<double>(pa[i * k + p]) * pb[p * n + j];
                 py[i * n + j] = static_cast<float>(sum);
             }
     }
@@ -269,9 +280,11 @@ Tensor softmax(const Tensor& x, int64_t axis) {
             float peak = -std::numeric_limits<float>::infinity();
             for (int64_t i = 0; i < dim; ++i) peak = std::max(peak, src[i * inner]);
             double sum = 0;
-            for (int64_t i = 0; i < dim; ++i) sum += std::exp(static_cast<double>(src[i * inner]) - peak);
             for (int64_t i = 0; i < dim; ++i)
-                dst[i * inner] = static_cast<float>(std::exp(static_cast<double>(src[i * inner]) - peak) / sum);
+                sum += std::exp(static_cast<double>(src[i * inner]) - peak);
+            for (int64_t i = 0; i < dim; ++i)
+                dst[i * inner] =
+                    static_cast<float>(std::exp(static_cast<double>(src[i * inner]) - peak) / sum);
         }
     return y;
 }

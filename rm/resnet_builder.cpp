@@ -20,12 +20,9 @@ struct ArchSpec {
 };
 
 constexpr ArchSpec kArchs[] = {
-    {"resnet18", false, {2, 2, 2, 2}, 64},
-    {"resnet34", false, {3, 4, 6, 3}, 64},
-    {"resnet50", true, {3, 4, 6, 3}, 64},
-    {"resnet101", true, {3, 4, 23, 3}, 64},
-    {"resnet152", true, {3, 8, 36, 3}, 64},
-    {"wide_resnet50_2", true, {3, 4, 6, 3}, 128},
+    {"resnet18", false, {2, 2, 2, 2}, 64},          {"resnet34", false, {3, 4, 6, 3}, 64},
+    {"resnet50", true, {3, 4, 6, 3}, 64},           {"resnet101", true, {3, 4, 23, 3}, 64},
+    {"resnet152", true, {3, 8, 36, 3}, 64},         {"wide_resnet50_2", true, {3, 4, 6, 3}, 128},
     {"wide_resnet101_2", true, {3, 4, 23, 3}, 128},
 };
 
@@ -40,7 +37,7 @@ const ArchSpec& find_arch(const std::string& name) {
 // splitmix64: a tiny, well-mixed generator; each build owns its own state. Tensors are filled
 // counter-style (value i = mix(tensor seed + i)) so large ones fill on all cores.
 class Random {
-public:
+  public:
     explicit Random(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E5ull) {}
     uint64_t next() { return mix(state_ += kGolden); }
     float uniform(float lo, float hi) { return lo + (hi - lo) * unit(next() >> 40); }
@@ -58,7 +55,7 @@ public:
         });
     }
 
-private:
+  private:
     static constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
     static uint64_t mix(uint64_t z) {
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -71,11 +68,11 @@ private:
 
 // Builds the graph node by node, creating initializers alongside.
 class Builder {
-public:
+  public:
     Builder(Graph& g, uint64_t seed) : g_(g), rng_(seed) {}
 
-    std::string conv(const std::string& name, const std::string& x, int64_t cin, int64_t cout, int64_t k,
-                     int64_t stride, int64_t pad) {
+    std::string conv(const std::string& name, const std::string& x, int64_t cin, int64_t cout,
+                     int64_t k, int64_t stride, int64_t pad) {
         Tensor w({cout, cin, k, k});
         // He-uniform: variance 2 / fan_in, the scale that keeps ReLU activations steady.
         float bound = std::sqrt(3.0f) * std::sqrt(2.0f / static_cast<float>(cin * k * k));
@@ -99,14 +96,16 @@ public:
         g_.initializers[name + ".bias"] = std::move(beta);
         g_.initializers[name + ".running_mean"] = std::move(mean);
         g_.initializers[name + ".running_var"] = std::move(var);
-        return add({name,
-                    Op::BatchNormalization,
-                    {x, name + ".weight", name + ".bias", name + ".running_mean", name + ".running_var"},
-                    {name},
-                    {}});
+        return add(
+            {name,
+             Op::BatchNormalization,
+             {x, name + ".weight", name + ".bias", name + ".running_mean", name + ".running_var"},
+             {name},
+             {}});
     }
 
-    std::string simple(const std::string& name, Op op, std::vector<std::string> inputs, Attrs attrs = {}) {
+    std::string simple(const std::string& name, Op op, std::vector<std::string> inputs,
+                       Attrs attrs = {}) {
         return add({name, op, std::move(inputs), {name}, std::move(attrs)});
     }
 
@@ -123,7 +122,7 @@ public:
         return add(std::move(n));
     }
 
-private:
+  private:
     std::string add(Node n) {
         std::string out = n.outputs[0];
         g_.nodes.push_back(std::move(n));
@@ -134,8 +133,8 @@ private:
     Random rng_;
 };
 
-std::string basic_block(Builder& b, const std::string& p, const std::string& x, int64_t cin, int64_t planes,
-                        int64_t stride) {
+std::string basic_block(Builder& b, const std::string& p, const std::string& x, int64_t cin,
+                        int64_t planes, int64_t stride) {
     std::string y = b.conv(p + "conv1", x, cin, planes, 3, stride, 1);
     y = b.batchnorm(p + "bn1", y, planes);
     y = b.simple(p + "relu", Op::Relu, {y});
@@ -150,8 +149,8 @@ std::string basic_block(Builder& b, const std::string& p, const std::string& x, 
     return b.simple(p + "relu_out", Op::Relu, {y});
 }
 
-std::string bottleneck(Builder& b, const std::string& p, const std::string& x, int64_t cin, int64_t planes,
-                       int64_t width, int64_t stride) {
+std::string bottleneck(Builder& b, const std::string& p, const std::string& x, int64_t cin,
+                       int64_t planes, int64_t width, int64_t stride) {
     int64_t cout = planes * 4;
     std::string y = b.conv(p + "conv1", x, cin, width, 1, 1, 0);
     y = b.batchnorm(p + "bn1", y, width);
@@ -188,26 +187,35 @@ void calibrate(Graph& g, const ResNetConfig& c, uint64_t seed) {
         if (n.op == Op::Gemm) break;  // the classifier keeps torch's default scale
         Tensor y;
         switch (n.op) {
-        case Op::Conv: {
-            Tensor& weight = g.initializers.at(n.inputs[1]);
-            y = cpu::conv2d(in(n, 0), weight, nullptr, n.attrs);
-            double energy = 0;
-            for (float v : y.data) energy += static_cast<double>(v) * v;
-            energy /= static_cast<double>(std::max<int64_t>(y.size(), 1));
-            if (energy > 0) {
-                float k = static_cast<float>(1.0 / std::sqrt(energy));
-                for (float& v : weight.data) v *= k;
-                for (float& v : y.data) v *= k;
+            case Op::Conv: {
+                Tensor& weight = g.initializers.at(n.inputs[1]);
+                y = cpu::conv2d(in(n, 0), weight, nullptr, n.attrs);
+                double energy = 0;
+                for (float v : y.data) energy += static_cast<double>(v) * v;
+                energy /= static_cast<double>(std::max<int64_t>(y.size(), 1));
+                if (energy > 0) {
+                    float k = static_cast<float>(1.0 / std::sqrt(energy));
+                    for (float& v : weight.data) v *= k;
+                    for (float& v : y.data) v *= k;
+                }
+                break;
             }
-            break;
-        }
-        case Op::BatchNormalization:
-            y = cpu::batchnorm(in(n, 0), in(n, 1), in(n, 2), in(n, 3), in(n, 4), n.attrs.epsilon);
-            break;
-        case Op::Relu: y = cpu::relu(in(n, 0)); break;
-        case Op::Add: y = cpu::add(in(n, 0), in(n, 1)); break;
-        case Op::MaxPool: y = cpu::max_pool(in(n, 0), n.attrs); break;
-        default: y = in(n, 0); break;
+            case Op::BatchNormalization:
+                y = cpu::batchnorm(in(n, 0), in(n, 1), in(n, 2), in(n, 3), in(n, 4),
+                                   n.attrs.epsilon);
+                break;
+            case Op::Relu:
+                y = cpu::relu(in(n, 0));
+                break;
+            case Op::Add:
+                y = cpu::add(in(n, 0), in(n, 1));
+                break;
+            case Op::MaxPool:
+                y = cpu::max_pool(in(n, 0), n.attrs);
+                break;
+            default:
+                y = in(n, 0);
+                break;
         }
         live[n.outputs[0]] = std::move(y);
     }
@@ -215,8 +223,8 @@ void calibrate(Graph& g, const ResNetConfig& c, uint64_t seed) {
 
 void check_range(const char* what, int64_t v, int64_t lo, int64_t hi) {
     if (v < lo || v > hi)
-        throw Error(std::string("built-in model: ") + what + "=" + std::to_string(v) + " is out of range [" +
-                    std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        throw Error(std::string("built-in model: ") + what + "=" + std::to_string(v) +
+                    " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
 }
 
 int64_t parse_int(const std::string& spec, const std::string& key, const std::string& text) {
@@ -263,7 +271,8 @@ Graph build_resnet(const ResNetConfig& c) {
         // torchvision: width = planes * (width_per_group / 64) * groups.
         int64_t width = planes * arch.width_per_group / 64;
         for (int i = 0; i < arch.blocks[stage]; ++i) {
-            std::string prefix = "layer" + std::to_string(stage + 1) + "." + std::to_string(i) + ".";
+            std::string prefix =
+                "layer" + std::to_string(stage + 1) + "." + std::to_string(i) + ".";
             int64_t stride = (stage > 0 && i == 0) ? 2 : 1;
             if (arch.bottleneck) {
                 x = bottleneck(b, prefix, x, channels, planes, width, stride);
@@ -295,18 +304,21 @@ std::optional<ResNetConfig> parse_builtin_spec(const std::string& spec) {
     size_t pos = 0;
     while (pos <= options.size()) {
         size_t amp = options.find('&', pos);
-        std::string item = options.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+        std::string item =
+            options.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
         pos = amp == std::string::npos ? options.size() + 1 : amp + 1;
         if (item.empty()) continue;
         size_t eq = item.find('=');
-        if (eq == std::string::npos) throw Error("'" + spec + "': option '" + item + "' needs a value (key=value)");
+        if (eq == std::string::npos)
+            throw Error("'" + spec + "': option '" + item + "' needs a value (key=value)");
         std::string key = item.substr(0, eq), value = item.substr(eq + 1);
         if (key == "classes") {
             c.num_classes = parse_int(spec, key, value);
         } else if (key == "size") {
             size_t x = value.find_first_of("xX");
             c.input_height = parse_int(spec, key, value.substr(0, x));
-            c.input_width = x == std::string::npos ? c.input_height : parse_int(spec, key, value.substr(x + 1));
+            c.input_width =
+                x == std::string::npos ? c.input_height : parse_int(spec, key, value.substr(x + 1));
         } else if (key == "channels") {
             c.input_channels = parse_int(spec, key, value);
         } else if (key == "width") {
@@ -314,7 +326,8 @@ std::optional<ResNetConfig> parse_builtin_spec(const std::string& spec) {
         } else if (key == "seed") {
             c.seed = static_cast<uint64_t>(parse_int(spec, key, value));
         } else {
-            throw Error("'" + spec + "': unknown option '" + key + "' (valid: classes, size, channels, width, seed)");
+            throw Error("'" + spec + "': unknown option '" + key +
+                        "' (valid: classes, size, channels, width, seed)");
         }
     }
     check_range("channels", c.input_channels, 1, 64);

@@ -22,7 +22,8 @@ int64_t safe_count(const Shape& shape) {
     int64_t n = 1;
     for (int64_t d : shape) {
         if (d < 0) return -1;
-        if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) return std::numeric_limits<int64_t>::max();
+        if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+            return std::numeric_limits<int64_t>::max();
         n *= d;
     }
     return n;
@@ -50,16 +51,19 @@ const Shape* optional_input(const Node& n, const ShapeMap& shapes, size_t i, con
 
 void require_rank(const Node& n, const Shape& s, size_t rank, const char* what) {
     if (s.size() != rank)
-        fail(n, std::string(what) + " must have rank " + std::to_string(rank) + ", got " + to_string(s));
+        fail(n, std::string(what) + " must have rank " + std::to_string(rank) + ", got " +
+                    to_string(s));
 }
 
 void check_spatial_attrs(const Node& n, Attrs& a, bool has_dilation) {
     if (a.strides.empty()) a.strides = {1, 1};
     if (a.dilations.empty()) a.dilations = {1, 1};
     if (a.pads.empty()) a.pads = {0, 0, 0, 0};
-    if (a.kernel.size() != 2) fail(n, "kernel_shape must have 2 values, got [" + ints(a.kernel) + "]");
+    if (a.kernel.size() != 2)
+        fail(n, "kernel_shape must have 2 values, got [" + ints(a.kernel) + "]");
     if (a.strides.size() != 2) fail(n, "strides must have 2 values, got [" + ints(a.strides) + "]");
-    if (a.dilations.size() != 2) fail(n, "dilations must have 2 values, got [" + ints(a.dilations) + "]");
+    if (a.dilations.size() != 2)
+        fail(n, "dilations must have 2 values, got [" + ints(a.dilations) + "]");
     if (a.pads.size() != 4) fail(n, "pads must have 4 values, got [" + ints(a.pads) + "]");
     for (int64_t k : a.kernel)
         if (k <= 0 || k > 4096) fail(n, "kernel_shape [" + ints(a.kernel) + "] is not valid");
@@ -132,7 +136,8 @@ Shape infer_conv(const Node& n, Attrs& a, const ShapeMap& shapes) {
     check_spatial_attrs(n, a, true);
     if (const Shape* b = optional_input(n, shapes, 2, "B (bias)"))
         if (b->size() != 1 || (*b)[0] != w[0])
-            fail(n, "bias " + to_string(*b) + " does not match " + std::to_string(w[0]) + " output channels");
+            fail(n, "bias " + to_string(*b) + " does not match " + std::to_string(w[0]) +
+                        " output channels");
     resolve_auto_pad(n, a, x);
     return {x[0], w[0], window_out(n, a, x[2], 0, false), window_out(n, a, x[3], 1, false)};
 }
@@ -142,7 +147,8 @@ Shape infer_pool(const Node& n, Attrs& a, const ShapeMap& shapes) {
     require_rank(n, x, 4, "input X");
     check_spatial_attrs(n, a, true);
     resolve_auto_pad(n, a, x);
-    return {x[0], x[1], window_out(n, a, x[2], 0, a.ceil_mode), window_out(n, a, x[3], 1, a.ceil_mode)};
+    return {x[0], x[1], window_out(n, a, x[2], 0, a.ceil_mode),
+            window_out(n, a, x[3], 1, a.ceil_mode)};
 }
 
 Shape infer_batchnorm(const Node& n, const ShapeMap& shapes) {
@@ -173,7 +179,8 @@ Shape broadcast(const Node& n, const Shape& a, const Shape& b) {
 int64_t normalize_axis(const Node& n, int64_t axis, int64_t rank, bool inclusive) {
     int64_t lo = -rank, hi = inclusive ? rank : rank - 1;
     if (axis < lo || axis > hi)
-        fail(n, "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+        fail(n,
+             "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
     return axis < 0 ? axis + rank : axis;
 }
 
@@ -189,14 +196,17 @@ Shape infer_reshape(const Node& n, Attrs& a, const Graph& g, const ShapeMap& sha
     if (a.shape.empty() && n.inputs.size() > 1 && !n.inputs[1].empty()) {
         // A constant shape given as an initializer (ONNX opset >= 5) becomes the attribute.
         auto it = g.initializers.find(n.inputs[1]);
-        if (it == g.initializers.end()) fail(n, "target shape '" + n.inputs[1] + "' must be a constant");
+        if (it == g.initializers.end())
+            fail(n, "target shape '" + n.inputs[1] + "' must be a constant");
         for (float v : it->second.data) a.shape.push_back(static_cast<int64_t>(v));
     }
     Shape out = a.shape;
     int64_t infer_at = -1, known = 1;
     for (size_t i = 0; i < out.size(); ++i) {
         if (out[i] == 0) {
-            if (i >= x.size()) fail(n, "target [" + ints(a.shape) + "] copies a dimension " + to_string(x) + " lacks");
+            if (i >= x.size())
+                fail(n, "target [" + ints(a.shape) + "] copies a dimension " + to_string(x) +
+                            " lacks");
             out[i] = x[i];
         } else if (out[i] == -1) {
             if (infer_at >= 0) fail(n, "target [" + ints(a.shape) + "] has more than one -1");
@@ -213,7 +223,8 @@ Shape infer_reshape(const Node& n, Attrs& a, const Graph& g, const ShapeMap& sha
             fail(n, "cannot reshape " + to_string(x) + " to [" + ints(a.shape) + "]");
         out[infer_at] = total / known;
     }
-    if (safe_count(out) != total) fail(n, "cannot reshape " + to_string(x) + " to [" + ints(a.shape) + "]");
+    if (safe_count(out) != total)
+        fail(n, "cannot reshape " + to_string(x) + " to [" + ints(a.shape) + "]");
     return out;
 }
 
@@ -225,8 +236,9 @@ Shape infer_gemm(const Node& n, const ShapeMap& shapes) {
     int64_t m = n.attrs.trans_a ? a[1] : a[0], ka = n.attrs.trans_a ? a[0] : a[1];
     int64_t kb = n.attrs.trans_b ? b[1] : b[0], nn = n.attrs.trans_b ? b[0] : b[1];
     if (ka != kb)
-        fail(n, "inner dimensions differ: A " + to_string(a) + (n.attrs.trans_a ? " (transposed)" : "") +
-                    ", B " + to_string(b) + (n.attrs.trans_b ? " (transposed)" : ""));
+        fail(n, "inner dimensions differ: A " + to_string(a) +
+                    (n.attrs.trans_a ? " (transposed)" : "") + ", B " + to_string(b) +
+                    (n.attrs.trans_b ? " (transposed)" : ""));
     Shape out{m, nn};
     if (const Shape* c = optional_input(n, shapes, 2, "C")) {
         if (c->size() > 2 || broadcast(n, out, *c) != out)
@@ -253,35 +265,44 @@ Shape infer_matmul(const Node& n, const ShapeMap& shapes) {
 
 Shape infer_node(Node& n, const Graph& g, const ShapeMap& shapes) {
     switch (n.op) {
-    case Op::Conv: return infer_conv(n, n.attrs, shapes);
-    case Op::MaxPool:
-    case Op::AveragePool: return infer_pool(n, n.attrs, shapes);
-    case Op::BatchNormalization: return infer_batchnorm(n, shapes);
-    case Op::Relu:
-    case Op::Identity: return input_shape(n, shapes, 0, "X");
-    case Op::Softmax: {
-        const Shape& x = input_shape(n, shapes, 0, "X");
-        normalize_axis(n, n.attrs.axis, static_cast<int64_t>(x.size()), false);
-        return x;
-    }
-    case Op::Add: return broadcast(n, input_shape(n, shapes, 0, "A"), input_shape(n, shapes, 1, "B"));
-    case Op::GlobalAveragePool: {
-        Shape x = input_shape(n, shapes, 0, "X");
-        if (x.size() < 3) fail(n, "input X must have rank >= 3, got " + to_string(x));
-        for (size_t i = 2; i < x.size(); ++i) x[i] = 1;
-        return x;
-    }
-    case Op::Flatten: return infer_flatten(n, shapes);
-    case Op::Reshape: return infer_reshape(n, n.attrs, g, shapes);
-    case Op::Gemm: return infer_gemm(n, shapes);
-    case Op::MatMul: return infer_matmul(n, shapes);
+        case Op::Conv:
+            return infer_conv(n, n.attrs, shapes);
+        case Op::MaxPool:
+        case Op::AveragePool:
+            return infer_pool(n, n.attrs, shapes);
+        case Op::BatchNormalization:
+            return infer_batchnorm(n, shapes);
+        case Op::Relu:
+        case Op::Identity:
+            return input_shape(n, shapes, 0, "X");
+        case Op::Softmax: {
+            const Shape& x = input_shape(n, shapes, 0, "X");
+            normalize_axis(n, n.attrs.axis, static_cast<int64_t>(x.size()), false);
+            return x;
+        }
+        case Op::Add:
+            return broadcast(n, input_shape(n, shapes, 0, "A"), input_shape(n, shapes, 1, "B"));
+        case Op::GlobalAveragePool: {
+            Shape x = input_shape(n, shapes, 0, "X");
+            if (x.size() < 3) fail(n, "input X must have rank >= 3, got " + to_string(x));
+            for (size_t i = 2; i < x.size(); ++i) x[i] = 1;
+            return x;
+        }
+        case Op::Flatten:
+            return infer_flatten(n, shapes);
+        case Op::Reshape:
+            return infer_reshape(n, n.attrs, g, shapes);
+        case Op::Gemm:
+            return infer_gemm(n, shapes);
+        case Op::MatMul:
+            return infer_matmul(n, shapes);
     }
     fail(n, "unsupported operator");
 }
 
 // Works on `nodes` (the graph's own or a copy) so a const graph's weights are never copied.
-ShapeMap infer_impl(const Graph& graph, std::vector<Node>& nodes, const std::vector<ValueInfo>& inputs,
-                    int64_t batch) {
+ShapeMap infer_impl(const Graph& graph, std::vector<Node>& nodes,
+                    const std::vector<ValueInfo>& inputs, int64_t batch) {
     ShapeMap shapes;
     for (const auto& [name, t] : graph.initializers) shapes[name] = t.shape;
     int64_t total_bytes = 0;
@@ -302,7 +323,8 @@ ShapeMap infer_impl(const Graph& graph, std::vector<Node>& nodes, const std::vec
             if (d <= 0) fail(node, "output shape " + to_string(out) + " is empty or negative");
         int64_t count = safe_count(out);
         if (count > kMaxTensorElements)
-            fail(node, "output shape " + to_string(out) + " is absurdly large (more than 2^31 elements)");
+            fail(node,
+                 "output shape " + to_string(out) + " is absurdly large (more than 2^31 elements)");
         total_bytes += count * 4;
         if (total_bytes > kMaxTotalActivationBytes)
             fail(node, "the activations of the graph exceed 64 GiB at this point");
@@ -325,12 +347,14 @@ ShapeMap infer_shapes_of(const Graph& graph, int64_t batch) {
     return infer_impl(graph, nodes, graph.inputs, batch);
 }
 
-ShapeMap infer_shapes_for_inputs(const Graph& graph, const std::map<std::string, Shape>& input_shapes,
+ShapeMap infer_shapes_for_inputs(const Graph& graph,
+                                 const std::map<std::string, Shape>& input_shapes,
                                  std::vector<Node>* resolved_nodes) {
     std::vector<ValueInfo> inputs = graph.inputs;
     for (auto& in : inputs) {
         auto it = input_shapes.find(in.name);
-        if (it == input_shapes.end()) throw Error("missing input '" + in.name + "' of shape " + to_string(in.shape));
+        if (it == input_shapes.end())
+            throw Error("missing input '" + in.name + "' of shape " + to_string(in.shape));
         in.shape = it->second;
     }
     std::vector<Node> nodes = graph.nodes;

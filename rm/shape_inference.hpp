@@ -22,7 +22,8 @@ ShapeMap infer_shapes_of(const Graph& graph, int64_t batch = 0);
 // Shapes for concrete input shapes (keyed by graph input name; the declared shapes are ignored,
 // so check them first). Used by the CPU executor with the shapes of the tensors it was given.
 // `resolved_nodes`, when given, receives the nodes with auto_pad and kernel sizes resolved.
-ShapeMap infer_shapes_for_inputs(const Graph& graph, const std::map<std::string, Shape>& input_shapes,
+ShapeMap infer_shapes_for_inputs(const Graph& graph,
+                                 const std::map<std::string, Shape>& input_shapes,
                                  std::vector<Node>* resolved_nodes = nullptr);
 
 }  // namespace rm

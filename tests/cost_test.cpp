@@ -1,6 +1,7 @@
+#include "rm/cost.hpp"
+
 #include <doctest/doctest.h>
 
-#include "rm/cost.hpp"
 #include "rm/resnet_builder.hpp"
 
 using namespace rm;

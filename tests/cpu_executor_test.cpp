@@ -1,9 +1,10 @@
+#include "rm/cpu_executor.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <filesystem>
 
-#include "rm/cpu_executor.hpp"
 #include "rm/cpu_ops.hpp"
 #include "rm/error.hpp"
 #include "rm/npy.hpp"
@@ -44,7 +45,8 @@ std::string error_of(const Graph& g, const std::map<std::string, Tensor>& inputs
 double max_abs_diff(const Tensor& a, const Tensor& b) {
     REQUIRE(a.shape == b.shape);
     double d = 0;
-    for (int64_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(static_cast<double>(a.data[i]) - b.data[i]));
+    for (int64_t i = 0; i < a.size(); ++i)
+        d = std::max(d, std::fabs(static_cast<double>(a.data[i]) - b.data[i]));
     return d;
 }
 
@@ -62,7 +64,8 @@ TEST_CASE("hand-computed run, keep_intermediates and progress") {
     auto out = run_cpu(g, {{"x", x}}, options);
     CHECK(calls == 5);
     REQUIRE(out.size() == 1);
-    // channel 0: relu(x + 0.5) + x = {2.5, -1, 4.5, 0.5}; channel 1: relu(-2x + 0.5) + x = {1, 1.5, 2, 0.5}
+    // channel 0: relu(x + 0.5) + x = {2.5, -1, 4.5, 0.5}; channel 1: relu(-2x + 0.5) + x = {1, 1.5,
+    // 2, 0.5}
     CHECK(out.at("y").shape == Shape{1, 1});
     CHECK(out.at("y").data[0] == doctest::Approx(2.5 - 1 + 4.5 + 0.5 + 1 + 1.5 + 2 + 0.5));
 
@@ -80,10 +83,12 @@ TEST_CASE("inputs are validated with names and shapes") {
     CHECK(error_of(g, {}) == "missing input 'x' of shape [N, 1, 2, 2]");
     CHECK(error_of(g, {{"x", Tensor({1, 1, 3, 2})}}) ==
           "input 'x' has shape [1, 1, 3, 2], the model expects [N, 1, 2, 2]");
-    CHECK(error_of(g, {{"x", Tensor({1, 2, 2})}}) == "input 'x' has shape [1, 2, 2], the model expects [N, 1, 2, 2]");
+    CHECK(error_of(g, {{"x", Tensor({1, 2, 2})}}) ==
+          "input 'x' has shape [1, 2, 2], the model expects [N, 1, 2, 2]");
     Tensor lying({1, 1, 2, 2});
     lying.data.resize(3);
-    CHECK(error_of(g, {{"x", lying}}) == "input 'x' holds 3 values, its shape [1, 1, 2, 2] needs 4");
+    CHECK(error_of(g, {{"x", lying}}) ==
+          "input 'x' holds 3 values, its shape [1, 1, 2, 2] needs 4");
     // A graph that is inconsistent reports the node.
     g.initializers["w"] = Tensor({2, 3, 1, 1});
     CHECK(error_of(g, {{"x", Tensor({1, 1, 2, 2})}}).find("node 'conv' (Conv):") == 0);
@@ -98,9 +103,12 @@ TEST_CASE("a batch of two equals two runs of one; auto_pad runs like explicit pa
     c.num_classes = 7;
     Graph g = build_resnet(c);
     Tensor batch({2, 3, 40, 36});
-    for (int64_t i = 0; i < batch.size(); ++i) batch.data[i] = std::sin(0.37f * static_cast<float>(i));
-    Tensor first({1, 3, 40, 36}, std::vector<float>(batch.data.begin(), batch.data.begin() + batch.size() / 2));
-    Tensor second({1, 3, 40, 36}, std::vector<float>(batch.data.begin() + batch.size() / 2, batch.data.end()));
+    for (int64_t i = 0; i < batch.size(); ++i)
+        batch.data[i] = std::sin(0.37f * static_cast<float>(i));
+    Tensor first({1, 3, 40, 36},
+                 std::vector<float>(batch.data.begin(), batch.data.begin() + batch.size() / 2));
+    Tensor second({1, 3, 40, 36},
+                  std::vector<float>(batch.data.begin() + batch.size() / 2, batch.data.end()));
     Tensor both = run_cpu(g, {{"input", batch}}).at("logits");
     Tensor a = run_cpu(g, {{"input", first}}).at("logits");
     Tensor b = run_cpu(g, {{"input", second}}).at("logits");
@@ -114,7 +122,8 @@ TEST_CASE("a batch of two equals two runs of one; auto_pad runs like explicit pa
     // Every 3x3 stride-1 conv (pad 1) is SAME_UPPER: replacing the pads changes nothing.
     Graph same = g;
     for (auto& n : same.nodes)
-        if (n.op == Op::Conv && n.attrs.kernel == std::vector<int64_t>{3, 3} && n.attrs.strides[0] == 1) {
+        if (n.op == Op::Conv && n.attrs.kernel == std::vector<int64_t>{3, 3} &&
+            n.attrs.strides[0] == 1) {
             n.attrs.pads = {0, 0, 0, 0};
             n.attrs.auto_pad = "SAME_UPPER";
         }

@@ -1,8 +1,9 @@
+#include "rm/cpu_ops.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 
-#include "rm/cpu_ops.hpp"
 #include "rm/error.hpp"
 
 using namespace rm;
@@ -38,7 +39,8 @@ Tensor naive_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Attrs
                                 int64_t iy = oy * a.strides[0] - a.pads[0] + ky * a.dilations[0];
                                 int64_t ix = ox * a.strides[1] - a.pads[1] + kx * a.dilations[1];
                                 if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
-                                sum += static_cast<double>(x.data[((i * c + g * cg + ci) * h + iy) * wd + ix]) *
+                                sum += static_cast<double>(
+                                           x.data[((i * c + g * cg + ci) * h + iy) * wd + ix]) *
                                        w.data[((o * cg + ci) * kh + ky) * kw + kx];
                             }
                     y.data[((i * m + o) * oh + oy) * ow + ox] = static_cast<float>(sum);
@@ -70,16 +72,65 @@ struct ConvCase {
 TEST_CASE("conv2d equals the double-precision definition on awkward shapes") {
     const ConvCase cases[] = {
         {"3x3 odd sizes", {1, 3, 17, 19}, {7, 3, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
-        {"stride 2 asymmetric pads batch 2", {2, 5, 15, 13}, {9, 5, 3, 3}, {2, 2}, {0, 1, 2, 0}, {1, 1}, 1, true},
-        {"7x7 stride 2 stem", {1, 3, 37, 29}, {16, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}, {1, 1}, 1, false},
-        {"1x1 stride 1 (fast path)", {2, 67, 9, 11}, {70, 67, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},
-        {"1x1 stride 2 projection", {1, 33, 9, 10}, {17, 33, 1, 1}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, false},
+        {"stride 2 asymmetric pads batch 2",
+         {2, 5, 15, 13},
+         {9, 5, 3, 3},
+         {2, 2},
+         {0, 1, 2, 0},
+         {1, 1},
+         1,
+         true},
+        {"7x7 stride 2 stem",
+         {1, 3, 37, 29},
+         {16, 3, 7, 7},
+         {2, 2},
+         {3, 3, 3, 3},
+         {1, 1},
+         1,
+         false},
+        {"1x1 stride 1 (fast path)",
+         {2, 67, 9, 11},
+         {70, 67, 1, 1},
+         {1, 1},
+         {0, 0, 0, 0},
+         {1, 1},
+         1,
+         true},
+        {"1x1 stride 2 projection",
+         {1, 33, 9, 10},
+         {17, 33, 1, 1},
+         {2, 2},
+         {0, 0, 0, 0},
+         {1, 1},
+         1,
+         false},
         {"dilation 2x3", {1, 4, 16, 17}, {5, 4, 3, 3}, {1, 2}, {2, 3, 1, 0}, {2, 3}, 1, true},
         {"groups 2", {2, 8, 12, 11}, {12, 4, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 2, true},
         {"depthwise", {1, 6, 11, 12}, {6, 1, 3, 3}, {2, 1}, {1, 1, 1, 1}, {1, 1}, 6, true},
-        {"deep K crosses depth blocks", {1, 300, 6, 7}, {13, 300, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
-        {"many output channels and pixels", {1, 16, 40, 41}, {100, 16, 3, 3}, {1, 1}, {1, 0, 1, 0}, {1, 1}, 1, true},
-        {"kernel as large as the padded input", {1, 2, 3, 3}, {3, 2, 5, 5}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, false},
+        {"deep K crosses depth blocks",
+         {1, 300, 6, 7},
+         {13, 300, 3, 3},
+         {1, 1},
+         {1, 1, 1, 1},
+         {1, 1},
+         1,
+         true},
+        {"many output channels and pixels",
+         {1, 16, 40, 41},
+         {100, 16, 3, 3},
+         {1, 1},
+         {1, 0, 1, 0},
+         {1, 1},
+         1,
+         true},
+        {"kernel as large as the padded input",
+         {1, 2, 3, 3},
+         {3, 2, 5, 5},
+         {1, 1},
+         {1, 1, 1, 1},
+         {1, 1},
+         1,
+         false},
     };
     for (const auto& c : cases) {
         CAPTURE(c.what);
@@ -134,7 +185,8 @@ TEST_CASE("batchnorm, relu, add") {
 }
 
 TEST_CASE("max and average pooling by hand, with padding and ceil_mode") {
-    Tensor x({1, 1, 4, 4}, std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, -16});
+    Tensor x({1, 1, 4, 4},
+             std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, -16});
     Attrs a;
     a.kernel = {2, 2};
     a.strides = {2, 2};

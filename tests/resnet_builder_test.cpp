@@ -1,3 +1,5 @@
+#include "rm/resnet_builder.hpp"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -6,7 +8,6 @@
 
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
-#include "rm/resnet_builder.hpp"
 #include "rm/shape_inference.hpp"
 
 using namespace rm;
@@ -47,8 +48,16 @@ TEST_CASE("resnet18: torchvision topology, names and shapes") {
     CHECK(g.inputs[0].shape == Shape{-1, 3, 224, 224});
     CHECK(g.outputs == std::vector<std::string>{"logits"});
 
-    std::vector<std::string> expected = {"conv1", "bn1", "relu", "maxpool", "layer1.0.conv1", "layer1.0.bn1",
-                                         "layer1.0.relu", "layer1.0.conv2", "layer1.0.bn2", "layer1.0.add",
+    std::vector<std::string> expected = {"conv1",
+                                         "bn1",
+                                         "relu",
+                                         "maxpool",
+                                         "layer1.0.conv1",
+                                         "layer1.0.bn1",
+                                         "layer1.0.relu",
+                                         "layer1.0.conv2",
+                                         "layer1.0.bn2",
+                                         "layer1.0.add",
                                          "layer1.0.relu_out"};
     for (size_t i = 0; i < expected.size(); ++i) CHECK(g.nodes[i].name == expected[i]);
     CHECK(g.nodes[g.nodes.size() - 3].name == "avgpool");
@@ -64,7 +73,8 @@ TEST_CASE("resnet18: torchvision topology, names and shapes") {
     const Node& ds = node(g, "layer2.0.downsample.0");
     CHECK(ds.attrs.strides == std::vector<int64_t>{2, 2});
     CHECK(g.initializers.at("layer2.0.downsample.0.weight").shape == Shape{128, 64, 1, 1});
-    CHECK(node(g, "layer2.0.add").inputs == std::vector<std::string>{"layer2.0.bn2", "layer2.0.downsample.1"});
+    CHECK(node(g, "layer2.0.add").inputs ==
+          std::vector<std::string>{"layer2.0.bn2", "layer2.0.downsample.1"});
     CHECK(node(g, "layer2.0.conv1").attrs.strides == std::vector<int64_t>{2, 2});
     CHECK(node(g, "fc").attrs.trans_b);
     CHECK(g.initializers.at("fc.weight").shape == Shape{1000, 512});
@@ -83,14 +93,17 @@ TEST_CASE("bottlenecks: stride on the 3x3 conv, expansion 4, wide width 128 per 
     CHECK(node(g, "layer2.0.conv2").attrs.strides == std::vector<int64_t>{2, 2});
     CHECK(node(g, "layer2.0.relu2").inputs[0] == "layer2.0.bn2");
     CHECK(g.initializers.at("layer1.0.conv3.weight").shape == Shape{32, 8, 1, 1});
-    CHECK(g.initializers.at("layer1.0.downsample.0.weight").shape == Shape{32, 8, 1, 1});  // 8 -> 32
+    CHECK(g.initializers.at("layer1.0.downsample.0.weight").shape ==
+          Shape{32, 8, 1, 1});  // 8 -> 32
     CHECK(g.find_node("layer1.1.downsample.0") == nullptr);
     CHECK(g.initializers.at("fc.weight").shape == Shape{10, 256});
 
     ResNetConfig w = tiny("wide_resnet50_2");
     Graph wide = build_resnet(w);
-    CHECK(wide.initializers.at("layer1.0.conv1.weight").shape == Shape{16, 8, 1, 1});  // width doubled
-    CHECK(wide.initializers.at("layer1.0.conv3.weight").shape == Shape{32, 16, 1, 1});  // output not
+    CHECK(wide.initializers.at("layer1.0.conv1.weight").shape ==
+          Shape{16, 8, 1, 1});  // width doubled
+    CHECK(wide.initializers.at("layer1.0.conv3.weight").shape ==
+          Shape{32, 16, 1, 1});  // output not
     CHECK(build_resnet(tiny("resnet152")).nodes.size() == 4 + 50 * 10 + 4 * 2 + 3);
 }
 
@@ -100,8 +113,10 @@ TEST_CASE("weights are deterministic, seed-dependent, with non-trivial BN statis
     ResNetConfig other = tiny("resnet18");
     other.seed = 7;
     Graph c = build_resnet(other);
-    CHECK(a.initializers.at("layer3.1.conv2.weight").data == b.initializers.at("layer3.1.conv2.weight").data);
-    CHECK(a.initializers.at("layer3.1.conv2.weight").data != c.initializers.at("layer3.1.conv2.weight").data);
+    CHECK(a.initializers.at("layer3.1.conv2.weight").data ==
+          b.initializers.at("layer3.1.conv2.weight").data);
+    CHECK(a.initializers.at("layer3.1.conv2.weight").data !=
+          c.initializers.at("layer3.1.conv2.weight").data);
     // BN parameters in the ranges the RM checks need (no identity BN, no zero-init last gamma).
     for (const char* bn : {"bn1", "layer1.0.bn2", "layer4.1.bn2", "layer2.0.downsample.1"}) {
         CAPTURE(bn);
@@ -145,7 +160,8 @@ TEST_CASE("resnet152 at full size builds quickly") {
     ResNetConfig c;
     c.arch = "resnet152";
     Graph g = build_resnet(c);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CHECK(g.initializers.at("layer3.35.conv3.weight").shape == Shape{1024, 256, 1, 1});
     // About 0.4 s on two free cores; generous for a loaded CI machine.
     CHECK(seconds < 10.0);
@@ -159,7 +175,8 @@ TEST_CASE("parse_builtin_spec") {
     CHECK(plain->num_classes == 1000);
     CHECK(plain->input_height == 224);
 
-    auto full = parse_builtin_spec("builtin:resnet18?classes=10&size=64x48&channels=1&width=32&seed=3");
+    auto full =
+        parse_builtin_spec("builtin:resnet18?classes=10&size=64x48&channels=1&width=32&seed=3");
     REQUIRE(full.has_value());
     CHECK(full->num_classes == 10);
     CHECK(full->input_height == 64);
@@ -170,11 +187,15 @@ TEST_CASE("parse_builtin_spec") {
     CHECK(parse_builtin_spec("builtin:resnet34?size=96")->input_width == 96);
 
     CHECK(error_of("builtin:resnet19") ==
-          "unknown built-in model 'resnet19' (valid: resnet18, resnet34, resnet50, resnet101, resnet152, "
+          "unknown built-in model 'resnet19' (valid: resnet18, resnet34, resnet50, resnet101, "
+          "resnet152, "
           "wide_resnet50_2, wide_resnet101_2)");
-    CHECK(error_of("builtin:resnet18?classes=ten") == "'builtin:resnet18?classes=ten': option classes=ten is not an integer");
-    CHECK(error_of("builtin:resnet18?colour=1").find("unknown option 'colour'") != std::string::npos);
-    CHECK(error_of("builtin:resnet18?size=0").find("height=0 is out of range") != std::string::npos);
+    CHECK(error_of("builtin:resnet18?classes=ten") ==
+          "'builtin:resnet18?classes=ten': option classes=ten is not an integer");
+    CHECK(error_of("builtin:resnet18?colour=1").find("unknown option 'colour'") !=
+          std::string::npos);
+    CHECK(error_of("builtin:resnet18?size=0").find("height=0 is out of range") !=
+          std::string::npos);
     CHECK(error_of("builtin:resnet18?channels").find("needs a value") != std::string::npos);
     CHECK(builtin_model_names().size() == 7);
 

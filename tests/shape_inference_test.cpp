@@ -1,7 +1,8 @@
+#include "rm/shape_inference.hpp"
+
 #include <doctest/doctest.h>
 
 #include "rm/error.hpp"
-#include "rm/shape_inference.hpp"
 
 using namespace rm;
 
@@ -20,8 +21,8 @@ Node node(std::string name, Op op, std::vector<std::string> inputs, Attrs attrs 
     return n;
 }
 
-Attrs conv_attrs(std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dilations = {1, 1},
-                 int64_t group = 1) {
+Attrs conv_attrs(std::vector<int64_t> strides, std::vector<int64_t> pads,
+                 std::vector<int64_t> dilations = {1, 1}, int64_t group = 1) {
     Attrs a;
     a.strides = std::move(strides);
     a.pads = std::move(pads);
@@ -61,9 +62,10 @@ TEST_CASE("conv output size with stride, asymmetric pads and dilation; symbolic 
 }
 
 TEST_CASE("auto_pad SAME_UPPER / SAME_LOWER / VALID become explicit pads") {
-    for (auto [mode, pads] : {std::pair<std::string, std::vector<int64_t>>{"SAME_UPPER", {0, 0, 1, 1}},
-                              {"SAME_LOWER", {1, 1, 0, 0}},
-                              {"VALID", {0, 0, 0, 0}}}) {
+    for (auto [mode, pads] :
+         {std::pair<std::string, std::vector<int64_t>>{"SAME_UPPER", {0, 0, 1, 1}},
+          {"SAME_LOWER", {1, 1, 0, 0}},
+          {"VALID", {0, 0, 0, 0}}}) {
         Graph g = one_input({1, 2, 8, 8}, {{"w", {3, 2, 3, 3}}});
         Attrs a = conv_attrs({2, 2}, {0, 0, 0, 0});
         a.auto_pad = mode;
@@ -84,7 +86,8 @@ TEST_CASE("auto_pad SAME_UPPER / SAME_LOWER / VALID become explicit pads") {
 
 TEST_CASE("grouped conv and its errors name the node and operator") {
     Graph g = one_input({1, 8, 5, 5}, {{"w", {12, 2, 3, 3}}, {"b", {12}}});
-    g.nodes.push_back(node("grouped", Op::Conv, {"x", "w", "b"}, conv_attrs({1, 1}, {1, 1, 1, 1}, {1, 1}, 4)));
+    g.nodes.push_back(
+        node("grouped", Op::Conv, {"x", "w", "b"}, conv_attrs({1, 1}, {1, 1, 1, 1}, {1, 1}, 4)));
     CHECK(single(g) == Shape{1, 12, 5, 5});
 
     g.nodes[0].attrs.group = 3;
@@ -92,7 +95,8 @@ TEST_CASE("grouped conv and its errors name the node and operator") {
 
     Graph m = one_input({1, 3, 5, 5}, {{"w", {4, 5, 3, 3}}});
     m.nodes.push_back(node("Conv_7", Op::Conv, {"x", "w"}));
-    CHECK(error_of(m).find("node 'Conv_7' (Conv): weight [4, 5, 3, 3] expects 5 input channels") == 0);
+    CHECK(error_of(m).find("node 'Conv_7' (Conv): weight [4, 5, 3, 3] expects 5 input channels") ==
+          0);
 
     Graph b = one_input({1, 3, 5, 5}, {{"w", {4, 3, 3, 3}}, {"b", {5}}});
     b.nodes.push_back(node("c", Op::Conv, {"x", "w", "b"}));
@@ -114,7 +118,8 @@ TEST_CASE("grouped conv and its errors name the node and operator") {
 TEST_CASE("absurd sizes are refused, not allocated") {
     Graph g = one_input({1, 1, 40000, 40000}, {{"w", {2, 1, 1, 1}}});
     g.nodes.push_back(node("wide", Op::Conv, {"x", "w"}));
-    CHECK(error_of(g).find("node 'wide' (Conv): output shape [1, 2, 40000, 40000] is absurdly large") == 0);
+    CHECK(error_of(g).find(
+              "node 'wide' (Conv): output shape [1, 2, 40000, 40000] is absurdly large") == 0);
 
     Graph in = one_input({1, 1, 100000, 100000});
     in.nodes.push_back(node("r", Op::Relu, {"x"}));
@@ -155,7 +160,8 @@ TEST_CASE("batchnorm, relu, softmax keep shapes; batchnorm checks its vectors") 
     g.nodes.push_back(node("sm", Op::Softmax, {"r_out"}));
     CHECK(single(g) == Shape{2, 4, 3, 3});
     g.initializers["v"] = Tensor({3});
-    CHECK(error_of(g) == "node 'bn' (BatchNormalization): var [3] does not match 4 channels of [2, 4, 3, 3]");
+    CHECK(error_of(g) ==
+          "node 'bn' (BatchNormalization): var [3] does not match 4 channels of [2, 4, 3, 3]");
 }
 
 TEST_CASE("Add broadcasting") {
@@ -247,7 +253,8 @@ TEST_CASE("graph outputs must exist; shapes of all tensors are reported") {
     CHECK(infer_shapes_of(c, 2).at("c_out") == Shape{2, 3, 2, 4});
     CHECK(c.nodes[0].attrs.auto_pad == "SAME_UPPER");
     std::vector<Node> resolved;
-    CHECK(infer_shapes_for_inputs(c, {{"x", {3, 2, 9, 4}}}, &resolved).at("c_out") == Shape{3, 3, 9, 4});
+    CHECK(infer_shapes_for_inputs(c, {{"x", {3, 2, 9, 4}}}, &resolved).at("c_out") ==
+          Shape{3, 3, 9, 4});
     CHECK(resolved[0].attrs.pads == std::vector<int64_t>{1, 1, 1, 1});
     CHECK_THROWS_AS(infer_shapes_for_inputs(c, {}), Error);
 }
