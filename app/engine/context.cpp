@@ -116,8 +116,9 @@ uint32_t Context::Impl::find_memory_type(uint32_t bits, VkMemoryPropertyFlags re
 }
 
 const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
-                                               std::span<const uint32_t> spec) {
+                                               std::span<const uint32_t> spec, uint32_t texel_mask) {
     std::string key(shader);
+    key += "/" + std::to_string(texel_mask);
     for (uint32_t v : spec) key += ":" + std::to_string(v);
     auto it = pipelines_.find(key);
     if (it != pipelines_.end()) return *it->second;
@@ -127,10 +128,12 @@ const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t
     auto p = std::make_unique<ComputePipeline>();
     p->bindings = bindings;
     p->push_bytes = push_bytes;
+    p->texel_mask = texel_mask;
 
     std::vector<VkDescriptorSetLayoutBinding> b(bindings);
     for (uint32_t i = 0; i < bindings; ++i)
-        b[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+        b[i] = {i, (texel_mask >> i) & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
+                VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
     VkDescriptorSetLayoutCreateInfo lci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
     lci.bindingCount = bindings;
     lci.pBindings = b.data();

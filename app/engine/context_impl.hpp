@@ -1,6 +1,7 @@
 #pragma once
 // Engine-internal view of a Context: the Vulkan objects and the small helpers every part of the
 // engine (graph runner, peak probe) builds on. Not part of the public API (engine.hpp).
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,7 @@ struct ComputePipeline {
     UniquePipeline pipeline;
     uint32_t bindings = 0;
     uint32_t push_bytes = 0;
+    uint32_t texel_mask = 0;  // bit i: binding i is a uniform texel buffer, not a storage buffer
 };
 
 // One storage-buffer binding: a range of a buffer (offset aligned to
@@ -59,7 +61,8 @@ struct BufferRange {
     uint64_t range = VK_WHOLE_SIZE;
 };
 
-// Descriptor sets for many dispatches, freed all at once with the arena.
+// Descriptor sets (and the texel-buffer views they use) for many dispatches, freed all at
+// once with the arena.
 class DescriptorArena {
 public:
     DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t max_buffers);
@@ -68,6 +71,7 @@ public:
 private:
     VkDevice device_;
     UniqueDescriptorPool pool_;
+    std::vector<UniqueBufferView> views_;
 };
 
 struct Context::Impl {
@@ -93,16 +97,22 @@ struct Context::Impl {
 
     // Largest range one storage-buffer binding may cover (maxStorageBufferRange, or a smaller
     // override so tests can exercise the split paths on small tensors).
-    uint64_t max_binding_range() const { return max_binding_override ? max_binding_override : info.max_storage_buffer_range; }
+    uint64_t max_binding_range() const {
+        uint64_t limit = std::min<uint64_t>(info.max_storage_buffer_range, uint64_t{properties.limits.maxTexelBufferElements} * 4);
+        return max_binding_override ? std::min(max_binding_override, limit) : limit;
+    }
     uint64_t max_binding_override = 0;
-    uint64_t offset_alignment() const { return properties.limits.minStorageBufferOffsetAlignment; }
+    uint64_t offset_alignment() const {
+        return std::max(properties.limits.minStorageBufferOffsetAlignment, properties.limits.minTexelBufferOffsetAlignment);
+    }
 
     // Memory type index with all `required` flags (preferring `preferred` ones too) among `bits`.
     uint32_t find_memory_type(uint32_t bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
 
     // A pipeline for shaders/<shader>.comp, cached by name + specialization constants.
+    // Bindings are storage buffers, except those in texel_mask (uniform texel buffers, R32_SFLOAT).
     const ComputePipeline& pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
-                                    std::span<const uint32_t> spec_constants = {});
+                                    std::span<const uint32_t> spec_constants = {}, uint32_t texel_mask = 0);
 
     // Records with `record` into a fresh command buffer, submits it and waits for it.
     void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);

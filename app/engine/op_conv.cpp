@@ -1,6 +1,9 @@
 // Conv planning: tile choice, and slicing over images and output channels so that every
 // binding stays within maxStorageBufferRange (a plain Wide-ResNet conv weight is ~340 MB).
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "app/engine/kernel_plan.hpp"
 
@@ -8,15 +11,26 @@ namespace rmvk {
 namespace {
 
 struct Tile {
+    const char* shader;
     uint32_t tm, tn, tk, rm, rn;
+    uint32_t workgroup() const { return (tm / rm) * (tn / rn); }
 };
 
-Tile choose_tile(int64_t ocg, int64_t cols) {
+Tile choose_tile(const DeviceInfo& device, int64_t ocg) {
+    if (const char* env = std::getenv("RMVK_CONV_TILE")) {  // tuning experiments
+        Tile t{"conv2d", 64, 64, 16, 4, 4};
+        char name[32] = {0};
+        if (std::sscanf(env, "%31[^:]:%u:%u:%u:%u:%u", name, &t.tm, &t.tn, &t.tk, &t.rm, &t.rn) == 6) {
+            t.shader = std::string(name) == "direct" ? "conv2d_direct" : "conv2d";
+            return t;
+        }
+    }
+    // CPU devices (lavapipe) gain nothing from shared memory and pay for every barrier.
+    if (device.type == "cpu") return {"conv2d_direct", 8, 256, 1, 8, 4};
     // Narrow layers (few output channels, e.g. the first conv of a tiny net, grouped convs)
     // waste less of a 32-wide tile; everything else uses the 64x64 tile.
-    if (ocg <= 32) return {32, 64, 16, 2, 4};
-    (void)cols;
-    return {64, 64, 16, 4, 4};
+    if (ocg <= 32) return {"conv2d", 32, 64, 16, 2, 4};
+    return {"conv2d", 64, 64, 16, 4, 4};
 }
 
 }  // namespace
@@ -53,18 +67,18 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     if (oc_chunk < oc) images = 1;
     while (images > 1 && (static_cast<uint64_t>(images) * in_per_image > limit ||
                           static_cast<uint64_t>(images) * out_per_image > limit ||
-                          (images * oh * ow + 63) / 64 > 65535))
+                          (images * oh * ow + 255) / 64 > 65535))
         images = (images + 1) / 2;
 
     int64_t ocg_dispatch = groups > 1 ? ocg : oc_chunk;  // output channels per group per dispatch
-    Tile t = choose_tile(ocg_dispatch, images * oh * ow);
+    Tile t = choose_tile(planner.ctx().info, ocg_dispatch);
     bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 && a.pads[0] == 0 &&
                      a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
-    uint32_t wg = (t.tm / t.rm) * (t.tn / t.rn);
+    uint32_t wg = t.workgroup();
     uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
                        u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
                        u32(a.dilations[1]), pointwise ? 1u : 0u};
-    const ComputePipeline& pipe = planner.ctx().pipeline("conv2d", 4, 18 * 4, spec);
+    const ComputePipeline& pipe = planner.ctx().pipeline(t.shader, 4, 18 * 4, spec, std::string(t.shader) == "conv2d_direct" ? 0b11u : 0u);
 
     std::vector<Dispatch> out;
     for (int64_t n0 = 0; n0 < n; n0 += images) {

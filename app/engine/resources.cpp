@@ -6,7 +6,7 @@ namespace rmvk {
 Buffer::Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind) : size_(bytes) {
     VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     bci.size = bytes ? bytes : 4;
-    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     VkBuffer buffer = VK_NULL_HANDLE;
     vk_check(vkCreateBuffer(ctx.device, &bci, nullptr, &buffer), "creating a buffer of " + std::to_string(bytes) + " bytes");
@@ -35,11 +35,12 @@ Buffer::Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind) : size_(byte
 }
 
 DescriptorArena::DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t max_buffers) : device_(ctx.device) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, max_buffers ? max_buffers : 1};
+    VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, max_buffers ? max_buffers : 1},
+                                    {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, max_buffers ? max_buffers : 1}};
     VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     ci.maxSets = max_sets ? max_sets : 1;
-    ci.poolSizeCount = 1;
-    ci.pPoolSizes = &size;
+    ci.poolSizeCount = 2;
+    ci.pPoolSizes = sizes;
     VkDescriptorPool pool = VK_NULL_HANDLE;
     vk_check(vkCreateDescriptorPool(device_, &ci, nullptr, &pool), "creating a descriptor pool");
     pool_ = UniqueDescriptorPool(device_, pool);
@@ -54,15 +55,28 @@ VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline, std::
     VkDescriptorSet set = VK_NULL_HANDLE;
     vk_check(vkAllocateDescriptorSets(device_, &ai, &set), "allocating a descriptor set");
     std::vector<VkDescriptorBufferInfo> infos(buffers.size());
+    std::vector<VkBufferView> views(buffers.size(), VK_NULL_HANDLE);
     std::vector<VkWriteDescriptorSet> writes(buffers.size());
     for (size_t i = 0; i < buffers.size(); ++i) {
-        infos[i] = {buffers[i].buffer, buffers[i].offset, buffers[i].range};
         writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
         writes[i].dstSet = set;
         writes[i].dstBinding = static_cast<uint32_t>(i);
         writes[i].descriptorCount = 1;
-        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-        writes[i].pBufferInfo = &infos[i];
+        if ((pipeline.texel_mask >> i) & 1) {
+            VkBufferViewCreateInfo vci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+            vci.buffer = buffers[i].buffer;
+            vci.format = VK_FORMAT_R32_SFLOAT;
+            vci.offset = buffers[i].offset;
+            vci.range = buffers[i].range;
+            vk_check(vkCreateBufferView(device_, &vci, nullptr, &views[i]), "creating a texel buffer view");
+            views_.emplace_back(device_, views[i]);
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            writes[i].pTexelBufferView = &views[i];
+        } else {
+            infos[i] = {buffers[i].buffer, buffers[i].offset, buffers[i].range};
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            writes[i].pBufferInfo = &infos[i];
+        }
     }
     vkUpdateDescriptorSets(device_, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
     return set;

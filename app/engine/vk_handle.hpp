@@ -48,6 +48,7 @@ using UniqueDescriptorPool = DeviceHandle<VkDescriptorPool, vkDestroyDescriptorP
 using UniqueCommandPool = DeviceHandle<VkCommandPool, vkDestroyCommandPool>;
 using UniqueFence = DeviceHandle<VkFence, vkDestroyFence>;
 using UniqueQueryPool = DeviceHandle<VkQueryPool, vkDestroyQueryPool>;
+using UniqueBufferView = DeviceHandle<VkBufferView, vkDestroyBufferView>;
 using UniquePipelineCache = DeviceHandle<VkPipelineCache, vkDestroyPipelineCache>;
 
 // The instance and the logical device: destroyed last, by Context::Impl.

@@ -1,0 +1,99 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+// Convolution for CPU devices (lavapipe): no shared memory and no barriers. Each invocation
+// keeps RM output channels x RN pixels in registers. X and W are read through texel buffers:
+// lavapipe turns a texelFetch into one vector gather, while every storage-buffer or shared
+// load becomes a per-lane loop with branches (about ten times slower).
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TM = 8;    // output channels per workgroup (= RM)
+layout(constant_id = 2) const uint TN = 256;  // pixels per workgroup
+layout(constant_id = 3) const uint TK = 1;
+layout(constant_id = 4) const uint RM = 8;
+layout(constant_id = 5) const uint RN = 4;
+layout(constant_id = 6) const bool RELU = false;
+layout(constant_id = 7) const uint KH = 3;
+layout(constant_id = 8) const uint KW = 3;
+layout(constant_id = 9) const uint SH = 1;
+layout(constant_id = 10) const uint SW = 1;
+layout(constant_id = 11) const uint DH = 1;
+layout(constant_id = 12) const uint DW = 1;
+layout(constant_id = 13) const bool POINTWISE = false;
+
+layout(binding = 0) uniform samplerBuffer X;
+layout(binding = 1) uniform samplerBuffer Wt;
+layout(std430, binding = 2) readonly buffer B { float bias[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+
+layout(push_constant) uniform P {
+    uint x_off, w_off, b_off, y_off;
+    uint n, c, h, w;
+    uint oc_total, oh, ow;
+    uint cg, ocg, oc_first, group_first;
+    int pad_top, pad_left;
+    uint has_bias;
+} p;
+
+void main() {
+    const uint lanes = TN / RN;
+    const uint lid = gl_LocalInvocationID.x;
+    const uint group = p.group_first + gl_WorkGroupID.z;
+    const uint ocl0 = gl_WorkGroupID.y * RM;
+    const uint ohw = p.oh * p.ow;
+    const uint cols = p.n * ohw;
+    const uint K = p.cg * KH * KW;
+    const uint hw = p.h * p.w;
+    const uint w_row0 = p.w_off + (gl_WorkGroupID.z * p.ocg + ocl0) * K;
+
+    uint xb[RN];
+    int ih0[RN], iw0[RN];
+    bool ok[RN];
+    [[unroll]] for (uint j = 0; j < RN; ++j) {
+        uint col = gl_WorkGroupID.x * TN + lid + j * lanes;
+        ok[j] = col < cols;
+        uint img = ok[j] ? col / ohw : 0, pix = ok[j] ? col % ohw : 0;
+        ih0[j] = int(pix / p.ow) * int(SH) - p.pad_top;
+        iw0[j] = int(pix % p.ow) * int(SW) - p.pad_left;
+        xb[j] = p.x_off + (img * p.c + group * p.cg) * hw + (POINTWISE ? pix : 0);
+    }
+    // Rows beyond this group's channels read row 0 (valid memory) and are never stored.
+    uint wrow[RM];
+    [[unroll]] for (uint i = 0; i < RM; ++i) wrow[i] = w_row0 + (ocl0 + i < p.ocg ? i : 0) * K;
+
+    float acc[RM][RN];
+    [[unroll]] for (uint i = 0; i < RM; ++i)
+        [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = 0.0;
+
+    for (uint ci = 0; ci < p.cg; ++ci) {
+        [[unroll]] for (uint r = 0; r < KH * KW; ++r) {
+            const uint k = ci * (KH * KW) + r;
+            float b[RN];
+            [[unroll]] for (uint j = 0; j < RN; ++j) {
+                if (POINTWISE) {
+                    b[j] = ok[j] ? texelFetch(X, int(xb[j] + ci * hw)).r : 0.0;
+                } else {
+                    int ih = ih0[j] + int((r / KW) * DH), iw = iw0[j] + int((r % KW) * DW);
+                    bool inside = ok[j] && ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
+                    b[j] = inside ? texelFetch(X, int(xb[j] + ci * hw + uint(ih) * p.w + uint(iw))).r : 0.0;
+                }
+            }
+            [[unroll]] for (uint i = 0; i < RM; ++i) {
+                float a = texelFetch(Wt, int(wrow[i] + k)).r;
+                [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = fma(a, b[j], acc[i][j]);
+            }
+        }
+    }
+
+    [[unroll]] for (uint i = 0; i < RM; ++i) {
+        uint ocl = ocl0 + i;
+        if (ocl >= p.ocg) continue;
+        uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to oc_first
+        float bv = p.has_bias != 0 ? bias[p.b_off + oc] : 0.0;
+        [[unroll]] for (uint j = 0; j < RN; ++j) {
+            uint col = gl_WorkGroupID.x * TN + lid + j * lanes;
+            if (col >= cols) continue;
+            uint im = col / ohw, px = col % ohw;
+            y[p.y_off + (im * p.oc_total + oc) * ohw + px] = apply_relu(acc[i][j] + bv, RELU);
+        }
+    }
+}
