@@ -16,6 +16,7 @@ struct GuiOptions {
     std::string screenshot;         // PNG of the last frame
     std::string dump_state;         // JSON of what is on screen
     std::string open_after_start;   // a model opened once the first one is shown (error-path tests)
+    std::string tab;                // "Feature maps", "Timing" or "Input" shown first
     int frames = 0;                 // > 0: render this many frames after loading, then exit
     int width = 1600, height = 1000;
     bool vsync = true;

@@ -28,6 +28,27 @@ std::string describe(const rm::Node& node, const rm::ShapeMap& shapes, const rm:
     return s;
 }
 
+// "/layer1/layer1.0/conv1/Conv" (the ONNX exporter's scoped names) -> "layer1.0.conv1".
+std::string short_name(const std::string& name, rm::Op op) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (start <= name.size()) {
+        size_t slash = name.find('/', start);
+        if (slash == std::string::npos) slash = name.size();
+        if (slash > start) parts.push_back(name.substr(start, slash - start));
+        start = slash + 1;
+    }
+    if (parts.size() < 2) return name;
+    std::string op_text(rm::op_name(op));
+    if (parts.back().rfind(op_text, 0) == 0) parts.pop_back();
+    std::string out;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (i + 1 < parts.size() && parts[i + 1].rfind(parts[i] + ".", 0) == 0) continue;
+        out += (out.empty() ? "" : ".") + parts[i];
+    }
+    return out.empty() ? name : out;
+}
+
 std::string shape_label(const rm::ShapeMap& shapes, const std::string& tensor) {
     auto it = shapes.find(tensor);
     if (it == shapes.end()) return "";
@@ -93,7 +114,7 @@ GraphLayout build_layout(const rm::Graph& graph, const rm::ShapeMap& shapes, con
         } else {
             LayoutNode n;
             n.id = node.name;
-            n.title = node.name;
+            n.title = short_name(node.name, node.op);
             n.subtitle = describe(node, shapes, graph);
             n.op = node.op;
             n.members = {node.name};

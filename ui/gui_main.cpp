@@ -13,6 +13,7 @@ const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
+    "                [--tab features|timing|input]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
     "IMG (default: a bundled sample). D is 'cpu' or a Vulkan device index or name.\n"
@@ -46,6 +47,7 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
         else if (a == "--screenshot") o.screenshot = value(i);
         else if (a == "--dump-state") o.dump_state = value(i);
         else if (a == "--open-after-start") o.open_after_start = value(i);
+        else if (a == "--tab") o.tab = value(i);
         else if (a == "--frames") o.frames = number(i);
         else if (a == "--width") o.width = number(i);
         else if (a == "--height") o.height = number(i);
@@ -56,6 +58,10 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             have_model = true;
         } else throw std::invalid_argument("unexpected argument '" + a + "'");
     }
+    if (o.tab == "features") o.tab = "Feature maps";
+    else if (o.tab == "timing") o.tab = "Timing";
+    else if (o.tab == "input") o.tab = "Input";
+    else if (!o.tab.empty()) throw std::invalid_argument("--tab wants features, timing or input");
     if (o.frames == 0 && (!o.screenshot.empty() || !o.dump_state.empty())) o.frames = 10;
     return o;
 }

@@ -87,7 +87,7 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     o << "  \"errors\": " << string_list(state.errors) << ",\n";
     o << "  \"warnings\": " << string_list(state.warnings) << ",\n";
     o << "  \"window_device\": " << quote(facts.window_device) << ",\n";
-    o << "  \"frames\": " << facts.frames << ", \"fps\": " << num(facts.fps) << ",\n";
+    o << "  \"frames\": " << facts.frames << ", \"fps\": " << num(facts.fps) << ", \"ui_ms\": " << num(facts.ui_ms) << ",\n";
     o << "  \"active_tab\": " << quote(facts.active_tab) << ",\n";
     if (state.model) {
         const auto& m = *state.model;

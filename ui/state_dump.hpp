@@ -12,6 +12,7 @@ struct ScreenFacts {
     int residual_boxes = 0, plain_boxes = 0;          // boxes in each pane's layout
     int residual_drawn = 0, plain_drawn = 0;          // boxes drawn in the last frame
     double fps = 0;
+    double ui_ms = 0;                                 // mean CPU time to build one frame's UI
     int frames = 0;
     bool busy = false;
     std::string window_device;                        // the Vulkan device drawing the window
