@@ -28,7 +28,8 @@ std::string describe(const rm::Node& node, const rm::ShapeMap& shapes, const rm:
     return s;
 }
 
-// "/layer1/layer1.0/conv1/Conv" (the ONNX exporter's scoped names) -> "layer1.0.conv1".
+}  // namespace
+
 std::string short_name(const std::string& name, rm::Op op) {
     std::vector<std::string> parts;
     size_t start = 0;
@@ -48,6 +49,8 @@ std::string short_name(const std::string& name, rm::Op op) {
     }
     return out.empty() ? name : out;
 }
+
+namespace {
 
 std::string shape_label(const rm::ShapeMap& shapes, const std::string& tensor) {
     auto it = shapes.find(tensor);

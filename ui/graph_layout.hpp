@@ -47,6 +47,9 @@ struct GraphLayout {
 
 inline constexpr float kNodeWidth = 190, kNodeHeight = 44, kLayerGap = 38;
 
+// "/layer1/layer1.0/conv1/Conv" (the ONNX exporter's scoped names) -> "layer1.0.conv1".
+std::string short_name(const std::string& name, rm::Op op);
+
 // node name -> block name for every node inside a residual block.
 using BlockMembership = std::map<std::string, std::string>;
 

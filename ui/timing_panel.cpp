@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 
+#include "ui/graph_layout.hpp"
 #include "ui/theme.hpp"
 
 namespace rmvk::ui {
@@ -157,7 +158,7 @@ void TimingPanel::draw_bars(const char* id, const char* title, const rm::Graph&,
             const auto& t = *rows[size_t(i)];
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
-            ImGui::TextUnformatted(t.node.c_str());
+            ImGui::TextUnformatted(short_name(t.node, t.op).c_str());
             if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s (%s)", t.node.c_str(), std::string(rm::op_name(t.op)).c_str());
             ImGui::TableNextColumn();
             ImVec2 p = ImGui::GetCursorScreenPos();
