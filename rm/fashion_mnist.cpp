@@ -24,8 +24,9 @@ struct GzCloser {
 using GzFile = std::unique_ptr<gzFile_s, GzCloser>;
 
 class IdxReader {
-public:
-    explicit IdxReader(std::string path) : path_(std::move(path)), file_(gzopen(path_.c_str(), "rb")) {
+  public:
+    explicit IdxReader(std::string path)
+        : path_(std::move(path)), file_(gzopen(path_.c_str(), "rb")) {
         if (!file_) throw Error(path_ + ": cannot open");
     }
 
@@ -37,8 +38,9 @@ public:
             if (got <= 0) {
                 int err = 0;
                 const char* msg = gzerror(file_.get(), &err);
-                throw Error(path_ + (err != Z_OK && err != Z_BUF_ERROR ? ": corrupt gzip data (" + std::string(msg) + ")"
-                                                                        : ": file is truncated"));
+                throw Error(path_ + (err != Z_OK && err != Z_BUF_ERROR
+                                         ? ": corrupt gzip data (" + std::string(msg) + ")"
+                                         : ": file is truncated"));
             }
             out += got;
             bytes -= static_cast<size_t>(got);
@@ -54,13 +56,13 @@ public:
     void expect_magic(uint32_t magic) {
         uint32_t got = read_u32();
         if (got != magic)
-            throw Error(path_ + ": not an IDX file of the expected kind (magic " + std::to_string(got) +
-                        ", expected " + std::to_string(magic) + ")");
+            throw Error(path_ + ": not an IDX file of the expected kind (magic " +
+                        std::to_string(got) + ", expected " + std::to_string(magic) + ")");
     }
 
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
     GzFile file_;
 };
@@ -84,7 +86,8 @@ LabelledImages read_fashion_mnist_test(const std::string& dir, int64_t limit) {
     labels.expect_magic(kLabelsMagic);
     const uint32_t count = images.read_u32(), rows = images.read_u32(), cols = images.read_u32();
     const uint32_t label_count = labels.read_u32();
-    if (count == 0 || count > kMaxCount || rows == 0 || rows > kMaxSide || cols == 0 || cols > kMaxSide)
+    if (count == 0 || count > kMaxCount || rows == 0 || rows > kMaxSide || cols == 0 ||
+        cols > kMaxSide)
         throw Error(images.path() + ": implausible sizes " + std::to_string(count) + " x " +
                     std::to_string(rows) + " x " + std::to_string(cols));
     if (label_count != count)
@@ -101,8 +104,9 @@ LabelledImages read_fashion_mnist_test(const std::string& dir, int64_t limit) {
     labels.read(set.labels.data(), set.labels.size());
     for (int64_t i = 0; i < set.count; ++i)
         if (set.labels[static_cast<size_t>(i)] >= 10)
-            throw Error(labels.path() + ": label " + std::to_string(set.labels[static_cast<size_t>(i)]) +
-                        " of image " + std::to_string(i) + " is not a Fashion-MNIST class");
+            throw Error(labels.path() + ": label " +
+                        std::to_string(set.labels[static_cast<size_t>(i)]) + " of image " +
+                        std::to_string(i) + " is not a Fashion-MNIST class");
     return set;
 }
 

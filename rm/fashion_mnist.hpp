@@ -10,14 +10,15 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 
 struct LabelledImages {
     int64_t count = 0, rows = 0, cols = 0;
-    std::vector<uint8_t> pixels;   // count * rows * cols, row-major, 0 = black
-    std::vector<uint8_t> labels;   // count, each in [0, 10)
+    std::vector<uint8_t> pixels;  // count * rows * cols, row-major, 0 = black
+    std::vector<uint8_t> labels;  // count, each in [0, 10)
 };
 
 // Reads <dir>/t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (gzip'd IDX files),
 // checking magic numbers, sizes and labels. At most `limit` images when limit > 0.
 // Throws rm::Error naming the file; a missing directory says which package to install.
-LabelledImages read_fashion_mnist_test(const std::string& dir = kFashionMnistDir, int64_t limit = 0);
+LabelledImages read_fashion_mnist_test(const std::string& dir = kFashionMnistDir,
+                                       int64_t limit = 0);
 
 // Both test-set files exist under `dir` (tests skip when the package is absent).
 bool fashion_mnist_available(const std::string& dir = kFashionMnistDir);

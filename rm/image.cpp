@@ -81,8 +81,8 @@ std::vector<float> per_channel(const std::string& key, std::vector<float> v, int
 constexpr int kPrecisionBits = 32 - 8 - 2;
 
 struct AxisWeights {
-    std::vector<int> first;                 // first source index per output index
-    std::vector<std::vector<int32_t>> taps; // fixed-point weights from `first` on
+    std::vector<int> first;                  // first source index per output index
+    std::vector<std::vector<int32_t>> taps;  // fixed-point weights from `first` on
 };
 
 AxisWeights axis_weights(int in_size, int out_size) {
@@ -176,12 +176,15 @@ Planes to_planes(const Image& image, int64_t channels) {
     for (int64_t c = 0; c < channels; ++c) p.channels.emplace_back(n);
     for (size_t i = 0; i < n; ++i) {
         if (channels == 1) {
-            p.channels[0][i] = colour ? static_cast<uint8_t>((at(i, 0) * 19595u + at(i, 1) * 38470u +
-                                                              at(i, 2) * 7471u + 0x8000u) >> 16)
-                                      : at(i, 0);
+            p.channels[0][i] =
+                colour ? static_cast<uint8_t>(
+                             (at(i, 0) * 19595u + at(i, 1) * 38470u + at(i, 2) * 7471u + 0x8000u) >>
+                             16)
+                       : at(i, 0);
         } else {
             for (int64_t c = 0; c < channels; ++c)
-                p.channels[static_cast<size_t>(c)][i] = colour ? at(i, static_cast<int>(c)) : at(i, 0);
+                p.channels[static_cast<size_t>(c)][i] =
+                    colour ? at(i, static_cast<int>(c)) : at(i, 0);
         }
     }
     return p;
@@ -205,10 +208,12 @@ Preprocessing preprocessing_for(const Graph& graph) {
             pre.width = s[3];
         }
     }
-    if (const auto* v = find_meta(graph, "grayscale")) pre.channels = (*v == "1" || lower(*v) == "true") ? 1 : 3;
+    if (const auto* v = find_meta(graph, "grayscale"))
+        pre.channels = (*v == "1" || lower(*v) == "true") ? 1 : 3;
     if (const auto* v = find_meta(graph, "input_size")) {
         auto x = v->find('x');
-        if (x == std::string::npos) throw Error("model metadata 'rmvk.input_size': '" + *v + "' is not HxW");
+        if (x == std::string::npos)
+            throw Error("model metadata 'rmvk.input_size': '" + *v + "' is not HxW");
         pre.height = parse_int("rmvk.input_size", v->substr(0, x));
         pre.width = parse_int("rmvk.input_size", v->substr(x + 1));
     }
@@ -216,11 +221,11 @@ Preprocessing preprocessing_for(const Graph& graph) {
         throw Error("model input has " + std::to_string(pre.channels) +
                     " channels; images can feed only 1- or 3-channel models");
     if (pre.height <= 0 || pre.width <= 0 || pre.height > 8192 || pre.width > 8192)
-        throw Error("model input size " + std::to_string(pre.height) + "x" + std::to_string(pre.width) +
-                    " cannot be made from an image");
+        throw Error("model input size " + std::to_string(pre.height) + "x" +
+                    std::to_string(pre.width) + " cannot be made from an image");
 
-    const bool has_meta = find_meta(graph, "mean") || find_meta(graph, "std") ||
-                          find_meta(graph, "resize_shorter");
+    const bool has_meta =
+        find_meta(graph, "mean") || find_meta(graph, "std") || find_meta(graph, "resize_shorter");
     if (pre.channels == 3) {
         // ImageNet evaluation: shorter side to 256 for a 224 crop, scaled with the input size.
         pre.resize_shorter = static_cast<int64_t>(std::lround(256.0 * pre.height / 224.0));
@@ -230,7 +235,8 @@ Preprocessing preprocessing_for(const Graph& graph) {
         pre.mean = {0.0f};
         pre.std = {1.0f};
     }
-    if (const auto* v = find_meta(graph, "resize_shorter")) pre.resize_shorter = parse_int("rmvk.resize_shorter", *v);
+    if (const auto* v = find_meta(graph, "resize_shorter"))
+        pre.resize_shorter = parse_int("rmvk.resize_shorter", *v);
     if (const auto* v = find_meta(graph, "mean")) pre.mean = parse_floats("rmvk.mean", *v);
     if (const auto* v = find_meta(graph, "std")) pre.std = parse_floats("rmvk.std", *v);
     if (const auto* v = find_meta(graph, "invert")) pre.invert = (*v == "1" || lower(*v) == "true");
@@ -255,7 +261,8 @@ std::vector<std::string> class_labels(const Graph& graph, int64_t num_classes) {
     if (num_classes < 0) num_classes = 0;
     labels.resize(static_cast<size_t>(std::max<int64_t>(num_classes, 0)));
     for (int64_t i = 0; i < num_classes; ++i)
-        if (labels[static_cast<size_t>(i)].empty()) labels[static_cast<size_t>(i)] = "class " + std::to_string(i);
+        if (labels[static_cast<size_t>(i)].empty())
+            labels[static_cast<size_t>(i)] = "class " + std::to_string(i);
     return labels;
 }
 
@@ -265,7 +272,8 @@ Image read_image(const std::string& path) {
                                                          stbi_image_free);
     if (!data) {
         const char* why = stbi_failure_reason();
-        throw Error(path + ": cannot read image (" + std::string(why ? why : "unknown reason") + ")");
+        throw Error(path + ": cannot read image (" + std::string(why ? why : "unknown reason") +
+                    ")");
     }
     if (w <= 0 || h <= 0 || c < 1 || c > 4) throw Error(path + ": unsupported image layout");
     Image img;
@@ -294,7 +302,8 @@ Tensor preprocess(const Image& image, const Preprocessing& pre) {
         resized_h = static_cast<int>(wide ? pre.resize_shorter : new_long);
         if (resized_w < out_w || resized_h < out_h)
             throw Error("preprocessing: resize to " + std::to_string(pre.resize_shorter) +
-                        " is smaller than the " + std::to_string(out_h) + "x" + std::to_string(out_w) + " crop");
+                        " is smaller than the " + std::to_string(out_h) + "x" +
+                        std::to_string(out_w) + " crop");
     }
     if (static_cast<int64_t>(resized_w) * resized_h > (int64_t{1} << 28))
         throw Error("preprocessing: image too large to resize");
@@ -326,7 +335,8 @@ bool is_image_path(const std::string& path) {
     if (dot == std::string::npos) return false;
     const std::string ext = lower(path.substr(dot + 1));
     return ext == "png" || ext == "jpg" || ext == "jpeg" || ext == "bmp" || ext == "tga" ||
-           ext == "gif" || ext == "pgm" || ext == "ppm" || ext == "pnm" || ext == "psd" || ext == "hdr";
+           ext == "gif" || ext == "pgm" || ext == "ppm" || ext == "pnm" || ext == "psd" ||
+           ext == "hdr";
 }
 
 }  // namespace rm

@@ -20,8 +20,10 @@ std::string file_stem(const std::string& label) {
     for (char c : label) {
         if (c == '-') continue;
         const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (std::isalnum(static_cast<unsigned char>(l))) out += l;
-        else if (!out.empty() && out.back() != '_') out += '_';
+        if (std::isalnum(static_cast<unsigned char>(l)))
+            out += l;
+        else if (!out.empty() && out.back() != '_')
+            out += '_';
     }
     while (!out.empty() && out.back() == '_') out.pop_back();
     return out;
@@ -30,10 +32,13 @@ std::string file_stem(const std::string& label) {
 // How many of the 30 bundled samples the model gets right (PyTorch agrees; see assets/TRAINING.md).
 constexpr int kSamplesCorrect = 28;
 
-int64_t argmax(const float* row, int64_t n) { return std::max_element(row, row + n) - row; }
+int64_t argmax(const float* row, int64_t n) {
+    return std::max_element(row, row + n) - row;
+}
 
 size_t count_op(const rm::Graph& g, rm::Op op) {
-    return static_cast<size_t>(std::count_if(g.nodes.begin(), g.nodes.end(), [&](const rm::Node& n) { return n.op == op; }));
+    return static_cast<size_t>(std::count_if(g.nodes.begin(), g.nodes.end(),
+                                             [&](const rm::Node& n) { return n.op == op; }));
 }
 
 }  // namespace
@@ -60,10 +65,12 @@ TEST_CASE("bundled model: loads, keeps BatchNormalization, carries preprocessing
     CHECK(labels.front() == "T-shirt/top");
     CHECK(labels.back() == "Ankle boot");
     REQUIRE(g.metadata.count("rmvk.test_accuracy"));
-    CHECK(std::stod(g.metadata.at("rmvk.test_accuracy")) >= 0.90);  // 0.9089, see assets/TRAINING.md
+    CHECK(std::stod(g.metadata.at("rmvk.test_accuracy")) >=
+          0.90);  // 0.9089, see assets/TRAINING.md
 }
 
-TEST_CASE("bundled model: RM converts every block; samples classified alike by residual and plain") {
+TEST_CASE(
+    "bundled model: RM converts every block; samples classified alike by residual and plain") {
     rm::Graph residual = rm::load_model("");
     rm::RmResult rm_result = rm::rm_transform(residual);
     CHECK(rm_result.blocks.size() == 3);
@@ -84,7 +91,8 @@ TEST_CASE("bundled model: RM converts every block; samples classified alike by r
     std::vector<int64_t> expected;
     for (size_t i = 0; i < paths.size(); ++i) {
         rm::Tensor one = rm::preprocess(rm::read_image(paths[i]), pre);
-        std::copy(one.data.begin(), one.data.end(), x.data.begin() + static_cast<int64_t>(i) * per_image);
+        std::copy(one.data.begin(), one.data.end(),
+                  x.data.begin() + static_cast<int64_t>(i) * per_image);
         const std::string stem = std::filesystem::path(paths[i]).stem().string();
         const std::string cls = stem.substr(0, stem.rfind('_'));
         int64_t label = -1;
@@ -105,9 +113,12 @@ TEST_CASE("bundled model: RM converts every block; samples classified alike by r
     for (size_t i = 0; i < paths.size(); ++i) {
         const int64_t r = argmax(y_res.ptr() + i * 10, 10);
         const int64_t p = argmax(y_plain.ptr() + i * 10, 10);
-        CHECK_MESSAGE(r == p, paths[i] << ": residual says " << labels[r] << ", plain says " << labels[p]);
-        if (r == expected[i]) ++correct;
-        else MESSAGE(paths[i] << " classified as " << labels[r]);
+        CHECK_MESSAGE(r == p,
+                      paths[i] << ": residual says " << labels[r] << ", plain says " << labels[p]);
+        if (r == expected[i])
+            ++correct;
+        else
+            MESSAGE(paths[i] << " classified as " << labels[r]);
     }
     for (int64_t i = 0; i < y_res.size(); ++i) {
         max_diff = std::max(max_diff, std::abs(double(y_res.data[i]) - y_plain.data[i]));

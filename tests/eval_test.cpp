@@ -28,7 +28,9 @@ bool dataset_or_skip() {
     if (rm::fashion_mnist_available()) return true;
     const char* ci = std::getenv("CI");
     if (ci && std::string(ci) == "true")
-        FAIL("Fashion-MNIST test set missing in CI (install the Debian package dataset-fashion-mnist)");
+        FAIL(
+            "Fashion-MNIST test set missing in CI (install the Debian package "
+            "dataset-fashion-mnist)");
     MESSAGE("SKIPPED: Fashion-MNIST test set not installed (Debian package dataset-fashion-mnist)");
     return false;
 }
@@ -59,7 +61,8 @@ Reference read_reference() {
     return ref;
 }
 
-std::vector<int> predict(const rm::Graph& g, const rm::LabelledImages& set, const rm::Preprocessing& pre) {
+std::vector<int> predict(const rm::Graph& g, const rm::LabelledImages& set,
+                         const rm::Preprocessing& pre) {
     std::vector<int> out;
     constexpr int64_t kBatch = 100;
     for (int64_t begin = 0; begin < set.count; begin += kBatch) {
@@ -74,7 +77,8 @@ std::vector<int> predict(const rm::Graph& g, const rm::LabelledImages& set, cons
         }
         const rm::Tensor y = rm::run_cpu(g, {{g.inputs[0].name, x}}).at(g.outputs[0]);
         for (int64_t i = 0; i < n; ++i)
-            out.push_back(static_cast<int>(std::max_element(y.ptr() + i * 10, y.ptr() + i * 10 + 10) - (y.ptr() + i * 10)));
+            out.push_back(static_cast<int>(
+                std::max_element(y.ptr() + i * 10, y.ptr() + i * 10 + 10) - (y.ptr() + i * 10)));
     }
     return out;
 }
@@ -132,18 +136,21 @@ TEST_CASE("IDX reader: a tiny valid set, then bad magic, truncation, bad labels,
     CHECK_THROWS_AS(rm::read_fashion_mnist_test(dir.string()), rm::Error);
 
     write_gz(dir / "t10k-labels-idx1-ubyte.gz", idx_header(0x803, {2}));  // wrong magic
-    CHECK_THROWS_WITH_AS(rm::read_fashion_mnist_test(dir.string()), doctest::Contains("magic"), rm::Error);
+    CHECK_THROWS_WITH_AS(rm::read_fashion_mnist_test(dir.string()), doctest::Contains("magic"),
+                         rm::Error);
 
     write_gz(dir / "t10k-labels-idx1-ubyte.gz", labels);
     images.resize(images.size() - 5);
     write_gz(dir / "t10k-images-idx3-ubyte.gz", images);
-    CHECK_THROWS_WITH_AS(rm::read_fashion_mnist_test(dir.string()), doctest::Contains("truncated"), rm::Error);
+    CHECK_THROWS_WITH_AS(rm::read_fashion_mnist_test(dir.string()), doctest::Contains("truncated"),
+                         rm::Error);
 
     fs::remove_all(dir);
-    CHECK_THROWS_WITH_AS(rm::read_fashion_mnist_test(dir.string()), doctest::Contains("dataset-fashion-mnist"),
-                         rm::Error);
+    CHECK_THROWS_WITH_AS(rm::read_fashion_mnist_test(dir.string()),
+                         doctest::Contains("dataset-fashion-mnist"), rm::Error);
     int status = 0;
-    const std::string out = run_command(std::string(RMVK_BINARY) + " eval --data-dir " + dir.string(), status);
+    const std::string out =
+        run_command(std::string(RMVK_BINARY) + " eval --data-dir " + dir.string(), status);
     CHECK(status != 0);
     CHECK(out.find("dataset-fashion-mnist") != std::string::npos);
 }
@@ -163,24 +170,34 @@ TEST_CASE("first 500 test images: residual and plain agree with PyTorch's predic
         REQUIRE(set.labels[i] == ref.label[i]);
         correct_res += res[i] == set.labels[i];
         correct_plain += pln[i] == set.labels[i];
-        CHECK_MESSAGE(res[i] == pln[i], "image " << i << ": residual " << res[i] << ", plain " << pln[i]);
+        CHECK_MESSAGE(res[i] == pln[i],
+                      "image " << i << ": residual " << res[i] << ", plain " << pln[i]);
         // fp32 summation order may flip only a near tie between the two best classes.
-        if (ref.margin[i] < 1e-3) ++near_ties;
-        else CHECK_MESSAGE(res[i] == ref.prediction[i], "image " << i << ": rmvk " << res[i] << ", PyTorch " << ref.prediction[i]);
+        if (ref.margin[i] < 1e-3)
+            ++near_ties;
+        else
+            CHECK_MESSAGE(res[i] == ref.prediction[i], "image " << i << ": rmvk " << res[i]
+                                                                << ", PyTorch "
+                                                                << ref.prediction[i]);
     }
-    MESSAGE("residual " << correct_res << "/500, plain " << correct_plain << "/500, PyTorch recorded "
-                        << ref.accuracy * 500 << "/500, near ties " << near_ties);
+    MESSAGE("residual " << correct_res << "/500, plain " << correct_plain
+                        << "/500, PyTorch recorded " << ref.accuracy * 500 << "/500, near ties "
+                        << near_ties);
     CHECK(std::abs(correct_res - ref.accuracy * 500) <= near_ties + 0.01);
     CHECK(correct_plain == correct_res);
 }
 
-TEST_CASE("rmvk eval --graph both on the first 100 images prints PyTorch's accuracy for both graphs") {
+TEST_CASE(
+    "rmvk eval --graph both on the first 100 images prints PyTorch's accuracy for both graphs") {
     if (!dataset_or_skip()) return;
     const Reference ref = read_reference();
     int expected = 0;
     for (size_t i = 0; i < 100; ++i) expected += ref.prediction[i] == ref.label[i];
     int status = 0;
-    const std::string out = run_command(std::string(RMVK_BINARY) + " eval --dataset fashion-mnist --graph both --limit 100 --batch 50", status);
+    const std::string out =
+        run_command(std::string(RMVK_BINARY) +
+                        " eval --dataset fashion-mnist --graph both --limit 100 --batch 50",
+                    status);
     INFO(out);
     CHECK(status == 0);
     std::smatch m;
@@ -191,8 +208,10 @@ TEST_CASE("rmvk eval --graph both on the first 100 images prints PyTorch's accur
     CHECK(out.find("top-1 differs on 0 images") != std::string::npos);
     CHECK(out.find("outputs match") != std::string::npos);
 
-    CHECK(run_command(std::string(RMVK_BINARY) + " eval --device 0 --limit 1", status).find("not yet") != std::string::npos);
+    CHECK(run_command(std::string(RMVK_BINARY) + " eval --device 0 --limit 1", status)
+              .find("not yet") != std::string::npos);
     CHECK(status != 0);
-    CHECK(run_command(std::string(RMVK_BINARY) + " eval --dataset mnist", status).find("fashion-mnist") != std::string::npos);
+    CHECK(run_command(std::string(RMVK_BINARY) + " eval --dataset mnist", status)
+              .find("fashion-mnist") != std::string::npos);
     CHECK(status != 0);
 }

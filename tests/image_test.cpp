@@ -1,5 +1,7 @@
 // Image preprocessing against torchvision (fixtures from tests/fixtures/preprocess/
 // make_preprocess_fixture.py: PIL + torchvision.transforms on committed PNGs).
+#include "rm/image.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <fstream>
 
 #include "rm/error.hpp"
-#include "rm/image.hpp"
 #include "rm/npy.hpp"
 
 namespace {
@@ -135,15 +136,16 @@ TEST_CASE("class labels: metadata, bundled ImageNet list, numbered fallback") {
 
 TEST_CASE("bad input: clear errors, no crash") {
     CHECK_THROWS_AS(rm::read_image(kDir + "does_not_exist.png"), rm::Error);
-    const std::string junk = (std::filesystem::temp_directory_path() / "rmvk_image_test_junk.png").string();
-    {
-        std::ofstream(junk) << "not an image at all";
-    }
+    const std::string junk =
+        (std::filesystem::temp_directory_path() / "rmvk_image_test_junk.png").string();
+    { std::ofstream(junk) << "not an image at all"; }
     CHECK_THROWS_AS(rm::read_image(junk), rm::Error);
     std::filesystem::remove(junk);
     CHECK_THROWS_AS(rm::preprocessing_for(graph_with_input({1, 4, 8, 8})), rm::Error);
-    CHECK_THROWS_AS(rm::preprocessing_for(graph_with_input({1, 3, 8, 8}, {{"rmvk.std", "0"}})), rm::Error);
-    CHECK_THROWS_AS(rm::preprocessing_for(graph_with_input({1, 3, 8, 8}, {{"rmvk.mean", "a,b"}})), rm::Error);
+    CHECK_THROWS_AS(rm::preprocessing_for(graph_with_input({1, 3, 8, 8}, {{"rmvk.std", "0"}})),
+                    rm::Error);
+    CHECK_THROWS_AS(rm::preprocessing_for(graph_with_input({1, 3, 8, 8}, {{"rmvk.mean", "a,b"}})),
+                    rm::Error);
     rm::Preprocessing pre;
     CHECK_THROWS_AS(rm::preprocess(rm::Image{2, 2, 3, {1, 2, 3}}, pre), rm::Error);
     CHECK(rm::is_image_path("x/Sneaker.PNG"));

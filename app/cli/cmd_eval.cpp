@@ -33,7 +33,8 @@ constexpr const char* kHelp =
     "  --device D         cpu (reference executor; the default). GPU eval is not there yet\n"
     "  --limit N          only the first N test images\n"
     "  --batch B          images per run (default 100)\n"
-    "  --data-dir DIR     where the dataset's .gz files are (default " "/usr/share/datasets/fashion-mnist)\n";
+    "  --data-dir DIR     where the dataset's .gz files are (default "
+    "/usr/share/datasets/fashion-mnist)\n";
 
 // Same criterion as 'rmvk run --graph both': the graphs match when every logit difference is
 // within 1e-4 of the largest residual logit.
@@ -48,7 +49,8 @@ BatchRunner runner_for(const std::string& device) {
         return [](const rm::Graph& graph, const rm::Tensor& x) {
             auto outputs = rm::run_cpu(graph, {{graph.inputs.at(0).name, x}});
             auto it = outputs.find(graph.outputs.at(0));
-            if (it == outputs.end()) throw rm::Error("graph '" + graph.name + "' produced no output");
+            if (it == outputs.end())
+                throw rm::Error("graph '" + graph.name + "' produced no output");
             return std::move(it->second);
         };
     }
@@ -57,7 +59,7 @@ BatchRunner runner_for(const std::string& device) {
 
 // Progress on stderr: a redrawn bar on a terminal, a line every ~10% otherwise (logs, CI).
 class Progress {
-public:
+  public:
     explicit Progress(int64_t total) : total_(total), tty_(isatty(fileno(stderr)) != 0) {}
 
     void update(int64_t done) {
@@ -76,7 +78,7 @@ public:
         std::fflush(stderr);
     }
 
-private:
+  private:
     int64_t total_;
     bool tty_;
     int64_t last_tenth_ = 0;
@@ -96,7 +98,8 @@ int64_t argmax(const float* row, int64_t n) {
 }
 
 // The images [begin, end) as one preprocessed batch, exactly as 'rmvk run' would feed each.
-rm::Tensor make_batch(const rm::LabelledImages& set, int64_t begin, int64_t end, const rm::Preprocessing& pre) {
+rm::Tensor make_batch(const rm::LabelledImages& set, int64_t begin, int64_t end,
+                      const rm::Preprocessing& pre) {
     const int64_t per_image = pre.channels * pre.height * pre.width;
     rm::Tensor x({end - begin, pre.channels, pre.height, pre.width});
     const size_t image_bytes = static_cast<size_t>(set.rows * set.cols);
@@ -127,10 +130,12 @@ int cmd_eval(const std::vector<std::string>& argv) {
         std::printf("%s", kHelp);
         return 0;
     }
-    if (args.positional().size() > 1) throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
+    if (args.positional().size() > 1)
+        throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
     const std::string model = args.positional().empty() ? "" : args.positional()[0];
     const std::string dataset = args.get("--dataset", "fashion-mnist");
-    if (dataset != "fashion-mnist") throw UsageError("--dataset must be fashion-mnist, not '" + dataset + "'");
+    if (dataset != "fashion-mnist")
+        throw UsageError("--dataset must be fashion-mnist, not '" + dataset + "'");
     const std::string which = args.get("--graph", "residual");
     if (which != "residual" && which != "plain" && which != "both")
         throw UsageError("--graph must be residual, plain or both, not '" + which + "'");
@@ -143,20 +148,22 @@ int cmd_eval(const std::vector<std::string>& argv) {
     rm::Graph residual = rm::load_model(model);
     check_model(residual);
     const rm::Preprocessing pre = rm::preprocessing_for(residual);
-    const rm::LabelledImages set = rm::read_fashion_mnist_test(args.get("--data-dir", rm::kFashionMnistDir), limit);
+    const rm::LabelledImages set =
+        rm::read_fashion_mnist_test(args.get("--data-dir", rm::kFashionMnistDir), limit);
 
     std::vector<GraphScore> scores;
     if (which != "plain") scores.emplace_back("residual", residual);
     if (which != "residual") {
         auto converted = rm::rm_transform(residual);
-        std::printf("RM: %d of %zu residual blocks converted to plain Conv-ReLU\n", converted.converted,
-                    converted.blocks.size());
+        std::printf("RM: %d of %zu residual blocks converted to plain Conv-ReLU\n",
+                    converted.converted, converted.blocks.size());
         scores.emplace_back("plain", std::move(converted.plain));
     }
-    std::printf("model: %s, input %lldx%lldx%lld, %lld Fashion-MNIST test images, batch %lld, device cpu\n",
-                model.empty() ? "bundled default" : model.c_str(), static_cast<long long>(pre.channels),
-                static_cast<long long>(pre.height), static_cast<long long>(pre.width),
-                static_cast<long long>(set.count), static_cast<long long>(batch));
+    std::printf(
+        "model: %s, input %lldx%lldx%lld, %lld Fashion-MNIST test images, batch %lld, device cpu\n",
+        model.empty() ? "bundled default" : model.c_str(), static_cast<long long>(pre.channels),
+        static_cast<long long>(pre.height), static_cast<long long>(pre.width),
+        static_cast<long long>(set.count), static_cast<long long>(batch));
     std::fflush(stdout);
 
     int64_t top1_differs = 0;
@@ -168,13 +175,15 @@ int cmd_eval(const std::vector<std::string>& argv) {
         for (auto& s : scores) {
             auto t0 = std::chrono::steady_clock::now();
             s.logits = run(s.graph, x);
-            s.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            s.seconds +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             const auto& y = s.logits;
             if (y.shape.size() != 2 || y.shape[0] != end - begin || y.shape[1] != 10)
                 throw rm::Error("the " + s.name + " graph gives output " + rm::to_string(y.shape) +
                                 "; Fashion-MNIST needs 10 class scores per image");
             for (int64_t i = 0; i < end - begin; ++i)
-                if (argmax(y.ptr() + i * 10, 10) == set.labels[static_cast<size_t>(begin + i)]) ++s.correct;
+                if (argmax(y.ptr() + i * 10, 10) == set.labels[static_cast<size_t>(begin + i)])
+                    ++s.correct;
         }
         if (scores.size() == 2) {
             const auto& a = scores[0].logits;
@@ -190,14 +199,19 @@ int cmd_eval(const std::vector<std::string>& argv) {
     }
 
     for (const auto& s : scores)
-        std::printf("%s: %lld/%lld correct, accuracy %.2f%% (%.1f s, %.0f images/s)\n", s.name.c_str(),
-                    static_cast<long long>(s.correct), static_cast<long long>(set.count),
-                    100.0 * s.correct / set.count, s.seconds, set.count / std::max(s.seconds, 1e-9));
+        std::printf("%s: %lld/%lld correct, accuracy %.2f%% (%.1f s, %.0f images/s)\n",
+                    s.name.c_str(), static_cast<long long>(s.correct),
+                    static_cast<long long>(set.count), 100.0 * s.correct / set.count, s.seconds,
+                    set.count / std::max(s.seconds, 1e-9));
     if (scores.size() == 2) {
         const bool match = std::isfinite(max_diff) && max_diff <= kMatchTolerance * max_logit;
-        std::printf("residual vs plain: top-1 differs on %lld images, max|d logit| = %.3g (max|logit| = %.4g)\n",
-                    static_cast<long long>(top1_differs), max_diff, max_logit);
-        std::printf("%s\n", match ? "outputs match" : "MISMATCH: the plain graph does not reproduce the residual one");
+        std::printf(
+            "residual vs plain: top-1 differs on %lld images, max|d logit| = %.3g (max|logit| = "
+            "%.4g)\n",
+            static_cast<long long>(top1_differs), max_diff, max_logit);
+        std::printf("%s\n", match
+                                ? "outputs match"
+                                : "MISMATCH: the plain graph does not reproduce the residual one");
         if (!match) return 1;
     }
     return 0;
