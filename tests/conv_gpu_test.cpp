@@ -72,6 +72,20 @@ TEST_CASE("conv kernel matches the CPU reference on awkward shapes") {
     check_validation_clean(*env);
 }
 
+TEST_CASE("both conv kernels (shared-memory tiles for GPUs, texel-buffer direct for CPUs) are exact") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    for (int variant : {1, 2}) {
+        env->context->impl().conv_variant = variant;
+        for (const auto& k : kCases) {
+            CAPTURE(variant);
+            CAPTURE(k.name);
+            CHECK(run_conv_case(*env, k, variant == 1) <= kTolerance);
+        }
+    }
+    check_validation_clean(*env);
+}
+
 TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     auto env = make_gpu_env();
     if (!env) return;

@@ -102,6 +102,8 @@ struct Context::Impl {
         return max_binding_override ? std::min(max_binding_override, limit) : limit;
     }
     uint64_t max_binding_override = 0;
+    // Conv kernel choice: 0 by device type, 1 shared-memory tiles (GPUs), 2 texel-buffer direct (CPUs).
+    int conv_variant = 0;
     uint64_t offset_alignment() const {
         return std::max(properties.limits.minStorageBufferOffsetAlignment, properties.limits.minTexelBufferOffsetAlignment);
     }

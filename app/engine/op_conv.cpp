@@ -16,7 +16,8 @@ struct Tile {
     uint32_t workgroup() const { return (tm / rm) * (tn / rn); }
 };
 
-Tile choose_tile(const DeviceInfo& device, int64_t ocg) {
+Tile choose_tile(const Context::Impl& ctx, int64_t ocg, int64_t cols) {
+    const DeviceInfo& device = ctx.info;
     if (const char* env = std::getenv("RMVK_CONV_TILE")) {  // tuning experiments
         Tile t{"conv2d", 64, 64, 16, 4, 4};
         char name[32] = {0};
@@ -26,7 +27,12 @@ Tile choose_tile(const DeviceInfo& device, int64_t ocg) {
         }
     }
     // CPU devices (lavapipe) gain nothing from shared memory and pay for every barrier.
-    if (device.type == "cpu") return {"conv2d_direct", 8, 256, 1, 8, 4};
+    if (ctx.conv_variant == 2 || (ctx.conv_variant == 0 && device.type == "cpu")) {
+        // 4 pixels per invocation; small feature maps (7x7) get narrower workgroups so that
+        // fewer SIMD lanes idle.
+        uint32_t tn = cols >= 256 ? 256 : cols >= 64 ? 64 : 32;
+        return {"conv2d_direct", 16, tn, 1, 16, 4};
+    }
     // Narrow layers (few output channels, e.g. the first conv of a tiny net, grouped convs)
     // waste less of a 32-wide tile; everything else uses the 64x64 tile.
     if (ocg <= 32) return {"conv2d", 32, 64, 16, 2, 4};
@@ -71,7 +77,7 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
         images = (images + 1) / 2;
 
     int64_t ocg_dispatch = groups > 1 ? ocg : oc_chunk;  // output channels per group per dispatch
-    Tile t = choose_tile(planner.ctx().info, ocg_dispatch);
+    Tile t = choose_tile(planner.ctx(), ocg_dispatch, images * oh * ow);
     bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 && a.pads[0] == 0 &&
                      a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
     uint32_t wg = t.workgroup();
