@@ -438,7 +438,8 @@ private:
         ImGui::SetNextWindowPos(vp->WorkPos);
         ImGui::SetNextWindowSize(vp->WorkSize);
         ImGuiWindowFlags flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_MenuBar |
-                                 ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings;
+                                 ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
+                                 ImGuiWindowFlags_NoBackground;  // the clear colour is the background: one fill less
         ImGui::Begin("rmvk", nullptr, flags);
         draw_menu();
         draw_status();
@@ -448,6 +449,8 @@ private:
 
         ImGui::BeginChild("left", {left_w, avail.y}, false);
         float pane_w = (left_w - 6) / 2;
+        // The canvas paints the panes; no child background under it (software rasterisers pay per pixel).
+        ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0, 0, 0, 0));
         ImGui::BeginChild("residual_pane", {pane_w, graphs_h}, true, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
         if (auto clicked = residual_view_.draw(state_.selection.residual, residual_ms_)) select_residual(*clicked, false);
         ImGui::EndChild();
@@ -455,6 +458,7 @@ private:
         ImGui::BeginChild("plain_pane", {pane_w, graphs_h}, true, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
         if (auto clicked = plain_view_.draw(state_.selection.plain, plain_ms_)) select_plain(*clicked, false);
         ImGui::EndChild();
+        ImGui::PopStyleColor();
         ImGui::BeginChild("properties", {0, 0}, true);
         draw_properties_panel(state_);
         ImGui::EndChild();

@@ -495,7 +495,7 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(vkBeginCommandBuffer(frame.cmd, &begin), "vkBeginCommandBuffer");
     VkClearValue clear{};
-    clear.color = {{0.09f, 0.10f, 0.12f, 1.0f}};
+    clear.color = {{0.105f, 0.112f, 0.13f, 1.0f}};  // theme's window background
     VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
     rp.renderPass = render_pass_;
     rp.framebuffer = images_[image_index_].framebuffer;
