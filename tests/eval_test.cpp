@@ -208,8 +208,19 @@ TEST_CASE(
     CHECK(out.find("top-1 differs on 0 images") != std::string::npos);
     CHECK(out.find("outputs match") != std::string::npos);
 
-    CHECK(run_command(std::string(RMVK_BINARY) + " eval --device 0 --limit 1", status)
-              .find("not yet") != std::string::npos);
+    // The same 100 images on the Vulkan device (lavapipe in CI): the same counts, no disagreement.
+    const std::string gpu = run_command(
+        std::string(RMVK_BINARY) + " eval --device 0 --graph both --limit 100 --batch 50", status);
+    INFO(gpu);
+    CHECK(status == 0);
+    REQUIRE(std::regex_search(gpu, m, std::regex(R"(residual: (\d+)/100 correct)")));
+    CHECK(std::stoi(m[1]) == expected);
+    REQUIRE(std::regex_search(gpu, m, std::regex(R"(plain: (\d+)/100 correct)")));
+    CHECK(std::stoi(m[1]) == expected);
+    CHECK(gpu.find("top-1 differs on 0 images") != std::string::npos);
+    CHECK(gpu.find("(Vulkan)") != std::string::npos);
+    CHECK(run_command(std::string(RMVK_BINARY) + " eval --device no-such-gpu --limit 1", status)
+              .find("no-such-gpu") != std::string::npos);
     CHECK(status != 0);
     CHECK(run_command(std::string(RMVK_BINARY) + " eval --dataset mnist", status)
               .find("fashion-mnist") != std::string::npos);

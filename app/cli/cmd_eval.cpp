@@ -7,9 +7,13 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
+#include <memory>
+#include <utility>
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/engine/engine.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
 #include "rm/fashion_mnist.hpp"
@@ -30,7 +34,7 @@ constexpr const char* kHelp =
     "  --dataset NAME     fashion-mnist (the only one so far; the default)\n"
     "  --graph G          residual | plain | both (default residual). both also counts the\n"
     "                     images whose top-1 class differs and the largest logit |d|\n"
-    "  --device D         cpu (reference executor; the default). GPU eval is not there yet\n"
+    "  --device D         cpu (reference executor; the default) | Vulkan device INDEX | NAME\n"
     "  --limit N          only the first N test images\n"
     "  --batch B          images per run (default 100)\n"
     "  --data-dir DIR     where the dataset's .gz files are (default "
@@ -44,17 +48,43 @@ constexpr double kMatchTolerance = 1e-4;
 // devices, so GPU eval means adding a branch here.
 using BatchRunner = std::function<rm::Tensor(const rm::Graph&, const rm::Tensor&)>;
 
-BatchRunner runner_for(const std::string& device) {
+// Runs batches on a Vulkan device. A GraphRunner is built once per graph and batch size
+// (weights uploaded once); the last, smaller batch gets its own.
+class GpuBatchRunner {
+public:
+    explicit GpuBatchRunner(const std::string& device)
+        : context_(std::make_unique<Context>(ContextOptions{.device = device})) {}
+
+    rm::Tensor operator()(const rm::Graph& graph, const rm::Tensor& x) {
+        auto& runner = runners_[{&graph, x.shape.at(0)}];
+        if (!runner) runner = std::make_unique<GraphRunner>(*context_, graph, x.shape.at(0));
+        auto outputs = runner->run({{graph.inputs.at(0).name, x}}).outputs;
+        auto it = outputs.find(graph.outputs.at(0));
+        if (it == outputs.end()) throw rm::Error("graph '" + graph.name + "' produced no output");
+        return std::move(it->second);
+    }
+    const DeviceInfo& device() const { return context_->device(); }
+
+private:
+    std::unique_ptr<Context> context_;
+    std::map<std::pair<const rm::Graph*, int64_t>, std::unique_ptr<GraphRunner>> runners_;
+};
+
+// The runner for --device, and the device's name for the report line.
+std::pair<BatchRunner, std::string> runner_for(const std::string& device) {
     if (device == "cpu") {
-        return [](const rm::Graph& graph, const rm::Tensor& x) {
+        BatchRunner cpu = [](const rm::Graph& graph, const rm::Tensor& x) {
             auto outputs = rm::run_cpu(graph, {{graph.inputs.at(0).name, x}});
             auto it = outputs.find(graph.outputs.at(0));
             if (it == outputs.end())
                 throw rm::Error("graph '" + graph.name + "' produced no output");
             return std::move(it->second);
         };
+        return {cpu, "cpu (reference executor)"};
     }
-    throw rm::Error("GPU eval: not yet (use --device cpu)");
+    auto gpu = std::make_shared<GpuBatchRunner>(device);
+    std::string name = gpu->device().name + " (Vulkan)";
+    return {[gpu](const rm::Graph& g, const rm::Tensor& x) { return (*gpu)(g, x); }, name};
 }
 
 // Progress on stderr: a redrawn bar on a terminal, a line every ~10% otherwise (logs, CI).
@@ -143,7 +173,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
     if (args.has("--limit") && limit < 1) throw UsageError("--limit must be at least 1");
     const int64_t batch = args.get_int("--batch", 100);
     if (batch < 1 || batch > 4096) throw UsageError("--batch must be 1..4096");
-    BatchRunner run = runner_for(args.get("--device", "cpu"));
+    auto [run, device_name] = runner_for(args.get("--device", "cpu"));
 
     rm::Graph residual = rm::load_model(model);
     check_model(residual);
@@ -160,10 +190,10 @@ int cmd_eval(const std::vector<std::string>& argv) {
         scores.emplace_back("plain", std::move(converted.plain));
     }
     std::printf(
-        "model: %s, input %lldx%lldx%lld, %lld Fashion-MNIST test images, batch %lld, device cpu\n",
+        "model: %s, input %lldx%lldx%lld, %lld Fashion-MNIST test images, batch %lld, device %s\n",
         model.empty() ? "bundled default" : model.c_str(), static_cast<long long>(pre.channels),
         static_cast<long long>(pre.height), static_cast<long long>(pre.width),
-        static_cast<long long>(set.count), static_cast<long long>(batch));
+        static_cast<long long>(set.count), static_cast<long long>(batch), device_name.c_str());
     std::fflush(stdout);
 
     int64_t top1_differs = 0;
