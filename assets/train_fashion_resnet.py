@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Train the bundled demo model: a small torchvision-style ResNet on Fashion-MNIST.
 
-Run:  /usr/bin/python3 assets/train_fashion_resnet.py [--epochs 6] [--widths 16,32,64]
+Run:  /usr/bin/python3 assets/train_fashion_resnet.py [--epochs 15] [--widths 16,32,64]
 Data: the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist), read directly.
 Writes assets/fashion_resnet.onnx, assets/fashion_resnet_first500.txt and prints a summary
 that goes into assets/TRAINING.md.
@@ -135,7 +135,7 @@ def export(model, path, accuracy):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--widths", default="16,32,64")
     ap.add_argument("--blocks", default="1,1,1")
     ap.add_argument("--batch", type=int, default=128)
