@@ -4,17 +4,7 @@
 set -u
 RMVK=$1
 SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail=0
-check() {  # check DESCRIPTION COMMAND...: the command must succeed
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 MODEL='builtin:resnet18?size=64x64&width=8&classes=10'
 

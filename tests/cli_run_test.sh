@@ -6,17 +6,7 @@
 set -u
 RMVK=$1
 SRC=$2
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail=0
-check() {  # check DESCRIPTION COMMAND...: the command must succeed
-    local what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what"
-        fail=1
-    fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 top1() { grep -m1 '^  1\. ' "$1" | awk '{print $2}'; }       # first class name printed
 top5() { grep '^  [1-5]\. ' "$1" | head -5 | awk '{print $2}' | tr '\n' ' '; }
 
