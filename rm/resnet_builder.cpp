@@ -41,7 +41,7 @@ class Random {
     explicit Random(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E5ull) {}
     uint64_t next() { return mix(state_ += kGolden); }
     float uniform(float lo, float hi) { return lo + (hi - lo) * unit(next() >> 40); }
-    void fill_uniform(std::vector<float>& v, float lo, float hi) {
+    void fill_uniform(FloatBuffer& v, float lo, float hi) {
         uint64_t seed = next();
         int64_t size = static_cast<int64_t>(v.size()), chunk = int64_t(1) << 16;
         parallel_for((size + chunk - 1) / chunk, size > chunk ? 0 : 1, [&](int64_t c) {

@@ -2,6 +2,11 @@
 
 #include "rm/error.hpp"
 
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <new>
+
 namespace rm {
 
 int64_t element_count(const Shape& shape) {
@@ -23,10 +28,43 @@ Tensor::Tensor(Shape s, float fill) : shape(std::move(s)) {
     data.assign(static_cast<size_t>(element_count(shape)), fill);
 }
 
-Tensor::Tensor(Shape s, std::vector<float> values) : shape(std::move(s)), data(std::move(values)) {
-    if (element_count(shape) != static_cast<int64_t>(data.size()))
-        throw Error("tensor of shape " + to_string(shape) + " given " +
-                    std::to_string(data.size()) + " values");
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+// Below this a huge page would waste more than it saves.
+constexpr std::size_t kHugeThreshold = std::size_t{4} << 20;
+
+std::size_t huge_rounded(std::size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+
+void check_size(const Shape& shape, std::size_t values) {
+    if (element_count(shape) != static_cast<int64_t>(values))
+        throw Error("tensor of shape " + to_string(shape) + " given " + std::to_string(values) + " values");
+}
+
+}  // namespace
+
+void* allocate_tensor_bytes(std::size_t bytes) {
+    if (bytes < kHugeThreshold) return ::operator new(bytes);
+    const std::size_t rounded = huge_rounded(bytes);
+    void* p = std::aligned_alloc(kHugePage, rounded);
+    if (!p) throw std::bad_alloc();
+    madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure only costs speed
+    return p;
+}
+
+void free_tensor_bytes(void* p, std::size_t bytes) noexcept {
+    if (bytes < kHugeThreshold)
+        ::operator delete(p);
+    else
+        std::free(p);
+}
+
+Tensor::Tensor(Shape s, FloatBuffer values) : shape(std::move(s)), data(std::move(values)) {
+    check_size(shape, data.size());
+}
+
+Tensor::Tensor(Shape s, const std::vector<float>& values) : shape(std::move(s)), data(values.begin(), values.end()) {
+    check_size(shape, data.size());
 }
 
 }  // namespace rm
