@@ -20,11 +20,13 @@ layout(constant_id = 10) const uint SW = 1;
 layout(constant_id = 11) const uint DH = 1;
 layout(constant_id = 12) const uint DW = 1;
 layout(constant_id = 13) const bool POINTWISE = false;  // 1x1, stride 1, no padding: no im2col
+layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
 
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) readonly buffer B { float bias[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 4) readonly buffer R { float r[]; };  // bound to Y when !RESIDUAL
 
 layout(push_constant) uniform P {
     uint x_off, w_off, b_off, y_off;
@@ -38,6 +40,7 @@ layout(push_constant) uniform P {
     uint group_first;
     int pad_top, pad_left;
     uint has_bias;
+    uint r_off;
 } p;
 
 const uint WG = (TM / RM) * (TN / RN);
@@ -118,7 +121,10 @@ void main() {
             uint c2 = col0 + tx + j * (TN / RN);
             if (c2 >= cols) continue;
             uint im = c2 / ohw, px = c2 % ohw;
-            y[p.y_off + (im * p.oc_total + (oc - p.oc_first)) * ohw + px] = apply_relu(acc[i][j] + bv, RELU);
+            uint at = (im * p.oc_total + (oc - p.oc_first)) * ohw + px;
+            float v = acc[i][j] + bv;
+            if (RESIDUAL) v += r[p.r_off + at];
+            y[p.y_off + at] = apply_relu(v, RELU);
         }
     }
 }

@@ -4,12 +4,14 @@
 // Convolution for CPU devices (lavapipe): no shared memory and no barriers. Each invocation
 // keeps RM output channels x RN pixels in registers. X and W are read through texel buffers:
 // lavapipe turns a texelFetch into one vector gather, while every storage-buffer or shared
-// load becomes a per-lane loop with branches (about ten times slower).
+// load becomes a per-lane loop with branches (about ten times slower). Weights are packed
+// four output channels to a texel ([group][ceil(ocg/4)][K] vec4s, zero-padded) so one fetch
+// feeds four rows of FMAs.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TM = 8;    // output channels per workgroup (= RM)
 layout(constant_id = 2) const uint TN = 256;  // pixels per workgroup
 layout(constant_id = 3) const uint TK = 1;
-layout(constant_id = 4) const uint RM = 8;
+layout(constant_id = 4) const uint RM = 8;     // a multiple of 4
 layout(constant_id = 5) const uint RN = 4;
 layout(constant_id = 6) const bool RELU = false;
 layout(constant_id = 7) const uint KH = 3;
@@ -19,11 +21,13 @@ layout(constant_id = 10) const uint SW = 1;
 layout(constant_id = 11) const uint DH = 1;
 layout(constant_id = 12) const uint DW = 1;
 layout(constant_id = 13) const bool POINTWISE = false;
+layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
 
 layout(binding = 0) uniform samplerBuffer X;
-layout(binding = 1) uniform samplerBuffer Wt;
+layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
 layout(std430, binding = 2) readonly buffer B { float bias[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 4) readonly buffer R { float r[]; };  // bound to Y when !RESIDUAL
 
 layout(push_constant) uniform P {
     uint x_off, w_off, b_off, y_off;
@@ -32,6 +36,7 @@ layout(push_constant) uniform P {
     uint cg, ocg, oc_first, group_first;
     int pad_top, pad_left;
     uint has_bias;
+    uint r_off;
 } p;
 
 void main() {
@@ -43,7 +48,7 @@ void main() {
     const uint cols = p.n * ohw;
     const uint K = p.cg * KH * KW;
     const uint hw = p.h * p.w;
-    const uint w_row0 = p.w_off + (gl_WorkGroupID.z * p.ocg + ocl0) * K;
+    const uint blocks = (p.ocg + 3) / 4;  // texel rows of 4 output channels per group
 
     uint xb[RN];
     int ih0[RN], iw0[RN];
@@ -56,9 +61,12 @@ void main() {
         iw0[j] = int(pix % p.ow) * int(SW) - p.pad_left;
         xb[j] = p.x_off + (img * p.c + group * p.cg) * hw + (POINTWISE ? pix : 0);
     }
-    // Rows beyond this group's channels read row 0 (valid memory) and are never stored.
-    uint wrow[RM];
-    [[unroll]] for (uint i = 0; i < RM; ++i) wrow[i] = w_row0 + (ocl0 + i < p.ocg ? i : 0) * K;
+    // Blocks beyond this group's channels read block 0 (valid memory) and are never stored.
+    uint wrow[RM / 4];
+    [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
+        uint b = ocl0 / 4 + q;
+        wrow[q] = p.w_off + (gl_WorkGroupID.z * blocks + (b < blocks ? b : 0)) * K;
+    }
 
     float acc[RM][RN];
     [[unroll]] for (uint i = 0; i < RM; ++i)
@@ -69,17 +77,26 @@ void main() {
             const uint k = ci * (KH * KW) + r;
             float b[RN];
             [[unroll]] for (uint j = 0; j < RN; ++j) {
+                // Fetch unconditionally (a clamped, valid index) and select: a conditional fetch
+                // would put control flow, and masked register writes, inside the loop.
                 if (POINTWISE) {
-                    b[j] = ok[j] ? texelFetch(X, int(xb[j] + ci * hw)).r : 0.0;
+                    b[j] = texelFetch(X, int(xb[j] + ci * hw)).r;
                 } else {
                     int ih = ih0[j] + int((r / KW) * DH), iw = iw0[j] + int((r % KW) * DW);
-                    bool inside = ok[j] && ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
-                    b[j] = inside ? texelFetch(X, int(xb[j] + ci * hw + uint(ih) * p.w + uint(iw))).r : 0.0;
+                    bool inside = ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
+                    int at = int(xb[j] + ci * hw) + (inside ? ih * int(p.w) + iw : 0);
+                    float v = texelFetch(X, at).r;
+                    b[j] = inside ? v : 0.0;
                 }
             }
-            [[unroll]] for (uint i = 0; i < RM; ++i) {
-                float a = texelFetch(Wt, int(wrow[i] + k)).r;
-                [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = fma(a, b[j], acc[i][j]);
+            [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
+                vec4 a = texelFetch(W4, int(wrow[q] + k));
+                [[unroll]] for (uint j = 0; j < RN; ++j) {
+                    acc[4 * q][j] = fma(a.x, b[j], acc[4 * q][j]);
+                    acc[4 * q + 1][j] = fma(a.y, b[j], acc[4 * q + 1][j]);
+                    acc[4 * q + 2][j] = fma(a.z, b[j], acc[4 * q + 2][j]);
+                    acc[4 * q + 3][j] = fma(a.w, b[j], acc[4 * q + 3][j]);
+                }
             }
         }
     }
@@ -93,7 +110,10 @@ void main() {
             uint col = gl_WorkGroupID.x * TN + lid + j * lanes;
             if (col >= cols) continue;
             uint im = col / ohw, px = col % ohw;
-            y[p.y_off + (im * p.oc_total + oc) * ohw + px] = apply_relu(acc[i][j] + bv, RELU);
+            uint at = (im * p.oc_total + oc) * ohw + px;
+            float v = acc[i][j] + bv;
+            if (RESIDUAL) v += r[p.r_off + at];
+            y[p.y_off + at] = apply_relu(v, RELU);
         }
     }
 }

@@ -53,6 +53,32 @@ TEST_CASE("built-in ResNets, residual and plain, match the CPU executor") {
     check_validation_clean(*env);
 }
 
+TEST_CASE("residual Adds are fused into the conv that runs last, on both conv kernels") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    rm::Graph g = small_resnet("resnet50", 32, 32);
+    for (int variant : {1, 2}) {  // shared-memory tiles (GPUs), texel-buffer direct (CPUs)
+        CAPTURE(variant);
+        env->context->impl().conv_variant = variant;
+        CHECK(gpu_vs_cpu(*env->context, g, 2) <= kTolerance);
+        GraphRunner runner(*env->context, g, 1);
+        auto res = runner.run({{"input", random_tensor({1, 3, 32, 32}, 3, 0.0f, 1.0f)}});
+        int adds = 0;
+        for (const auto& t : res.timings) {
+            if (t.op != rm::Op::Add) continue;
+            ++adds;
+            CAPTURE(t.node);
+            // Identity shortcuts: into conv3; projection shortcuts: into the downsample conv.
+            bool projection = t.fused_into.ends_with(".downsample.0");
+            CHECK((t.fused_into.ends_with(".conv3") || projection));
+            CHECK(t.device_ms == 0.0);
+        }
+        CHECK(adds == 16);
+    }
+    env->context->impl().conv_variant = 0;
+    check_validation_clean(*env);
+}
+
 TEST_CASE("a plain ResNet runs sliced under a tiny binding limit") {
     auto env = make_gpu_env();
     if (!env) return;

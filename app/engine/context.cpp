@@ -116,9 +116,10 @@ uint32_t Context::Impl::find_memory_type(uint32_t bits, VkMemoryPropertyFlags re
 }
 
 const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
-                                               std::span<const uint32_t> spec, uint32_t texel_mask) {
+                                               std::span<const uint32_t> spec, uint32_t texel_mask,
+                                               uint32_t rgba_mask) {
     std::string key(shader);
-    key += "/" + std::to_string(texel_mask);
+    key += "/" + std::to_string(texel_mask) + "/" + std::to_string(rgba_mask);
     for (uint32_t v : spec) key += ":" + std::to_string(v);
     auto it = pipelines_.find(key);
     if (it != pipelines_.end()) return *it->second;
@@ -129,6 +130,7 @@ const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t
     p->bindings = bindings;
     p->push_bytes = push_bytes;
     p->texel_mask = texel_mask;
+    p->rgba_mask = rgba_mask & texel_mask;
 
     std::vector<VkDescriptorSetLayoutBinding> b(bindings);
     for (uint32_t i = 0; i < bindings; ++i)

@@ -51,6 +51,7 @@ struct ComputePipeline {
     uint32_t bindings = 0;
     uint32_t push_bytes = 0;
     uint32_t texel_mask = 0;  // bit i: binding i is a uniform texel buffer, not a storage buffer
+    uint32_t rgba_mask = 0;   // bit i: that texel buffer holds vec4s (R32G32B32A32_SFLOAT)
 };
 
 // One storage-buffer binding: a range of a buffer (offset aligned to
@@ -112,9 +113,11 @@ struct Context::Impl {
     uint32_t find_memory_type(uint32_t bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
 
     // A pipeline for shaders/<shader>.comp, cached by name + specialization constants.
-    // Bindings are storage buffers, except those in texel_mask (uniform texel buffers, R32_SFLOAT).
+    // Bindings are storage buffers, except those in texel_mask (uniform texel buffers, R32_SFLOAT,
+    // or R32G32B32A32_SFLOAT for those also in rgba_mask).
     const ComputePipeline& pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
-                                    std::span<const uint32_t> spec_constants = {}, uint32_t texel_mask = 0);
+                                    std::span<const uint32_t> spec_constants = {}, uint32_t texel_mask = 0,
+                                    uint32_t rgba_mask = 0);
 
     // Records with `record` into a fresh command buffer, submits it and waits for it.
     void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);

@@ -28,6 +28,7 @@ struct Step {
     std::string output;         // the tensor this step finally writes
     bool fold_bn = false;
     bool relu = false;
+    std::string residual;       // Conv with a fused Add: the Add's other operand
     std::vector<Dispatch> dispatches;
     uint32_t query = 0;  // its timestamps are queries 2*query and 2*query+1 (steps with dispatches)
 };
@@ -82,6 +83,9 @@ void GraphRunner::Impl::plan_fusion() {
     std::unordered_set<std::string> outputs(graph.outputs.begin(), graph.outputs.end());
     fused_into.assign(graph.nodes.size(), "");
     std::vector<bool> absorbed(graph.nodes.size(), false);
+    std::unordered_map<std::string, size_t> producer;
+    for (size_t i = 0; i < graph.nodes.size(); ++i)
+        for (const auto& out : graph.nodes[i].outputs) producer[out] = i;
 
     // The single reader of `tensor` when it has exactly one and is not a graph output.
     auto only_reader = [&](const std::string& tensor) -> const rm::Node* {
@@ -111,6 +115,21 @@ void GraphRunner::Impl::plan_fusion() {
                 if (constant) {
                     absorb(r);
                     s.fold_bn = true;
+                }
+            }
+        }
+        if (n.op == rm::Op::Conv) {
+            // Conv(+BN) feeding an Add whose other operand already exists when this conv runs
+            // (the block input, or a branch computed earlier): the conv adds it as it stores,
+            // saving a pass over the output. With a projection shortcut this is the later conv.
+            const rm::Node* r = only_reader(s.output);
+            if (r && r->op == rm::Op::Add && r->inputs.size() == 2 && r->inputs[0] != r->inputs[1]) {
+                const std::string& other = r->inputs[0] == s.output ? r->inputs[1] : r->inputs[0];
+                auto p = producer.find(other);
+                bool ready = !graph.is_initializer(other) && (p == producer.end() ? shapes.count(other) > 0 : p->second < i);
+                if (ready && shapes.at(other) == shapes.at(s.output)) {
+                    absorb(r);
+                    s.residual = other;
                 }
             }
         }
@@ -199,14 +218,20 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
                     double b0 = has_bias ? graph.initializers.at(n.inputs[2]).data[o] : 0.0;
                     fb.data[o] = static_cast<float>(beta[o] + (b0 - mean[o]) * k);
                 }
-                w = upload(fw);
+                w = upload(conv_packs_weights(ctx) ? pack_conv_weights(fw, n.attrs.group) : fw);
                 bias = upload(fb);
                 has_bias = true;
             } else {
-                w = in(1);
+                if (!conv_packs_weights(ctx))
+                    w = in(1);
+                else if (graph.is_initializer(n.inputs[1]))
+                    w = upload(pack_conv_weights(graph.initializers.at(n.inputs[1]), n.attrs.group));
+                else
+                    throw rm::Error("node '" + n.name + "' (Conv): weights computed at run time are not supported");
                 if (has_bias) bias = in(2);
             }
-            ConvParams p{in(0), w, y, has_bias ? &bias : nullptr, &n.attrs, s.relu};
+            TensorRef residual = s.residual.empty() ? TensorRef{} : tensors.at(s.residual);
+            ConvParams p{in(0), w, y, has_bias ? &bias : nullptr, s.residual.empty() ? nullptr : &residual, &n.attrs, s.relu};
             return plan_conv(planner, p);
         }
         case rm::Op::BatchNormalization: {
@@ -255,6 +280,7 @@ void GraphRunner::Impl::allocate_and_plan() {
     for (size_t si = 0; si < steps.size(); ++si) {
         for (const auto& in : graph.nodes[steps[si].node].inputs)
             if (!in.empty() && !graph.is_initializer(in)) last_use[root_of(in)] = si;
+        if (!steps[si].residual.empty()) last_use[root_of(steps[si].residual)] = si;
         last_use.try_emplace(root_of(steps[si].output), si);
     }
 

@@ -6,12 +6,13 @@ namespace rmvk {
 
 uint64_t KernelPlanner::max_elements() const {
     uint64_t limit = ctx_.max_binding_range();
-    uint64_t align = std::max<uint64_t>(ctx_.offset_alignment(), 4);
+    uint64_t align = std::max<uint64_t>(ctx_.offset_alignment(), 16);
     return limit > align ? (limit - align) / 4 : 0;
 }
 
-BufferRange KernelPlanner::bind(const TensorRef& t, uint64_t first, uint64_t count, uint32_t& element_offset) const {
-    uint64_t align = std::max<uint64_t>(ctx_.offset_alignment(), 4);
+BufferRange KernelPlanner::bind(const TensorRef& t, uint64_t first, uint64_t count, uint32_t& element_offset,
+                                uint64_t min_align) const {
+    uint64_t align = std::max<uint64_t>(ctx_.offset_alignment(), min_align);
     uint64_t byte = (t.first + first) * 4;
     uint64_t start = byte - byte % align;
     uint64_t range = byte + std::max<uint64_t>(count, 1) * 4 - start;

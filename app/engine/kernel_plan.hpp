@@ -34,7 +34,9 @@ public:
     uint64_t max_elements() const;
     // Binds elements [first, first + count) of `t` (relative to t.first); `element_offset` gets
     // the index of element `first` inside the bound range. Throws when the range is too large.
-    BufferRange bind(const TensorRef& t, uint64_t first, uint64_t count, uint32_t& element_offset) const;
+    // `min_align` (bytes) raises the start's alignment, e.g. 16 for vec4 texel views.
+    BufferRange bind(const TensorRef& t, uint64_t first, uint64_t count, uint32_t& element_offset,
+                     uint64_t min_align = 4) const;
 
     // A 2-D grid of at least `groups` workgroups (kernels use flat_group_id()).
     static void grid_1d(uint64_t groups, uint32_t out[3]);
@@ -46,13 +48,20 @@ private:
 inline uint32_t f2u(float f) { return std::bit_cast<uint32_t>(f); }
 inline uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
 
+// `w` holds the weights as uploaded: [oc, cg, kh, kw] for the shared-memory kernel, or packed
+// by pack_conv_weights() when conv_packs_weights() (the kernel for CPU devices).
 struct ConvParams {
     TensorRef x, w, y;
     const TensorRef* bias = nullptr;
-    const rm::Attrs* attrs = nullptr;
+    const TensorRef* residual = nullptr;  // a fused Add: y = conv + bias + residual (then ReLU)
+    const rm::Attrs* attrs = nullptr;     // with kernel sizes resolved (infer_shapes)
     bool relu = false;
 };
 std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p);
+bool conv_packs_weights(const Context::Impl& ctx);
+// [oc, cg, kh, kw] -> [groups][ceil(ocg / 4)][cg * kh * kw][4], zero-padded: one vec4 texel
+// carries one weight of four consecutive output channels.
+rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups);
 
 std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y, const rm::Attrs& a,
                                 bool average);

@@ -16,18 +16,25 @@ struct Tile {
     uint32_t workgroup() const { return (tm / rm) * (tn / rn); }
 };
 
-Tile choose_tile(const Context::Impl& ctx, int64_t ocg, int64_t cols) {
-    const DeviceInfo& device = ctx.info;
-    if (const char* env = std::getenv("RMVK_CONV_TILE")) {  // tuning experiments
-        Tile t{"conv2d", 64, 64, 16, 4, 4};
-        char name[32] = {0};
-        if (std::sscanf(env, "%31[^:]:%u:%u:%u:%u:%u", name, &t.tm, &t.tn, &t.tk, &t.rm, &t.rn) == 6) {
-            t.shader = std::string(name) == "direct" ? "conv2d_direct" : "conv2d";
-            return t;
-        }
-    }
+// RMVK_CONV_TILE=name:TM:TN:TK:RM:RN overrides the choice (tuning experiments).
+bool tile_from_env(Tile& t) {
+    const char* env = std::getenv("RMVK_CONV_TILE");
+    if (!env) return false;
+    t = {"conv2d", 64, 64, 16, 4, 4};
+    char name[32] = {0};
+    if (std::sscanf(env, "%31[^:]:%u:%u:%u:%u:%u", name, &t.tm, &t.tn, &t.tk, &t.rm, &t.rn) != 6) return false;
+    t.shader = std::string(name) == "direct" ? "conv2d_direct" : "conv2d";
+    return true;
+}
+
+bool direct_by_device(const Context::Impl& ctx) {
     // CPU devices (lavapipe) gain nothing from shared memory and pay for every barrier.
-    if (ctx.conv_variant == 2 || (ctx.conv_variant == 0 && device.type == "cpu")) {
+    return ctx.conv_variant == 2 || (ctx.conv_variant == 0 && ctx.info.type == "cpu");
+}
+
+Tile choose_tile(const Context::Impl& ctx, int64_t ocg, int64_t cols) {
+    if (Tile t; tile_from_env(t)) return t;
+    if (direct_by_device(ctx)) {
         // 4 pixels per invocation; small feature maps (7x7) get narrower workgroups so that
         // fewer SIMD lanes idle.
         uint32_t tn = cols >= 256 ? 256 : cols >= 64 ? 64 : 32;
@@ -41,14 +48,31 @@ Tile choose_tile(const Context::Impl& ctx, int64_t ocg, int64_t cols) {
 
 }  // namespace
 
+bool conv_packs_weights(const Context::Impl& ctx) {
+    Tile t;
+    return tile_from_env(t) ? std::string(t.shader) == "conv2d_direct" : direct_by_device(ctx);
+}
+
+rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups) {
+    const int64_t oc = w.shape.at(0), ocg = oc / groups, blocks = (ocg + 3) / 4;
+    const int64_t k = oc ? w.size() / oc : 0;
+    rm::Tensor packed(rm::Shape{groups * blocks * k * 4});
+    for (int64_t o = 0; o < oc; ++o) {
+        const int64_t g = o / ocg, ol = o % ocg;
+        float* dst = packed.ptr() + ((g * blocks + ol / 4) * k) * 4 + ol % 4;
+        const float* src = w.ptr() + o * k;
+        for (int64_t j = 0; j < k; ++j) dst[4 * j] = src[j];
+    }
+    return packed;
+}
+
 std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     const rm::Attrs& a = *p.attrs;
     const auto& xs = p.x.shape;
-    const auto& ws = p.w.shape;
     const auto& ys = p.y.shape;
     int64_t n = xs[0], c = xs[1], h = xs[2], w = xs[3];
     int64_t oc = ys[1], oh = ys[2], ow = ys[3];
-    int64_t groups = a.group, cg = ws[1], kh = ws[2], kw = ws[3];
+    int64_t groups = a.group, cg = c / groups, kh = a.kernel.at(0), kw = a.kernel.at(1);
     int64_t ocg = oc / groups;
     int64_t k = cg * kh * kw;
     uint64_t limit = planner.max_elements();
@@ -57,13 +81,23 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     if (in_per_image > limit)
         throw VulkanError("conv input of one image (" + std::to_string(in_per_image * 4) +
                           " bytes) exceeds the device's largest buffer binding");
-    // Output channels per dispatch: whole groups, weights and output slice within the limit.
+    // Packed weights: ceil(ocg / 4) rows of 4 output channels per group.
+    const bool packed = conv_packs_weights(planner.ctx());
+    const int64_t packed_group = (ocg + 3) / 4 * 4 * k;
+    auto weight_span = [&](int64_t oc0, int64_t count) -> std::pair<uint64_t, uint64_t> {  // elements
+        if (!packed) return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>(count * k)};
+        if (groups > 1) return {static_cast<uint64_t>(oc0 / ocg * packed_group), static_cast<uint64_t>(count / ocg * packed_group)};
+        return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>((count + 3) / 4 * 4 * k)};  // oc0 % 4 == 0
+    };
+    // Output channels per dispatch: whole groups (whole rows of 4 when packed), weights and
+    // output slice within the limit.
     int64_t oc_chunk = oc;
     auto fits = [&](int64_t chunk) {
-        return static_cast<uint64_t>(chunk * k) <= limit && static_cast<uint64_t>(chunk * oh * ow) <= limit;
+        return weight_span(0, chunk).second <= limit && static_cast<uint64_t>(chunk * oh * ow) <= limit;
     };
     while (!fits(oc_chunk)) {
-        int64_t next = groups > 1 ? std::max<int64_t>(ocg, (oc_chunk / 2) / ocg * ocg) : (oc_chunk + 1) / 2;
+        int64_t half = packed ? std::max<int64_t>(4, (oc_chunk / 2 + 3) / 4 * 4) : (oc_chunk + 1) / 2;
+        int64_t next = groups > 1 ? std::max<int64_t>(ocg, (oc_chunk / 2) / ocg * ocg) : std::min(half, oc_chunk);
         if (next == oc_chunk)
             throw VulkanError("conv weights of one output channel group exceed the device's largest buffer binding");
         oc_chunk = next;
@@ -83,8 +117,9 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     uint32_t wg = t.workgroup();
     uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
                        u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
-                       u32(a.dilations[1]), pointwise ? 1u : 0u};
-    const ComputePipeline& pipe = planner.ctx().pipeline(t.shader, 4, 18 * 4, spec, std::string(t.shader) == "conv2d_direct" ? 0b11u : 0u);
+                       u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u};
+    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b11u, 0b10u)
+                                         : planner.ctx().pipeline(t.shader, 5, 19 * 4, spec);
 
     std::vector<Dispatch> out;
     for (int64_t n0 = 0; n0 < n; n0 += images) {
@@ -95,7 +130,12 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
             d.pipeline = &pipe;
             uint32_t xo, wo, bo, yo;
             d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image, nb * in_per_image, xo));
-            d.ranges.push_back(planner.bind(p.w, static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>(occ * k), wo));
+            auto [w_first, w_count] = weight_span(oc0, occ);
+            d.ranges.push_back(planner.bind(p.w, w_first, w_count, wo, packed ? 16 : 4));
+            if (packed) {
+                if (wo % 4 != 0) throw VulkanError("internal error: packed conv weights bound at an unaligned offset");
+                wo /= 4;  // in vec4 texels
+            }
             if (p.bias)
                 d.ranges.push_back(planner.bind(*p.bias, static_cast<uint64_t>(oc0), static_cast<uint64_t>(occ), bo));
             else
@@ -103,12 +143,15 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
             uint64_t y_first = static_cast<uint64_t>((n0 * oc + oc0) * oh * ow);
             uint64_t y_count = static_cast<uint64_t>(((nb - 1) * oc + occ) * oh * ow);
             d.ranges.push_back(planner.bind(p.y, y_first, y_count, yo));
+            uint32_t ro = yo;
+            d.ranges.push_back(p.residual ? planner.bind(*p.residual, y_first, y_count, ro) : d.ranges.back());
             int64_t group_first = oc0 / ocg;
             d.push = {xo,      wo,      bo,      yo,          u32(nb),          u32(c),
                       u32(h),  u32(w),  u32(oc), u32(oh),     u32(ow),          u32(cg),
                       u32(groups > 1 ? ocg : occ), u32(oc0), u32(group_first), static_cast<uint32_t>(a.pads[0]),
                       static_cast<uint32_t>(a.pads[1])};
             d.push.push_back(p.bias ? 1u : 0u);
+            d.push.push_back(ro);
             d.groups[0] = u32((nb * oh * ow + t.tn - 1) / t.tn);
             d.groups[1] = u32(((groups > 1 ? ocg : occ) + t.tm - 1) / t.tm);
             d.groups[2] = u32(groups > 1 ? occ / ocg : 1);

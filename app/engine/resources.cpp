@@ -65,7 +65,7 @@ VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline, std::
         if ((pipeline.texel_mask >> i) & 1) {
             VkBufferViewCreateInfo vci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
             vci.buffer = buffers[i].buffer;
-            vci.format = VK_FORMAT_R32_SFLOAT;
+            vci.format = (pipeline.rgba_mask >> i) & 1 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT;
             vci.offset = buffers[i].offset;
             vci.range = buffers[i].range;
             vk_check(vkCreateBufferView(device_, &vci, nullptr, &views[i]), "creating a texel buffer view");
