@@ -158,6 +158,7 @@ public:
             if (settled) {
                 ++frames_done_;
                 // The first frames after loading build textures; measure the steady state.
+                if (frames_done_ == 3) renderer_.reset_costs();
                 if (frames_done_ > 3) {
                     frame_ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());
                     ui_ms_sum_ += build_ms;
@@ -449,8 +450,6 @@ private:
 
         ImGui::BeginChild("left", {left_w, avail.y}, false);
         float pane_w = (left_w - 6) / 2;
-        // The canvas paints the panes; no child background under it (software rasterisers pay per pixel).
-        ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0, 0, 0, 0));
         ImGui::BeginChild("residual_pane", {pane_w, graphs_h}, true, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
         if (auto clicked = residual_view_.draw(state_.selection.residual, residual_ms_)) select_residual(*clicked, false);
         ImGui::EndChild();
@@ -458,7 +457,6 @@ private:
         ImGui::BeginChild("plain_pane", {pane_w, graphs_h}, true, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
         if (auto clicked = plain_view_.draw(state_.selection.plain, plain_ms_)) select_plain(*clicked, false);
         ImGui::EndChild();
-        ImGui::PopStyleColor();
         ImGui::BeginChild("properties", {0, 0}, true);
         draw_properties_panel(state_);
         ImGui::EndChild();
@@ -546,6 +544,10 @@ private:
             facts.plain_drawn = plain_view_.drawn_boxes();
             facts.fps = fps_;
             facts.ui_ms = ui_ms_count_ ? ui_ms_sum_ / ui_ms_count_ : 0.0;
+            const FrameCosts& c = renderer_.costs();
+            double n = std::max(1, c.frames);
+            facts.frame_costs = {{"wait", c.wait_ms / n},       {"acquire", c.acquire_ms / n}, {"record", c.record_ms / n},
+                                 {"submit", c.submit_ms / n},   {"present", c.present_ms / n}};
             facts.frames = frames_done_;
             facts.busy = worker_.busy();
             facts.window_device = renderer_.device_name();

@@ -310,14 +310,23 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     auto draw_tiles = [&](int from, int to) {
         ImVec2 start = ImGui::GetCursorScreenPos();
         int count = to - from;
+        auto tile_at = [&](int k) {
+            return ImVec2(start.x + float(k % best_cols) * (tw + 3), start.y + float(k / best_cols) * (th + 3));
+        };
+        // All tiles in one draw first, then the frames and hover marks over them.
+        std::vector<ImageQuad> quads;
         for (int k = 0; k < count; ++k) {
             int t = from + k;
-            ImVec2 p0(start.x + float(k % best_cols) * (tw + 3), start.y + float(k / best_cols) * (th + 3));
+            ImVec2 p0 = tile_at(k);
+            float ax = float((t % g.atlas_cols) * g.width), ay = float((t / g.atlas_cols) * g.height);
+            quads.push_back({p0.x, p0.y, p0.x + tw, p0.y + th, ax / float(g.atlas_w), ay / float(g.atlas_h),
+                             (ax + float(g.width)) / float(g.atlas_w), (ay + float(g.height)) / float(g.atlas_h)});
+        }
+        renderer_.draw_images(dl, *g.texture, quads);
+        for (int k = 0; k < count; ++k) {
+            int t = from + k;
+            ImVec2 p0 = tile_at(k);
             ImVec2 p1(p0.x + tw, p0.y + th);
-            int ax = (t % g.atlas_cols) * g.width, ay = (t / g.atlas_cols) * g.height;
-            ImVec2 uv0(float(ax) / float(g.atlas_w), float(ay) / float(g.atlas_h));
-            ImVec2 uv1(float(ax + g.width) / float(g.atlas_w), float(ay + g.height) / float(g.atlas_h));
-            renderer_.draw_image(dl, *g.texture, p0, p1, uv0, uv1);
             if (g.reserved[size_t(g.shown[size_t(t)])]) dl->AddRect(p0, p1, theme::kReserved, 0, 0, 1.5f);
             if (ImGui::IsWindowHovered() && mouse.x >= p0.x && mouse.x < p1.x && mouse.y >= p0.y && mouse.y < p1.y) {
                 int c = g.order[size_t(g.shown[size_t(t)])];

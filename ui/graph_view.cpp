@@ -145,7 +145,6 @@ std::optional<std::string> GraphView::draw(const std::set<std::string>& selected
     ImDrawList* dl = ImGui::GetWindowDrawList();
     ImVec2 clip_max(origin.x + size.x, origin.y + size.y);
     dl->PushClipRect(origin, clip_max, true);
-    dl->AddRectFilled(origin, clip_max, theme::kCanvas);
     // Dot grid: depth cue while panning.
     float step = 40 * zoom_;
     if (step > 12) {

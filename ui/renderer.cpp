@@ -7,10 +7,12 @@
 #include <backends/imgui_impl_vulkan.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 
 #include "ui/texture.hpp"
+#include "ui/theme.hpp"
 #include "ui_spv/image_quad_frag.h"
 #include "ui_spv/image_quad_vert.h"
 
@@ -19,13 +21,19 @@ namespace rmvk::ui {
 struct Renderer::ImageDraw {
     Renderer* renderer = nullptr;
     VkDescriptorSet set = VK_NULL_HANDLE;
-    float rect[4]{};
-    float uv[4]{};
+    uint32_t first = 0, count = 0;  // quads in image_quads_
 };
 
 namespace {
 
 void imgui_check(VkResult result) { vk_check(result, "ImGui Vulkan backend"); }
+
+// Adds the milliseconds since `since` to `total` and restarts the clock.
+void lap(std::chrono::steady_clock::time_point& since, double& total) {
+    auto now = std::chrono::steady_clock::now();
+    total += std::chrono::duration<double, std::milli>(now - since).count();
+    since = now;
+}
 
 }  // namespace
 
@@ -310,12 +318,9 @@ void Renderer::create_image_pipeline() {
     vk_check(vkCreateDescriptorSetLayout(device, &linfo, nullptr, &set_layout), "vkCreateDescriptorSetLayout");
     image_set_layout_ = own(device, set_layout, vkDestroyDescriptorSetLayout);
 
-    VkPushConstantRange push{VK_SHADER_STAGE_VERTEX_BIT, 0, sizeof(float) * 8};
     VkPipelineLayoutCreateInfo plinfo{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
     plinfo.setLayoutCount = 1;
     plinfo.pSetLayouts = &set_layout;
-    plinfo.pushConstantRangeCount = 1;
-    plinfo.pPushConstantRanges = &push;
     VkPipelineLayout layout = VK_NULL_HANDLE;
     vk_check(vkCreatePipelineLayout(device, &plinfo, nullptr, &layout), "vkCreatePipelineLayout");
     image_layout_ = own(device, layout, vkDestroyPipelineLayout);
@@ -335,7 +340,15 @@ void Renderer::create_image_pipeline() {
                  VK_SHADER_STAGE_VERTEX_BIT, vert, "main", nullptr};
     stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0,
                  VK_SHADER_STAGE_FRAGMENT_BIT, frag, "main", nullptr};
+    // One quad per instance: its screen rect and uv rect.
+    VkVertexInputBindingDescription quad_binding{0, sizeof(ImageQuad), VK_VERTEX_INPUT_RATE_INSTANCE};
+    VkVertexInputAttributeDescription quad_attrs[2] = {{0, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 0},
+                                                       {1, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 16}};
     VkPipelineVertexInputStateCreateInfo vin{VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO};
+    vin.vertexBindingDescriptionCount = 1;
+    vin.pVertexBindingDescriptions = &quad_binding;
+    vin.vertexAttributeDescriptionCount = 2;
+    vin.pVertexAttributeDescriptions = quad_attrs;
     VkPipelineInputAssemblyStateCreateInfo ia{VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO};
     ia.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_STRIP;
     VkPipelineViewportStateCreateInfo vp{VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO};
@@ -425,6 +438,7 @@ bool Renderer::begin_frame() {
     if (static_cast<uint32_t>(w) != extent_.width || static_cast<uint32_t>(h) != extent_.height)
         recreate_swapchain();
     image_draws_.clear();
+    image_quads_.clear();
     ImGui_ImplVulkan_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     return true;
@@ -434,20 +448,39 @@ void Renderer::defer_release(std::function<void()> release) { pending_.push_back
 
 void Renderer::draw_image(ImDrawList* list, const Texture& texture, ImVec2 p0, ImVec2 p1, ImVec2 uv0,
                           ImVec2 uv1) {
+    draw_images(list, texture, {{p0.x, p0.y, p1.x, p1.y, uv0.x, uv0.y, uv1.x, uv1.y}});
+}
+
+void Renderer::draw_images(ImDrawList* list, const Texture& texture, const std::vector<ImageQuad>& quads) {
+    if (quads.empty()) return;
     const ImGuiIO& io = ImGui::GetIO();
     ImageDraw& d = image_draws_.emplace_back();
     d.renderer = this;
     d.set = texture.descriptor_set();
-    d.rect[0] = p0.x / io.DisplaySize.x * 2.0f - 1.0f;
-    d.rect[1] = p0.y / io.DisplaySize.y * 2.0f - 1.0f;
-    d.rect[2] = p1.x / io.DisplaySize.x * 2.0f - 1.0f;
-    d.rect[3] = p1.y / io.DisplaySize.y * 2.0f - 1.0f;
-    d.uv[0] = uv0.x;
-    d.uv[1] = uv0.y;
-    d.uv[2] = uv1.x;
-    d.uv[3] = uv1.y;
+    d.first = static_cast<uint32_t>(image_quads_.size() / 8);
+    d.count = static_cast<uint32_t>(quads.size());
+    for (const ImageQuad& q : quads) {
+        float v[8] = {q.x0 / io.DisplaySize.x * 2.0f - 1.0f, q.y0 / io.DisplaySize.y * 2.0f - 1.0f,
+                      q.x1 / io.DisplaySize.x * 2.0f - 1.0f, q.y1 / io.DisplaySize.y * 2.0f - 1.0f,
+                      q.u0, q.v0, q.u1, q.v1};
+        image_quads_.insert(image_quads_.end(), v, v + 8);
+    }
     list->AddCallback(&Renderer::image_callback, &d);
     list->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
+}
+
+void Renderer::upload_image_quads(Frame& frame) {
+    VkDeviceSize bytes = image_quads_.size() * sizeof(float);
+    if (bytes == 0) return;
+    if (frame.instances.size < bytes) {
+        // This frame's fence has signalled: the old buffer is no longer read.
+        frame.instances = make_host_buffer(device_, physical_, std::max<VkDeviceSize>(bytes * 2, 64 * 1024),
+                                           VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
+        vk_check(vkMapMemory(device_, frame.instances.memory, 0, frame.instances.size, 0, &frame.instances_mapped),
+                 "vkMapMemory (image quads)");
+    }
+    std::memcpy(frame.instances_mapped, image_quads_.data(), bytes);
+    instance_buffer_ = frame.instances.buffer;
 }
 
 void Renderer::image_callback(const ImDrawList*, const ImDrawCmd* cmd) {
@@ -466,23 +499,24 @@ void Renderer::image_callback(const ImDrawList*, const ImDrawCmd* cmd) {
     vkCmdSetViewport(cb, 0, 1, &viewport);
     vkCmdSetScissor(cb, 0, 1, &scissor);
     vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, r.image_layout_, 0, 1, &draw->set, 0, nullptr);
-    float push[8];
-    std::memcpy(push, draw->rect, sizeof(draw->rect));
-    std::memcpy(push + 4, draw->uv, sizeof(draw->uv));
-    vkCmdPushConstants(cb, r.image_layout_, VK_SHADER_STAGE_VERTEX_BIT, 0, sizeof(push), push);
-    vkCmdDraw(cb, 4, 1, 0, 0);
+    VkDeviceSize offset = 0;
+    vkCmdBindVertexBuffers(cb, 0, 1, &r.instance_buffer_, &offset);
+    vkCmdDraw(cb, 4, draw->count, 0, draw->first);
 }
 
 void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     Frame& frame = frames_[frame_index_];
     VkFence fence = frame.fence;
     VkSemaphore acquired_sem = frame.acquired, rendered_sem = frame.rendered;
+    auto clock = std::chrono::steady_clock::now();
     vk_check(vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
     for (auto& release : frame.garbage) release();
     frame.garbage.clear();
+    lap(clock, costs_.wait_ms);
 
     VkResult acquired = vkAcquireNextImageKHR(device_, swapchain_, UINT64_MAX, frame.acquired,
                                               VK_NULL_HANDLE, &image_index_);
+    lap(clock, costs_.acquire_ms);
     if (acquired == VK_ERROR_OUT_OF_DATE_KHR) {
         recreate_swapchain();
         return;
@@ -495,7 +529,8 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(vkBeginCommandBuffer(frame.cmd, &begin), "vkBeginCommandBuffer");
     VkClearValue clear{};
-    clear.color = {{0.105f, 0.112f, 0.13f, 1.0f}};  // theme's window background
+    const ImVec4& bg = theme::kBackground;  // the only full-window fill (see theme.hpp)
+    clear.color = {{bg.x, bg.y, bg.z, 1.0f}};
     VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
     rp.renderPass = render_pass_;
     rp.framebuffer = images_[image_index_].framebuffer;
@@ -504,10 +539,12 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     rp.pClearValues = &clear;
     vkCmdBeginRenderPass(frame.cmd, &rp, VK_SUBPASS_CONTENTS_INLINE);
     recording_ = frame.cmd;
+    upload_image_quads(frame);
     fb_scale_x_ = draw_data->FramebufferScale.x;
     fb_scale_y_ = draw_data->FramebufferScale.y;
     ImGui_ImplVulkan_RenderDrawData(draw_data, frame.cmd);
     recording_ = VK_NULL_HANDLE;
+    instance_buffer_ = VK_NULL_HANDLE;
     vkCmdEndRenderPass(frame.cmd);
 
     OwnedBuffer readback;
@@ -537,6 +574,7 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
                              0, 0, nullptr, 0, nullptr, 1, &barrier);
     }
     vk_check(vkEndCommandBuffer(frame.cmd), "vkEndCommandBuffer");
+    lap(clock, costs_.record_ms);
 
     VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
     VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
@@ -552,6 +590,7 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     // those finish before this frame's fence signals.
     for (auto& release : pending_) frame.garbage.push_back(std::move(release));
     pending_.clear();
+    lap(clock, costs_.submit_ms);
 
     if (capture) {
         vk_check(vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (screenshot)");
@@ -575,7 +614,10 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     VkSwapchainKHR swapchain = swapchain_;
     present.pSwapchains = &swapchain;
     present.pImageIndices = &image_index_;
+    if (capture) clock = std::chrono::steady_clock::now();  // the read-back is not a frame cost
     VkResult presented = vkQueuePresentKHR(queue_, &present);
+    lap(clock, costs_.present_ms);
+    ++costs_.frames;
     if (presented == VK_ERROR_OUT_OF_DATE_KHR || presented == VK_SUBOPTIMAL_KHR)
         recreate_swapchain();
     else

@@ -23,6 +23,20 @@ namespace rmvk::ui {
 
 class Texture;
 
+// Where one frame's time went on the CPU side, summed over frames (ms); the steady-state
+// mean tells whether a slow frame waits on rendering (fence), the window system (acquire,
+// present) or recording.
+struct FrameCosts {
+    double wait_ms = 0, acquire_ms = 0, record_ms = 0, submit_ms = 0, present_ms = 0;
+    int frames = 0;
+};
+
+// One textured rectangle: screen pixels [p0, p1] showing texture coordinates [uv0, uv1].
+struct ImageQuad {
+    float x0, y0, x1, y1;
+    float u0, v0, u1, v1;
+};
+
 // Pixels read back from the last rendered swapchain image, RGBA8, top row first.
 struct Screenshot {
     int width = 0, height = 0;
@@ -47,6 +61,12 @@ public:
     // Draws `texture` into `list` over [p0, p1] (screen pixels) with uv sub-rect [uv0, uv1].
     void draw_image(ImDrawList* list, const Texture& texture, ImVec2 p0, ImVec2 p1, ImVec2 uv0,
                     ImVec2 uv1);
+    // Draws many parts of one texture in a single draw, at this point of `list`: what the
+    // list gets after this call is drawn on top.
+    void draw_images(ImDrawList* list, const Texture& texture, const std::vector<ImageQuad>& quads);
+
+    const FrameCosts& costs() const { return costs_; }
+    void reset_costs() { costs_ = {}; }
 
     VkDevice device() const { return device_; }
     VkPhysicalDevice physical() const { return physical_; }
@@ -65,6 +85,8 @@ private:
     void create_image_pipeline();
     void init_imgui();
     void recreate_swapchain();
+    struct Frame;
+    void upload_image_quads(Frame& frame);
     static void image_callback(const ImDrawList* list, const ImDrawCmd* cmd);
 
     struct Frame {
@@ -73,6 +95,8 @@ private:
         VkOwned<VkFence> fence;
         VkOwned<VkSemaphore> acquired;
         VkOwned<VkSemaphore> rendered;
+        OwnedBuffer instances;  // this frame's image quads (host-visible, mapped)
+        void* instances_mapped = nullptr;
         std::vector<std::function<void()>> garbage;
     };
     struct SwapImage {
@@ -108,6 +132,9 @@ private:
     float fb_scale_x_ = 1, fb_scale_y_ = 1;
     std::vector<std::function<void()>> pending_;  // released after the next submitted frame
     std::deque<ImageDraw> image_draws_;          // stable addresses for callback data
+    std::vector<float> image_quads_;             // 8 floats per quad (NDC rect, uv), this frame
+    VkBuffer instance_buffer_ = VK_NULL_HANDLE;  // the recording frame's copy of image_quads_
+    FrameCosts costs_;
 };
 
 }  // namespace rmvk::ui

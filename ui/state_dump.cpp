@@ -88,6 +88,10 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     o << "  \"warnings\": " << string_list(state.warnings) << ",\n";
     o << "  \"window_device\": " << quote(facts.window_device) << ",\n";
     o << "  \"frames\": " << facts.frames << ", \"fps\": " << num(facts.fps) << ", \"ui_ms\": " << num(facts.ui_ms) << ",\n";
+    o << "  \"frame_costs_ms\": {";
+    for (size_t i = 0; i < facts.frame_costs.size(); ++i)
+        o << (i ? ", " : "") << quote(facts.frame_costs[i].first) << ": " << num(facts.frame_costs[i].second);
+    o << "},\n";
     o << "  \"active_tab\": " << quote(facts.active_tab) << ",\n";
     if (state.model) {
         const auto& m = *state.model;

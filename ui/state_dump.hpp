@@ -1,6 +1,8 @@
 #pragma once
 // --dump-state: what is on screen as JSON, for tests and scripts.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ui/app_state.hpp"
 #include "ui/feature_maps_panel.hpp"
@@ -13,6 +15,7 @@ struct ScreenFacts {
     int residual_drawn = 0, plain_drawn = 0;          // boxes drawn in the last frame
     double fps = 0;
     double ui_ms = 0;                                 // mean CPU time to build one frame's UI
+    std::vector<std::pair<std::string, double>> frame_costs;  // mean ms per frame in each render step
     int frames = 0;
     bool busy = false;
     std::string window_device;                        // the Vulkan device drawing the window

@@ -32,8 +32,8 @@ void apply_style() {
     s.WindowPadding = {8, 8};
     s.ScrollbarSize = 12;
     ImVec4* c = s.Colors;
-    c[ImGuiCol_WindowBg] = {0.105f, 0.112f, 0.13f, 1};
-    c[ImGuiCol_ChildBg] = {0.12f, 0.128f, 0.148f, 1};
+    c[ImGuiCol_WindowBg] = kBackground;
+    c[ImGuiCol_ChildBg] = {0, 0, 0, 0};  // see kBackground
     c[ImGuiCol_PopupBg] = {0.13f, 0.14f, 0.16f, 0.98f};
     c[ImGuiCol_MenuBarBg] = {0.14f, 0.15f, 0.175f, 1};
     c[ImGuiCol_Border] = {0.22f, 0.24f, 0.28f, 1};

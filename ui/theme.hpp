@@ -11,10 +11,12 @@ inline const ImVec4 kGood{0.36f, 0.85f, 0.47f, 1.0f};
 inline const ImVec4 kBad{1.0f, 0.38f, 0.35f, 1.0f};
 inline const ImVec4 kMuted{0.6f, 0.62f, 0.66f, 1.0f};
 inline const ImVec4 kReservedText4{0.98f, 0.80f, 0.32f, 1.0f};
+// The renderer clears the window to this colour and panels paint no background of their own:
+// on a software rasteriser every filled pixel costs, and stacked panel fills were most of a frame.
+inline const ImVec4 kBackground{0.12f, 0.128f, 0.148f, 1.0f};
 
 inline constexpr ImU32 rgb(int r, int g, int b, int a = 255) { return IM_COL32(r, g, b, a); }
 
-inline constexpr ImU32 kCanvas = rgb(24, 26, 31);
 inline constexpr ImU32 kGridDot = rgb(52, 56, 64);
 inline constexpr ImU32 kEdge = rgb(120, 128, 142);
 inline constexpr ImU32 kShortcutEdge = rgb(232, 150, 62);
