@@ -22,8 +22,11 @@ layout(constant_id = 11) const uint DH = 1;
 layout(constant_id = 12) const uint DW = 1;
 layout(constant_id = 13) const bool POINTWISE = false;
 layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
+// Pointwise with H*W a multiple of 4: X is viewed as RGBA texels, each invocation takes 4
+// consecutive pixels (RN = 4) and one fetch brings all four; x_off is then in texels.
+layout(constant_id = 15) const bool X4 = false;
 
-layout(binding = 0) uniform samplerBuffer X;
+layout(binding = 0) uniform samplerBuffer X;  // R32F, or RGBA32F when X4
 layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
 layout(std430, binding = 2) readonly buffer B { float bias[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
@@ -39,9 +42,12 @@ layout(push_constant) uniform P {
     uint r_off;
 } p;
 
-void main() {
+uint column(uint j) {  // the output pixel (n, oh, ow flattened) of this invocation's j-th slot
     const uint lanes = TN / RN;
-    const uint lid = gl_LocalInvocationID.x;
+    return gl_WorkGroupID.x * TN + (X4 ? gl_LocalInvocationID.x * RN + j : gl_LocalInvocationID.x + j * lanes);
+}
+
+void main() {
     const uint group = p.group_first + gl_WorkGroupID.z;
     const uint ocl0 = gl_WorkGroupID.y * RM;
     const uint ohw = p.oh * p.ow;
@@ -54,12 +60,13 @@ void main() {
     int ih0[RN], iw0[RN];
     bool ok[RN];
     [[unroll]] for (uint j = 0; j < RN; ++j) {
-        uint col = gl_WorkGroupID.x * TN + lid + j * lanes;
+        uint col = column(j);
         ok[j] = col < cols;
         uint img = ok[j] ? col / ohw : 0, pix = ok[j] ? col % ohw : 0;
         ih0[j] = int(pix / p.ow) * int(SH) - p.pad_top;
         iw0[j] = int(pix % p.ow) * int(SW) - p.pad_left;
-        xb[j] = p.x_off + (img * p.c + group * p.cg) * hw + (POINTWISE ? pix : 0);
+        xb[j] = X4 ? p.x_off + ((img * p.c + group * p.cg) * hw + pix) / 4
+                   : p.x_off + (img * p.c + group * p.cg) * hw + (POINTWISE ? pix : 0);
     }
     // Blocks beyond this group's channels read block 0 (valid memory) and are never stored.
     uint wrow[RM / 4];
@@ -76,7 +83,13 @@ void main() {
         [[unroll]] for (uint r = 0; r < KH * KW; ++r) {
             const uint k = ci * (KH * KW) + r;
             float b[RN];
-            [[unroll]] for (uint j = 0; j < RN; ++j) {
+            if (X4) {
+                vec4 v = texelFetch(X, int(xb[0] + ci * (hw / 4)));
+                b[0] = v.x;
+                b[1] = v.y;
+                b[2] = v.z;
+                b[3] = v.w;
+            } else [[unroll]] for (uint j = 0; j < RN; ++j) {
                 // Fetch unconditionally (a clamped, valid index) and select: a conditional fetch
                 // would put control flow, and masked register writes, inside the loop.
                 if (POINTWISE) {
@@ -107,7 +120,7 @@ void main() {
         uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to oc_first
         float bv = p.has_bias != 0 ? bias[p.b_off + oc] : 0.0;
         [[unroll]] for (uint j = 0; j < RN; ++j) {
-            uint col = gl_WorkGroupID.x * TN + lid + j * lanes;
+            uint col = column(j);
             if (col >= cols) continue;
             uint im = col / ohw, px = col % ohw;
             uint at = (im * p.oc_total + oc) * ohw + px;

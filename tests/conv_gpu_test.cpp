@@ -51,6 +51,8 @@ const ConvCase kCases[] = {
     {"3x3 stride 2 odd", 2, 5, 13, 7, 6, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true},
     {"7x7 stride 2 pad 3", 1, 3, 23, 19, 12, 7, 7, {2, 2}, {3, 3, 3, 3}, {1, 1}, 1, true},
     {"1x1 pointwise", 2, 37, 6, 5, 70, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, false},
+    {"1x1 planes of 4k floats", 2, 13, 6, 6, 19, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},
+    {"1x1 grouped, planes of 4k", 2, 12, 8, 4, 10, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 2, true},
     {"1x1 stride 2", 1, 20, 9, 9, 33, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
     {"asymmetric pads", 1, 6, 10, 9, 7, 3, 2, {1, 2}, {0, 1, 2, 0}, {1, 1}, 1, true},
     {"dilation 2", 1, 4, 12, 12, 5, 3, 3, {1, 1}, {2, 2, 2, 2}, {2, 2}, 1, true},
@@ -95,6 +97,7 @@ TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     CHECK(run_conv_case(*env, {"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
     CHECK(run_conv_case(*env, {"split batch", 3, 4, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
     CHECK(run_conv_case(*env, {"split groups", 1, 8, 8, 8, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true}) <= kTolerance);
+    CHECK(run_conv_case(*env, {"split pointwise", 3, 6, 8, 10, 14, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true}) <= kTolerance);
     check_validation_clean(*env);
 }
 

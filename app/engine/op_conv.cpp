@@ -114,11 +114,14 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     Tile t = choose_tile(planner.ctx(), ocg_dispatch, images * oh * ow);
     bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 && a.pads[0] == 0 &&
                      a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
+    // The CPU kernel reads a pointwise conv's input 4 pixels per RGBA texel when planes (and
+    // so every image and channel) start at multiples of 4 floats.
+    const bool x4 = packed && pointwise && t.rn == 4 && (h * w) % 4 == 0 && p.x.first % 4 == 0;
     uint32_t wg = t.workgroup();
     uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
                        u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
-                       u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u};
-    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b11u, 0b10u)
+                       u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u};
+    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b11u, x4 ? 0b11u : 0b10u)
                                          : planner.ctx().pipeline(t.shader, 5, 19 * 4, spec);
 
     std::vector<Dispatch> out;
@@ -129,7 +132,8 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
             Dispatch d;
             d.pipeline = &pipe;
             uint32_t xo, wo, bo, yo;
-            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image, nb * in_per_image, xo));
+            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image, nb * in_per_image, xo, x4 ? 16 : 4));
+            if (x4) xo /= 4;  // in texels (the start is 16-byte aligned, n0 * in_per_image % 4 == 0)
             auto [w_first, w_count] = weight_span(oc0, occ);
             d.ranges.push_back(planner.bind(p.w, w_first, w_count, wo, packed ? 16 : 4));
             if (packed) {
