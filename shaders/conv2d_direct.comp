@@ -22,9 +22,11 @@ layout(constant_id = 11) const uint DH = 1;
 layout(constant_id = 12) const uint DW = 1;
 layout(constant_id = 13) const bool POINTWISE = false;
 layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
-// Pointwise with H*W a multiple of 4: X is viewed as RGBA texels, each invocation takes 4
-// consecutive pixels (RN = 4) and one fetch brings all four; x_off is then in texels.
+// Pointwise with H*W a multiple of RN (itself a multiple of 4): X is viewed as RGBA texels,
+// each invocation takes RN consecutive pixels of one plane, and one fetch brings four of them;
+// x_off is then in texels.
 layout(constant_id = 15) const bool X4 = false;
+layout(constant_id = 16) const uint CU = 1;  // input channels per loop iteration
 
 layout(binding = 0) uniform samplerBuffer X;  // R32F, or RGBA32F when X4
 layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
@@ -79,37 +81,54 @@ void main() {
     [[unroll]] for (uint i = 0; i < RM; ++i)
         [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = 0.0;
 
-    for (uint ci = 0; ci < p.cg; ++ci) {
-        [[unroll]] for (uint r = 0; r < KH * KW; ++r) {
-            const uint k = ci * (KH * KW) + r;
-            float b[RN];
-            if (X4) {
-                vec4 v = texelFetch(X, int(xb[0] + ci * (hw / 4)));
-                b[0] = v.x;
-                b[1] = v.y;
-                b[2] = v.z;
-                b[3] = v.w;
-            } else [[unroll]] for (uint j = 0; j < RN; ++j) {
-                // Fetch unconditionally (a clamped, valid index) and select: a conditional fetch
-                // would put control flow, and masked register writes, inside the loop.
-                if (POINTWISE) {
-                    b[j] = texelFetch(X, int(xb[j] + ci * hw)).r;
-                } else {
-                    int ih = ih0[j] + int((r / KW) * DH), iw = iw0[j] + int((r % KW) * DW);
-                    bool inside = ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
-                    int at = int(xb[j] + ci * hw) + (inside ? ih * int(p.w) + iw : 0);
-                    float v = texelFetch(X, at).r;
-                    b[j] = inside ? v : 0.0;
+    // CU input channels per iteration: every fetch first, then each accumulator takes its
+    // CU*KH*KW products in a row. lavapipe masks each write of a loop-carried value, and the
+    // accumulators live on the stack: this way each is loaded, masked and stored once per
+    // iteration instead of once per product. Channels past the end contribute zeros.
+    const uint KK = CU * KH * KW;
+    for (uint ci0 = 0; ci0 < p.cg; ci0 += CU) {
+        float b[KK][RN];
+        vec4 a[KK][RM / 4];
+        [[unroll]] for (uint u = 0; u < CU; ++u) {
+            const uint ci = min(ci0 + u, p.cg - 1);
+            const bool real = ci0 + u < p.cg;
+            [[unroll]] for (uint r = 0; r < KH * KW; ++r) {
+                const uint kk = u * (KH * KW) + r;
+                const uint k = ci * (KH * KW) + r;
+                if (X4) {
+                    [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
+                        vec4 v = texelFetch(X, int(xb[0] + ci * (hw / 4) + q));
+                        v = real ? v : vec4(0.0);
+                        b[kk][4 * q] = v.x;
+                        b[kk][4 * q + 1] = v.y;
+                        b[kk][4 * q + 2] = v.z;
+                        b[kk][4 * q + 3] = v.w;
+                    }
+                } else [[unroll]] for (uint j = 0; j < RN; ++j) {
+                    // Fetch unconditionally (at a clamped, valid index) and select: a conditional
+                    // fetch would put control flow inside the loop.
+                    if (POINTWISE) {
+                        float v = texelFetch(X, int(xb[j] + ci * hw)).r;
+                        b[kk][j] = real ? v : 0.0;
+                    } else {
+                        int ih = ih0[j] + int((r / KW) * DH), iw = iw0[j] + int((r % KW) * DW);
+                        bool inside = real && ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
+                        int at = int(xb[j] + ci * hw) + (inside ? ih * int(p.w) + iw : 0);
+                        float v = texelFetch(X, at).r;
+                        b[kk][j] = inside ? v : 0.0;
+                    }
                 }
+                [[unroll]] for (uint q = 0; q < RM / 4; ++q) a[kk][q] = texelFetch(W4, int(wrow[q] + k));
             }
-            [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
-                vec4 a = texelFetch(W4, int(wrow[q] + k));
-                [[unroll]] for (uint j = 0; j < RN; ++j) {
-                    acc[4 * q][j] = fma(a.x, b[j], acc[4 * q][j]);
-                    acc[4 * q + 1][j] = fma(a.y, b[j], acc[4 * q + 1][j]);
-                    acc[4 * q + 2][j] = fma(a.z, b[j], acc[4 * q + 2][j]);
-                    acc[4 * q + 3][j] = fma(a.w, b[j], acc[4 * q + 3][j]);
-                }
+        }
+        [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
+            [[unroll]] for (uint j = 0; j < RN; ++j) {
+                vec4 s = vec4(acc[4 * q][j], acc[4 * q + 1][j], acc[4 * q + 2][j], acc[4 * q + 3][j]);
+                [[unroll]] for (uint kk = 0; kk < KK; ++kk) s = fma(a[kk][q], vec4(b[kk][j]), s);
+                acc[4 * q][j] = s.x;
+                acc[4 * q + 1][j] = s.y;
+                acc[4 * q + 2][j] = s.z;
+                acc[4 * q + 3][j] = s.w;
             }
         }
     }

@@ -116,11 +116,15 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
                      a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
     // The CPU kernel reads a pointwise conv's input 4 pixels per RGBA texel when planes (and
     // so every image and channel) start at multiples of 4 floats.
-    const bool x4 = packed && pointwise && t.rn == 4 && (h * w) % 4 == 0 && p.x.first % 4 == 0;
+    const bool x4 = packed && pointwise && t.rn % 4 == 0 && (h * w) % t.rn == 0 && p.x.first % 4 == 0;
+    // Input channels per loop iteration of the CPU kernel: enough products per accumulator
+    // to amortise its stack round trip (a 3x3 kernel already gives 9).
+    uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
+    if (const char* env = std::getenv("RMVK_CONV_CU")) cu = static_cast<uint32_t>(std::atoi(env));
     uint32_t wg = t.workgroup();
     uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
                        u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
-                       u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u};
+                       u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u, cu};
     const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b11u, x4 ? 0b11u : 0b10u)
                                          : planner.ctx().pipeline(t.shader, 5, 19 * 4, spec);
 
