@@ -110,6 +110,7 @@ public:
           renderer_(window_.get(), options.vsync),
           feature_maps_(renderer_),
           input_panel_(renderer_) {
+        renderer_.set_check_redraw(options.check_redraw);
         glfwSetWindowUserPointer(window_.get(), this);
         glfwSetDropCallback(window_.get(), [](GLFWwindow* w, int count, const char** paths) {
             auto* app = static_cast<App*>(glfwGetWindowUserPointer(w));
@@ -146,6 +147,9 @@ public:
                 continue;
             }
             auto build_start = Clock::now();
+            if (scripted() && options_.pan != 0 && startup_done() && !worker_.busy()) {
+                residual_view_.pan_by(0, -options_.pan);
+            }
             ImGui::NewFrame();
             draw_ui();
             ImGui::Render();
@@ -153,7 +157,8 @@ public:
             bool settled = !worker_.busy() && startup_done();
             bool last_frame = scripted() && settled && frames_done_ + 1 >= options_.frames;
             Screenshot shot;
-            renderer_.end_frame(ImGui::GetDrawData(), last_frame && !options_.screenshot.empty() ? &shot : nullptr);
+            bool capture = last_frame && (!options_.screenshot.empty() || options_.check_redraw);
+            renderer_.end_frame(ImGui::GetDrawData(), capture ? &shot : nullptr);
             auto now = Clock::now();
             if (settled) {
                 ++frames_done_;
@@ -546,8 +551,11 @@ private:
             facts.ui_ms = ui_ms_count_ ? ui_ms_sum_ / ui_ms_count_ : 0.0;
             const FrameCosts& c = renderer_.costs();
             double n = std::max(1, c.frames);
-            facts.frame_costs = {{"wait", c.wait_ms / n},       {"acquire", c.acquire_ms / n}, {"record", c.record_ms / n},
-                                 {"submit", c.submit_ms / n},   {"present", c.present_ms / n}};
+            facts.frame_costs = {{"wait", c.wait_ms / n},     {"acquire", c.acquire_ms / n}, {"record", c.record_ms / n},
+                                 {"submit", c.submit_ms / n}, {"present", c.present_ms / n}};
+            ImVec2 window = ImGui::GetIO().DisplaySize;
+            facts.redrawn_share = c.redrawn_pixels / n / std::max(1.0, double(window.x) * double(window.y));
+            facts.redraw_mismatch = shot.redraw_mismatch;
             facts.frames = frames_done_;
             facts.busy = worker_.busy();
             facts.window_device = renderer_.device_name();

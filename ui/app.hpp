@@ -18,8 +18,10 @@ struct GuiOptions {
     std::string open_after_start;   // a model opened once the first one is shown (error-path tests)
     std::string tab;                // "Feature maps", "Timing" or "Input" shown first
     int frames = 0;                 // > 0: render this many frames after loading, then exit
+    float pan = 0;                  // scripted frames drag both graph panes up by this many pixels each
     int width = 1600, height = 1000;
     bool vsync = true;
+    bool check_redraw = false;      // compare the last frame's partial redraw with a whole one
 };
 
 // Throws on a bad command line (cli::UsageError-like std::invalid_argument).

@@ -30,6 +30,11 @@ public:
     // Centres the view on `node` next frame (expanding nothing: a collapsed block is shown).
     void focus(const std::string& node) { focus_ = node; }
     void set_all_collapsed(bool collapsed);
+    // Moves the view by screen pixels, as a mouse drag would (scripted smoothness checks).
+    void pan_by(float dx, float dy) {
+        center_.x -= dx / zoom_;
+        center_.y -= dy / zoom_;
+    }
     int drawn_boxes() const { return drawn_boxes_; }
     int box_count() const;
     const std::string& title() const { return title_; }

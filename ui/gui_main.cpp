@@ -13,11 +13,14 @@ const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
-    "                [--tab features|timing|input]\n"
+    "                [--tab features|timing|input] [--pan PIXELS] [--check-redraw]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
     "IMG (default: a bundled sample). D is 'cpu' or a Vulkan device index or name.\n"
-    "--screenshot/--dump-state render N frames (default 10) once loading is done, save, exit.\n";
+    "--screenshot/--dump-state render N frames (default 10) once loading is done, save, exit.\n"
+    "--pan drags the residual graph pane by PIXELS each of those frames (the fps while panning).\n"
+    "--check-redraw draws the last frame whole too and reports pixels that the partial redraw\n"
+    "got wrong (redraw_mismatch in the state dump).\n";
 
 }  // namespace
 
@@ -52,6 +55,8 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
         else if (a == "--width") o.width = number(i);
         else if (a == "--height") o.height = number(i);
         else if (a == "--no-vsync") o.vsync = false;
+        else if (a == "--pan") o.pan = float(number(i));
+        else if (a == "--check-redraw") o.check_redraw = true;
         else if (!a.empty() && a[0] == '-') throw std::invalid_argument("unknown option " + a);
         else if (!have_model) {
             o.model = a;

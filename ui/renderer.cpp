@@ -146,30 +146,41 @@ void Renderer::create_device() {
     VkAttachmentDescription color{};
     color.format = format_.format;
     color.samples = VK_SAMPLE_COUNT_1_BIT;
-    color.loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR;
+    // The canvas keeps the last frame (load, not clear): only the damaged rectangle is redrawn,
+    // then the canvas is copied to the swapchain image (transfer layouts on both ends).
+    color.loadOp = VK_ATTACHMENT_LOAD_OP_LOAD;
     color.storeOp = VK_ATTACHMENT_STORE_OP_STORE;
     color.stencilLoadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE;
     color.stencilStoreOp = VK_ATTACHMENT_STORE_OP_DONT_CARE;
-    color.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-    color.finalLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+    color.initialLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    color.finalLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
     VkAttachmentReference ref{0, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL};
     VkSubpassDescription subpass{};
     subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
     subpass.colorAttachmentCount = 1;
     subpass.pColorAttachments = &ref;
-    VkSubpassDependency dep{};
-    dep.srcSubpass = VK_SUBPASS_EXTERNAL;
-    dep.dstSubpass = 0;
-    dep.srcStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
-    dep.dstStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
-    dep.dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    VkSubpassDependency deps[2]{};
+    // The previous frame's copy out of the canvas before drawing into it ...
+    deps[0].srcSubpass = VK_SUBPASS_EXTERNAL;
+    deps[0].dstSubpass = 0;
+    deps[0].srcStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
+    deps[0].srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+    deps[0].dstStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+    deps[0].dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    // ... and drawing before this frame's copy.
+    deps[1].srcSubpass = 0;
+    deps[1].dstSubpass = VK_SUBPASS_EXTERNAL;
+    deps[1].srcStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+    deps[1].srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    deps[1].dstStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
+    deps[1].dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
     VkRenderPassCreateInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO};
     rp.attachmentCount = 1;
     rp.pAttachments = &color;
     rp.subpassCount = 1;
     rp.pSubpasses = &subpass;
-    rp.dependencyCount = 1;
-    rp.pDependencies = &dep;
+    rp.dependencyCount = 2;
+    rp.pDependencies = deps;
     VkRenderPass pass = VK_NULL_HANDLE;
     vk_check(vkCreateRenderPass(device, &rp, nullptr, &pass), "vkCreateRenderPass");
     render_pass_ = own(device, pass, vkDestroyRenderPass);
@@ -241,8 +252,10 @@ void Renderer::create_swapchain() {
     info.imageColorSpace = format_.colorSpace;
     info.imageExtent = extent_;
     info.imageArrayLayers = 1;
-    // TRANSFER_SRC so --screenshot can read the rendered image back.
-    info.imageUsage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    // Frames are drawn into the canvas and copied in.
+    if (!(caps.supportedUsageFlags & VK_IMAGE_USAGE_TRANSFER_DST_BIT))
+        throw RenderError("the window's swapchain images cannot be copied into (no TRANSFER_DST usage)");
+    info.imageUsage = VK_IMAGE_USAGE_TRANSFER_DST_BIT;
     info.imageSharingMode = VK_SHARING_MODE_EXCLUSIVE;
     info.preTransform = caps.currentTransform;
     info.compositeAlpha = VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR;
@@ -258,29 +271,65 @@ void Renderer::create_swapchain() {
     vkGetSwapchainImagesKHR(device_, swapchain, &count, nullptr);
     std::vector<VkImage> images(count);
     vkGetSwapchainImagesKHR(device_, swapchain, &count, images.data());
-    for (VkImage image : images) {
-        SwapImage si;
-        si.image = image;
-        VkImageViewCreateInfo vinfo{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
-        vinfo.image = image;
-        vinfo.viewType = VK_IMAGE_VIEW_TYPE_2D;
-        vinfo.format = format_.format;
-        vinfo.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        VkImageView view = VK_NULL_HANDLE;
-        vk_check(vkCreateImageView(device_, &vinfo, nullptr, &view), "vkCreateImageView (swapchain)");
-        si.view = own(device_.get(), view, vkDestroyImageView);
-        VkFramebufferCreateInfo fb{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
-        fb.renderPass = render_pass_;
-        fb.attachmentCount = 1;
-        fb.pAttachments = &view;
-        fb.width = extent_.width;
-        fb.height = extent_.height;
-        fb.layers = 1;
-        VkFramebuffer framebuffer = VK_NULL_HANDLE;
-        vk_check(vkCreateFramebuffer(device_, &fb, nullptr, &framebuffer), "vkCreateFramebuffer");
-        si.framebuffer = own(device_.get(), framebuffer, vkDestroyFramebuffer);
-        images_.push_back(std::move(si));
-    }
+    images_ = images;
+    create_canvas();
+}
+
+void Renderer::create_canvas() {
+    canvas_ = {};
+    VkDevice device = device_;
+    VkImageCreateInfo info{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
+    info.imageType = VK_IMAGE_TYPE_2D;
+    info.format = format_.format;
+    info.extent = {extent_.width, extent_.height, 1};
+    info.mipLevels = 1;
+    info.arrayLayers = 1;
+    info.samples = VK_SAMPLE_COUNT_1_BIT;
+    info.tiling = VK_IMAGE_TILING_OPTIMAL;
+    info.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+    info.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+    VkImage image = VK_NULL_HANDLE;
+    vk_check(vkCreateImage(device, &info, nullptr, &image), "vkCreateImage (canvas)");
+    canvas_.image = own(device, image, vkDestroyImage);
+    VkMemoryRequirements req;
+    vkGetImageMemoryRequirements(device, image, &req);
+    VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    alloc.allocationSize = req.size;
+    alloc.memoryTypeIndex = find_memory_type(physical_, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    vk_check(vkAllocateMemory(device, &alloc, nullptr, &memory), "vkAllocateMemory (canvas)");
+    canvas_.memory = own(device, memory, vkFreeMemory);
+    vk_check(vkBindImageMemory(device, image, memory, 0), "vkBindImageMemory (canvas)");
+    VkImageViewCreateInfo vinfo{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
+    vinfo.image = image;
+    vinfo.viewType = VK_IMAGE_VIEW_TYPE_2D;
+    vinfo.format = format_.format;
+    vinfo.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    VkImageView view = VK_NULL_HANDLE;
+    vk_check(vkCreateImageView(device, &vinfo, nullptr, &view), "vkCreateImageView (canvas)");
+    canvas_.view = own(device, view, vkDestroyImageView);
+    VkFramebufferCreateInfo fb{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
+    fb.renderPass = render_pass_;
+    fb.attachmentCount = 1;
+    fb.pAttachments = &view;
+    fb.width = extent_.width;
+    fb.height = extent_.height;
+    fb.layers = 1;
+    VkFramebuffer framebuffer = VK_NULL_HANDLE;
+    vk_check(vkCreateFramebuffer(device, &fb, nullptr, &framebuffer), "vkCreateFramebuffer (canvas)");
+    canvas_.framebuffer = own(device, framebuffer, vkDestroyFramebuffer);
+    // The render pass expects the layout the end-of-frame copy leaves.
+    submit_now([image](VkCommandBuffer cmd) {
+        VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+        barrier.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+        barrier.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+        barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+        barrier.image = image;
+        barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
+                             nullptr, 1, &barrier);
+    });
+    damage_.invalidate();
 }
 
 void Renderer::recreate_swapchain() {
@@ -439,6 +488,7 @@ bool Renderer::begin_frame() {
         recreate_swapchain();
     image_draws_.clear();
     image_quads_.clear();
+    image_items_.clear();
     ImGui_ImplVulkan_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     return true;
@@ -459,7 +509,15 @@ void Renderer::draw_images(ImDrawList* list, const Texture& texture, const std::
     d.set = texture.descriptor_set();
     d.first = static_cast<uint32_t>(image_quads_.size() / 8);
     d.count = static_cast<uint32_t>(quads.size());
+    // The callback's clip rectangle is the list's current one.
+    ImVec2 clip0 = list->GetClipRectMin(), clip1 = list->GetClipRectMax();
     for (const ImageQuad& q : quads) {
+        DamageItem item{0, std::max(q.x0, clip0.x), std::max(q.y0, clip0.y), std::min(q.x1, clip1.x), std::min(q.y1, clip1.y)};
+        if (item.x1 >= item.x0 && item.y1 >= item.y0) {
+            float key[12] = {q.x0, q.y0, q.x1, q.y1, q.u0, q.v0, q.u1, q.v1, clip0.x, clip0.y, clip1.x, clip1.y};
+            item.hash = hash_bytes(key, sizeof(key), texture.serial());
+            image_items_[list].push_back(item);
+        }
         float v[8] = {q.x0 / io.DisplaySize.x * 2.0f - 1.0f, q.y0 / io.DisplaySize.y * 2.0f - 1.0f,
                       q.x1 / io.DisplaySize.x * 2.0f - 1.0f, q.y1 / io.DisplaySize.y * 2.0f - 1.0f,
                       q.u0, q.v0, q.u1, q.v1};
@@ -467,6 +525,66 @@ void Renderer::draw_images(ImDrawList* list, const Texture& texture, const std::
     }
     list->AddCallback(&Renderer::image_callback, &d);
     list->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
+}
+
+DamageRect Renderer::find_damage(ImDrawData* draw_data) {
+    return damage_.update(*draw_data, image_items_, int(extent_.width), int(extent_.height));
+}
+
+void Renderer::draw_into_canvas(Frame& frame, ImDrawData* draw_data, DamageRect damage) {
+    if (damage.empty()) return;
+    VkRect2D area{{damage.x0, damage.y0}, {uint32_t(damage.x1 - damage.x0), uint32_t(damage.y1 - damage.y0)}};
+    costs_.redrawn_pixels += double(area.extent.width) * double(area.extent.height);
+    VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
+    rp.renderPass = render_pass_;
+    rp.framebuffer = canvas_.framebuffer;
+    rp.renderArea = area;
+    vkCmdBeginRenderPass(frame.cmd, &rp, VK_SUBPASS_CONTENTS_INLINE);
+    VkClearAttachment clear{VK_IMAGE_ASPECT_COLOR_BIT, 0, {}};
+    const ImVec4& bg = theme::kBackground;  // the only full-window fill (see theme.hpp)
+    clear.clearValue.color = {{bg.x, bg.y, bg.z, 1.0f}};
+    VkClearRect clear_rect{area, 0, 1};
+    vkCmdClearAttachments(frame.cmd, 1, &clear, 1, &clear_rect);
+    // Everything is drawn, clipped to the damage: outside it the canvas already holds the
+    // same pixels. The clip rectangles are put back afterwards.
+    fb_scale_x_ = draw_data->FramebufferScale.x;
+    fb_scale_y_ = draw_data->FramebufferScale.y;
+    ImVec4 keep(float(damage.x0) / fb_scale_x_, float(damage.y0) / fb_scale_y_, float(damage.x1) / fb_scale_x_,
+                float(damage.y1) / fb_scale_y_);
+    std::vector<ImVec4> clips;
+    for (int l = 0; l < draw_data->CmdListsCount; ++l)
+        for (ImDrawCmd& cmd : draw_data->CmdLists[l]->CmdBuffer) {
+            clips.push_back(cmd.ClipRect);
+            cmd.ClipRect = {std::max(cmd.ClipRect.x, keep.x), std::max(cmd.ClipRect.y, keep.y),
+                            std::min(cmd.ClipRect.z, keep.z), std::min(cmd.ClipRect.w, keep.w)};
+        }
+    recording_ = frame.cmd;
+    upload_image_quads(frame);
+    ImGui_ImplVulkan_RenderDrawData(draw_data, frame.cmd);
+    recording_ = VK_NULL_HANDLE;
+    instance_buffer_ = VK_NULL_HANDLE;
+    vkCmdEndRenderPass(frame.cmd);
+    size_t i = 0;
+    for (int l = 0; l < draw_data->CmdListsCount; ++l)
+        for (ImDrawCmd& cmd : draw_data->CmdLists[l]->CmdBuffer) cmd.ClipRect = clips[i++];
+}
+
+OwnedBuffer Renderer::read_canvas(VkCommandBuffer cmd) {
+    VkDeviceSize bytes = VkDeviceSize(extent_.width) * extent_.height * 4;
+    OwnedBuffer out = make_host_buffer(device_, physical_, bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    VkBufferImageCopy region{};
+    region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    region.imageExtent = {extent_.width, extent_.height, 1};
+    vkCmdCopyImageToBuffer(cmd, canvas_.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, out.buffer, 1, &region);
+    return out;
+}
+
+std::vector<uint8_t> Renderer::mapped_bytes(const OwnedBuffer& buffer) {
+    void* mapped = nullptr;
+    vk_check(vkMapMemory(device_, buffer.memory, 0, buffer.size, 0, &mapped), "vkMapMemory (read-back)");
+    std::vector<uint8_t> out(static_cast<uint8_t*>(mapped), static_cast<uint8_t*>(mapped) + buffer.size);
+    vkUnmapMemory(device_, buffer.memory);
+    return out;
 }
 
 void Renderer::upload_image_quads(Frame& frame) {
@@ -528,55 +646,44 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(vkBeginCommandBuffer(frame.cmd, &begin), "vkBeginCommandBuffer");
-    VkClearValue clear{};
-    const ImVec4& bg = theme::kBackground;  // the only full-window fill (see theme.hpp)
-    clear.color = {{bg.x, bg.y, bg.z, 1.0f}};
-    VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
-    rp.renderPass = render_pass_;
-    rp.framebuffer = images_[image_index_].framebuffer;
-    rp.renderArea.extent = extent_;
-    rp.clearValueCount = 1;
-    rp.pClearValues = &clear;
-    vkCmdBeginRenderPass(frame.cmd, &rp, VK_SUBPASS_CONTENTS_INLINE);
-    recording_ = frame.cmd;
-    upload_image_quads(frame);
-    fb_scale_x_ = draw_data->FramebufferScale.x;
-    fb_scale_y_ = draw_data->FramebufferScale.y;
-    ImGui_ImplVulkan_RenderDrawData(draw_data, frame.cmd);
-    recording_ = VK_NULL_HANDLE;
-    instance_buffer_ = VK_NULL_HANDLE;
-    vkCmdEndRenderPass(frame.cmd);
+    DamageRect damage = find_damage(draw_data);
+    draw_into_canvas(frame, draw_data, damage);
+    OwnedBuffer partial;
+    if (capture && check_redraw_) {
+        // Keep the partly redrawn picture, then draw the whole window over it to compare.
+        partial = read_canvas(frame.cmd);
+        draw_into_canvas(frame, draw_data, {0, 0, int(extent_.width), int(extent_.height)});
+    }
+
+    // Canvas (TRANSFER_SRC) -> swapchain image.
+    VkImage image = images_[image_index_];
+    VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+    barrier.dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    barrier.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+    barrier.newLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
+    barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    barrier.image = image;
+    barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    vkCmdPipelineBarrier(frame.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
+                         nullptr, 1, &barrier);
+    VkImageCopy copy{};
+    copy.srcSubresource = copy.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    copy.extent = {extent_.width, extent_.height, 1};
+    vkCmdCopyImage(frame.cmd, canvas_.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, image,
+                   VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &copy);
+    barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    barrier.dstAccessMask = 0;
+    barrier.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
+    barrier.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+    vkCmdPipelineBarrier(frame.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0, nullptr,
+                         0, nullptr, 1, &barrier);
 
     OwnedBuffer readback;
-    VkImage image = images_[image_index_].image;
-    if (capture) {
-        VkDeviceSize bytes = VkDeviceSize(extent_.width) * extent_.height * 4;
-        readback = make_host_buffer(device_, physical_, bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
-        VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-        barrier.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
-        barrier.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-        barrier.oldLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
-        barrier.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
-        barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-        barrier.image = image;
-        barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        vkCmdPipelineBarrier(frame.cmd, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT,
-                             VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &barrier);
-        VkBufferImageCopy region{};
-        region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-        region.imageExtent = {extent_.width, extent_.height, 1};
-        vkCmdCopyImageToBuffer(frame.cmd, image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, readback.buffer, 1, &region);
-        barrier.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-        barrier.dstAccessMask = 0;
-        barrier.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
-        barrier.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
-        vkCmdPipelineBarrier(frame.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
-                             0, 0, nullptr, 0, nullptr, 1, &barrier);
-    }
+    if (capture) readback = read_canvas(frame.cmd);
     vk_check(vkEndCommandBuffer(frame.cmd), "vkEndCommandBuffer");
     lap(clock, costs_.record_ms);
 
-    VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+    VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_TRANSFER_BIT;  // the copy into the acquired image
     VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     submit.waitSemaphoreCount = 1;
     submit.pWaitSemaphores = &acquired_sem;
@@ -594,12 +701,15 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
 
     if (capture) {
         vk_check(vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (screenshot)");
-        void* mapped = nullptr;
-        vk_check(vkMapMemory(device_, readback.memory, 0, readback.size, 0, &mapped), "vkMapMemory (screenshot)");
         capture->width = static_cast<int>(extent_.width);
         capture->height = static_cast<int>(extent_.height);
-        capture->rgba.assign(static_cast<uint8_t*>(mapped), static_cast<uint8_t*>(mapped) + readback.size);
-        vkUnmapMemory(device_, readback.memory);
+        capture->rgba = mapped_bytes(readback);
+        if (partial.buffer) {
+            std::vector<uint8_t> part = mapped_bytes(partial);
+            capture->redraw_mismatch = 0;
+            for (size_t i = 0; i < part.size(); i += 4)
+                capture->redraw_mismatch += std::memcmp(&part[i], &capture->rgba[i], 3) != 0;
+        }
         bool bgr = format_.format == VK_FORMAT_B8G8R8A8_UNORM || format_.format == VK_FORMAT_B8G8R8A8_SRGB;
         for (size_t i = 0; i < capture->rgba.size(); i += 4) {
             if (bgr) std::swap(capture->rgba[i], capture->rgba[i + 2]);

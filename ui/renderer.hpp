@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ui/damage.hpp"
 #include "ui/vk_handle.hpp"
 
 struct GLFWwindow;
@@ -28,6 +29,7 @@ class Texture;
 // present) or recording.
 struct FrameCosts {
     double wait_ms = 0, acquire_ms = 0, record_ms = 0, submit_ms = 0, present_ms = 0;
+    double redrawn_pixels = 0;  // damaged area redrawn (the rest of the window is kept)
     int frames = 0;
 };
 
@@ -41,6 +43,7 @@ struct ImageQuad {
 struct Screenshot {
     int width = 0, height = 0;
     std::vector<uint8_t> rgba;
+    int redraw_mismatch = -1;  // pixels where the partial redraw differs from a whole one (-1: not checked)
 };
 
 class Renderer {
@@ -66,6 +69,9 @@ public:
     void draw_images(ImDrawList* list, const Texture& texture, const std::vector<ImageQuad>& quads);
 
     const FrameCosts& costs() const { return costs_; }
+    // Captured frames are also drawn whole and compared with the partial redraw (a test of
+    // damage tracking; see Screenshot::redraw_mismatch).
+    void set_check_redraw(bool on) { check_redraw_ = on; }
     void reset_costs() { costs_ = {}; }
 
     VkDevice device() const { return device_; }
@@ -76,16 +82,24 @@ public:
     std::string device_name() const;
     // Records and runs `record` on the graphics queue, waiting for it (texture uploads).
     void submit_now(const std::function<void(VkCommandBuffer)>& record);
+    // A number no other texture of this renderer had: descriptor sets are reused after a
+    // texture is freed, so damage tracking tells images apart by this instead.
+    uint64_t new_texture_serial() { return ++texture_serial_; }
 
     struct ImageDraw;  // one deferred image draw inside an ImGui command list
 
 private:
+    struct Frame;
     void create_device();
     void create_swapchain();
+    void create_canvas();
+    DamageRect find_damage(ImDrawData* draw_data);
+    void draw_into_canvas(Frame& frame, ImDrawData* draw_data, DamageRect damage);
+    OwnedBuffer read_canvas(VkCommandBuffer cmd);
+    std::vector<uint8_t> mapped_bytes(const OwnedBuffer& buffer);
     void create_image_pipeline();
     void init_imgui();
     void recreate_swapchain();
-    struct Frame;
     void upload_image_quads(Frame& frame);
     static void image_callback(const ImDrawList* list, const ImDrawCmd* cmd);
 
@@ -99,8 +113,10 @@ private:
         void* instances_mapped = nullptr;
         std::vector<std::function<void()>> garbage;
     };
-    struct SwapImage {
-        VkImage image = VK_NULL_HANDLE;
+    // Where frames are drawn; kept between frames so only the damaged part is redrawn.
+    struct Canvas {
+        VkOwned<VkImage> image;
+        VkOwned<VkDeviceMemory> memory;
         VkOwned<VkImageView> view;
         VkOwned<VkFramebuffer> framebuffer;
     };
@@ -117,7 +133,11 @@ private:
     VkOwned<VkRenderPass> render_pass_;
     VkOwned<VkSwapchainKHR> swapchain_;
     VkExtent2D extent_{};
-    std::vector<SwapImage> images_;
+    std::vector<VkImage> images_;  // owned by the swapchain
+    Canvas canvas_;
+    DamageTracker damage_;
+    CallbackItems image_items_;  // this frame's image quads per draw list, for damage tracking
+    uint64_t texture_serial_ = 0;
     uint32_t min_image_count_ = 2;
     VkOwned<VkDescriptorPool> descriptor_pool_;
     VkOwned<VkDescriptorSetLayout> image_set_layout_;
@@ -135,6 +155,7 @@ private:
     std::vector<float> image_quads_;             // 8 floats per quad (NDC rect, uv), this frame
     VkBuffer instance_buffer_ = VK_NULL_HANDLE;  // the recording frame's copy of image_quads_
     FrameCosts costs_;
+    bool check_redraw_ = false;
 };
 
 }  // namespace rmvk::ui

@@ -91,7 +91,8 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     o << "  \"frame_costs_ms\": {";
     for (size_t i = 0; i < facts.frame_costs.size(); ++i)
         o << (i ? ", " : "") << quote(facts.frame_costs[i].first) << ": " << num(facts.frame_costs[i].second);
-    o << "},\n";
+    o << "}, \"redrawn_share\": " << num(facts.redrawn_share) << ", \"redraw_mismatch\": " << facts.redraw_mismatch
+      << ",\n";
     o << "  \"active_tab\": " << quote(facts.active_tab) << ",\n";
     if (state.model) {
         const auto& m = *state.model;

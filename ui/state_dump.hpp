@@ -16,6 +16,8 @@ struct ScreenFacts {
     double fps = 0;
     double ui_ms = 0;                                 // mean CPU time to build one frame's UI
     std::vector<std::pair<std::string, double>> frame_costs;  // mean ms per frame in each render step
+    double redrawn_share = 0;                         // mean share of the window redrawn per frame
+    int redraw_mismatch = -1;                         // --check-redraw result (-1: not checked)
     int frames = 0;
     bool busy = false;
     std::string window_device;                        // the Vulkan device drawing the window

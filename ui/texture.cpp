@@ -8,7 +8,7 @@
 namespace rmvk::ui {
 
 Texture::Texture(Renderer& renderer, int width, int height, const std::vector<uint8_t>& rgba)
-    : renderer_(renderer), width_(width), height_(height) {
+    : renderer_(renderer), width_(width), height_(height), serial_(renderer.new_texture_serial()) {
     if (width <= 0 || height <= 0 || rgba.size() != size_t(width) * size_t(height) * 4)
         throw RenderError("texture of " + std::to_string(width) + "x" + std::to_string(height) +
                           " got " + std::to_string(rgba.size()) + " bytes");

@@ -23,6 +23,7 @@ public:
     int width() const { return width_; }
     int height() const { return height_; }
     VkDescriptorSet descriptor_set() const { return set_; }
+    uint64_t serial() const { return serial_; }
 
 private:
     Renderer& renderer_;
@@ -31,6 +32,7 @@ private:
     VkOwned<VkDeviceMemory> memory_;
     VkOwned<VkImageView> view_;
     VkDescriptorSet set_ = VK_NULL_HANDLE;
+    uint64_t serial_ = 0;
 };
 
 }  // namespace rmvk::ui
