@@ -1,17 +1,19 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.glsl"
 // Convolution for CPU devices (lavapipe): no shared memory and no barriers. Each invocation
 // keeps RM output channels x RN pixels in registers. X and W are read through texel buffers:
-// lavapipe turns a texelFetch into one vector gather, while every storage-buffer or shared
-// load becomes a per-lane loop with branches (about ten times slower). Weights are packed
-// four output channels to a texel ([group][ceil(ocg/4)][K] vec4s, zero-padded) so one fetch
-// feeds four rows of FMAs.
+// lavapipe turns a texelFetch into a called function with a gather, while every storage-buffer
+// or shared load becomes a per-lane loop with branches (about ten times slower).
+// Weights are packed [group][ceil(ocg / RM)][K][RM / 4] vec4 texels, zero-padded: the weights
+// one iteration needs are consecutive texels, which the lanes of a subgroup fetch together
+// (each a different one) and then broadcast, instead of every lane fetching each of them.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TM = 8;    // output channels per workgroup (= RM)
 layout(constant_id = 2) const uint TN = 256;  // pixels per workgroup
 layout(constant_id = 3) const uint TK = 1;
-layout(constant_id = 4) const uint RM = 8;     // a multiple of 4
+layout(constant_id = 4) const uint RM = 8;     // a multiple of 4, the packing's row count
 layout(constant_id = 5) const uint RN = 4;
 layout(constant_id = 6) const bool RELU = false;
 layout(constant_id = 7) const uint KH = 3;
@@ -27,6 +29,7 @@ layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias +
 // x_off is then in texels.
 layout(constant_id = 15) const bool X4 = false;
 layout(constant_id = 16) const uint CU = 1;  // input channels per loop iteration
+layout(constant_id = 17) const uint SG = 8;  // subgroup size (at most the device's)
 
 layout(binding = 0) uniform samplerBuffer X;  // R32F, or RGBA32F when X4
 layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
@@ -56,7 +59,7 @@ void main() {
     const uint cols = p.n * ohw;
     const uint K = p.cg * KH * KW;
     const uint hw = p.h * p.w;
-    const uint blocks = (p.ocg + 3) / 4;  // texel rows of 4 output channels per group
+    const uint row_groups = (p.ocg + RM - 1) / RM;
 
     uint xb[RN];
     int ih0[RN], iw0[RN];
@@ -70,12 +73,9 @@ void main() {
         xb[j] = X4 ? p.x_off + ((img * p.c + group * p.cg) * hw + pix) / 4
                    : p.x_off + (img * p.c + group * p.cg) * hw + (POINTWISE ? pix : 0);
     }
-    // Blocks beyond this group's channels read block 0 (valid memory) and are never stored.
-    uint wrow[RM / 4];
-    [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
-        uint b = ocl0 / 4 + q;
-        wrow[q] = p.w_off + (gl_WorkGroupID.z * blocks + (b < blocks ? b : 0)) * K;
-    }
+    // This workgroup's packed weights: K rows of RM / 4 texels.
+    const uint w_first = p.w_off + (gl_WorkGroupID.z * row_groups + gl_WorkGroupID.y) * K * (RM / 4);
+    const uint w_last = w_first + K * (RM / 4) - 1;
 
     float acc[RM][RN];
     [[unroll]] for (uint i = 0; i < RM; ++i)
@@ -88,13 +88,17 @@ void main() {
     const uint KK = CU * KH * KW;
     for (uint ci0 = 0; ci0 < p.cg; ci0 += CU) {
         float b[KK][RN];
-        vec4 a[KK][RM / 4];
+        // The KK * RM / 4 weight texels of this iteration, SG per fetch (lane l takes every
+        // SG-th from l); texels past the group's end (unused channels) are clamped.
+        const uint NF = (KK * (RM / 4) + SG - 1) / SG;
+        vec4 fetched[NF];
+        const uint w_chunk = w_first + ci0 * (KH * KW) * (RM / 4) + gl_SubgroupInvocationID;
+        [[unroll]] for (uint m = 0; m < NF; ++m) fetched[m] = texelFetch(W4, int(min(w_chunk + m * SG, w_last)));
         [[unroll]] for (uint u = 0; u < CU; ++u) {
             const uint ci = min(ci0 + u, p.cg - 1);
             const bool real = ci0 + u < p.cg;
             [[unroll]] for (uint r = 0; r < KH * KW; ++r) {
                 const uint kk = u * (KH * KW) + r;
-                const uint k = ci * (KH * KW) + r;
                 if (X4) {
                     [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
                         vec4 v = texelFetch(X, int(xb[0] + ci * (hw / 4) + q));
@@ -118,9 +122,14 @@ void main() {
                         b[kk][j] = inside ? v : 0.0;
                     }
                 }
-                [[unroll]] for (uint q = 0; q < RM / 4; ++q) a[kk][q] = texelFetch(W4, int(wrow[q] + k));
             }
         }
+        vec4 a[KK][RM / 4];
+        [[unroll]] for (uint kk = 0; kk < KK; ++kk)
+            [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
+                const uint t = kk * (RM / 4) + q;
+                a[kk][q] = subgroupShuffle(fetched[t / SG], t % SG);
+            }
         [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
             [[unroll]] for (uint j = 0; j < RN; ++j) {
                 vec4 s = vec4(acc[4 * q][j], acc[4 * q + 1][j], acc[4 * q + 2][j], acc[4 * q + 3][j]);

@@ -82,7 +82,7 @@ TEST_CASE("residual Adds are fused into the conv that runs last, on both conv ke
 TEST_CASE("a plain ResNet runs sliced under a tiny binding limit") {
     auto env = make_gpu_env();
     if (!env) return;
-    env->context->impl().max_binding_override = 32 * 1024;  // the widest plain weights need 10 slices
+    env->context->impl().max_binding_override = 128 * 1024;  // the widest plain weights need several slices
     rm::Graph plain = rm::rm_transform(small_resnet("resnet18")).plain;
     CHECK(gpu_vs_cpu(*env->context, plain) <= kTolerance);
     check_validation_clean(*env);

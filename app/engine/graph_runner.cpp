@@ -218,14 +218,16 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
                     double b0 = has_bias ? graph.initializers.at(n.inputs[2]).data[o] : 0.0;
                     fb.data[o] = static_cast<float>(beta[o] + (b0 - mean[o]) * k);
                 }
-                w = upload(conv_packs_weights(ctx) ? pack_conv_weights(fw, n.attrs.group) : fw);
+                uint32_t rows = conv_packed_rows(ctx);
+                w = upload(rows ? pack_conv_weights(fw, n.attrs.group, rows) : fw);
                 bias = upload(fb);
                 has_bias = true;
             } else {
-                if (!conv_packs_weights(ctx))
+                uint32_t rows = conv_packed_rows(ctx);
+                if (rows == 0)
                     w = in(1);
                 else if (graph.is_initializer(n.inputs[1]))
-                    w = upload(pack_conv_weights(graph.initializers.at(n.inputs[1]), n.attrs.group));
+                    w = upload(pack_conv_weights(graph.initializers.at(n.inputs[1]), n.attrs.group, rows));
                 else
                     throw rm::Error("node '" + n.name + "' (Conv): weights computed at run time are not supported");
                 if (has_bias) bias = in(2);

@@ -49,7 +49,7 @@ inline uint32_t f2u(float f) { return std::bit_cast<uint32_t>(f); }
 inline uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
 
 // `w` holds the weights as uploaded: [oc, cg, kh, kw] for the shared-memory kernel, or packed
-// by pack_conv_weights() when conv_packs_weights() (the kernel for CPU devices).
+// by pack_conv_weights() when conv_packed_rows() > 0 (the kernel for CPU devices).
 struct ConvParams {
     TensorRef x, w, y;
     const TensorRef* bias = nullptr;
@@ -58,10 +58,11 @@ struct ConvParams {
     bool relu = false;
 };
 std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p);
-bool conv_packs_weights(const Context::Impl& ctx);
-// [oc, cg, kh, kw] -> [groups][ceil(ocg / 4)][cg * kh * kw][4], zero-padded: one vec4 texel
-// carries one weight of four consecutive output channels.
-rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups);
+// Output channels per packed row group for this device's conv kernel; 0: weights not packed.
+uint32_t conv_packed_rows(const Context::Impl& ctx);
+// [oc, cg, kh, kw] -> [groups][ceil(ocg / rows)][cg * kh * kw][rows], zero-padded: the weights
+// of `rows` consecutive output channels for one k are adjacent (rows / 4 vec4 texels).
+rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups, uint32_t rows);
 
 std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y, const rm::Attrs& a,
                                 bool average);

@@ -48,20 +48,21 @@ Tile choose_tile(const Context::Impl& ctx, int64_t ocg, int64_t cols) {
 
 }  // namespace
 
-bool conv_packs_weights(const Context::Impl& ctx) {
+uint32_t conv_packed_rows(const Context::Impl& ctx) {
     Tile t;
-    return tile_from_env(t) ? std::string(t.shader) == "conv2d_direct" : direct_by_device(ctx);
+    if (tile_from_env(t)) return std::string(t.shader) == "conv2d_direct" ? t.rm : 0;
+    return direct_by_device(ctx) ? choose_tile(ctx, 1, 1).rm : 0;
 }
 
-rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups) {
-    const int64_t oc = w.shape.at(0), ocg = oc / groups, blocks = (ocg + 3) / 4;
+rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups, uint32_t rows) {
+    const int64_t oc = w.shape.at(0), ocg = oc / groups, rm = rows, row_groups = (ocg + rm - 1) / rm;
     const int64_t k = oc ? w.size() / oc : 0;
-    rm::Tensor packed(rm::Shape{groups * blocks * k * 4});
+    rm::Tensor packed(rm::Shape{groups * row_groups * k * rm});
     for (int64_t o = 0; o < oc; ++o) {
         const int64_t g = o / ocg, ol = o % ocg;
-        float* dst = packed.ptr() + ((g * blocks + ol / 4) * k) * 4 + ol % 4;
+        float* dst = packed.ptr() + (g * row_groups + ol / rm) * k * rm + ol % rm;
         const float* src = w.ptr() + o * k;
-        for (int64_t j = 0; j < k; ++j) dst[4 * j] = src[j];
+        for (int64_t j = 0; j < k; ++j) dst[rm * j] = src[j];
     }
     return packed;
 }
@@ -81,25 +82,28 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     if (in_per_image > limit)
         throw VulkanError("conv input of one image (" + std::to_string(in_per_image * 4) +
                           " bytes) exceeds the device's largest buffer binding");
-    // Packed weights: ceil(ocg / 4) rows of 4 output channels per group.
-    const bool packed = conv_packs_weights(planner.ctx());
-    const int64_t packed_group = (ocg + 3) / 4 * 4 * k;
+    // Packed weights: ceil(ocg / rows) groups of `rows` output channels per conv group.
+    const int64_t rows = conv_packed_rows(planner.ctx());
+    const bool packed = rows > 0;
+    const int64_t packed_group = packed ? (ocg + rows - 1) / rows * rows * k : 0;
     auto weight_span = [&](int64_t oc0, int64_t count) -> std::pair<uint64_t, uint64_t> {  // elements
         if (!packed) return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>(count * k)};
         if (groups > 1) return {static_cast<uint64_t>(oc0 / ocg * packed_group), static_cast<uint64_t>(count / ocg * packed_group)};
-        return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>((count + 3) / 4 * 4 * k)};  // oc0 % 4 == 0
+        return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>((count + rows - 1) / rows * rows * k)};  // oc0 % rows == 0
     };
-    // Output channels per dispatch: whole groups (whole rows of 4 when packed), weights and
+    // Output channels per dispatch: whole groups (whole row groups when packed), weights and
     // output slice within the limit.
     int64_t oc_chunk = oc;
     auto fits = [&](int64_t chunk) {
         return weight_span(0, chunk).second <= limit && static_cast<uint64_t>(chunk * oh * ow) <= limit;
     };
     while (!fits(oc_chunk)) {
-        int64_t half = packed ? std::max<int64_t>(4, (oc_chunk / 2 + 3) / 4 * 4) : (oc_chunk + 1) / 2;
+        int64_t half = packed ? std::max(rows, (oc_chunk / 2 + rows - 1) / rows * rows) : (oc_chunk + 1) / 2;
         int64_t next = groups > 1 ? std::max<int64_t>(ocg, (oc_chunk / 2) / ocg * ocg) : std::min(half, oc_chunk);
         if (next == oc_chunk)
-            throw VulkanError("conv weights of one output channel group exceed the device's largest buffer binding");
+            throw VulkanError("conv weights or output of " + std::to_string(oc_chunk) +
+                              " output channels exceed the device's largest buffer binding (" +
+                              std::to_string(limit * 4) + " bytes)");
         oc_chunk = next;
     }
     // Images per dispatch: all when everything fits, else as many as fit.
@@ -124,7 +128,8 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     uint32_t wg = t.workgroup();
     uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
                        u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
-                       u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u, cu};
+                       u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u, cu,
+                       std::max<uint32_t>(planner.ctx().info.subgroup_size, 1)};
     const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b11u, x4 ? 0b11u : 0b10u)
                                          : planner.ctx().pipeline(t.shader, 5, 19 * 4, spec);
 
