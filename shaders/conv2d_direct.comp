@@ -47,27 +47,47 @@ layout(push_constant) uniform P {
     uint r_off;
 } p;
 
-uint column(uint j) {  // the output pixel (n, oh, ow flattened) of this invocation's j-th slot
-    const uint lanes = TN / RN;
-    return gl_WorkGroupID.x * TN + (X4 ? gl_LocalInvocationID.x * RN + j : gl_LocalInvocationID.x + j * lanes);
-}
+// Which output pixels this invocation computes, slot j = 0..RN-1:
+//  - ROWS (KW > 1): RN neighbouring pixels of one output row, so that the input values they
+//    share are fetched once per row of the kernel window ((RN-1)*SW + (KW-1)*DW + 1 fetches
+//    instead of RN*KW); lanes enumerate (image, output row, block of RN columns).
+//  - X4: RN consecutive pixels (one RGBA fetch per 4).
+//  - otherwise pixels strided by the lane count.
+const uint lanes = TN / RN;
+const bool ROWS = !POINTWISE && KW > 1;
+const uint NXR = (RN - 1) * SW + (KW - 1) * DW + 1;  // input columns one kernel row needs (ROWS)
 
 void main() {
     const uint group = p.group_first + gl_WorkGroupID.z;
     const uint ocl0 = gl_WorkGroupID.y * RM;
     const uint ohw = p.oh * p.ow;
-    const uint cols = p.n * ohw;
     const uint K = p.cg * KH * KW;
     const uint hw = p.h * p.w;
     const uint row_groups = (p.ocg + RM - 1) / RM;
+    const uint lane = gl_WorkGroupID.x * lanes + gl_LocalInvocationID.x;
 
+    // Per slot: stored or not, and the output offset of channel 0 (relative to oc_first).
+    bool ok[RN];
+    uint out_at[RN];
+    // Input addressing: per slot for the strided and X4 layouts, per lane for ROWS.
     uint xb[RN];
     int ih0[RN], iw0[RN];
-    bool ok[RN];
+    const uint xblocks = (p.ow + RN - 1) / RN;
+    const uint row = lane / xblocks, ox0 = (lane % xblocks) * RN;  // ROWS
+    const uint row_img = min(row / p.oh, p.n - 1), oy = row % p.oh;
     [[unroll]] for (uint j = 0; j < RN; ++j) {
-        uint col = column(j);
-        ok[j] = col < cols;
-        uint img = ok[j] ? col / ohw : 0, pix = ok[j] ? col % ohw : 0;
+        uint img, pix;
+        if (ROWS) {
+            ok[j] = row < p.n * p.oh && ox0 + j < p.ow;
+            img = row_img;
+            pix = oy * p.ow + min(ox0 + j, p.ow - 1);
+        } else {
+            uint col = gl_WorkGroupID.x * TN + (X4 ? gl_LocalInvocationID.x * RN + j : gl_LocalInvocationID.x + j * lanes);
+            ok[j] = col < p.n * ohw;
+            img = ok[j] ? col / ohw : 0;
+            pix = ok[j] ? col % ohw : 0;
+        }
+        out_at[j] = img * p.oc_total * ohw + pix;
         ih0[j] = int(pix / p.ow) * int(SH) - p.pad_top;
         iw0[j] = int(pix % p.ow) * int(SW) - p.pad_left;
         xb[j] = X4 ? p.x_off + ((img * p.c + group * p.cg) * hw + pix) / 4
@@ -85,6 +105,8 @@ void main() {
     // CU*KH*KW products in a row. lavapipe masks each write of a loop-carried value, and the
     // accumulators live on the stack: this way each is loaded, masked and stored once per
     // iteration instead of once per product. Channels past the end contribute zeros.
+    // Fetches are unconditional (at a clamped, valid index) followed by a select: a
+    // conditional fetch would put control flow inside the loop.
     const uint KK = CU * KH * KW;
     for (uint ci0 = 0; ci0 < p.cg; ci0 += CU) {
         float b[KK][RN];
@@ -97,7 +119,21 @@ void main() {
         [[unroll]] for (uint u = 0; u < CU; ++u) {
             const uint ci = min(ci0 + u, p.cg - 1);
             const bool real = ci0 + u < p.cg;
-            [[unroll]] for (uint r = 0; r < KH * KW; ++r) {
+            if (ROWS) {
+                [[unroll]] for (uint kh = 0; kh < KH; ++kh) {
+                    int ih = ih0[0] + int(kh * DH);
+                    bool row_in = real && ih >= 0 && ih < int(p.h);
+                    float xr[NXR];
+                    [[unroll]] for (uint t = 0; t < NXR; ++t) {
+                        int iw = iw0[0] + int(t);
+                        bool inside = row_in && iw >= 0 && iw < int(p.w);
+                        float v = texelFetch(X, int(xb[0] + ci * hw) + (inside ? ih * int(p.w) + iw : 0)).r;
+                        xr[t] = inside ? v : 0.0;
+                    }
+                    [[unroll]] for (uint kw = 0; kw < KW; ++kw)
+                        [[unroll]] for (uint j = 0; j < RN; ++j) b[u * (KH * KW) + kh * KW + kw][j] = xr[j * SW + kw * DW];
+                }
+            } else [[unroll]] for (uint r = 0; r < KH * KW; ++r) {
                 const uint kk = u * (KH * KW) + r;
                 if (X4) {
                     [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
@@ -109,8 +145,6 @@ void main() {
                         b[kk][4 * q + 3] = v.w;
                     }
                 } else [[unroll]] for (uint j = 0; j < RN; ++j) {
-                    // Fetch unconditionally (at a clamped, valid index) and select: a conditional
-                    // fetch would put control flow inside the loop.
                     if (POINTWISE) {
                         float v = texelFetch(X, int(xb[j] + ci * hw)).r;
                         b[kk][j] = real ? v : 0.0;
@@ -148,10 +182,8 @@ void main() {
         uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to oc_first
         float bv = p.has_bias != 0 ? bias[p.b_off + oc] : 0.0;
         [[unroll]] for (uint j = 0; j < RN; ++j) {
-            uint col = column(j);
-            if (col >= cols) continue;
-            uint im = col / ohw, px = col % ohw;
-            uint at = (im * p.oc_total + oc) * ohw + px;
+            if (!ok[j]) continue;
+            uint at = out_at[j] + oc * ohw;
             float v = acc[i][j] + bv;
             if (RESIDUAL) v += r[p.r_off + at];
             y[p.y_off + at] = apply_relu(v, RELU);

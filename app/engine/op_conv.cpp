@@ -165,7 +165,10 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
                       static_cast<uint32_t>(a.pads[1])};
             d.push.push_back(p.bias ? 1u : 0u);
             d.push.push_back(ro);
-            d.groups[0] = u32((nb * oh * ow + t.tn - 1) / t.tn);
+            // The CPU kernel gives each invocation RN pixels of one output row when the kernel
+            // is wider than 1 (rows padded to whole blocks of RN).
+            int64_t slots = packed && !pointwise && kw > 1 ? nb * oh * ((ow + t.rn - 1) / t.rn) * t.rn : nb * oh * ow;
+            d.groups[0] = u32((slots + t.tn - 1) / t.tn);
             d.groups[1] = u32(((groups > 1 ? ocg : occ) + t.tm - 1) / t.tm);
             d.groups[2] = u32(groups > 1 ? occ / ocg : 1);
             out.push_back(std::move(d));
