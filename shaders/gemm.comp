@@ -4,9 +4,12 @@
 // Gemm / MatMul: Y[m, n] = alpha * sum_k A[m, k] * B[k, n] + beta * C[m, n] (C broadcast by
 // strides), A and B optionally transposed; batched MatMul via per-batch strides (z).
 // One invocation per output element, 16x16 tiles; the fully connected layers are small.
+// A and B are texel buffers (a gather on CPU devices instead of a per-lane loop); with V4
+// (B transposed, A not, K a multiple of 4, 16-byte aligned rows) they are read 4 at a time.
 layout(local_size_x = 16, local_size_y = 16) in;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(constant_id = 0) const bool V4 = false;
+layout(binding = 0) uniform samplerBuffer A;  // R32F, or RGBA32F with V4
+layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) readonly buffer C { float c[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P {
@@ -23,12 +26,15 @@ void main() {
     if (row >= p.m || col >= p.n) return;
     uint ab = p.a_off + bz * p.a_batch_stride, bb = p.b_off + bz * p.b_batch_stride;
     float s = 0.0;
-    if (p.trans_b != 0 && p.trans_a == 0) {
-        for (uint q = 0; q < p.k; ++q) s = fma(a[ab + row * p.k + q], b[bb + col * p.k + q], s);
+    if (V4) {
+        const uint ar = (ab + row * p.k) / 4, br = (bb + col * p.k) / 4;
+        vec4 s4 = vec4(0.0);
+        for (uint q = 0; q < p.k / 4; ++q) s4 = fma(texelFetch(A, int(ar + q)), texelFetch(B, int(br + q)), s4);
+        s = (s4.x + s4.y) + (s4.z + s4.w);
     } else {
         for (uint q = 0; q < p.k; ++q) {
-            float av = p.trans_a != 0 ? a[ab + q * p.m + row] : a[ab + row * p.k + q];
-            float bv = p.trans_b != 0 ? b[bb + col * p.k + q] : b[bb + q * p.n + col];
+            float av = texelFetch(A, int(p.trans_a != 0 ? ab + q * p.m + row : ab + row * p.k + q)).r;
+            float bv = texelFetch(B, int(p.trans_b != 0 ? bb + col * p.k + q : bb + q * p.n + col)).r;
             s = fma(av, bv, s);
         }
     }

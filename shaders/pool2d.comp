@@ -7,7 +7,9 @@
 // input (ceil_mode windows may run past the bottom/right padding).
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const bool AVERAGE = false;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(constant_id = 1) const uint KH = 3;  // window size, specialised so the loops unroll
+layout(constant_id = 2) const uint KW = 3;
+layout(binding = 0) uniform samplerBuffer X;  // a gather on CPU devices, not a per-lane loop
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P {
     uint x_off, y_off;
@@ -27,16 +29,17 @@ void main() {
     uint base = p.x_off + plane * p.h * p.w;
     float best = -3.402823466e38, sum = 0.0;
     uint count = 0, padded = 0;
-    for (uint ky = 0; ky < p.kh; ++ky) {
+    // Branch-free: every tap fetches (at a clamped index) and padding taps are selected away.
+    [[unroll]] for (uint ky = 0; ky < KH; ++ky) {
         int iy = y0 + int(ky * p.dh);
-        for (uint kx = 0; kx < p.kw; ++kx) {
+        [[unroll]] for (uint kx = 0; kx < KW; ++kx) {
             int ix = x0 + int(kx * p.dw);
-            if (iy < int(p.h) + p.pad_bottom && ix < int(p.w) + p.pad_right) ++padded;
-            if (iy < 0 || iy >= int(p.h) || ix < 0 || ix >= int(p.w)) continue;
-            float v = x[base + uint(iy) * p.w + uint(ix)];
-            best = max(best, v);
-            sum += v;
-            ++count;
+            padded += iy < int(p.h) + p.pad_bottom && ix < int(p.w) + p.pad_right ? 1 : 0;
+            bool inside = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
+            float v = texelFetch(X, int(base) + (inside ? iy * int(p.w) + ix : 0)).r;
+            best = inside ? max(best, v) : best;
+            sum += inside ? v : 0.0;
+            count += inside ? 1 : 0;
         }
     }
     float r;

@@ -87,6 +87,10 @@ void check_dense(GpuEnv& env) {
     a.beta = 2.0f;
     rm::Graph fc = single_node_graph(rm::Op::Gemm, x.shape, {"x", "w", "b"}, {{"w", w}, {"b", bias}}, a);
     CHECK(max_relative_error(run_gpu(*env.context, fc, {{"x", x}}, 3), rm::cpu::gemm(x, w, &bias, a)) <= kTolerance);
+    // K a multiple of 4: rows are read as RGBA texels.
+    rm::Tensor x4 = random_tensor({3, 36}, 31), w4 = random_tensor({10, 36}, 32);
+    rm::Graph fc4 = single_node_graph(rm::Op::Gemm, x4.shape, {"x", "w", "b"}, {{"w", w4}, {"b", bias}}, a);
+    CHECK(max_relative_error(run_gpu(*env.context, fc4, {{"x", x4}}, 3), rm::cpu::gemm(x4, w4, &bias, a)) <= kTolerance);
 
     rm::Tensor xt = random_tensor({37, 3}, 24), w2 = random_tensor({37, 10}, 25), c2 = random_tensor({3, 10}, 26);
     rm::Attrs at;

@@ -42,8 +42,8 @@ std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, cons
     uint64_t per_plane = static_cast<uint64_t>(std::max(h * w, oh * ow));
     int64_t chunk = static_cast<int64_t>(planner.max_elements() / std::max<uint64_t>(per_plane, 1));
     if (chunk == 0) throw VulkanError("pool input plane exceeds the device's largest buffer binding");
-    uint32_t spec[] = {average ? 1u : 0u};
-    const ComputePipeline& pipe = planner.ctx().pipeline("pool2d", 2, 18 * 4, spec);
+    uint32_t spec[] = {average ? 1u : 0u, u32(a.kernel[0]), u32(a.kernel[1])};
+    const ComputePipeline& pipe = planner.ctx().pipeline("pool2d", 2, 18 * 4, spec, 0b01u);
     std::vector<Dispatch> out;
     for (int64_t p0 = 0; p0 < planes; p0 += chunk) {
         int64_t np = std::min(chunk, planes - p0);
@@ -67,7 +67,7 @@ std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorR
     uint64_t inner = planes ? count_of(x) / planes : 0;
     int64_t chunk = static_cast<int64_t>(planner.max_elements() / std::max<uint64_t>(inner, 1));
     if (chunk == 0) throw VulkanError("GlobalAveragePool plane exceeds the device's largest buffer binding");
-    const ComputePipeline& pipe = planner.ctx().pipeline("global_avg_pool", 2, 4 * 4);
+    const ComputePipeline& pipe = planner.ctx().pipeline("global_avg_pool", 2, 4 * 4, {}, 0b01u);
     std::vector<Dispatch> out;
     for (int64_t p0 = 0; p0 < planes; p0 += chunk) {
         int64_t np = std::min(chunk, planes - p0);
@@ -77,7 +77,7 @@ std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorR
         d.ranges.push_back(planner.bind(x, p0 * inner, np * inner, xo));
         d.ranges.push_back(planner.bind(y, p0, np, yo));
         d.push = {xo, yo, u32(np), static_cast<uint32_t>(inner)};
-        KernelPlanner::grid_1d(np, d.groups);
+        KernelPlanner::grid_1d((np + 63) / 64, d.groups);
         out.push_back(std::move(d));
     }
     return out;
@@ -165,15 +165,17 @@ namespace {
 Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef* c,
                        const TensorRef& y, uint32_t m, uint32_t n, uint32_t k, bool ta, bool tb, float alpha, float beta,
                        uint32_t c_sm, uint32_t c_sn, uint32_t batches, uint32_t a_bs, uint32_t b_bs) {
-    const ComputePipeline& pipe = planner.ctx().pipeline("gemm", 4, 17 * 4);
+    const bool v4 = !ta && tb && k % 4 == 0 && a.first % 4 == 0 && b.first % 4 == 0 && a_bs % 4 == 0 && b_bs % 4 == 0;
+    uint32_t spec[] = {v4 ? 1u : 0u};
+    const ComputePipeline& pipe = planner.ctx().pipeline("gemm", 4, 17 * 4, spec, 0b11u, v4 ? 0b11u : 0u);
     require_fits(planner, a, "Gemm/MatMul");
     require_fits(planner, b, "Gemm/MatMul");
     require_fits(planner, y, "Gemm/MatMul");
     Dispatch d;
     d.pipeline = &pipe;
     uint32_t ao, bo, co, yo;
-    d.ranges.push_back(planner.bind(a, 0, count_of(a), ao));
-    d.ranges.push_back(planner.bind(b, 0, count_of(b), bo));
+    d.ranges.push_back(planner.bind(a, 0, count_of(a), ao, v4 ? 16 : 4));
+    d.ranges.push_back(planner.bind(b, 0, count_of(b), bo, v4 ? 16 : 4));
     if (c) {
         require_fits(planner, *c, "Gemm");
         d.ranges.push_back(planner.bind(*c, 0, count_of(*c), co));
