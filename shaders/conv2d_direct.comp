@@ -30,12 +30,18 @@ layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias +
 layout(constant_id = 15) const bool X4 = false;
 layout(constant_id = 16) const uint CU = 1;  // input channels per loop iteration
 layout(constant_id = 17) const uint SG = 8;  // subgroup size (at most the device's)
+// RN = 4 slots that are 4 consecutive, 16-byte aligned outputs (X4, or ROWS with a width
+// that is a multiple of 4): stored (and the residual read) as one vec4, a quarter of the
+// per-lane store loops lavapipe makes for storage buffers.
+layout(constant_id = 18) const bool Y4 = false;
 
 layout(binding = 0) uniform samplerBuffer X;  // R32F, or RGBA32F when X4
 layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
-layout(std430, binding = 2) readonly buffer B { float bias[]; };
+layout(binding = 2) uniform samplerBuffer Bias;
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 layout(std430, binding = 4) readonly buffer R { float r[]; };  // bound to Y when !RESIDUAL
+layout(std430, binding = 3) writeonly buffer Y4v { vec4 y4[]; };  // the same buffers, by vec4
+layout(std430, binding = 4) readonly buffer R4v { vec4 r4[]; };
 
 layout(push_constant) uniform P {
     uint x_off, w_off, b_off, y_off;
@@ -75,21 +81,34 @@ void main() {
     const uint xblocks = (p.ow + RN - 1) / RN;
     const uint row = lane / xblocks, ox0 = (lane % xblocks) * RN;  // ROWS
     const uint row_img = min(row / p.oh, p.n - 1), oy = row % p.oh;
+    // Integer division is a scalar loop over the lanes on CPU devices: ROWS and X4 divide
+    // once per invocation, the strided layout once per slot.
+    const uint col0 = gl_WorkGroupID.x * TN + gl_LocalInvocationID.x * RN;  // X4
+    const bool ok0 = col0 < p.n * ohw;
+    const uint img0 = ok0 ? col0 / ohw : 0, pix0 = ok0 ? col0 % ohw : 0;
     [[unroll]] for (uint j = 0; j < RN; ++j) {
         uint img, pix;
         if (ROWS) {
             ok[j] = row < p.n * p.oh && ox0 + j < p.ow;
             img = row_img;
             pix = oy * p.ow + min(ox0 + j, p.ow - 1);
+            ih0[j] = int(oy * SH) - p.pad_top;
+            iw0[j] = int((ox0 + j) * SW) - p.pad_left;
+        } else if (X4) {
+            ok[j] = ok0;  // the 4 pixels of a lane share a plane (H*W % RN == 0)
+            img = img0;
+            pix = pix0 + j;
+            ih0[j] = 0;  // pointwise: unused
+            iw0[j] = 0;
         } else {
-            uint col = gl_WorkGroupID.x * TN + (X4 ? gl_LocalInvocationID.x * RN + j : gl_LocalInvocationID.x + j * lanes);
+            uint col = gl_WorkGroupID.x * TN + gl_LocalInvocationID.x + j * lanes;
             ok[j] = col < p.n * ohw;
             img = ok[j] ? col / ohw : 0;
             pix = ok[j] ? col % ohw : 0;
+            ih0[j] = int(pix / p.ow) * int(SH) - p.pad_top;
+            iw0[j] = int(pix % p.ow) * int(SW) - p.pad_left;
         }
         out_at[j] = img * p.oc_total * ohw + pix;
-        ih0[j] = int(pix / p.ow) * int(SH) - p.pad_top;
-        iw0[j] = int(pix % p.ow) * int(SW) - p.pad_left;
         xb[j] = X4 ? p.x_off + ((img * p.c + group * p.cg) * hw + pix) / 4
                    : p.x_off + (img * p.c + group * p.cg) * hw + (POINTWISE ? pix : 0);
     }
@@ -180,7 +199,15 @@ void main() {
         uint ocl = ocl0 + i;
         if (ocl >= p.ocg) continue;
         uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to oc_first
-        float bv = p.has_bias != 0 ? bias[p.b_off + oc] : 0.0;
+        float bv = p.has_bias != 0 ? texelFetch(Bias, int(p.b_off + oc)).r : 0.0;
+        if (Y4) {
+            if (!ok[0]) continue;
+            uint at = (out_at[0] + oc * ohw) / 4;
+            vec4 v = vec4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]) + bv;
+            if (RESIDUAL) v += r4[p.r_off / 4 + at];
+            y4[p.y_off / 4 + at] = RELU ? max(v, vec4(0.0)) : v;
+            continue;
+        }
         [[unroll]] for (uint j = 0; j < RN; ++j) {
             if (!ok[j]) continue;
             uint at = out_at[j] + oc * ohw;

@@ -125,12 +125,15 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     // to amortise its stack round trip (a 3x3 kernel already gives 9).
     uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
     if (const char* env = std::getenv("RMVK_CONV_CU")) cu = static_cast<uint32_t>(std::atoi(env));
+    const bool rows_mode = packed && !pointwise && kw > 1;
+    const bool y4 = t.rn == 4 && (x4 || (rows_mode && ow % 4 == 0)) && p.y.first % 4 == 0 &&
+                    (!p.residual || p.residual->first % 4 == 0);
     uint32_t wg = t.workgroup();
     uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
                        u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
                        u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u, cu,
-                       std::max<uint32_t>(planner.ctx().info.subgroup_size, 1)};
-    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b11u, x4 ? 0b11u : 0b10u)
+                       std::max<uint32_t>(planner.ctx().info.subgroup_size, 1), y4 ? 1u : 0u};
+    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b111u, x4 ? 0b11u : 0b10u)
                                          : planner.ctx().pipeline(t.shader, 5, 19 * 4, spec);
 
     std::vector<Dispatch> out;
@@ -155,9 +158,9 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
                 d.ranges.push_back(planner.bind(p.w, 0, 1, bo));  // unused: has_bias = 0
             uint64_t y_first = static_cast<uint64_t>((n0 * oc + oc0) * oh * ow);
             uint64_t y_count = static_cast<uint64_t>(((nb - 1) * oc + occ) * oh * ow);
-            d.ranges.push_back(planner.bind(p.y, y_first, y_count, yo));
+            d.ranges.push_back(planner.bind(p.y, y_first, y_count, yo, y4 ? 16 : 4));
             uint32_t ro = yo;
-            d.ranges.push_back(p.residual ? planner.bind(*p.residual, y_first, y_count, ro) : d.ranges.back());
+            d.ranges.push_back(p.residual ? planner.bind(*p.residual, y_first, y_count, ro, y4 ? 16 : 4) : d.ranges.back());
             int64_t group_first = oc0 / ocg;
             d.push = {xo,      wo,      bo,      yo,          u32(nb),          u32(c),
                       u32(h),  u32(w),  u32(oc), u32(oh),     u32(ow),          u32(cg),
@@ -167,7 +170,7 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
             d.push.push_back(ro);
             // The CPU kernel gives each invocation RN pixels of one output row when the kernel
             // is wider than 1 (rows padded to whole blocks of RN).
-            int64_t slots = packed && !pointwise && kw > 1 ? nb * oh * ((ow + t.rn - 1) / t.rn) * t.rn : nb * oh * ow;
+            int64_t slots = rows_mode ? nb * oh * ((ow + t.rn - 1) / t.rn) * t.rn : nb * oh * ow;
             d.groups[0] = u32((slots + t.tn - 1) / t.tn);
             d.groups[1] = u32(((groups > 1 ? ocg : occ) + t.tm - 1) / t.tm);
             d.groups[2] = u32(groups > 1 ? occ / ocg : 1);
