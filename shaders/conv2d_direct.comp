@@ -34,6 +34,13 @@ layout(constant_id = 17) const uint SG = 8;  // subgroup size (at most the devic
 // that is a multiple of 4): stored (and the residual read) as one vec4, a quarter of the
 // per-lane store loops lavapipe makes for storage buffers.
 layout(constant_id = 18) const bool Y4 = false;
+// ROWS without left padding on rows of 4k floats (e.g. a 1x1 stride-2 projection): an input
+// row segment starts on a texel boundary and is read 4 floats per RGBA fetch (x_off stays in
+// floats).
+layout(constant_id = 19) const bool XR4 = false;
+// Set by the host when !POINTWISE and (KW > 1 or SW > 1): glslang turns && and || of spec
+// constants into branches, which do not dominate every later use.
+layout(constant_id = 20) const bool ROWS = false;
 
 layout(binding = 0) uniform samplerBuffer X;  // R32F, or RGBA32F when X4
 layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
@@ -54,14 +61,14 @@ layout(push_constant) uniform P {
 } p;
 
 // Which output pixels this invocation computes, slot j = 0..RN-1:
-//  - ROWS (KW > 1): RN neighbouring pixels of one output row, so that the input values they
+//  - ROWS (KW > 1 or SW > 1): RN neighbouring pixels of one output row, so that the input values they
 //    share are fetched once per row of the kernel window ((RN-1)*SW + (KW-1)*DW + 1 fetches
 //    instead of RN*KW); lanes enumerate (image, output row, block of RN columns).
 //  - X4: RN consecutive pixels (one RGBA fetch per 4).
 //  - otherwise pixels strided by the lane count.
 const uint lanes = TN / RN;
-const bool ROWS = !POINTWISE && KW > 1;
 const uint NXR = (RN - 1) * SW + (KW - 1) * DW + 1;  // input columns one kernel row needs (ROWS)
+const uint NXT = (NXR + 3) / 4;                       // RGBA texels holding them (XR4)
 
 void main() {
     const uint group = p.group_first + gl_WorkGroupID.z;
@@ -143,7 +150,16 @@ void main() {
                     int ih = ih0[0] + int(kh * DH);
                     bool row_in = real && ih >= 0 && ih < int(p.h);
                     float xr[NXR];
-                    [[unroll]] for (uint t = 0; t < NXR; ++t) {
+                    if (XR4) {
+                        const int at = (int(xb[0] + ci * hw) + (row_in ? ih * int(p.w) : 0) + iw0[0]) / 4;
+                        const int last = textureSize(X) - 1;
+                        vec4 t4[NXT];
+                        [[unroll]] for (uint q = 0; q < NXT; ++q) t4[q] = texelFetch(X, min(at + int(q), last));
+                        [[unroll]] for (uint t = 0; t < NXR; ++t) {
+                            bool inside = row_in && iw0[0] + int(t) < int(p.w);
+                            xr[t] = inside ? t4[t / 4][t % 4] : 0.0;
+                        }
+                    } else [[unroll]] for (uint t = 0; t < NXR; ++t) {
                         int iw = iw0[0] + int(t);
                         bool inside = row_in && iw >= 0 && iw < int(p.w);
                         float v = texelFetch(X, int(xb[0] + ci * hw) + (inside ? ih * int(p.w) + iw : 0)).r;

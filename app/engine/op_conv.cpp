@@ -125,15 +125,17 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     // to amortise its stack round trip (a 3x3 kernel already gives 9).
     uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
     if (const char* env = std::getenv("RMVK_CONV_CU")) cu = static_cast<uint32_t>(std::atoi(env));
-    const bool rows_mode = packed && !pointwise && kw > 1;
+    const bool rows_mode = packed && !pointwise && (kw > 1 || a.strides[1] > 1);
+    const bool xr4 = rows_mode && a.pads[1] == 0 && w % 4 == 0 && (t.rn * a.strides[1]) % 4 == 0 && p.x.first % 4 == 0;
     const bool y4 = t.rn == 4 && (x4 || (rows_mode && ow % 4 == 0)) && p.y.first % 4 == 0 &&
                     (!p.residual || p.residual->first % 4 == 0);
     uint32_t wg = t.workgroup();
     uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
                        u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
                        u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u, cu,
-                       std::max<uint32_t>(planner.ctx().info.subgroup_size, 1), y4 ? 1u : 0u};
-    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b111u, x4 ? 0b11u : 0b10u)
+                       std::max<uint32_t>(planner.ctx().info.subgroup_size, 1), y4 ? 1u : 0u, xr4 ? 1u : 0u,
+                       rows_mode ? 1u : 0u};
+    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b111u, x4 || xr4 ? 0b11u : 0b10u)
                                          : planner.ctx().pipeline(t.shader, 5, 19 * 4, spec);
 
     std::vector<Dispatch> out;
@@ -144,7 +146,7 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
             Dispatch d;
             d.pipeline = &pipe;
             uint32_t xo, wo, bo, yo;
-            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image, nb * in_per_image, xo, x4 ? 16 : 4));
+            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image, nb * in_per_image, xo, x4 || xr4 ? 16 : 4));
             if (x4) xo /= 4;  // in texels (the start is 16-byte aligned, n0 * in_per_image % 4 == 0)
             auto [w_first, w_count] = weight_span(oc0, occ);
             d.ranges.push_back(planner.bind(p.w, w_first, w_count, wo, packed ? 16 : 4));
