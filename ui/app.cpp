@@ -284,6 +284,10 @@ private:
         } else if (startup_ == Startup::OpenAfter) {
             startup_ = Startup::Done;
         }
+        if (startup_ == Startup::Done && !page_applied_) {
+            page_applied_ = true;
+            if (options_.page > 1) feature_maps_.request_page(options_.page - 1);
+        }
     }
 
     void rebuild_time_maps() {
@@ -590,6 +594,7 @@ private:
     enum class Startup { First, Fallback, OpenAfter, Done };
     Startup startup_ = Startup::First;
     bool select_applied_ = false;
+    bool page_applied_ = false;
     int frames_done_ = 0;
     double fps_ = 0;
     double ui_ms_sum_ = 0;  // CPU time building the UI per frame (rendering excluded)

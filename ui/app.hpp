@@ -17,6 +17,7 @@ struct GuiOptions {
     std::string dump_state;         // JSON of what is on screen
     std::string open_after_start;   // a model opened once the first one is shown (error-path tests)
     std::string tab;                // "Feature maps", "Timing" or "Input" shown first
+    int page = 1;                   // feature-map page shown first (1-based)
     int frames = 0;                 // > 0: render this many frames after loading, then exit
     float pan = 0;                  // scripted frames drag both graph panes up by this many pixels each
     int width = 1600, height = 1000;

@@ -57,7 +57,20 @@ std::pair<float, float> min_max(const float* p, size_t n) {
     return {lo, hi};
 }
 
+int pages_for(int count, int per_page) { return (count + per_page - 1) / per_page; }
+
 }  // namespace
+
+int FeatureMapsPanel::page_count() const {
+    int pages = 1;
+    for (const auto& g : grids_) {
+        if (!g->values) continue;
+        int reserved = int(std::count(g->reserved.begin(), g->reserved.end(), true));
+        int originals = int(g->order.size()) - reserved;
+        pages = std::max({pages, pages_for(originals, per_page_), pages_for(reserved, per_page_)});
+    }
+    return pages;
+}
 
 FeatureMapsPanel::FeatureMapsPanel(Renderer& renderer) : renderer_(renderer) {
     for (int i = 0; i < 3; ++i) grids_.push_back(std::make_unique<Grid>());
@@ -196,11 +209,7 @@ void FeatureMapsPanel::bind(const AppState& state) {
 }
 
 void FeatureMapsPanel::build_atlases(const AppState& state) {
-    int max_channels = 0;
-    for (auto& g : grids_)
-        if (g->values) max_channels = std::max(max_channels, int(g->order.size()));
-    int pages = std::max(1, (max_channels + per_page_ - 1) / per_page_);
-    page_ = std::clamp(page_, 0, pages - 1);
+    page_ = std::clamp(page_, 0, page_count() - 1);
     float shared_lo = shared_lo_, shared_hi = shared_hi_;
 
     for (size_t gi = 0; gi < grids_.size(); ++gi) {
@@ -215,15 +224,27 @@ void FeatureMapsPanel::build_atlases(const AppState& state) {
                           std::to_string(reinterpret_cast<uintptr_t>(state.runs.get()));
         if (key == g.key) continue;
         g.key = key;
+        // A page shows the same original channels in every grid (so residual and plain line up)
+        // and, apart, a page of the reserved ones: on pages past the last reserved page the
+        // last one stays, so the reserved channels are always in view, whatever the page.
         g.shown.clear();
-        for (int p = page_ * per_page_; p < std::min<int>(int(g.order.size()), (page_ + 1) * per_page_); ++p)
-            g.shown.push_back(p);
+        int reserved = int(std::count(g.reserved.begin(), g.reserved.end(), true));
+        int originals = int(g.order.size()) - reserved;
+        for (int p = page_ * per_page_; p < std::min(originals, (page_ + 1) * per_page_); ++p) g.shown.push_back(p);
+        if (reserved > 0) {
+            int rpage = std::min(page_, pages_for(reserved, per_page_) - 1);
+            g.info.reserved_first = rpage * per_page_;
+            for (int p = rpage * per_page_; p < std::min(reserved, (rpage + 1) * per_page_); ++p)
+                g.shown.push_back(originals + p);
+        }
+        g.info.reserved_total = reserved;
         g.info.channels_shown = int(g.shown.size());
         g.info.reserved_shown = 0;
         for (int p : g.shown) g.info.reserved_shown += g.reserved[size_t(p)];
         if (g.shown.empty()) {
             g.texture.reset();
-            g.note = "no channels on this page";
+            g.note = "its " + std::to_string(originals) + " channels are on pages 1-" +
+                     std::to_string(std::max(1, pages_for(originals, per_page_)));
             continue;
         }
         // Atlas: tiles in a near-square arrangement, capped so textures stay small.
@@ -288,7 +309,13 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     ImGui::TextDisabled("range %.3g .. %.3g%s", g.info.lo, g.info.hi, g.signed_data ? " (signed: blue<0<red)" : "");
     int n = int(g.shown.size());
     int originals = n - g.info.reserved_shown;
-    float label_h = ImGui::GetTextLineHeightWithSpacing() * (g.info.reserved_shown > 0 && originals > 0 ? 2.0f : 1.0f);
+    // Labels: "original a-b of M" when the grid has reserved channels; for the reserved ones a
+    // line and the (wrapped) name of the block input they copy.
+    std::string source = "= copy of block input " + g.info.reserved_source;
+    float line_h = ImGui::GetTextLineHeightWithSpacing();
+    float label_h = (g.info.reserved_total > 0 && originals > 0 ? line_h : 0.0f);
+    if (g.info.reserved_shown > 0)
+        label_h += line_h + ImGui::CalcTextSize(source.c_str(), nullptr, false, width).y + ImGui::GetStyle().ItemSpacing.y;
     float avail_h = std::max(40.0f, height - ImGui::GetCursorPosY() - label_h - 4);
     // Largest tile that fits all of this page's tiles in the column.
     float aspect = float(g.width) / float(g.height);
@@ -341,9 +368,19 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
         int rows = (count + best_cols - 1) / best_cols;
         ImGui::Dummy(ImVec2(float(best_cols) * (tw + 3), float(rows) * (th + 3)));
     };
-    if (originals > 0) draw_tiles(0, originals);
+    if (originals > 0) {
+        if (g.info.reserved_total > 0)
+            ImGui::TextDisabled("original %d-%d of %d", g.shown.front() + 1, g.shown.front() + originals,
+                                int(g.order.size()) - g.info.reserved_total);
+        draw_tiles(0, originals);
+    }
     if (g.info.reserved_shown > 0) {
-        ImGui::TextColored(theme::kReservedText4, "reserved: copy of block input %s", g.info.reserved_source.c_str());
+        // Reserved channels are shown on every page (see build_atlases), framed and named.
+        ImGui::TextColored(theme::kReservedText4, "reserved %d-%d of %d", g.info.reserved_first + 1,
+                           g.info.reserved_first + g.info.reserved_shown, g.info.reserved_total);
+        ImGui::PushStyleColor(ImGuiCol_Text, theme::kReservedText4);
+        ImGui::TextWrapped("%s", source.c_str());
+        ImGui::PopStyleColor();
         draw_tiles(originals, n);
     }
 }
@@ -354,12 +391,13 @@ void FeatureMapsPanel::draw(const AppState& state) {
         page_ = 0;
         last_selection_ = selection_key;
     }
+    if (pending_page_ >= 0 && state.runs) {
+        page_ = pending_page_;
+        pending_page_ = -1;
+    }
     update(state);
 
-    int max_channels = 0;
-    for (auto& g : grids_)
-        if (g->values) max_channels = std::max(max_channels, int(g->order.size()));
-    int pages = std::max(1, (max_channels + per_page_ - 1) / per_page_);
+    int pages = page_count();
     ImGui::SetNextItemWidth(90);
     const int kPerPage[] = {8, 16, 32, 64};
     if (ImGui::BeginCombo("##perpage", (std::to_string(per_page_) + " / page").c_str())) {

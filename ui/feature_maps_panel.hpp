@@ -18,6 +18,8 @@ struct FeatureGridInfo {
     int channels_total = 0;
     int channels_shown = 0;
     int reserved_shown = 0;
+    int reserved_total = 0;   // reserved channels in the tensor
+    int reserved_first = 0;   // index (among the reserved) of the first one shown
     std::string reserved_source;
     bool non_blank = false;
     float lo = 0, hi = 0;
@@ -32,6 +34,10 @@ public:
     FeatureGridInfo info(int side) const;
     // Writes each grid of the current page as PNG next to `prefix` ("<prefix>_residual.png" ...).
     std::vector<std::string> export_png(const std::string& prefix) const;
+    // Shows channel page `page` (0-based) from the next frame on, as the pager would.
+    void request_page(int page) { pending_page_ = page; }
+    int page() const { return page_; }
+    int page_count() const;  // pages of original channels or of reserved ones, whichever is more
 
     enum class Range { PerChannel, PerLayer, Shared };
 
@@ -45,6 +51,7 @@ private:
     Renderer& renderer_;
     std::vector<std::unique_ptr<Grid>> grids_;  // residual, plain, difference
     int page_ = 0;
+    int pending_page_ = -1;
     int per_page_ = 64;
     Range range_ = Range::PerChannel;
     bool show_diff_ = true;

@@ -13,7 +13,7 @@ const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
-    "                [--tab features|timing|input] [--pan PIXELS] [--check-redraw]\n"
+    "                [--tab features|timing|input] [--page N] [--pan PIXELS] [--check-redraw]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
     "IMG (default: a bundled sample). D is 'cpu' or a Vulkan device index or name.\n"
@@ -57,6 +57,7 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
         else if (a == "--no-vsync") o.vsync = false;
         else if (a == "--pan") o.pan = float(number(i));
         else if (a == "--check-redraw") o.check_redraw = true;
+        else if (a == "--page") o.page = number(i);
         else if (!a.empty() && a[0] == '-') throw std::invalid_argument("unknown option " + a);
         else if (!have_model) {
             o.model = a;

@@ -65,6 +65,8 @@ std::string grid_json(const FeatureGridInfo& g) {
     return "{\"node\": " + quote(g.node) + ", \"tensor\": " + quote(g.tensor) + ", \"shape\": " + shape_json(g.shape) +
            ", \"channels_total\": " + std::to_string(g.channels_total) + ", \"channels_shown\": " +
            std::to_string(g.channels_shown) + ", \"reserved_shown\": " + std::to_string(g.reserved_shown) +
+           ", \"reserved_total\": " + std::to_string(g.reserved_total) + ", \"reserved_first\": " +
+           std::to_string(g.reserved_first) +
            ", \"reserved_source\": " + quote(g.reserved_source) + ", \"non_blank\": " + (g.non_blank ? "true" : "false") +
            ", \"min\": " + num(g.lo) + ", \"max\": " + num(g.hi) + "}";
 }
@@ -128,6 +130,7 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     if (facts.feature_maps) {
         o << "  \"feature_maps\": {\"residual\": " << grid_json(facts.feature_maps->info(0)) << ",\n    \"plain\": "
           << grid_json(facts.feature_maps->info(1)) << ",\n    \"difference\": " << grid_json(facts.feature_maps->info(2))
+          << ",\n    \"page\": " << facts.feature_maps->page() + 1 << ", \"pages\": " << facts.feature_maps->page_count()
           << "}\n";
     } else {
         o << "  \"feature_maps\": null\n";
