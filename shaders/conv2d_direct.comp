@@ -46,9 +46,9 @@ layout(binding = 0) uniform samplerBuffer X;  // R32F, or RGBA32F when X4
 layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
 layout(binding = 2) uniform samplerBuffer Bias;
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
-layout(std430, binding = 4) readonly buffer R { float r[]; };  // bound to Y when !RESIDUAL
-layout(std430, binding = 3) writeonly buffer Y4v { vec4 y4[]; };  // the same buffers, by vec4
-layout(std430, binding = 4) readonly buffer R4v { vec4 r4[]; };
+layout(std430, binding = 3) writeonly buffer Y4v { vec4 y4[]; };  // the same buffer, by vec4
+// The fused residual (bound to Y when !RESIDUAL): R32F, or RGBA32F with Y4.
+layout(binding = 4) uniform samplerBuffer R;
 
 layout(push_constant) uniform P {
     uint x_off, w_off, b_off, y_off;
@@ -220,7 +220,7 @@ void main() {
             if (!ok[0]) continue;
             uint at = (out_at[0] + oc * ohw) / 4;
             vec4 v = vec4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]) + bv;
-            if (RESIDUAL) v += r4[p.r_off / 4 + at];
+            if (RESIDUAL) v += texelFetch(R, int(p.r_off / 4 + at));
             y4[p.y_off / 4 + at] = RELU ? max(v, vec4(0.0)) : v;
             continue;
         }
@@ -228,7 +228,7 @@ void main() {
             if (!ok[j]) continue;
             uint at = out_at[j] + oc * ohw;
             float v = acc[i][j] + bv;
-            if (RESIDUAL) v += r[p.r_off + at];
+            if (RESIDUAL) v += texelFetch(R, int(p.r_off + at)).r;
             y[p.y_off + at] = apply_relu(v, RELU);
         }
     }

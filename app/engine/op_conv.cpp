@@ -135,7 +135,8 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
                        u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u, cu,
                        std::max<uint32_t>(planner.ctx().info.subgroup_size, 1), y4 ? 1u : 0u, xr4 ? 1u : 0u,
                        rows_mode ? 1u : 0u};
-    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b111u, x4 || xr4 ? 0b11u : 0b10u)
+    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b10111u,
+                                                                  (x4 || xr4 ? 0b11u : 0b10u) | (y4 ? 0b10000u : 0u))
                                          : planner.ctx().pipeline(t.shader, 5, 19 * 4, spec);
 
     std::vector<Dispatch> out;
