@@ -181,3 +181,12 @@ TEST_CASE("views, intermediates, timings and memory of a small graph") {
     CHECK_THROWS_AS(plain.run({{"x", random_tensor({1, 3, 5, 5}, 1)}}), rm::Error);  // wrong batch
     check_validation_clean(*env);
 }
+
+TEST_CASE("the peak probe measures positive throughput without validation messages") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    PeakResult peak = measure_peak(*env->context);
+    CHECK(peak.fma_gflops > 0.1);
+    CHECK(peak.bandwidth_gbs > 0.01);
+    check_validation_clean(*env);
+}

@@ -12,8 +12,9 @@ namespace rmvk {
 namespace {
 
 constexpr uint32_t kGroupSize = 64;
-constexpr uint32_t kFmaIterations = 512;
-constexpr uint32_t kFmaChains = 8;       // must match shaders/peak_fma.comp
+constexpr uint32_t kFmaIterations = 64;
+constexpr uint32_t kFmaSteps = 8;        // must match shaders/peak_fma.comp
+constexpr uint32_t kFmaChains = 4;       // vec4 chains, must match shaders/peak_fma.comp
 constexpr double kMinProbeMs = 40;       // long enough that launch overhead is noise
 constexpr int kRepeats = 3;              // best of: the peak is what the device can do
 constexpr uint64_t kCopyBytes = 64ull << 20;
@@ -66,14 +67,14 @@ double probe_fma_gflops(Context::Impl& ctx) {
         ms = run(groups);
     }
     for (int i = 1; i < kRepeats; ++i) ms = std::min(ms, run(groups));
-    double flops = double(groups) * kGroupSize * kFmaIterations * kFmaChains * 4 * 2;
+    double flops = double(groups) * kGroupSize * kFmaIterations * kFmaSteps * kFmaChains * 4 * 2;
     return ms > 0 ? flops / (ms * 1e6) : 0;
 }
 
 double probe_bandwidth_gbs(Context::Impl& ctx) {
     uint64_t bytes = std::min<uint64_t>(kCopyBytes, ctx.max_binding_range()) & ~uint64_t(15);
     std::array<uint32_t, 1> spec{kGroupSize};
-    const auto& pipe = ctx.pipeline("peak_bandwidth", 2, 4, spec);
+    const auto& pipe = ctx.pipeline("peak_bandwidth", 2, 4, spec, 0b01u, 0b01u);
     Buffer src(ctx, bytes, MemoryKind::DeviceLocal);
     Buffer dst(ctx, bytes, MemoryKind::DeviceLocal);
     DescriptorArena arena(ctx, 1, 2);
