@@ -154,7 +154,7 @@ public:
             draw_ui();
             ImGui::Render();
             double build_ms = std::chrono::duration<double, std::milli>(Clock::now() - build_start).count();
-            bool settled = !worker_.busy() && startup_done();
+            bool settled = !worker_.busy() && startup_done() && dropped_.empty() && !browser_.scripted();
             bool last_frame = scripted() && settled && frames_done_ + 1 >= options_.frames;
             Screenshot shot;
             bool capture = last_frame && (!options_.screenshot.empty() || options_.check_redraw);
@@ -287,6 +287,13 @@ private:
         if (startup_ == Startup::Done && !page_applied_) {
             page_applied_ = true;
             if (options_.page > 1) feature_maps_.request_page(options_.page - 1);
+            dropped_.insert(dropped_.end(), options_.drop.begin(), options_.drop.end());
+            if (!options_.browse.empty()) {
+                open_browser(options_.browse == "model"   ? FileBrowser::Purpose::Model
+                             : options_.browse == "image" ? FileBrowser::Purpose::Image
+                                                          : FileBrowser::Purpose::Report);
+                browser_.script_pick(options_.pick);
+            }
         }
     }
 
@@ -347,9 +354,25 @@ private:
         if (focus_both) plain_view_.focus(node);
     }
 
+    // One at a time, each once the work before it is done: a model and an image dropped
+    // together open the model, then run the image on it.
     void handle_drops() {
-        for (const auto& path : dropped_) open_path(path);
-        dropped_.clear();
+        while (!dropped_.empty() && !worker_.busy()) {
+            std::string path = dropped_.front();
+            dropped_.erase(dropped_.begin());
+            open_path(path);
+        }
+    }
+
+    void open_browser(FileBrowser::Purpose purpose) {
+        std::string here = fs::current_path().string();
+        if (purpose == FileBrowser::Purpose::Model)
+            browser_.open(purpose, "Open an ONNX model", {".onnx"}, here);
+        else if (purpose == FileBrowser::Purpose::Image)
+            browser_.open(purpose, "Open an input image", {".png", ".jpg", ".jpeg", ".bmp"},
+                          (fs::path(rm::asset_dir()) / "samples").string());
+        else
+            browser_.open(purpose, "Load a bench report (rmvk bench --json)", {".json"}, here);
     }
 
     void open_path(const std::string& path) {
@@ -373,15 +396,11 @@ private:
     void draw_menu() {
         if (!ImGui::BeginMenuBar()) return;
         bool idle = !worker_.busy();
-        std::string here = fs::current_path().string();
         if (ImGui::BeginMenu("File")) {
-            if (ImGui::MenuItem("Open model...", nullptr, false, idle))
-                browser_.open(FileBrowser::Purpose::Model, "Open an ONNX model", {".onnx"}, here);
+            if (ImGui::MenuItem("Open model...", nullptr, false, idle)) open_browser(FileBrowser::Purpose::Model);
             if (ImGui::MenuItem("Open image...", nullptr, false, idle && state_.model))
-                browser_.open(FileBrowser::Purpose::Image, "Open an input image", {".png", ".jpg", ".jpeg", ".bmp"},
-                              (fs::path(rm::asset_dir()) / "samples").string());
-            if (ImGui::MenuItem("Load bench report..."))
-                browser_.open(FileBrowser::Purpose::Report, "Load a bench report (rmvk bench --json)", {".json"}, here);
+                open_browser(FileBrowser::Purpose::Image);
+            if (ImGui::MenuItem("Load bench report...")) open_browser(FileBrowser::Purpose::Report);
             ImGui::Separator();
             if (ImGui::MenuItem("Quit", "Ctrl+Q")) glfwSetWindowShouldClose(window_.get(), 1);
             ImGui::EndMenu();
@@ -489,8 +508,7 @@ private:
             }
             if (tab("Timing")) {
                 TimingRequest req = timing_.draw(state_, devices_);
-                if (req.open_report)
-                    browser_.open(FileBrowser::Purpose::Report, "Load a bench report", {".json"}, fs::current_path().string());
+                if (req.open_report) open_browser(FileBrowser::Purpose::Report);
                 if (req.run_on_device && !worker_.busy()) {
                     state_.device = *req.run_on_device;
                     start_run(state_.image_path, state_.device, req.repeats);
@@ -506,6 +524,10 @@ private:
         }
         ImGui::EndChild();
 
+        if (!browser_.script_error().empty()) {
+            report_error("File browser", browser_.script_error());
+            browser_.clear_script_error();
+        }
         if (auto chosen = browser_.draw()) {
             auto purpose = browser_.purpose();
             browser_.close();
@@ -560,6 +582,11 @@ private:
             ImVec2 window = ImGui::GetIO().DisplaySize;
             facts.redrawn_share = c.redrawn_pixels / n / std::max(1.0, double(window.x) * double(window.y));
             facts.redraw_mismatch = shot.redraw_mismatch;
+            facts.browser_open = browser_.purpose() != FileBrowser::Purpose::None;
+            facts.browser_dir = browser_.dir();
+            facts.browser_dirs = browser_.dirs();
+            facts.browser_files = browser_.files();
+            facts.report = timing_.report_facts(state_);
             facts.frames = frames_done_;
             facts.busy = worker_.busy();
             facts.window_device = renderer_.device_name();

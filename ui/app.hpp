@@ -18,6 +18,10 @@ struct GuiOptions {
     std::string open_after_start;   // a model opened once the first one is shown (error-path tests)
     std::string tab;                // "Feature maps", "Timing" or "Input" shown first
     int page = 1;                   // feature-map page shown first (1-based)
+    // Scripted use of what a user does by hand, once start-up is done (tests):
+    std::vector<std::string> drop;  // paths dropped onto the window, in order
+    std::string browse;             // "model", "image" or "report": open the File menu's browser
+    std::string pick;               // then open this path (relative to where the browser starts), folder by folder
     int frames = 0;                 // > 0: render this many frames after loading, then exit
     float pan = 0;                  // scripted frames drag both graph panes up by this many pixels each
     int width = 1600, height = 1000;

@@ -25,6 +25,12 @@ void FileBrowser::open(Purpose purpose, std::string title, std::vector<std::stri
     list();
 }
 
+void FileBrowser::script_pick(const std::string& relative) {
+    script_.clear();
+    for (const auto& part : fs::path(relative))
+        if (!part.empty() && part != ".") script_.push_back(part.string());
+}
+
 void FileBrowser::list() {
     dirs_.clear();
     files_.clear();
@@ -78,6 +84,28 @@ std::optional<std::string> FileBrowser::draw() {
             if (ImGui::IsMouseDoubleClicked(0)) chosen = path_;
         }
     ImGui::EndChild();
+    if (!script_.empty()) {
+        std::string name = script_.front();
+        script_.pop_front();
+        auto file = std::find(files_.begin(), files_.end(), name);
+        if (name == "..") {
+            dir_ = fs::path(dir_).parent_path().string();
+            list();
+        } else if (std::find(dirs_.begin(), dirs_.end(), name) != dirs_.end()) {
+            go_into = name;
+        } else if (file != files_.end()) {
+            selected_ = int(file - files_.begin());
+            std::snprintf(path_, sizeof(path_), "%s", (fs::path(dir_) / name).string().c_str());
+            chosen = path_;
+        } else {
+            std::string wanted;
+            for (const auto& e : extensions_) wanted += (wanted.empty() ? "" : "/") + e;
+            script_error_ = "no folder or " + wanted + " file named '" + name + "' in " + dir_;
+            script_.clear();
+            purpose_ = Purpose::None;
+            ImGui::CloseCurrentPopup();
+        }
+    }
     if (!go_into.empty()) {
         dir_ = (fs::path(dir_) / go_into).string();
         selected_ = -1;

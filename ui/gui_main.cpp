@@ -14,13 +14,16 @@ const char* kUsage =
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
     "                [--tab features|timing|input] [--page N] [--pan PIXELS] [--check-redraw]\n"
+    "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
     "IMG (default: a bundled sample). D is 'cpu' or a Vulkan device index or name.\n"
     "--screenshot/--dump-state render N frames (default 10) once loading is done, save, exit.\n"
     "--pan drags the residual graph pane by PIXELS each of those frames (the fps while panning).\n"
     "--check-redraw draws the last frame whole too and reports pixels that the partial redraw\n"
-    "got wrong (redraw_mismatch in the state dump).\n";
+    "got wrong (redraw_mismatch in the state dump).\n"
+    "--drop acts as if PATH (model, image or bench report) were dropped on the window;\n"
+    "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n";
 
 }  // namespace
 
@@ -58,6 +61,9 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
         else if (a == "--pan") o.pan = float(number(i));
         else if (a == "--check-redraw") o.check_redraw = true;
         else if (a == "--page") o.page = number(i);
+        else if (a == "--drop") o.drop.push_back(value(i));
+        else if (a == "--browse") o.browse = value(i);
+        else if (a == "--pick") o.pick = value(i);
         else if (!a.empty() && a[0] == '-') throw std::invalid_argument("unknown option " + a);
         else if (!have_model) {
             o.model = a;
@@ -68,6 +74,9 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
     else if (o.tab == "timing") o.tab = "Timing";
     else if (o.tab == "input") o.tab = "Input";
     else if (!o.tab.empty()) throw std::invalid_argument("--tab wants features, timing or input");
+    if (!o.browse.empty() && o.browse != "model" && o.browse != "image" && o.browse != "report")
+        throw std::invalid_argument("--browse wants model, image or report");
+    if (o.browse.empty() != o.pick.empty()) throw std::invalid_argument("--browse and --pick go together");
     if (o.frames == 0 && (!o.screenshot.empty() || !o.dump_state.empty())) o.frames = 10;
     return o;
 }

@@ -127,6 +127,16 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     } else {
         o << "  \"outputs\": null,\n  \"timings\": null,\n";
     }
+    o << "  \"browser\": {\"open\": " << (facts.browser_open ? "true" : "false") << ", \"dir\": " << quote(facts.browser_dir)
+      << ", \"dirs\": " << string_list(facts.browser_dirs) << ", \"files\": " << string_list(facts.browser_files) << "},\n";
+    if (facts.report) {
+        const auto& r = *facts.report;
+        o << "  \"report\": {\"path\": " << quote(r.path) << ", \"device\": " << quote(r.device) << ", \"model\": "
+          << quote(r.model) << ", \"residual_ms\": " << num(r.residual_ms) << ", \"plain_ms\": " << num(r.plain_ms)
+          << ", \"matched_layers\": " << r.matched_layers << "},\n";
+    } else {
+        o << "  \"report\": null,\n";
+    }
     if (facts.feature_maps) {
         o << "  \"feature_maps\": {\"residual\": " << grid_json(facts.feature_maps->info(0)) << ",\n    \"plain\": "
           << grid_json(facts.feature_maps->info(1)) << ",\n    \"difference\": " << grid_json(facts.feature_maps->info(2))

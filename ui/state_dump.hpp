@@ -1,11 +1,13 @@
 #pragma once
 // --dump-state: what is on screen as JSON, for tests and scripts.
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "ui/app_state.hpp"
 #include "ui/feature_maps_panel.hpp"
+#include "ui/timing_panel.hpp"
 
 namespace rmvk::ui {
 
@@ -22,6 +24,10 @@ struct ScreenFacts {
     bool busy = false;
     std::string window_device;                        // the Vulkan device drawing the window
     std::string active_tab;
+    bool browser_open = false;                        // the File menu's browser
+    std::string browser_dir;                          // its last listing
+    std::vector<std::string> browser_dirs, browser_files;
+    std::optional<TimingPanel::ReportFacts> report;   // a loaded bench report
 };
 
 std::string dump_state_json(const AppState& state, const ScreenFacts& facts);

@@ -17,6 +17,32 @@ double gflops(int64_t macs, double ms) { return ms > 0 ? 2.0 * double(macs) / (m
 
 }  // namespace
 
+std::optional<TimingPanel::ReportFacts> TimingPanel::report_facts(const AppState& state) const {
+    if (!report_) return std::nullopt;
+    ReportFacts f;
+    f.path = report_path_;
+    f.device = report_->device.name;
+    f.model = report_->model;
+    const rmvk::GraphBench* res = report_->find_graph("residual");
+    const rmvk::GraphBench* plain = report_->find_graph("plain");
+    f.residual_ms = res ? res->device_total_ms : 0.0;
+    f.plain_ms = plain ? plain->device_total_ms : 0.0;
+    auto count = [&](const rmvk::GraphBench* bench, const GraphRun& run) {
+        if (!bench) return;
+        for (const auto& t : run.timings)
+            for (const auto& l : bench->layers)
+                if (l.node == t.node) {
+                    ++f.matched_layers;
+                    break;
+                }
+    };
+    if (state.runs) {
+        count(res, state.runs->residual);
+        count(plain, state.runs->plain);
+    }
+    return f;
+}
+
 void TimingPanel::load_report(const std::string& path) {
     report_ = rmvk::load_bench_report(path);
     report_path_ = path;
@@ -115,8 +141,14 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
         line("peak activations", a, b, c);
         ImGui::EndTable();
     }
-    if (report_) ImGui::TextDisabled("report %s (%s, %s)", std::filesystem::path(report_path_).filename().c_str(),
-                                     report_->model.empty() ? "bundled model" : report_->model.c_str(), report_->date.c_str());
+    if (report_) {
+        ImGui::TextDisabled("report %s (%s, %s)", std::filesystem::path(report_path_).filename().c_str(),
+                            report_->model.empty() ? "bundled model" : report_->model.c_str(), report_->date.c_str());
+        if (report_facts(state)->matched_layers == 0) {
+            ImGui::SameLine();
+            ImGui::TextColored(theme::kBad, "no layer of this model is in the report (grey bars need the same model)");
+        }
+    }
 
     float half = (ImGui::GetContentRegionAvail().x - 8) / 2;
     ImGui::BeginChild("bars_res", {half, 0}, true);
@@ -139,12 +171,16 @@ void TimingPanel::draw_bars(const char* id, const char* title, const rm::Graph&,
         rows.push_back(&t);
         max_ms = std::max(max_ms, t.device_ms);
     }
+    // The report's layers are matched by node name; only matched ones set the scale.
     std::map<std::string, double> ref_ms;
     if (reference)
-        for (const auto& l : reference->layers) {
-            ref_ms[l.node] = l.device_ms;
-            max_ms = std::max(max_ms, l.device_ms);
-        }
+        for (const auto& l : reference->layers)
+            for (const auto* row : rows)
+                if (row->node == l.node) {
+                    ref_ms[l.node] = l.device_ms;
+                    max_ms = std::max(max_ms, l.device_ms);
+                    break;
+                }
     if (!ImGui::BeginTable(id, 3, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY)) return;
     ImGui::TableSetupScrollFreeze(0, 1);
     ImGui::TableSetupColumn("node", ImGuiTableColumnFlags_WidthStretch, 1.0f);

@@ -22,6 +22,13 @@ public:
     // Throws with a message naming the file when it is not a bench report.
     void load_report(const std::string& path);
     bool has_report() const { return report_.has_value(); }
+    // The loaded report as the panel compares it with the current run (for the state dump).
+    struct ReportFacts {
+        std::string path, device, model;
+        double residual_ms = 0, plain_ms = 0;  // the report's total device times
+        int matched_layers = 0;                // layers of the current run the report has a time for
+    };
+    std::optional<ReportFacts> report_facts(const AppState& state) const;
 
 private:
     void draw_bars(const char* id, const char* title, const rm::Graph& graph, const GraphRun& run,
