@@ -136,6 +136,8 @@ DeviceInfo describe_device(VkPhysicalDevice device, int index) {
     info.max_compute_shared_memory = p.limits.maxComputeSharedMemorySize;
     info.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
     info.subgroup_size = subgroup.subgroupSize;
+    info.subgroup_shuffle = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                            (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     info.timestamp_period_ns = p.limits.timestampPeriod;
 
     uint32_t n = 0;

@@ -24,6 +24,7 @@ struct DeviceInfo {
     uint32_t max_compute_shared_memory = 0;
     uint32_t max_workgroup_invocations = 0;
     uint32_t subgroup_size = 0;
+    bool subgroup_shuffle = false;  // compute shaders can shuffle between lanes (the CPU conv kernel needs it)
     uint32_t timestamp_valid_bits = 0;  // 0: no timestamps on the compute queue
     float timestamp_period_ns = 0;
     uint64_t device_local_memory = 0;

@@ -28,8 +28,9 @@ bool tile_from_env(Tile& t) {
 }
 
 bool direct_by_device(const Context::Impl& ctx) {
-    // CPU devices (lavapipe) gain nothing from shared memory and pay for every barrier.
-    return ctx.conv_variant == 2 || (ctx.conv_variant == 0 && ctx.info.type == "cpu");
+    // CPU devices (lavapipe) gain nothing from shared memory and pay for every barrier. The
+    // direct kernel shuffles weights between subgroup lanes.
+    return ctx.conv_variant == 2 || (ctx.conv_variant == 0 && ctx.info.type == "cpu" && ctx.info.subgroup_shuffle);
 }
 
 Tile choose_tile(const Context::Impl& ctx, int64_t ocg, int64_t cols) {

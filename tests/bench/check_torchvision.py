@@ -5,11 +5,12 @@ minutes of CPU time).
 For each model: random init, randomized BN statistics and affine parameters, eval mode; export
 to ONNX in the listed form; PyTorch's output is the reference. Then
 `rmvk run MODEL --input X.npy --output Y.npy --device cpu --graph residual|plain` runs rmvk's
-CPU reference on the residual graph and on the RM-converted plain graph, and the script prints
-max|Δ| / max|ref| for each with PASS/FAIL at 1e-4. Exit status 1 when anything fails.
+CPU reference (or, with --device 0, rmvk's Vulkan kernels on that device) on the residual graph
+and on the RM-converted plain graph, and the script prints max|Δ| / max|ref| for each with
+PASS/FAIL at 1e-4. Exit status 1 when anything fails.
 
 Usage: /usr/bin/python3 tests/bench/check_torchvision.py RMVK_BINARY [--models a,b] [--graphs residual,plain]
-       [--work DIR]
+       [--device cpu|INDEX|NAME] [--work DIR]
 """
 import argparse
 import os
@@ -76,11 +77,13 @@ def main():
     ap.add_argument("rmvk")
     ap.add_argument("--models", default=",".join(FORMS))
     ap.add_argument("--graphs", default="residual,plain")
+    ap.add_argument("--device", default="cpu", help="cpu (the CPU reference) or a Vulkan device index/name")
     ap.add_argument("--work", default=None, help="keep exported files here (default: a temp dir)")
     args = ap.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="rmvk_torchvision_")
     os.makedirs(work, exist_ok=True)
     failures = 0
+    print(f"device: {args.device}")
     print(f"{'model':18} {'graph':8} {'max|d|':>10} {'max|ref|':>10} {'ratio':>10}  result  (time)")
     for name in args.models.split(","):
         if name not in FORMS:
@@ -92,7 +95,7 @@ def main():
             out = os.path.join(work, f"{name}.{graph}.npy")
             start = time.time()
             proc = subprocess.run([args.rmvk, "run", path, "--input", os.path.join(work, name + ".input.npy"),
-                                   "--output", out, "--graph", graph, "--device", "cpu"],
+                                   "--output", out, "--graph", graph, "--device", args.device],
                                   capture_output=True, text=True)
             seconds = time.time() - start
             if proc.returncode != 0:
