@@ -158,9 +158,10 @@ public:
             bool last_frame = scripted() && settled && frames_done_ + 1 >= options_.frames;
             Screenshot shot;
             bool capture = last_frame && (!options_.screenshot.empty() || options_.check_redraw);
-            renderer_.end_frame(ImGui::GetDrawData(), capture ? &shot : nullptr);
+            bool presented = renderer_.end_frame(ImGui::GetDrawData(), capture ? &shot : nullptr);
             auto now = Clock::now();
-            if (settled) {
+            // fps counts frames that reached the window.
+            if (settled && presented) {
                 ++frames_done_;
                 // The first frames after loading build textures; measure the steady state.
                 if (frames_done_ == 3) renderer_.reset_costs();
@@ -176,7 +177,7 @@ public:
                 for (double v : frame_ms) sum += v;
                 fps_ = 1000.0 * double(frame_ms.size()) / sum;
             }
-            if (last_frame) return finish_script(shot);
+            if (last_frame && presented) return finish_script(shot);
             if (scripted() && std::chrono::duration<double>(now - started).count() > 900) {
                 std::fprintf(stderr, "rmvk gui: gave up waiting for background work after 900 s\n");
                 return 1;

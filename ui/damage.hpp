@@ -26,6 +26,13 @@ struct DamageRect {
     bool empty() const { return x1 <= x0 || y1 <= y0; }
 };
 
+// The smallest rectangle holding both.
+inline DamageRect unite(const DamageRect& a, const DamageRect& b) {
+    if (a.empty()) return b;
+    if (b.empty()) return a;
+    return {a.x0 < b.x0 ? a.x0 : b.x0, a.y0 < b.y0 ? a.y0 : b.y0, a.x1 > b.x1 ? a.x1 : b.x1, a.y1 > b.y1 ? a.y1 : b.y1};
+}
+
 // Hashes `count` bytes into `seed`.
 uint64_t hash_bytes(const void* data, size_t count, uint64_t seed);
 

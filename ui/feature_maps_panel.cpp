@@ -316,7 +316,9 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     float label_h = (g.info.reserved_total > 0 && originals > 0 ? line_h : 0.0f);
     if (g.info.reserved_shown > 0)
         label_h += line_h + ImGui::CalcTextSize(source.c_str(), nullptr, false, width).y + ImGui::GetStyle().ItemSpacing.y;
-    float avail_h = std::max(40.0f, height - ImGui::GetCursorPosY() - label_h - 4);
+    const ImGuiStyle& style = ImGui::GetStyle();
+    float avail_h =
+        std::max(40.0f, height - ImGui::GetCursorPosY() - label_h - style.WindowPadding.y - style.ItemSpacing.y - 4);
     // Largest tile that fits all of this page's tiles in the column.
     float aspect = float(g.width) / float(g.height);
     float best = 8;

@@ -143,47 +143,43 @@ void Renderer::create_device() {
             break;
         }
 
-    VkAttachmentDescription color{};
-    color.format = format_.format;
-    color.samples = VK_SAMPLE_COUNT_1_BIT;
-    // The canvas keeps the last frame (load, not clear): only the damaged rectangle is redrawn,
-    // then the canvas is copied to the swapchain image (transfer layouts on both ends).
-    color.loadOp = VK_ATTACHMENT_LOAD_OP_LOAD;
-    color.storeOp = VK_ATTACHMENT_STORE_OP_STORE;
-    color.stencilLoadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE;
-    color.stencilStoreOp = VK_ATTACHMENT_STORE_OP_DONT_CARE;
-    color.initialLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
-    color.finalLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
-    VkAttachmentReference ref{0, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL};
-    VkSubpassDescription subpass{};
-    subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
-    subpass.colorAttachmentCount = 1;
-    subpass.pColorAttachments = &ref;
-    VkSubpassDependency deps[2]{};
-    // The previous frame's copy out of the canvas before drawing into it ...
-    deps[0].srcSubpass = VK_SUBPASS_EXTERNAL;
-    deps[0].dstSubpass = 0;
-    deps[0].srcStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
-    deps[0].srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-    deps[0].dstStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
-    deps[0].dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
-    // ... and drawing before this frame's copy.
-    deps[1].srcSubpass = 0;
-    deps[1].dstSubpass = VK_SUBPASS_EXTERNAL;
-    deps[1].srcStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
-    deps[1].srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
-    deps[1].dstStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
-    deps[1].dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-    VkRenderPassCreateInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO};
-    rp.attachmentCount = 1;
-    rp.pAttachments = &color;
-    rp.subpassCount = 1;
-    rp.pSubpasses = &subpass;
-    rp.dependencyCount = 2;
-    rp.pDependencies = deps;
-    VkRenderPass pass = VK_NULL_HANDLE;
-    vk_check(vkCreateRenderPass(device, &rp, nullptr, &pass), "vkCreateRenderPass");
-    render_pass_ = own(device, pass, vkDestroyRenderPass);
+    // Swapchain images keep what was last drawn into them (load, not clear): only the part
+    // that changed since is redrawn. An image never drawn into starts undefined and is drawn whole.
+    auto make_pass = [&](bool fresh) {
+        VkAttachmentDescription color{};
+        color.format = format_.format;
+        color.samples = VK_SAMPLE_COUNT_1_BIT;
+        color.loadOp = fresh ? VK_ATTACHMENT_LOAD_OP_DONT_CARE : VK_ATTACHMENT_LOAD_OP_LOAD;
+        color.storeOp = VK_ATTACHMENT_STORE_OP_STORE;
+        color.stencilLoadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE;
+        color.stencilStoreOp = VK_ATTACHMENT_STORE_OP_DONT_CARE;
+        color.initialLayout = fresh ? VK_IMAGE_LAYOUT_UNDEFINED : VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+        color.finalLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+        VkAttachmentReference ref{0, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL};
+        VkSubpassDescription subpass{};
+        subpass.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
+        subpass.colorAttachmentCount = 1;
+        subpass.pColorAttachments = &ref;
+        VkSubpassDependency dep{};
+        dep.srcSubpass = VK_SUBPASS_EXTERNAL;
+        dep.dstSubpass = 0;
+        dep.srcStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+        dep.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;  // a screenshot read of the same image
+        dep.dstStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+        dep.dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+        VkRenderPassCreateInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO};
+        rp.attachmentCount = 1;
+        rp.pAttachments = &color;
+        rp.subpassCount = 1;
+        rp.pSubpasses = &subpass;
+        rp.dependencyCount = 1;
+        rp.pDependencies = &dep;
+        VkRenderPass pass = VK_NULL_HANDLE;
+        vk_check(vkCreateRenderPass(device, &rp, nullptr, &pass), "vkCreateRenderPass");
+        return own(device, pass, vkDestroyRenderPass);
+    };
+    render_pass_ = make_pass(false);
+    fresh_pass_ = make_pass(true);
 
     for (auto& frame : frames_) {
         VkCommandPoolCreateInfo pinfo{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -252,10 +248,8 @@ void Renderer::create_swapchain() {
     info.imageColorSpace = format_.colorSpace;
     info.imageExtent = extent_;
     info.imageArrayLayers = 1;
-    // Frames are drawn into the canvas and copied in.
-    if (!(caps.supportedUsageFlags & VK_IMAGE_USAGE_TRANSFER_DST_BIT))
-        throw RenderError("the window's swapchain images cannot be copied into (no TRANSFER_DST usage)");
-    info.imageUsage = VK_IMAGE_USAGE_TRANSFER_DST_BIT;
+    // TRANSFER_SRC so --screenshot can read the rendered image back.
+    info.imageUsage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
     info.imageSharingMode = VK_SHARING_MODE_EXCLUSIVE;
     info.preTransform = caps.currentTransform;
     info.compositeAlpha = VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR;
@@ -271,65 +265,29 @@ void Renderer::create_swapchain() {
     vkGetSwapchainImagesKHR(device_, swapchain, &count, nullptr);
     std::vector<VkImage> images(count);
     vkGetSwapchainImagesKHR(device_, swapchain, &count, images.data());
-    images_ = images;
-    create_canvas();
-}
-
-void Renderer::create_canvas() {
-    canvas_ = {};
-    VkDevice device = device_;
-    VkImageCreateInfo info{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
-    info.imageType = VK_IMAGE_TYPE_2D;
-    info.format = format_.format;
-    info.extent = {extent_.width, extent_.height, 1};
-    info.mipLevels = 1;
-    info.arrayLayers = 1;
-    info.samples = VK_SAMPLE_COUNT_1_BIT;
-    info.tiling = VK_IMAGE_TILING_OPTIMAL;
-    info.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
-    info.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-    VkImage image = VK_NULL_HANDLE;
-    vk_check(vkCreateImage(device, &info, nullptr, &image), "vkCreateImage (canvas)");
-    canvas_.image = own(device, image, vkDestroyImage);
-    VkMemoryRequirements req;
-    vkGetImageMemoryRequirements(device, image, &req);
-    VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    alloc.allocationSize = req.size;
-    alloc.memoryTypeIndex = find_memory_type(physical_, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-    VkDeviceMemory memory = VK_NULL_HANDLE;
-    vk_check(vkAllocateMemory(device, &alloc, nullptr, &memory), "vkAllocateMemory (canvas)");
-    canvas_.memory = own(device, memory, vkFreeMemory);
-    vk_check(vkBindImageMemory(device, image, memory, 0), "vkBindImageMemory (canvas)");
-    VkImageViewCreateInfo vinfo{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
-    vinfo.image = image;
-    vinfo.viewType = VK_IMAGE_VIEW_TYPE_2D;
-    vinfo.format = format_.format;
-    vinfo.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    VkImageView view = VK_NULL_HANDLE;
-    vk_check(vkCreateImageView(device, &vinfo, nullptr, &view), "vkCreateImageView (canvas)");
-    canvas_.view = own(device, view, vkDestroyImageView);
-    VkFramebufferCreateInfo fb{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
-    fb.renderPass = render_pass_;
-    fb.attachmentCount = 1;
-    fb.pAttachments = &view;
-    fb.width = extent_.width;
-    fb.height = extent_.height;
-    fb.layers = 1;
-    VkFramebuffer framebuffer = VK_NULL_HANDLE;
-    vk_check(vkCreateFramebuffer(device, &fb, nullptr, &framebuffer), "vkCreateFramebuffer (canvas)");
-    canvas_.framebuffer = own(device, framebuffer, vkDestroyFramebuffer);
-    // The render pass expects the layout the end-of-frame copy leaves.
-    submit_now([image](VkCommandBuffer cmd) {
-        VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-        barrier.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-        barrier.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
-        barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-        barrier.image = image;
-        barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
-                             nullptr, 1, &barrier);
-    });
-    damage_.invalidate();
+    for (VkImage image : images) {
+        SwapImage si;
+        si.image = image;
+        VkImageViewCreateInfo vinfo{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
+        vinfo.image = image;
+        vinfo.viewType = VK_IMAGE_VIEW_TYPE_2D;
+        vinfo.format = format_.format;
+        vinfo.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+        VkImageView view = VK_NULL_HANDLE;
+        vk_check(vkCreateImageView(device_, &vinfo, nullptr, &view), "vkCreateImageView (swapchain)");
+        si.view = own(device_.get(), view, vkDestroyImageView);
+        VkFramebufferCreateInfo fb{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
+        fb.renderPass = render_pass_;
+        fb.attachmentCount = 1;
+        fb.pAttachments = &view;
+        fb.width = extent_.width;
+        fb.height = extent_.height;
+        fb.layers = 1;
+        VkFramebuffer framebuffer = VK_NULL_HANDLE;
+        vk_check(vkCreateFramebuffer(device_, &fb, nullptr, &framebuffer), "vkCreateFramebuffer");
+        si.framebuffer = own(device_.get(), framebuffer, vkDestroyFramebuffer);
+        images_.push_back(std::move(si));
+    }
 }
 
 void Renderer::recreate_swapchain() {
@@ -531,13 +489,13 @@ DamageRect Renderer::find_damage(ImDrawData* draw_data) {
     return damage_.update(*draw_data, image_items_, int(extent_.width), int(extent_.height));
 }
 
-void Renderer::draw_into_canvas(Frame& frame, ImDrawData* draw_data, DamageRect damage) {
+void Renderer::draw_into_image(Frame& frame, ImDrawData* draw_data, DamageRect damage, bool fresh) {
     if (damage.empty()) return;
     VkRect2D area{{damage.x0, damage.y0}, {uint32_t(damage.x1 - damage.x0), uint32_t(damage.y1 - damage.y0)}};
     costs_.redrawn_pixels += double(area.extent.width) * double(area.extent.height);
     VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
-    rp.renderPass = render_pass_;
-    rp.framebuffer = canvas_.framebuffer;
+    rp.renderPass = fresh ? fresh_pass_ : render_pass_;
+    rp.framebuffer = images_[image_index_].framebuffer;
     rp.renderArea = area;
     vkCmdBeginRenderPass(frame.cmd, &rp, VK_SUBPASS_CONTENTS_INLINE);
     VkClearAttachment clear{VK_IMAGE_ASPECT_COLOR_BIT, 0, {}};
@@ -545,7 +503,7 @@ void Renderer::draw_into_canvas(Frame& frame, ImDrawData* draw_data, DamageRect 
     clear.clearValue.color = {{bg.x, bg.y, bg.z, 1.0f}};
     VkClearRect clear_rect{area, 0, 1};
     vkCmdClearAttachments(frame.cmd, 1, &clear, 1, &clear_rect);
-    // Everything is drawn, clipped to the damage: outside it the canvas already holds the
+    // Everything is drawn, clipped to the damage: outside it the image already holds the
     // same pixels. The clip rectangles are put back afterwards.
     fb_scale_x_ = draw_data->FramebufferScale.x;
     fb_scale_y_ = draw_data->FramebufferScale.y;
@@ -569,13 +527,29 @@ void Renderer::draw_into_canvas(Frame& frame, ImDrawData* draw_data, DamageRect 
         for (ImDrawCmd& cmd : draw_data->CmdLists[l]->CmdBuffer) cmd.ClipRect = clips[i++];
 }
 
-OwnedBuffer Renderer::read_canvas(VkCommandBuffer cmd) {
+OwnedBuffer Renderer::read_image(VkCommandBuffer cmd) {
     VkDeviceSize bytes = VkDeviceSize(extent_.width) * extent_.height * 4;
     OwnedBuffer out = make_host_buffer(device_, physical_, bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+    barrier.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    barrier.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+    barrier.oldLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+    barrier.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    barrier.image = images_[image_index_].image;
+    barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0,
+                         nullptr, 0, nullptr, 1, &barrier);
     VkBufferImageCopy region{};
     region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
     region.imageExtent = {extent_.width, extent_.height, 1};
-    vkCmdCopyImageToBuffer(cmd, canvas_.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, out.buffer, 1, &region);
+    vkCmdCopyImageToBuffer(cmd, barrier.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, out.buffer, 1, &region);
+    barrier.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+    barrier.dstAccessMask = 0;
+    barrier.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+    barrier.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0, nullptr, 0,
+                         nullptr, 1, &barrier);
     return out;
 }
 
@@ -622,7 +596,7 @@ void Renderer::image_callback(const ImDrawList*, const ImDrawCmd* cmd) {
     vkCmdDraw(cb, 4, draw->count, 0, draw->first);
 }
 
-void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
+bool Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     Frame& frame = frames_[frame_index_];
     VkFence fence = frame.fence;
     VkSemaphore acquired_sem = frame.acquired, rendered_sem = frame.rendered;
@@ -637,7 +611,7 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     lap(clock, costs_.acquire_ms);
     if (acquired == VK_ERROR_OUT_OF_DATE_KHR) {
         recreate_swapchain();
-        return;
+        return false;
     }
     vk_check(acquired, "vkAcquireNextImageKHR");
     vk_check(vkResetFences(device_, 1, &fence), "vkResetFences");
@@ -646,44 +620,30 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(vkBeginCommandBuffer(frame.cmd, &begin), "vkBeginCommandBuffer");
-    DamageRect damage = find_damage(draw_data);
-    draw_into_canvas(frame, draw_data, damage);
+    // This image last showed frame `drawn_at`: redraw what changed in every frame since.
+    history_.push_front(find_damage(draw_data));
+    if (history_.size() > kDamageHistory) history_.pop_back();
+    ++frame_serial_;
+    SwapImage& target = images_[image_index_];
+    DamageRect whole{0, 0, int(extent_.width), int(extent_.height)};
+    uint64_t age = frame_serial_ - target.drawn_at;
+    bool fresh = target.drawn_at == 0 || age > history_.size();
+    DamageRect damage = fresh ? whole : DamageRect{};
+    for (size_t i = 0; !fresh && i < age; ++i) damage = unite(damage, history_[i]);
+    target.drawn_at = frame_serial_;
+    draw_into_image(frame, draw_data, damage, fresh);
     OwnedBuffer partial;
     if (capture && check_redraw_) {
         // Keep the partly redrawn picture, then draw the whole window over it to compare.
-        partial = read_canvas(frame.cmd);
-        draw_into_canvas(frame, draw_data, {0, 0, int(extent_.width), int(extent_.height)});
+        partial = read_image(frame.cmd);
+        draw_into_image(frame, draw_data, whole, false);
     }
-
-    // Canvas (TRANSFER_SRC) -> swapchain image.
-    VkImage image = images_[image_index_];
-    VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-    barrier.dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    barrier.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-    barrier.newLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
-    barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-    barrier.image = image;
-    barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    vkCmdPipelineBarrier(frame.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
-                         nullptr, 1, &barrier);
-    VkImageCopy copy{};
-    copy.srcSubresource = copy.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-    copy.extent = {extent_.width, extent_.height, 1};
-    vkCmdCopyImage(frame.cmd, canvas_.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, image,
-                   VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &copy);
-    barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    barrier.dstAccessMask = 0;
-    barrier.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
-    barrier.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
-    vkCmdPipelineBarrier(frame.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0, nullptr,
-                         0, nullptr, 1, &barrier);
-
     OwnedBuffer readback;
-    if (capture) readback = read_canvas(frame.cmd);
+    if (capture) readback = read_image(frame.cmd);
     vk_check(vkEndCommandBuffer(frame.cmd), "vkEndCommandBuffer");
     lap(clock, costs_.record_ms);
 
-    VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_TRANSFER_BIT;  // the copy into the acquired image
+    VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
     VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     submit.waitSemaphoreCount = 1;
     submit.pWaitSemaphores = &acquired_sem;
@@ -728,11 +688,13 @@ void Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     VkResult presented = vkQueuePresentKHR(queue_, &present);
     lap(clock, costs_.present_ms);
     ++costs_.frames;
-    if (presented == VK_ERROR_OUT_OF_DATE_KHR || presented == VK_SUBOPTIMAL_KHR)
-        recreate_swapchain();
-    else
-        vk_check(presented, "vkQueuePresentKHR");
     frame_index_ = (frame_index_ + 1) % frames_.size();
+    if (presented == VK_ERROR_OUT_OF_DATE_KHR || presented == VK_SUBOPTIMAL_KHR) {
+        recreate_swapchain();
+        return presented == VK_SUBOPTIMAL_KHR;  // suboptimal frames are still shown
+    }
+    vk_check(presented, "vkQueuePresentKHR");
+    return true;
 }
 
 }  // namespace rmvk::ui

@@ -56,7 +56,8 @@ public:
     // Starts the ImGui backend frame; false while the window is minimised.
     bool begin_frame();
     // Renders ImGui's draw data and presents. With `capture`, also returns the frame's pixels.
-    void end_frame(ImDrawData* draw_data, Screenshot* capture = nullptr);
+    // False when the frame could not be presented (swapchain out of date: it is rebuilt).
+    bool end_frame(ImDrawData* draw_data, Screenshot* capture = nullptr);
 
     // Destroys `release` once the GPU can no longer be using this frame's objects.
     void defer_release(std::function<void()> release);
@@ -92,10 +93,9 @@ private:
     struct Frame;
     void create_device();
     void create_swapchain();
-    void create_canvas();
     DamageRect find_damage(ImDrawData* draw_data);
-    void draw_into_canvas(Frame& frame, ImDrawData* draw_data, DamageRect damage);
-    OwnedBuffer read_canvas(VkCommandBuffer cmd);
+    void draw_into_image(Frame& frame, ImDrawData* draw_data, DamageRect damage, bool fresh);
+    OwnedBuffer read_image(VkCommandBuffer cmd);  // the acquired image's pixels (after this point)
     std::vector<uint8_t> mapped_bytes(const OwnedBuffer& buffer);
     void create_image_pipeline();
     void init_imgui();
@@ -113,13 +113,13 @@ private:
         void* instances_mapped = nullptr;
         std::vector<std::function<void()>> garbage;
     };
-    // Where frames are drawn; kept between frames so only the damaged part is redrawn.
-    struct Canvas {
-        VkOwned<VkImage> image;
-        VkOwned<VkDeviceMemory> memory;
+    struct SwapImage {
+        VkImage image = VK_NULL_HANDLE;
         VkOwned<VkImageView> view;
         VkOwned<VkFramebuffer> framebuffer;
+        uint64_t drawn_at = 0;  // frame_serial_ of its last frame; 0: never drawn (contents undefined)
     };
+    static constexpr size_t kDamageHistory = 8;
 
     GLFWwindow* window_;
     bool vsync_;
@@ -130,12 +130,14 @@ private:
     uint32_t queue_family_ = 0;
     VkQueue queue_ = VK_NULL_HANDLE;
     VkSurfaceFormatKHR format_{};
-    VkOwned<VkRenderPass> render_pass_;
+    VkOwned<VkRenderPass> render_pass_;  // keeps the image's contents
+    VkOwned<VkRenderPass> fresh_pass_;   // for an image never drawn into
     VkOwned<VkSwapchainKHR> swapchain_;
     VkExtent2D extent_{};
-    std::vector<VkImage> images_;  // owned by the swapchain
-    Canvas canvas_;
+    std::vector<SwapImage> images_;
     DamageTracker damage_;
+    std::deque<DamageRect> history_;  // what each recent frame changed, newest first
+    uint64_t frame_serial_ = 0;
     CallbackItems image_items_;  // this frame's image quads per draw list, for damage tracking
     uint64_t texture_serial_ = 0;
     uint32_t min_image_count_ = 2;
