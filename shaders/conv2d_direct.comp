@@ -30,9 +30,9 @@ layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias +
 layout(constant_id = 15) const bool X4 = false;
 layout(constant_id = 16) const uint CU = 1;  // input channels per loop iteration
 layout(constant_id = 17) const uint SG = 8;  // subgroup size (at most the device's)
-// RN = 4 slots that are 4 consecutive, 16-byte aligned outputs (X4, or ROWS with a width
-// that is a multiple of 4): stored (and the residual read) as one vec4, a quarter of the
-// per-lane store loops lavapipe makes for storage buffers.
+// RN slots that are RN consecutive, 16-byte aligned outputs (X4, or ROWS with a width that is
+// a multiple of RN; RN a multiple of 4): stored (and the residual read) 4 per vec4, a quarter
+// of the per-lane store loops lavapipe makes for storage buffers.
 layout(constant_id = 18) const bool Y4 = false;
 // ROWS without left padding on rows of 4k floats (e.g. a 1x1 stride-2 projection): an input
 // row segment starts on a texel boundary and is read 4 floats per RGBA fetch (x_off stays in
@@ -218,10 +218,12 @@ void main() {
         float bv = p.has_bias != 0 ? texelFetch(Bias, int(p.b_off + oc)).r : 0.0;
         if (Y4) {
             if (!ok[0]) continue;
-            uint at = (out_at[0] + oc * ohw) / 4;
-            vec4 v = vec4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]) + bv;
-            if (RESIDUAL) v += texelFetch(R, int(p.r_off / 4 + at));
-            y4[p.y_off / 4 + at] = RELU ? max(v, vec4(0.0)) : v;
+            [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
+                uint at = (out_at[0] + oc * ohw) / 4 + q;
+                vec4 v = vec4(acc[i][4 * q], acc[i][4 * q + 1], acc[i][4 * q + 2], acc[i][4 * q + 3]) + bv;
+                if (RESIDUAL) v += texelFetch(R, int(p.r_off / 4 + at));
+                y4[p.y_off / 4 + at] = RELU ? max(v, vec4(0.0)) : v;
+            }
             continue;
         }
         [[unroll]] for (uint j = 0; j < RN; ++j) {

@@ -128,7 +128,7 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     if (const char* env = std::getenv("RMVK_CONV_CU")) cu = static_cast<uint32_t>(std::atoi(env));
     const bool rows_mode = packed && !pointwise && (kw > 1 || a.strides[1] > 1);
     const bool xr4 = rows_mode && a.pads[1] == 0 && w % 4 == 0 && (t.rn * a.strides[1]) % 4 == 0 && p.x.first % 4 == 0;
-    const bool y4 = t.rn == 4 && (x4 || (rows_mode && ow % 4 == 0)) && p.y.first % 4 == 0 &&
+    const bool y4 = t.rn % 4 == 0 && (x4 || (rows_mode && ow % t.rn == 0)) && p.y.first % 4 == 0 &&
                     (!p.residual || p.residual->first % 4 == 0);
     uint32_t wg = t.workgroup();
     uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
