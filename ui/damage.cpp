@@ -22,11 +22,13 @@ struct Bounds {
 
 // Everything that decides a list's pixels, in one number.
 uint64_t list_hash(const ImDrawList& list, const std::vector<DamageItem>* callbacks) {
-    uint64_t h = hash_bytes(list.VtxBuffer.Data, size_t(list.VtxBuffer.Size) * sizeof(ImDrawVert), 1);
+    uint64_t h =
+        hash_bytes(list.VtxBuffer.Data, size_t(list.VtxBuffer.Size) * sizeof(ImDrawVert), 1);
     h = hash_bytes(list.IdxBuffer.Data, size_t(list.IdxBuffer.Size) * sizeof(ImDrawIdx), h);
     for (const ImDrawCmd& cmd : list.CmdBuffer) {
         uint64_t fields[4] = {cmd.ElemCount, cmd.IdxOffset | (uint64_t(cmd.VtxOffset) << 32),
-                              reinterpret_cast<uintptr_t>(cmd.TextureId), reinterpret_cast<uintptr_t>(cmd.UserCallback)};
+                              reinterpret_cast<uintptr_t>(cmd.TextureId),
+                              reinterpret_cast<uintptr_t>(cmd.UserCallback)};
         h = hash_bytes(&cmd.ClipRect, sizeof(cmd.ClipRect), h);
         h = hash_bytes(fields, sizeof(fields), h);
     }
@@ -36,17 +38,20 @@ uint64_t list_hash(const ImDrawList& list, const std::vector<DamageItem>* callba
 }
 
 // One item per visible triangle of `list`, plus the callbacks' items; sorted by hash.
-std::vector<DamageItem> list_items(const ImDrawList& list, const std::vector<DamageItem>* callbacks) {
+std::vector<DamageItem> list_items(const ImDrawList& list,
+                                   const std::vector<DamageItem>* callbacks) {
     std::vector<DamageItem> items;
     if (callbacks) items = *callbacks;
     for (const ImDrawCmd& cmd : list.CmdBuffer) {
         if (cmd.UserCallback) continue;
         const ImVec4& clip = cmd.ClipRect;
-        uint64_t cmd_seed = hash_bytes(&clip, sizeof(clip), reinterpret_cast<uintptr_t>(cmd.TextureId));
+        uint64_t cmd_seed =
+            hash_bytes(&clip, sizeof(clip), reinterpret_cast<uintptr_t>(cmd.TextureId));
         for (unsigned int t = 0; t + 2 < cmd.ElemCount; t += 3) {
             const ImDrawVert* v[3];
             for (int k = 0; k < 3; ++k)
-                v[k] = &list.VtxBuffer[int(list.IdxBuffer[int(cmd.IdxOffset + t) + k] + cmd.VtxOffset)];
+                v[k] = &list.VtxBuffer[int(list.IdxBuffer[int(cmd.IdxOffset + t) + k] +
+                                           cmd.VtxOffset)];
             DamageItem item;
             item.x0 = std::max(clip.x, std::min({v[0]->pos.x, v[1]->pos.x, v[2]->pos.x}));
             item.y0 = std::max(clip.y, std::min({v[0]->pos.y, v[1]->pos.y, v[2]->pos.y}));
@@ -59,12 +64,14 @@ std::vector<DamageItem> list_items(const ImDrawList& list, const std::vector<Dam
             items.push_back(item);
         }
     }
-    std::sort(items.begin(), items.end(), [](const DamageItem& a, const DamageItem& b) { return a.hash < b.hash; });
+    std::sort(items.begin(), items.end(),
+              [](const DamageItem& a, const DamageItem& b) { return a.hash < b.hash; });
     return items;
 }
 
 // Grows `out` by the items in one sorted list and not the other (as multisets).
-void grow_by_difference(const std::vector<DamageItem>& a, const std::vector<DamageItem>& b, Bounds& out) {
+void grow_by_difference(const std::vector<DamageItem>& a, const std::vector<DamageItem>& b,
+                        Bounds& out) {
     size_t i = 0, j = 0;
     while (i < a.size() || j < b.size()) {
         if (j == b.size() || (i < a.size() && a[i].hash < b[j].hash)) {
@@ -94,7 +101,8 @@ uint64_t hash_bytes(const void* data, size_t count, uint64_t seed) {
     return h ^ (h >> 32);
 }
 
-DamageRect DamageTracker::update(const ImDrawData& data, const CallbackItems& callbacks, int width, int height) {
+DamageRect DamageTracker::update(const ImDrawData& data, const CallbackItems& callbacks, int width,
+                                 int height) {
     Bounds changed;
     std::map<std::string, ListState> now;
     std::vector<std::string> order;
@@ -111,7 +119,8 @@ DamageRect DamageTracker::update(const ImDrawData& data, const CallbackItems& ca
             state.items = std::move(old->second.items);
         } else {
             state.items = list_items(list, extra);
-            grow_by_difference(old != lists_.end() ? old->second.items : std::vector<DamageItem>{}, state.items, changed);
+            grow_by_difference(old != lists_.end() ? old->second.items : std::vector<DamageItem>{},
+                               state.items, changed);
         }
         if (old != lists_.end()) lists_.erase(old);
         order.push_back(name);

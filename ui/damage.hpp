@@ -30,7 +30,8 @@ struct DamageRect {
 inline DamageRect unite(const DamageRect& a, const DamageRect& b) {
     if (a.empty()) return b;
     if (b.empty()) return a;
-    return {a.x0 < b.x0 ? a.x0 : b.x0, a.y0 < b.y0 ? a.y0 : b.y0, a.x1 > b.x1 ? a.x1 : b.x1, a.y1 > b.y1 ? a.y1 : b.y1};
+    return {a.x0 < b.x0 ? a.x0 : b.x0, a.y0 < b.y0 ? a.y0 : b.y0, a.x1 > b.x1 ? a.x1 : b.x1,
+            a.y1 > b.y1 ? a.y1 : b.y1};
 }
 
 // Hashes `count` bytes into `seed`.
@@ -40,16 +41,17 @@ uint64_t hash_bytes(const void* data, size_t count, uint64_t seed);
 using CallbackItems = std::map<const ImDrawList*, std::vector<DamageItem>>;
 
 class DamageTracker {
-public:
+  public:
     // The bounding rectangle (in framebuffer pixels, `scale` per ImGui unit) of everything drawn
     // that appeared or disappeared since the previous call, clamped to the window: empty when
     // nothing changed, all of it after invalidate(). Only draw lists whose contents changed are
     // compared triangle by triangle.
-    DamageRect update(const ImDrawData& data, const CallbackItems& callbacks, int width, int height);
+    DamageRect update(const ImDrawData& data, const CallbackItems& callbacks, int width,
+                      int height);
     // The kept picture is gone (new swapchain) or unknown: redraw everything next frame.
     void invalidate() { whole_ = true; }
 
-private:
+  private:
     struct ListState {
         uint64_t hash = 0;
         std::vector<DamageItem> items;  // sorted by hash
