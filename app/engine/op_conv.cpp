@@ -33,12 +33,17 @@ bool direct_by_device(const Context::Impl& ctx) {
     return ctx.conv_variant == 2 || (ctx.conv_variant == 0 && ctx.info.type == "cpu" && ctx.info.subgroup_shuffle);
 }
 
-Tile choose_tile(const Context::Impl& ctx, int64_t ocg, int64_t cols) {
+// `row_width`: the output width when the CPU kernel will use its row layout (kernels wider
+// than 1 or strided), else 0.
+Tile choose_tile(const Context::Impl& ctx, int64_t ocg, int64_t cols, int64_t row_width = 0) {
     if (Tile t; tile_from_env(t)) return t;
     if (direct_by_device(ctx)) {
         // 4 pixels per invocation; small feature maps (7x7) get narrower workgroups so that
-        // fewer SIMD lanes idle.
+        // fewer SIMD lanes idle. Rows that split into whole blocks of 8 take 8 pixels per
+        // invocation: fewer input fetches per pixel and weights shared by twice the products
+        // (ResNet-18 ~10 % faster on lavapipe).
         uint32_t tn = cols >= 256 ? 256 : cols >= 64 ? 64 : 32;
+        if (row_width > 0 && row_width % 8 == 0) return {"conv2d_direct", 16, 2 * tn, 1, 16, 8};
         return {"conv2d_direct", 16, tn, 1, 16, 4};
     }
     // Narrow layers (few output channels, e.g. the first conv of a tiny net, grouped convs)
@@ -116,9 +121,11 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
         images = (images + 1) / 2;
 
     int64_t ocg_dispatch = groups > 1 ? ocg : oc_chunk;  // output channels per group per dispatch
-    Tile t = choose_tile(planner.ctx(), ocg_dispatch, images * oh * ow);
-    bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 && a.pads[0] == 0 &&
-                     a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
+    const bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 && a.pads[0] == 0 &&
+                           a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
+    // The CPU kernel's row layout: RN neighbouring pixels of one output row per invocation.
+    const bool rows_mode = packed && !pointwise && (kw > 1 || a.strides[1] > 1);
+    Tile t = choose_tile(planner.ctx(), ocg_dispatch, images * oh * ow, rows_mode ? ow : 0);
     // The CPU kernel reads a pointwise conv's input 4 pixels per RGBA texel when planes (and
     // so every image and channel) start at multiples of 4 floats.
     const bool x4 = packed && pointwise && t.rn % 4 == 0 && (h * w) % t.rn == 0 && p.x.first % 4 == 0;
@@ -126,7 +133,6 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     // to amortise its stack round trip (a 3x3 kernel already gives 9).
     uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
     if (const char* env = std::getenv("RMVK_CONV_CU")) cu = static_cast<uint32_t>(std::atoi(env));
-    const bool rows_mode = packed && !pointwise && (kw > 1 || a.strides[1] > 1);
     const bool xr4 = rows_mode && a.pads[1] == 0 && w % 4 == 0 && (t.rn * a.strides[1]) % 4 == 0 && p.x.first % 4 == 0;
     const bool y4 = t.rn % 4 == 0 && (x4 || (rows_mode && ow % t.rn == 0)) && p.y.first % 4 == 0 &&
                     (!p.residual || p.residual->first % 4 == 0);
