@@ -31,7 +31,7 @@ layout(constant_id = 15) const bool X4 = false;
 layout(constant_id = 16) const uint CU = 1;  // input channels per loop iteration
 layout(constant_id = 17) const uint SG = 8;  // subgroup size (at most the device's)
 // RN slots that are RN consecutive, 16-byte aligned outputs (X4, or ROWS with a width that is
-// a multiple of RN; RN a multiple of 4): stored (and the residual read) 4 per vec4, a quarter
+// a multiple of 4; RN a multiple of 4): stored (and the residual read) 4 per vec4, a quarter
 // of the per-lane store loops lavapipe makes for storage buffers.
 layout(constant_id = 18) const bool Y4 = false;
 // ROWS without left padding on rows of 4k floats (e.g. a 1x1 stride-2 projection): an input
@@ -217,8 +217,8 @@ void main() {
         uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to oc_first
         float bv = p.has_bias != 0 ? texelFetch(Bias, int(p.b_off + oc)).r : 0.0;
         if (Y4) {
-            if (!ok[0]) continue;
             [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
+                if (!ok[4 * q]) continue;  // 4 slots are all stored or none (width % 4 == 0)
                 uint at = (out_at[0] + oc * ohw) / 4 + q;
                 vec4 v = vec4(acc[i][4 * q], acc[i][4 * q + 1], acc[i][4 * q + 2], acc[i][4 * q + 3]) + bv;
                 if (RESIDUAL) v += texelFetch(R, int(p.r_off / 4 + at));

@@ -56,6 +56,7 @@ const ConvCase kCases[] = {
     {"1x1 stride 2, rows of 4k floats", 2, 11, 7, 12, 18, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
     {"3x3 stride 2 unpadded, rows of 4k", 1, 5, 9, 16, 7, 3, 3, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
     {"3x3, rows of 8 pixels", 2, 6, 10, 16, 20, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
+    {"3x3, rows of 28: a short last block of 8", 2, 3, 5, 28, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
     {"1x1 stride 2, rows of 8 pixels", 1, 5, 6, 32, 9, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
     {"1x1 stride 2", 1, 20, 9, 9, 33, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
     {"asymmetric pads", 1, 6, 10, 9, 7, 3, 2, {1, 2}, {0, 1, 2, 0}, {1, 1}, 1, true},
