@@ -101,6 +101,7 @@ TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     env->context->impl().max_binding_override = 4096;
     CHECK(run_conv_case(*env, {"split batch", 3, 4, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
     CHECK(run_conv_case(*env, {"split groups", 1, 8, 8, 8, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true}) <= kTolerance);
+    CHECK(run_conv_case(*env, {"split batch, rows of 8", 3, 2, 8, 16, 4, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
     // 8 KiB: the CPU kernel splits output channels in whole packed groups of 16.
     env->context->impl().max_binding_override = 8192;
     CHECK(run_conv_case(*env, {"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
