@@ -135,7 +135,8 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     // Input channels per loop iteration of the CPU kernel: enough products per accumulator
     // to amortise its stack round trip (a 3x3 kernel already gives 9).
     uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
-    if (const char* env = std::getenv("RMVK_CONV_CU")) cu = static_cast<uint32_t>(std::atoi(env));
+    if (const char* env = std::getenv("RMVK_CONV_CU"))  // tuning experiments, as RMVK_CONV_TILE
+        cu = static_cast<uint32_t>(std::max(1, std::atoi(env)));
     const bool xr4 = rows_mode && a.pads[1] == 0 && w % 4 == 0 && (t.rn * a.strides[1]) % 4 == 0 && p.x.first % 4 == 0;
     const bool y4 = t.rn % 4 == 0 && (x4 || (rows_mode && ow % 4 == 0)) && p.y.first % 4 == 0 &&
                     (!p.residual || p.residual->first % 4 == 0);
