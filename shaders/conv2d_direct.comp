@@ -8,7 +8,7 @@
 // or shared load becomes a per-lane loop with branches (about ten times slower).
 // Weights are packed [group][ceil(ocg / RM)][K][RM / 4] vec4 texels, zero-padded: the weights
 // one iteration needs are consecutive texels, which the lanes of a subgroup fetch together
-// (each a different one) and then broadcast, instead of every lane fetching each of them.
+// (each a different one) and then shuffle out, instead of every lane fetching each of them.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TM = 8;    // output channels per workgroup (= RM)
 layout(constant_id = 2) const uint TN = 256;  // pixels per workgroup
@@ -61,8 +61,8 @@ layout(push_constant) uniform P {
 } p;
 
 // Which output pixels this invocation computes, slot j = 0..RN-1:
-//  - ROWS (KW > 1 or SW > 1): RN neighbouring pixels of one output row, so that the input values they
-//    share are fetched once per row of the kernel window ((RN-1)*SW + (KW-1)*DW + 1 fetches
+//  - ROWS (KW > 1 or SW > 1): RN neighbouring pixels of one output row, so that the input values
+//    they share are fetched once per row of the kernel window ((RN-1)*SW + (KW-1)*DW + 1 fetches
 //    instead of RN*KW); lanes enumerate (image, output row, block of RN columns).
 //  - X4: RN consecutive pixels (one RGBA fetch per 4).
 //  - otherwise pixels strided by the lane count.
