@@ -202,6 +202,11 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
         case rm::Op::Conv: {
             TensorRef w, bias;
             bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+            // The kernel for CPU devices reads its weights packed (pack_conv_weights).
+            const uint32_t rows = conv_packed_rows(ctx);
+            auto upload_weights = [&](const rm::Tensor& t) {
+                return upload(rows ? pack_conv_weights(t, n.attrs.group, rows) : t);
+            };
             if (s.fold_bn) {
                 // W' = W * g/sqrt(var+eps), b' = beta + (b - mean) * g/sqrt(var+eps), in double.
                 const rm::Node& bn = graph.nodes[s.fused.front()];
@@ -218,16 +223,14 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
                     double b0 = has_bias ? graph.initializers.at(n.inputs[2]).data[o] : 0.0;
                     fb.data[o] = static_cast<float>(beta[o] + (b0 - mean[o]) * k);
                 }
-                uint32_t rows = conv_packed_rows(ctx);
-                w = upload(rows ? pack_conv_weights(fw, n.attrs.group, rows) : fw);
+                w = upload_weights(fw);
                 bias = upload(fb);
                 has_bias = true;
             } else {
-                uint32_t rows = conv_packed_rows(ctx);
                 if (rows == 0)
                     w = in(1);
                 else if (graph.is_initializer(n.inputs[1]))
-                    w = upload(pack_conv_weights(graph.initializers.at(n.inputs[1]), n.attrs.group, rows));
+                    w = upload_weights(graph.initializers.at(n.inputs[1]));
                 else
                     throw rm::Error("node '" + n.name + "' (Conv): weights computed at run time are not supported");
                 if (has_bias) bias = in(2);

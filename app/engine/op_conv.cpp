@@ -146,9 +146,11 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
                        u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u, cu,
                        std::max<uint32_t>(planner.ctx().info.subgroup_size, 1), y4 ? 1u : 0u, xr4 ? 1u : 0u,
                        rows_mode ? 1u : 0u};
-    const ComputePipeline& pipe = packed ? planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, 0b10111u,
-                                                                  (x4 || xr4 ? 0b11u : 0b10u) | (y4 ? 0b10000u : 0u))
-                                         : planner.ctx().pipeline(t.shader, 5, 19 * 4, spec);
+    // The CPU kernel reads X, W, bias and the residual through texel buffers: W always as
+    // RGBA, X and the residual when x4/xr4 and y4.
+    const uint32_t texel = packed ? 0b10111u : 0u;
+    const uint32_t rgba = packed ? (x4 || xr4 ? 0b11u : 0b10u) | (y4 ? 0b10000u : 0u) : 0u;
+    const ComputePipeline& pipe = planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, texel, rgba);
 
     std::vector<Dispatch> out;
     for (int64_t n0 = 0; n0 < n; n0 += images) {
