@@ -28,12 +28,14 @@ const Command kCommands[] = {
 };
 
 void print_usage() {
-    std::printf("rmvk - residual networks made plain (RM), run on Vulkan\n\n"
-                "usage: rmvk [COMMAND] [ARGS...]\n\ncommands:\n");
+    std::printf(
+        "rmvk - residual networks made plain (RM), run on Vulkan\n\n"
+        "usage: rmvk [COMMAND] [ARGS...]\n\ncommands:\n");
     for (const auto& c : kCommands) std::printf("  %-9s %s\n", c.name, c.summary);
-    std::printf("\nMODEL is a .onnx file or builtin:NAME (builtin:resnet18 ... builtin:wide_resnet101_2);\n"
-                "omitted, it is the bundled Fashion-MNIST ResNet.\n"
-                "Run 'rmvk COMMAND --help' for a command's options.\n");
+    std::printf(
+        "\nMODEL is a .onnx file or builtin:NAME (builtin:resnet18 ... builtin:wide_resnet101_2);\n"
+        "omitted, it is the bundled Fashion-MNIST ResNet.\n"
+        "Run 'rmvk COMMAND --help' for a command's options.\n");
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ struct NodeCost {
 struct GraphCost {
     std::vector<NodeCost> nodes;  // graph order
     int64_t total_macs = 0;
-    int64_t total_params = 0;    // distinct initializers counted once
+    int64_t total_params = 0;  // distinct initializers counted once
 };
 
 GraphCost compute_cost(const Graph& graph, const ShapeMap& shapes);

@@ -8,8 +8,8 @@
 namespace rm {
 
 struct CpuRunOptions {
-    int threads = 0;                 // 0: std::thread::hardware_concurrency()
-    bool keep_intermediates = false; // return every node output, not only the graph outputs
+    int threads = 0;                  // 0: std::thread::hardware_concurrency()
+    bool keep_intermediates = false;  // return every node output, not only the graph outputs
     // Called after each node with its index and the node count (progress bars).
     std::function<void(size_t done, size_t total)> on_node;
 };

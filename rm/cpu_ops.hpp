@@ -5,7 +5,8 @@ namespace rm::cpu {
 
 // The CPU twin of each GPU kernel: single-operator functions the engine tests compare against.
 // Shapes are checked by the caller (infer_shapes); bias may be null.
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs& a, int threads = 0);
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs& a,
+              int threads = 0);
 Tensor batchnorm(const Tensor& x, const Tensor& scale, const Tensor& b, const Tensor& mean,
                  const Tensor& var, float epsilon);
 Tensor relu(const Tensor& x);

@@ -27,25 +27,25 @@ enum class Op {
     Softmax,
 };
 
-std::string_view op_name(Op op);                       // "Conv"
+std::string_view op_name(Op op);                        // "Conv"
 std::optional<Op> op_from_name(std::string_view name);  // ONNX op_type → Op
 
 // Attributes of all operators in one plain struct; each operator reads only its own fields.
 // Spatial attributes are 2-D (H, W). Pads are ONNX order: top, left, bottom, right.
 struct Attrs {
-    std::vector<int64_t> kernel;               // Conv (from weight if absent), MaxPool, AveragePool
+    std::vector<int64_t> kernel;  // Conv (from weight if absent), MaxPool, AveragePool
     std::vector<int64_t> strides{1, 1};
     std::vector<int64_t> pads{0, 0, 0, 0};
     std::vector<int64_t> dilations{1, 1};
-    std::string auto_pad = "NOTSET";           // resolved into pads by infer_shapes
-    int64_t group = 1;                         // Conv
-    bool ceil_mode = false;                    // pools
-    bool count_include_pad = false;            // AveragePool
-    float epsilon = 1e-5f;                     // BatchNormalization
-    int64_t axis = 1;                          // Flatten, Softmax
-    float alpha = 1.0f, beta = 1.0f;           // Gemm
-    bool trans_a = false, trans_b = false;     // Gemm
-    std::vector<int64_t> shape;                // Reshape target (constant; 0 copies, -1 infers)
+    std::string auto_pad = "NOTSET";        // resolved into pads by infer_shapes
+    int64_t group = 1;                      // Conv
+    bool ceil_mode = false;                 // pools
+    bool count_include_pad = false;         // AveragePool
+    float epsilon = 1e-5f;                  // BatchNormalization
+    int64_t axis = 1;                       // Flatten, Softmax
+    float alpha = 1.0f, beta = 1.0f;        // Gemm
+    bool trans_a = false, trans_b = false;  // Gemm
+    std::vector<int64_t> shape;             // Reshape target (constant; 0 copies, -1 infers)
 };
 
 // One operator application. Inputs and outputs name tensors; an empty input name is an
@@ -67,7 +67,7 @@ struct ValueInfo {
 // A model: nodes in topological order over named tensors, with constant initializers.
 struct Graph {
     std::string name;
-    std::vector<ValueInfo> inputs;   // runtime inputs only (initializers are not listed here)
+    std::vector<ValueInfo> inputs;  // runtime inputs only (initializers are not listed here)
     std::vector<std::string> outputs;
     std::vector<Node> nodes;
     std::unordered_map<std::string, Tensor> initializers;

@@ -13,10 +13,10 @@ struct Preprocessing {
     int64_t channels = 3;
     int64_t height = 224;
     int64_t width = 224;
-    int64_t resize_shorter = 256;     // 0: resize directly to height x width
+    int64_t resize_shorter = 256;  // 0: resize directly to height x width
     std::vector<float> mean{0.485f, 0.456f, 0.406f};
     std::vector<float> std{0.229f, 0.224f, 0.225f};
-    bool invert = false;              // reserved for datasets drawn dark-on-light
+    bool invert = false;  // reserved for datasets drawn dark-on-light
 };
 
 Preprocessing preprocessing_for(const Graph& graph);

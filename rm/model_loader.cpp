@@ -14,7 +14,9 @@ std::string asset_dir() {
     return RMVK_ASSET_DIR;
 }
 
-std::string default_model_path() { return asset_dir() + "/fashion_resnet.onnx"; }
+std::string default_model_path() {
+    return asset_dir() + "/fashion_resnet.onnx";
+}
 
 Graph load_model(const std::string& spec) {
     if (auto config = parse_builtin_spec(spec)) return build_resnet(*config);
@@ -22,8 +24,10 @@ Graph load_model(const std::string& spec) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
         if (spec.empty())
-            throw Error(path + ": no such file (the bundled default model is missing; set RMVK_ASSET_DIR)");
-        throw Error(path + ": no such file (MODEL is a .onnx file or builtin:NAME, e.g. builtin:resnet18)");
+            throw Error(
+                path + ": no such file (the bundled default model is missing; set RMVK_ASSET_DIR)");
+        throw Error(
+            path + ": no such file (MODEL is a .onnx file or builtin:NAME, e.g. builtin:resnet18)");
     }
     return load_onnx(path);
 }

@@ -56,10 +56,12 @@ Shape parse_shape(const std::string& tuple, const std::string& path) {
             int64_t d = 0;
             while (i < tuple.size() && tuple[i] >= '0' && tuple[i] <= '9') {
                 d = d * 10 + (tuple[i] - '0');
-                if (d > kMaxElements) throw Error(path + ": .npy shape " + tuple + " is absurdly large");
+                if (d > kMaxElements)
+                    throw Error(path + ": .npy shape " + tuple + " is absurdly large");
                 ++i;
             }
-            if (d > 0 && n > kMaxElements / d) throw Error(path + ": .npy shape " + tuple + " is absurdly large");
+            if (d > 0 && n > kMaxElements / d)
+                throw Error(path + ": .npy shape " + tuple + " is absurdly large");
             n *= d;
             shape.push_back(d);
         } else if (c == ',' || c == ' ' || c == ')' || c == 'L') {
@@ -92,15 +94,21 @@ Tensor read_npy(const std::string& path) {
         throw Error(path + ": .npy format version " + std::to_string(major) + " is not supported");
     }
     std::string header(header_len, '\0');
-    if (std::fread(header.data(), 1, header_len, f.get()) != header_len) throw Error(path + ": truncated .npy header");
+    if (std::fread(header.data(), 1, header_len, f.get()) != header_len)
+        throw Error(path + ": truncated .npy header");
 
     const std::string descr = dict_value(header, "descr", path);
     if (dict_value(header, "fortran_order", path) != "False")
-        throw Error(path + ": Fortran-order arrays are not supported; save with numpy.ascontiguousarray");
+        throw Error(path +
+                    ": Fortran-order arrays are not supported; save with numpy.ascontiguousarray");
     size_t item = 0;
-    if (descr == "<f4" || descr == "|f4") item = 4;
-    else if (descr == "<f8" || descr == "|f8") item = 8;
-    else throw Error(path + ": dtype '" + descr + "' is not supported (float32 or float64 little-endian)");
+    if (descr == "<f4" || descr == "|f4")
+        item = 4;
+    else if (descr == "<f8" || descr == "|f8")
+        item = 8;
+    else
+        throw Error(path + ": dtype '" + descr +
+                    "' is not supported (float32 or float64 little-endian)");
 
     Tensor t;
     t.shape = parse_shape(dict_value(header, "shape", path), path);
@@ -112,10 +120,12 @@ Tensor read_npy(const std::string& path) {
     std::fseek(f.get(), data_start, SEEK_SET);
     if (data_start < 0 || file_end < 0 || static_cast<uint64_t>(file_end - data_start) < n * item)
         throw Error(path + ": truncated .npy data (shape " + to_string(t.shape) + " needs " +
-                    std::to_string(n * item) + " bytes, file has " + std::to_string(file_end - data_start) + ")");
+                    std::to_string(n * item) + " bytes, file has " +
+                    std::to_string(file_end - data_start) + ")");
     t.data.resize(n);
     if (item == 4) {
-        if (std::fread(t.data.data(), 4, n, f.get()) != n) throw Error(path + ": truncated .npy data");
+        if (std::fread(t.data.data(), 4, n, f.get()) != n)
+            throw Error(path + ": truncated .npy data");
     } else {
         std::vector<double> tmp(n);
         if (std::fread(tmp.data(), 8, n, f.get()) != n) throw Error(path + ": truncated .npy data");
@@ -126,11 +136,14 @@ Tensor read_npy(const std::string& path) {
 
 void write_npy(const std::string& path, const Tensor& tensor) {
     if (static_cast<int64_t>(tensor.data.size()) != element_count(tensor.shape))
-        throw Error(path + ": tensor shape " + to_string(tensor.shape) + " does not match its data");
+        throw Error(path + ": tensor shape " + to_string(tensor.shape) +
+                    " does not match its data");
     std::string shape = "(";
     for (int64_t d : tensor.shape) shape += std::to_string(d) + ", ";
-    if (tensor.shape.size() > 1) shape.resize(shape.size() - 2);
-    else if (tensor.shape.size() == 1) shape.resize(shape.size() - 1);
+    if (tensor.shape.size() > 1)
+        shape.resize(shape.size() - 2);
+    else if (tensor.shape.size() == 1)
+        shape.resize(shape.size() - 1);
     shape += ")";
     std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
     // Pad so that the data starts on a 64-byte boundary, ending the header with '\n'.

@@ -49,7 +49,8 @@ struct NodeContext {
         throw Error(loader.label + ": node '" + name + "' (" + proto.op_type() + "): " + what);
     }
 
-    const onnx::AttributeProto* take(const std::string& attr, onnx::AttributeProto::AttributeType type) {
+    const onnx::AttributeProto* take(const std::string& attr,
+                                     onnx::AttributeProto::AttributeType type) {
         auto it = attrs.find(attr);
         if (it == attrs.end()) return nullptr;
         const onnx::AttributeProto* a = it->second;
@@ -72,15 +73,18 @@ struct NodeContext {
         return a ? std::optional<std::string>(a->s()) : std::nullopt;
     }
     // A list of `count` spatial values, each within [lo, kMaxSpatial].
-    std::optional<std::vector<int64_t>> get_ints(const std::string& attr, size_t count, int64_t lo) {
+    std::optional<std::vector<int64_t>> get_ints(const std::string& attr, size_t count,
+                                                 int64_t lo) {
         auto* a = take(attr, onnx::AttributeProto::INTS);
         if (!a) return std::nullopt;
         std::vector<int64_t> v(a->ints().begin(), a->ints().end());
         if (v.size() != count)
-            fail("attribute '" + attr + "' has " + std::to_string(v.size()) + " values; only 2-D operators (" +
-                 std::to_string(count) + " values) are supported");
+            fail("attribute '" + attr + "' has " + std::to_string(v.size()) +
+                 " values; only 2-D operators (" + std::to_string(count) +
+                 " values) are supported");
         for (int64_t x : v)
-            if (x < lo || x > kMaxSpatial) fail("attribute '" + attr + "' value " + std::to_string(x) + " is out of range");
+            if (x < lo || x > kMaxSpatial)
+                fail("attribute '" + attr + "' value " + std::to_string(x) + " is out of range");
         return v;
     }
     bool get_bool(const std::string& attr, bool fallback) {
@@ -98,8 +102,9 @@ struct NodeContext {
     void expect_inputs(size_t lo, size_t hi) const {
         const auto n = static_cast<size_t>(proto.input_size());
         if (n < lo || n > hi)
-            fail("has " + std::to_string(n) + " inputs, expected " +
-                 (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)));
+            fail(
+                "has " + std::to_string(n) + " inputs, expected " +
+                (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)));
     }
 };
 
@@ -115,7 +120,8 @@ void read_pool_attrs(NodeContext& c, Attrs& a, bool max_pool, bool average_pool)
         if (auto v = c.get_ints("dilations", 2, 1)) a.dilations = *v;
         if (a.dilations != std::vector<int64_t>{1, 1}) c.fail("dilated pooling is not supported");
         if (c.get_int("storage_order").value_or(0) != 0) c.fail("storage_order=1 is not supported");
-        if (c.proto.output_size() > 1 && !c.proto.output(1).empty()) c.fail("the Indices output is not supported");
+        if (c.proto.output_size() > 1 && !c.proto.output(1).empty())
+            c.fail("the Indices output is not supported");
     }
     if (average_pool) a.count_include_pad = c.get_bool("count_include_pad", false);
 }
@@ -130,7 +136,8 @@ void check_auto_pad(NodeContext& c, const std::string& v) {
 void check_float_inputs(const NodeContext& c, const Loader& l, size_t first, size_t last) {
     for (size_t i = first; i < last && i < static_cast<size_t>(c.proto.input_size()); ++i) {
         const std::string& in = c.proto.input(static_cast<int>(i));
-        if (l.integer_constants.count(in)) c.fail("input '" + in + "' is an integer tensor, expected float");
+        if (l.integer_constants.count(in))
+            c.fail("input '" + in + "' is an integer tensor, expected float");
     }
 }
 
@@ -138,7 +145,8 @@ void require_constant(const NodeContext& c, const Loader& l, size_t index, const
     if (index >= static_cast<size_t>(c.proto.input_size())) return;
     const std::string& in = c.proto.input(static_cast<int>(index));
     if (in.empty()) return;
-    if (!l.graph.is_initializer(in)) c.fail(std::string(what) + " '" + in + "' must be a constant initializer");
+    if (!l.graph.is_initializer(in))
+        c.fail(std::string(what) + " '" + in + "' must be a constant initializer");
 }
 
 void add_constant(Loader& l, const std::string& name, Constant c) {
@@ -182,8 +190,10 @@ void load_constant_node(Loader& l, NodeContext& c) {
 bool load_node(Loader& l, NodeContext& c, Node& node) {
     const auto op = op_from_name(c.proto.op_type());
     if (!op || !(c.proto.domain().empty() || c.proto.domain() == "ai.onnx"))
-        c.fail("operator '" + (c.proto.domain().empty() ? "" : c.proto.domain() + ".") + c.proto.op_type() +
-               "' is not supported (rmvk supports Conv, BatchNormalization, Relu, Add, MaxPool, AveragePool, "
+        c.fail("operator '" + (c.proto.domain().empty() ? "" : c.proto.domain() + ".") +
+               c.proto.op_type() +
+               "' is not supported (rmvk supports Conv, BatchNormalization, Relu, Add, MaxPool, "
+               "AveragePool, "
                "GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Identity, Softmax, Constant)");
     node.op = *op;
     Attrs& a = node.attrs;
@@ -197,7 +207,8 @@ bool load_node(Loader& l, NodeContext& c, Node& node) {
             if (auto v = c.get_ints("dilations", 2, 1)) a.dilations = *v;
             if (auto v = c.get_string("auto_pad")) a.auto_pad = *v;
             a.group = c.get_int("group").value_or(1);
-            if (a.group < 1 || a.group > onnx_detail::kMaxElements) c.fail("group=" + std::to_string(a.group) + " is invalid");
+            if (a.group < 1 || a.group > onnx_detail::kMaxElements)
+                c.fail("group=" + std::to_string(a.group) + " is invalid");
             require_constant(c, l, 1, "weight");
             require_constant(c, l, 2, "bias");
             break;
@@ -209,9 +220,11 @@ bool load_node(Loader& l, NodeContext& c, Node& node) {
             c.ignore("momentum");
             c.ignore("is_test");
             if (c.get_int("spatial").value_or(1) != 1) c.fail("spatial=0 is not supported");
-            if (c.get_int("training_mode").value_or(0) != 0) c.fail("training_mode=1 is not supported (export in eval mode)");
+            if (c.get_int("training_mode").value_or(0) != 0)
+                c.fail("training_mode=1 is not supported (export in eval mode)");
             for (int i = 1; i < c.proto.output_size(); ++i)
-                if (!c.proto.output(i).empty()) c.fail("training outputs (running mean/var) are not supported");
+                if (!c.proto.output(i).empty())
+                    c.fail("training outputs (running mean/var) are not supported");
             for (size_t i = 1; i < 5; ++i) require_constant(c, l, i, "parameter");
             break;
         }
@@ -247,8 +260,10 @@ bool load_node(Loader& l, NodeContext& c, Node& node) {
             a.shape = it->second;
             int minus_ones = 0;
             for (int64_t d : a.shape) {
-                if (d < -1 || d > onnx_detail::kMaxElements) c.fail("target shape value " + std::to_string(d) + " is invalid");
-                if (d == 0 && allow_zero) c.fail("allowzero=1 with a zero in the shape is not supported");
+                if (d < -1 || d > onnx_detail::kMaxElements)
+                    c.fail("target shape value " + std::to_string(d) + " is invalid");
+                if (d == 0 && allow_zero)
+                    c.fail("allowzero=1 with a zero in the shape is not supported");
                 minus_ones += d == -1;
             }
             if (minus_ones > 1) c.fail("target shape has more than one -1");
@@ -274,15 +289,18 @@ bool load_node(Loader& l, NodeContext& c, Node& node) {
     for (size_t i = 0; i < float_inputs; ++i) {
         const std::string& in = c.proto.input(static_cast<int>(i));
         if (!in.empty() && !l.known.count(in))
-            c.fail("input '" + in + "' is not a graph input, an initializer or an earlier node's output");
+            c.fail("input '" + in +
+                   "' is not a graph input, an initializer or an earlier node's output");
         node.inputs.push_back(in);
     }
     if (c.proto.output_size() < 1 || c.proto.output(0).empty()) c.fail("has no output");
-    node.outputs.push_back(c.proto.output(0));  // extra outputs (BN training stats) were refused above
+    node.outputs.push_back(
+        c.proto.output(0));  // extra outputs (BN training stats) were refused above
 
     // Identity of a constant (torch emits these for shared weights): alias the constant.
     if (*op == Op::Identity && l.graph.is_initializer(node.inputs[0])) {
-        add_constant(l, node.outputs[0], Constant{{}, true, l.graph.initializers.at(node.inputs[0]), {}});
+        add_constant(l, node.outputs[0],
+                     Constant{{}, true, l.graph.initializers.at(node.inputs[0]), {}});
         return false;
     }
     if (*op == Op::Identity && l.integer_constants.count(node.inputs[0])) {
@@ -297,13 +315,16 @@ Shape value_info_shape(const Loader& l, const onnx::ValueInfoProto& vi) {
     if (!vi.type().has_tensor_type()) l.fail("graph input '" + vi.name() + "' is not a tensor");
     const auto& tt = vi.type().tensor_type();
     if (tt.elem_type() != onnx::TensorProto::FLOAT)
-        l.fail("graph input '" + vi.name() + "' has element type " + std::to_string(tt.elem_type()) + "; only float32 is supported");
+        l.fail("graph input '" + vi.name() + "' has element type " +
+               std::to_string(tt.elem_type()) + "; only float32 is supported");
     Shape shape;
     int64_t n = 1;
     for (const auto& d : tt.shape().dim()) {
         if (d.has_dim_value()) {
             const int64_t v = d.dim_value();
-            if (v < 0) l.fail("graph input '" + vi.name() + "' has negative dimension " + std::to_string(v));
+            if (v < 0)
+                l.fail("graph input '" + vi.name() + "' has negative dimension " +
+                       std::to_string(v));
             if (v > onnx_detail::kMaxElements || (v > 0 && n > onnx_detail::kMaxElements / v))
                 l.fail("graph input '" + vi.name() + "' has absurdly large dimensions");
             n *= v;
@@ -320,14 +341,19 @@ void load_graph(Loader& l, const onnx::GraphProto& g) {
     std::unordered_set<std::string> initializer_names;
     for (const auto& t : g.initializer()) {
         if (t.name().empty()) l.fail("an initializer has no name");
-        if (!initializer_names.insert(t.name()).second) l.fail("initializer '" + t.name() + "' appears twice");
-        add_constant(l, t.name(), onnx_detail::decode_tensor(t, l.label + ": initializer '" + t.name() + "'", l.base_dir));
+        if (!initializer_names.insert(t.name()).second)
+            l.fail("initializer '" + t.name() + "' appears twice");
+        add_constant(l, t.name(),
+                     onnx_detail::decode_tensor(t, l.label + ": initializer '" + t.name() + "'",
+                                                l.base_dir));
     }
     if (g.sparse_initializer_size() > 0) l.fail("sparse initializers are not supported");
     for (const auto& in : g.input()) {
-        if (initializer_names.count(in.name())) continue;  // a constant, listed as input by older exporters
+        if (initializer_names.count(in.name()))
+            continue;  // a constant, listed as input by older exporters
         if (in.name().empty()) l.fail("a graph input has no name");
-        if (!l.known.insert(in.name()).second) l.fail("graph input '" + in.name() + "' is declared twice");
+        if (!l.known.insert(in.name()).second)
+            l.fail("graph input '" + in.name() + "' is declared twice");
         l.graph.inputs.push_back({in.name(), value_info_shape(l, in)});
     }
     if (l.graph.inputs.empty()) l.fail("the graph has no runtime input");
@@ -342,7 +368,8 @@ void load_graph(Loader& l, const onnx::GraphProto& g) {
         names.insert(c.name);
         for (const auto& a : p.attribute()) c.attrs[a.name()] = &a;
         for (const auto& out : p.output())
-            if (!out.empty() && l.known.count(out)) c.fail("output '" + out + "' is already defined");
+            if (!out.empty() && l.known.count(out))
+                c.fail("output '" + out + "' is already defined");
         if (p.op_type() == "Constant" && (p.domain().empty() || p.domain() == "ai.onnx")) {
             load_constant_node(l, c);
             continue;
@@ -354,7 +381,8 @@ void load_graph(Loader& l, const onnx::GraphProto& g) {
         l.graph.nodes.push_back(std::move(node));
     }
     for (const auto& out : g.output()) {
-        if (!l.known.count(out.name())) l.fail("graph output '" + out.name() + "' is never produced");
+        if (!l.known.count(out.name()))
+            l.fail("graph output '" + out.name() + "' is never produced");
         l.graph.outputs.push_back(out.name());
     }
     if (l.graph.outputs.empty()) l.fail("the graph has no output");
@@ -382,15 +410,17 @@ void check_old_softmax(const Loader& l, const ShapeMap& shapes) {
         const auto rank = static_cast<int64_t>(it->second.size());
         const int64_t axis = n.attrs.axis < 0 ? n.attrs.axis + rank : n.attrs.axis;
         if (axis != rank - 1)
-            throw Error(l.label + ": node '" + n.name + "' (Softmax): opset " + std::to_string(l.opset) +
-                        " Softmax over several axes (axis " + std::to_string(n.attrs.axis) + " of a rank-" +
-                        std::to_string(rank) + " tensor) is not supported");
+            throw Error(l.label + ": node '" + n.name + "' (Softmax): opset " +
+                        std::to_string(l.opset) + " Softmax over several axes (axis " +
+                        std::to_string(n.attrs.axis) + " of a rank-" + std::to_string(rank) +
+                        " tensor) is not supported");
     }
 }
 
 }  // namespace
 
-Graph load_onnx_bytes(const void* data, size_t size, const std::string& label, const std::string& base_dir) {
+Graph load_onnx_bytes(const void* data, size_t size, const std::string& label,
+                      const std::string& base_dir) {
     if (size == 0) throw Error(label + ": the file is empty, not an ONNX model");
     if (size > static_cast<size_t>(INT_MAX))
         throw Error(label + ": larger than 2 GB; save the weights as ONNX external data");

@@ -28,12 +28,13 @@ struct FileCloser {
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
 class Writer {
-public:
+  public:
     explicit Writer(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "wb")) {
         if (!file_) throw Error(path + ": cannot open for writing");
     }
     void write(const void* data, size_t size) {
-        if (size && std::fwrite(data, 1, size, file_.get()) != size) throw Error(path_ + ": write failed (disk full?)");
+        if (size && std::fwrite(data, 1, size, file_.get()) != size)
+            throw Error(path_ + ": write failed (disk full?)");
         offset_ += static_cast<int64_t>(size);
     }
     void write(const std::string& s) { write(s.data(), s.size()); }
@@ -47,7 +48,7 @@ public:
         if (std::fclose(file_.release()) != 0) throw Error(path_ + ": write failed (disk full?)");
     }
 
-private:
+  private:
     std::string path_;
     File file_;
     int64_t offset_ = 0;
@@ -96,8 +97,10 @@ void set_string(onnx::NodeProto& n, const char* name, const std::string& v) {
 }
 
 void set_padding(onnx::NodeProto& p, const Attrs& a) {
-    if (a.auto_pad != "NOTSET") set_string(p, "auto_pad", a.auto_pad);
-    else set_ints(p, "pads", a.pads);
+    if (a.auto_pad != "NOTSET")
+        set_string(p, "auto_pad", a.auto_pad);
+    else
+        set_ints(p, "pads", a.pads);
 }
 
 std::string unique_name(std::string base, std::unordered_set<std::string>& taken) {
@@ -163,7 +166,8 @@ void write_node(const Graph& graph, const Node& n, int64_t opset, onnx::GraphPro
             break;
         case Op::Reshape: {
             // rmvk keeps the target shape as an attribute; ONNX wants it as an int64 input.
-            const std::string shape_name = unique_name(n.name.empty() ? "reshape_shape" : n.name + "_shape", taken);
+            const std::string shape_name =
+                unique_name(n.name.empty() ? "reshape_shape" : n.name + "_shape", taken);
             while (p.input_size() > 1) p.mutable_input()->RemoveLast();
             p.add_input(shape_name);
             auto* t = g.add_initializer();
@@ -182,7 +186,8 @@ void write_node(const Graph& graph, const Node& n, int64_t opset, onnx::GraphPro
     }
 }
 
-void set_value_info(onnx::ValueInfoProto& vi, const std::string& name, const Shape* shape, bool symbolic_batch) {
+void set_value_info(onnx::ValueInfoProto& vi, const std::string& name, const Shape* shape,
+                    bool symbolic_batch) {
     vi.set_name(name);
     auto* tt = vi.mutable_type()->mutable_tensor_type();
     tt->set_elem_type(onnx::TensorProto::FLOAT);
@@ -190,8 +195,10 @@ void set_value_info(onnx::ValueInfoProto& vi, const std::string& name, const Sha
     auto* s = tt->mutable_shape();
     for (size_t i = 0; i < shape->size(); ++i) {
         auto* d = s->add_dim();
-        if ((*shape)[i] < 0 || (i == 0 && symbolic_batch)) d->set_dim_param("N");
-        else d->set_dim_value((*shape)[i]);
+        if ((*shape)[i] < 0 || (i == 0 && symbolic_batch))
+            d->set_dim_param("N");
+        else
+            d->set_dim_value((*shape)[i]);
     }
 }
 
@@ -255,7 +262,8 @@ Graph shape_only_copy(const Graph& graph) {
 
 void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& options) {
     if (options.opset < 9 || options.opset > 17)
-        throw Error(path + ": opset " + std::to_string(options.opset) + " cannot be written (rmvk writes 9 to 17)");
+        throw Error(path + ": opset " + std::to_string(options.opset) +
+                    " cannot be written (rmvk writes 9 to 17)");
     onnx::ModelProto m;
     m.set_ir_version(8);
     m.set_producer_name("rmvk");
@@ -296,7 +304,8 @@ void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& o
     }
     for (const auto& out : graph.outputs) {
         auto it = shapes.find(out);
-        set_value_info(*g.add_output(), out, it == shapes.end() ? nullptr : &it->second, symbolic_batch);
+        set_value_info(*g.add_output(), out, it == shapes.end() ? nullptr : &it->second,
+                       symbolic_batch);
     }
 
     const std::vector<std::string> order = initializer_order(graph);
@@ -307,8 +316,10 @@ void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& o
     std::vector<std::string> inline_names;
     std::vector<std::string> external_names;
     for (const auto& name : order) {
-        const auto bytes = static_cast<int64_t>(graph.initializers.at(name).data.size() * sizeof(float));
-        (external && bytes > options.external_threshold_bytes ? external_names : inline_names).push_back(name);
+        const auto bytes =
+            static_cast<int64_t>(graph.initializers.at(name).data.size() * sizeof(float));
+        (external && bytes > options.external_threshold_bytes ? external_names : inline_names)
+            .push_back(name);
     }
 
     const std::string data_name = fs::path(path).filename().string() + ".data";
@@ -336,9 +347,11 @@ void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& o
     }
 
     uint64_t inline_total = 0;
-    for (const auto& name : inline_names) inline_total += graph.initializers.at(name).data.size() * sizeof(float);
+    for (const auto& name : inline_names)
+        inline_total += graph.initializers.at(name).data.size() * sizeof(float);
     if (inline_total > kInlineLimit)
-        throw Error(path + ": inline weights exceed protobuf's 2 GB limit; lower external_threshold_bytes");
+        throw Error(
+            path + ": inline weights exceed protobuf's 2 GB limit; lower external_threshold_bytes");
 
     Writer out(path);
     out.write(m.SerializeAsString());

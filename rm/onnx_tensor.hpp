@@ -17,8 +17,8 @@ constexpr int64_t kMaxElements = int64_t(1) << 31;
 struct Constant {
     Shape shape;
     bool is_float = true;
-    Tensor values;                 // is_float
-    std::vector<int64_t> integers; // !is_float
+    Tensor values;                  // is_float
+    std::vector<int64_t> integers;  // !is_float
 };
 
 // `where` prefixes error messages ("model.onnx: initializer 'fc.weight'").

@@ -9,19 +9,19 @@ namespace rm {
 // A residual block found in a graph: relu(main(x) + shortcut(x)).
 struct ResidualBlock {
     enum class Kind { Basic, Bottleneck };
-    std::string name;                  // e.g. "layer1.0" or the Add node's name
+    std::string name;  // e.g. "layer1.0" or the Add node's name
     Kind kind = Kind::Basic;
-    std::string input;                 // tensor x
-    std::string output;                // tensor after the final ReLU
+    std::string input;                        // tensor x
+    std::string output;                       // tensor after the final ReLU
     std::vector<std::string> main_nodes;      // convs/BNs/ReLUs of the main branch, in order
     std::vector<std::string> shortcut_nodes;  // empty for identity; conv (+BN) for projection
     std::string add_node;
-    std::string relu_node;             // the ReLU after the Add
+    std::string relu_node;  // the ReLU after the Add
     int64_t stride = 1;
-    int64_t groups = 1;                // of the 3x3 conv
-    bool input_non_negative = false;   // proven from the graph (ReLU or MaxPool of a ReLU)
+    int64_t groups = 1;               // of the 3x3 conv
+    bool input_non_negative = false;  // proven from the graph (ReLU or MaxPool of a ReLU)
     bool convertible = false;
-    std::string reason;                // why not, when !convertible
+    std::string reason;  // why not, when !convertible
 };
 
 // Finds every BasicBlock / Bottleneck pattern, BN folded or not. Blocks that match the

@@ -17,7 +17,7 @@ struct ResNetConfig {
     int64_t input_height = 224;
     int64_t input_width = 224;
     int64_t num_classes = 1000;
-    int64_t base_width = 64;        // stage widths are base_width * {1,2,4,8}
+    int64_t base_width = 64;  // stage widths are base_width * {1,2,4,8}
     uint64_t seed = 0;
 };
 

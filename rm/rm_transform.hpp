@@ -14,9 +14,9 @@ struct RmOptions {
 };
 
 struct RmResult {
-    Graph plain;                         // BN folded, residual blocks replaced by Conv-ReLU chains
-    NodeMapping mapping;                 // plain node -> residual-graph nodes (names of the input)
-    std::vector<ResidualBlock> blocks;   // as found in the input graph, with convertible/reason
+    Graph plain;                        // BN folded, residual blocks replaced by Conv-ReLU chains
+    NodeMapping mapping;                // plain node -> residual-graph nodes (names of the input)
+    std::vector<ResidualBlock> blocks;  // as found in the input graph, with convertible/reason
     int converted = 0;
 };
 

@@ -1,11 +1,11 @@
 #include "rm/tensor.hpp"
 
-#include "rm/error.hpp"
-
 #include <sys/mman.h>
 
 #include <cstdlib>
 #include <new>
+
+#include "rm/error.hpp"
 
 namespace rm {
 
@@ -34,11 +34,14 @@ constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // Below this a huge page would waste more than it saves.
 constexpr std::size_t kHugeThreshold = std::size_t{4} << 20;
 
-std::size_t huge_rounded(std::size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+std::size_t huge_rounded(std::size_t bytes) {
+    return (bytes + kHugePage - 1) / kHugePage * kHugePage;
+}
 
 void check_size(const Shape& shape, std::size_t values) {
     if (element_count(shape) != static_cast<int64_t>(values))
-        throw Error("tensor of shape " + to_string(shape) + " given " + std::to_string(values) + " values");
+        throw Error("tensor of shape " + to_string(shape) + " given " + std::to_string(values) +
+                    " values");
 }
 
 }  // namespace
@@ -63,7 +66,8 @@ Tensor::Tensor(Shape s, FloatBuffer values) : shape(std::move(s)), data(std::mov
     check_size(shape, data.size());
 }
 
-Tensor::Tensor(Shape s, const std::vector<float>& values) : shape(std::move(s)), data(values.begin(), values.end()) {
+Tensor::Tensor(Shape s, const std::vector<float>& values)
+    : shape(std::move(s)), data(values.begin(), values.end()) {
     check_size(shape, data.size());
 }
 

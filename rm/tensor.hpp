@@ -28,7 +28,9 @@ struct TensorAllocator {
     T* allocate(std::size_t n) { return static_cast<T*>(allocate_tensor_bytes(n * sizeof(T))); }
     void deallocate(T* p, std::size_t n) noexcept { free_tensor_bytes(p, n * sizeof(T)); }
     template <class U>
-    bool operator==(const TensorAllocator<U>&) const noexcept { return true; }
+    bool operator==(const TensorAllocator<U>&) const noexcept {
+        return true;
+    }
 };
 
 using FloatBuffer = std::vector<float, TensorAllocator<float>>;
@@ -44,7 +46,7 @@ struct Tensor {
 
     Tensor() = default;
     explicit Tensor(Shape s, float fill = 0.0f);
-    Tensor(Shape s, FloatBuffer values);               // throws rm::Error when sizes differ
+    Tensor(Shape s, FloatBuffer values);                // throws rm::Error when sizes differ
     Tensor(Shape s, const std::vector<float>& values);  // copies; for small literal tensors
 
     int64_t size() const { return static_cast<int64_t>(data.size()); }

@@ -7,11 +7,11 @@
 // keeps an RM x RN block of accumulators in registers. Kernel geometry is specialised so that
 // the im2col index arithmetic divides by constants.
 layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint TM = 64;   // output channels per tile
-layout(constant_id = 2) const uint TN = 64;   // pixels per tile
-layout(constant_id = 3) const uint TK = 16;   // reduction depth per shared-memory stage
-layout(constant_id = 4) const uint RM = 4;    // output channels per invocation
-layout(constant_id = 5) const uint RN = 4;    // pixels per invocation
+layout(constant_id = 1) const uint TM = 64;  // output channels per tile
+layout(constant_id = 2) const uint TN = 64;  // pixels per tile
+layout(constant_id = 3) const uint TK = 16;  // reduction depth per shared-memory stage
+layout(constant_id = 4) const uint RM = 4;   // output channels per invocation
+layout(constant_id = 5) const uint RN = 4;   // pixels per invocation
 layout(constant_id = 6) const bool RELU = false;
 layout(constant_id = 7) const uint KH = 3;
 layout(constant_id = 8) const uint KW = 3;
@@ -20,28 +20,40 @@ layout(constant_id = 10) const uint SW = 1;
 layout(constant_id = 11) const uint DH = 1;
 layout(constant_id = 12) const uint DW = 1;
 layout(constant_id = 13) const bool POINTWISE = false;  // 1x1, stride 1, no padding: no im2col
-layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
+layout(constant_id = 14) const
+    bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
 
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer Wt { float w[]; };
-layout(std430, binding = 2) readonly buffer B { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
-layout(std430, binding = 4) readonly buffer R { float r[]; };  // bound to Y when !RESIDUAL
+layout(std430, binding = 0) readonly buffer X {
+    float x[];
+};
+layout(std430, binding = 1) readonly buffer Wt {
+    float w[];
+};
+layout(std430, binding = 2) readonly buffer B {
+    float bias[];
+};
+layout(std430, binding = 3) writeonly buffer Y {
+    float y[];
+};
+layout(std430, binding = 4) readonly buffer R {
+    float r[];
+};  // bound to Y when !RESIDUAL
 
 layout(push_constant) uniform P {
     uint x_off, w_off, b_off, y_off;
-    uint n;          // images in this dispatch
-    uint c, h, w;    // input channels (all groups), height, width
-    uint oc_total;   // output channels of the whole tensor (channel stride of y)
+    uint n;         // images in this dispatch
+    uint c, h, w;   // input channels (all groups), height, width
+    uint oc_total;  // output channels of the whole tensor (channel stride of y)
     uint oh, ow;
-    uint cg;         // input channels per group
-    uint ocg;        // output channels computed per group in this dispatch
-    uint oc_first;   // first output channel (in the tensor) of this dispatch
+    uint cg;        // input channels per group
+    uint ocg;       // output channels computed per group in this dispatch
+    uint oc_first;  // first output channel (in the tensor) of this dispatch
     uint group_first;
     int pad_top, pad_left;
     uint has_bias;
     uint r_off;
-} p;
+}
+p;
 
 const uint WG = (TM / RM) * (TN / RN);
 shared float As[TK][TM];
@@ -49,10 +61,11 @@ shared float Bs[TK][TN];
 
 void main() {
     const uint lid = gl_LocalInvocationID.x;
-    const uint tx = lid % (TN / RN);   // pixel direction: neighbouring invocations, neighbouring pixels
+    const uint tx =
+        lid % (TN / RN);  // pixel direction: neighbouring invocations, neighbouring pixels
     const uint ty = lid / (TN / RN);
     const uint group = p.group_first + gl_WorkGroupID.z;
-    const uint ocl0 = gl_WorkGroupID.y * TM;              // within this group's slice
+    const uint ocl0 = gl_WorkGroupID.y * TM;  // within this group's slice
     const uint col0 = gl_WorkGroupID.x * TN;
     const uint ohw = p.oh * p.ow;
     const uint cols = p.n * ohw;
@@ -74,8 +87,8 @@ void main() {
     const uint x_base = p.x_off + (img * p.c + group * p.cg) * hw;
 
     float acc[RM][RN];
-    [[unroll]] for (uint i = 0; i < RM; ++i)
-        [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = 0.0;
+    [[unroll]] for (uint i = 0; i < RM; ++i) [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] =
+        0.0;
 
     for (uint k0 = 0; k0 < K; k0 += TK) {
         // Stage W[ocl0.., k0..] (row-major in k, so consecutive invocations read consecutive k).
@@ -106,8 +119,8 @@ void main() {
             float a[RM], b[RN];
             [[unroll]] for (uint i = 0; i < RM; ++i) a[i] = As[kk][ty * RM + i];
             [[unroll]] for (uint j = 0; j < RN; ++j) b[j] = Bs[kk][tx + j * (TN / RN)];
-            [[unroll]] for (uint i = 0; i < RM; ++i)
-                [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+            [[unroll]] for (uint i = 0; i < RM; ++i) [[unroll]] for (uint j = 0; j < RN; ++j)
+                acc[i][j] = fma(a[i], b[j], acc[i][j]);
         }
         barrier();
     }

@@ -13,7 +13,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TM = 8;    // output channels per workgroup (= RM)
 layout(constant_id = 2) const uint TN = 256;  // pixels per workgroup
 layout(constant_id = 3) const uint TK = 1;
-layout(constant_id = 4) const uint RM = 8;     // a multiple of 4, the packing's row count
+layout(constant_id = 4) const uint RM = 8;  // a multiple of 4, the packing's row count
 layout(constant_id = 5) const uint RN = 4;
 layout(constant_id = 6) const bool RELU = false;
 layout(constant_id = 7) const uint KH = 3;
@@ -23,7 +23,8 @@ layout(constant_id = 10) const uint SW = 1;
 layout(constant_id = 11) const uint DH = 1;
 layout(constant_id = 12) const uint DW = 1;
 layout(constant_id = 13) const bool POINTWISE = false;
-layout(constant_id = 14) const bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
+layout(constant_id = 14) const
+    bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
 // Pointwise with H*W a multiple of RN (itself a multiple of 4): X is viewed as RGBA texels,
 // each invocation takes RN consecutive pixels of one plane, and one fetch brings four of them;
 // x_off is then in texels.
@@ -42,11 +43,15 @@ layout(constant_id = 19) const bool XR4 = false;
 // constants into branches, which do not dominate every later use.
 layout(constant_id = 20) const bool ROWS = false;
 
-layout(binding = 0) uniform samplerBuffer X;  // R32F, or RGBA32F when X4
+layout(binding = 0) uniform samplerBuffer X;   // R32F, or RGBA32F when X4
 layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
 layout(binding = 2) uniform samplerBuffer Bias;
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
-layout(std430, binding = 3) writeonly buffer Y4v { vec4 y4[]; };  // the same buffer, by vec4
+layout(std430, binding = 3) writeonly buffer Y {
+    float y[];
+};
+layout(std430, binding = 3) writeonly buffer Y4v {
+    vec4 y4[];
+};  // the same buffer, by vec4
 // The fused residual (bound to Y when !RESIDUAL): R32F, or RGBA32F with Y4.
 layout(binding = 4) uniform samplerBuffer R;
 
@@ -58,7 +63,8 @@ layout(push_constant) uniform P {
     int pad_top, pad_left;
     uint has_bias;
     uint r_off;
-} p;
+}
+p;
 
 // Which output pixels this invocation computes, slot j = 0..RN-1:
 //  - ROWS (KW > 1 or SW > 1): RN neighbouring pixels of one output row, so that the input values
@@ -68,7 +74,7 @@ layout(push_constant) uniform P {
 //  - otherwise pixels strided by the lane count.
 const uint lanes = TN / RN;
 const uint NXR = (RN - 1) * SW + (KW - 1) * DW + 1;  // input columns one kernel row needs (ROWS)
-const uint NXT = (NXR + 3) / 4;                       // RGBA texels holding them (XR4)
+const uint NXT = (NXR + 3) / 4;                      // RGBA texels holding them (XR4)
 
 void main() {
     const uint group = p.group_first + gl_WorkGroupID.z;
@@ -120,12 +126,13 @@ void main() {
                    : p.x_off + (img * p.c + group * p.cg) * hw + (POINTWISE ? pix : 0);
     }
     // This workgroup's packed weights: K rows of RM / 4 texels.
-    const uint w_first = p.w_off + (gl_WorkGroupID.z * row_groups + gl_WorkGroupID.y) * K * (RM / 4);
+    const uint w_first =
+        p.w_off + (gl_WorkGroupID.z * row_groups + gl_WorkGroupID.y) * K * (RM / 4);
     const uint w_last = w_first + K * (RM / 4) - 1;
 
     float acc[RM][RN];
-    [[unroll]] for (uint i = 0; i < RM; ++i)
-        [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] = 0.0;
+    [[unroll]] for (uint i = 0; i < RM; ++i) [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] =
+        0.0;
 
     // CU input channels per iteration: every fetch first, then each accumulator takes its
     // CU*KH*KW products in a row. lavapipe masks each write of a loop-carried value, and the
@@ -141,7 +148,8 @@ void main() {
         const uint NF = (KK * (RM / 4) + SG - 1) / SG;
         vec4 fetched[NF];
         const uint w_chunk = w_first + ci0 * (KH * KW) * (RM / 4) + gl_SubgroupInvocationID;
-        [[unroll]] for (uint m = 0; m < NF; ++m) fetched[m] = texelFetch(W4, int(min(w_chunk + m * SG, w_last)));
+        [[unroll]] for (uint m = 0; m < NF; ++m) fetched[m] =
+            texelFetch(W4, int(min(w_chunk + m * SG, w_last)));
         [[unroll]] for (uint u = 0; u < CU; ++u) {
             const uint ci = min(ci0 + u, p.cg - 1);
             const bool real = ci0 + u < p.cg;
@@ -151,57 +159,67 @@ void main() {
                     bool row_in = real && ih >= 0 && ih < int(p.h);
                     float xr[NXR];
                     if (XR4) {
-                        const int at = (int(xb[0] + ci * hw) + (row_in ? ih * int(p.w) : 0) + iw0[0]) / 4;
+                        const int at =
+                            (int(xb[0] + ci * hw) + (row_in ? ih * int(p.w) : 0) + iw0[0]) / 4;
                         const int last = textureSize(X) - 1;
                         vec4 t4[NXT];
-                        [[unroll]] for (uint q = 0; q < NXT; ++q) t4[q] = texelFetch(X, min(at + int(q), last));
+                        [[unroll]] for (uint q = 0; q < NXT; ++q) t4[q] =
+                            texelFetch(X, min(at + int(q), last));
                         [[unroll]] for (uint t = 0; t < NXR; ++t) {
                             bool inside = row_in && iw0[0] + int(t) < int(p.w);
                             xr[t] = inside ? t4[t / 4][t % 4] : 0.0;
                         }
-                    } else [[unroll]] for (uint t = 0; t < NXR; ++t) {
-                        int iw = iw0[0] + int(t);
-                        bool inside = row_in && iw >= 0 && iw < int(p.w);
-                        float v = texelFetch(X, int(xb[0] + ci * hw) + (inside ? ih * int(p.w) + iw : 0)).r;
-                        xr[t] = inside ? v : 0.0;
-                    }
+                    } else [[unroll]]
+                        for (uint t = 0; t < NXR; ++t) {
+                            int iw = iw0[0] + int(t);
+                            bool inside = row_in && iw >= 0 && iw < int(p.w);
+                            float v = texelFetch(X, int(xb[0] + ci * hw) +
+                                                        (inside ? ih * int(p.w) + iw : 0))
+                                          .r;
+                            xr[t] = inside ? v : 0.0;
+                        }
                     [[unroll]] for (uint kw = 0; kw < KW; ++kw)
-                        [[unroll]] for (uint j = 0; j < RN; ++j) b[u * (KH * KW) + kh * KW + kw][j] = xr[j * SW + kw * DW];
+                        [[unroll]] for (uint j = 0; j < RN; ++j)
+                            b[u * (KH * KW) + kh * KW + kw][j] = xr[j * SW + kw * DW];
                 }
-            } else [[unroll]] for (uint r = 0; r < KH * KW; ++r) {
-                const uint kk = u * (KH * KW) + r;
-                if (X4) {
-                    [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
-                        vec4 v = texelFetch(X, int(xb[0] + ci * (hw / 4) + q));
-                        v = real ? v : vec4(0.0);
-                        b[kk][4 * q] = v.x;
-                        b[kk][4 * q + 1] = v.y;
-                        b[kk][4 * q + 2] = v.z;
-                        b[kk][4 * q + 3] = v.w;
-                    }
-                } else [[unroll]] for (uint j = 0; j < RN; ++j) {
-                    if (POINTWISE) {
-                        float v = texelFetch(X, int(xb[j] + ci * hw)).r;
-                        b[kk][j] = real ? v : 0.0;
-                    } else {
-                        int ih = ih0[j] + int((r / KW) * DH), iw = iw0[j] + int((r % KW) * DW);
-                        bool inside = real && ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
-                        int at = int(xb[j] + ci * hw) + (inside ? ih * int(p.w) + iw : 0);
-                        float v = texelFetch(X, at).r;
-                        b[kk][j] = inside ? v : 0.0;
-                    }
+            } else [[unroll]]
+                for (uint r = 0; r < KH * KW; ++r) {
+                    const uint kk = u * (KH * KW) + r;
+                    if (X4) {
+                        [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
+                            vec4 v = texelFetch(X, int(xb[0] + ci * (hw / 4) + q));
+                            v = real ? v : vec4(0.0);
+                            b[kk][4 * q] = v.x;
+                            b[kk][4 * q + 1] = v.y;
+                            b[kk][4 * q + 2] = v.z;
+                            b[kk][4 * q + 3] = v.w;
+                        }
+                    } else [[unroll]]
+                        for (uint j = 0; j < RN; ++j) {
+                            if (POINTWISE) {
+                                float v = texelFetch(X, int(xb[j] + ci * hw)).r;
+                                b[kk][j] = real ? v : 0.0;
+                            } else {
+                                int ih = ih0[j] + int((r / KW) * DH),
+                                    iw = iw0[j] + int((r % KW) * DW);
+                                bool inside =
+                                    real && ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
+                                int at = int(xb[j] + ci * hw) + (inside ? ih * int(p.w) + iw : 0);
+                                float v = texelFetch(X, at).r;
+                                b[kk][j] = inside ? v : 0.0;
+                            }
+                        }
                 }
-            }
         }
         vec4 a[KK][RM / 4];
-        [[unroll]] for (uint kk = 0; kk < KK; ++kk)
-            [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
-                const uint t = kk * (RM / 4) + q;
-                a[kk][q] = subgroupShuffle(fetched[t / SG], t % SG);
-            }
+        [[unroll]] for (uint kk = 0; kk < KK; ++kk) [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
+            const uint t = kk * (RM / 4) + q;
+            a[kk][q] = subgroupShuffle(fetched[t / SG], t % SG);
+        }
         [[unroll]] for (uint q = 0; q < RM / 4; ++q) {
             [[unroll]] for (uint j = 0; j < RN; ++j) {
-                vec4 s = vec4(acc[4 * q][j], acc[4 * q + 1][j], acc[4 * q + 2][j], acc[4 * q + 3][j]);
+                vec4 s =
+                    vec4(acc[4 * q][j], acc[4 * q + 1][j], acc[4 * q + 2][j], acc[4 * q + 3][j]);
                 [[unroll]] for (uint kk = 0; kk < KK; ++kk) s = fma(a[kk][q], vec4(b[kk][j]), s);
                 acc[4 * q][j] = s.x;
                 acc[4 * q + 1][j] = s.y;
@@ -220,7 +238,9 @@ void main() {
             [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
                 if (!ok[4 * q]) continue;  // 4 slots are all stored or none (width % 4 == 0)
                 uint at = (out_at[0] + oc * ohw) / 4 + q;
-                vec4 v = vec4(acc[i][4 * q], acc[i][4 * q + 1], acc[i][4 * q + 2], acc[i][4 * q + 3]) + bv;
+                vec4 v =
+                    vec4(acc[i][4 * q], acc[i][4 * q + 1], acc[i][4 * q + 2], acc[i][4 * q + 3]) +
+                    bv;
                 if (RESIDUAL) v += texelFetch(R, int(p.r_off / 4 + at));
                 y4[p.y_off / 4 + at] = RELU ? max(v, vec4(0.0)) : v;
             }

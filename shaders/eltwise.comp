@@ -8,9 +8,15 @@ layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint MODE = 0;  // 0: relu, 1: add, 2: batchnorm
 layout(constant_id = 1) const bool RELU = false;
 layout(constant_id = 2) const bool SAME_SHAPE = true;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };  // add: 2nd operand; bn: (scale, mean, shift) per channel
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer A {
+    float a[];
+};
+layout(std430, binding = 1) readonly buffer B {
+    float b[];
+};  // add: 2nd operand; bn: (scale, mean, shift) per channel
+layout(std430, binding = 2) writeonly buffer Y {
+    float y[];
+};
 layout(push_constant) uniform P {
     uint a_off, b_off, y_off;
     uint count;        // elements in this dispatch
@@ -19,7 +25,8 @@ layout(push_constant) uniform P {
     uint a_stride[4];  // 0 on broadcast dimensions
     uint b_stride[4];
     uint channels, inner;  // batchnorm: channel = (index / inner) % channels
-} p;
+}
+p;
 
 void main() {
     uint i = flat_group_id() * 256 + gl_LocalInvocationID.x;
@@ -44,7 +51,9 @@ void main() {
         v = apply_relu(v, RELU);
     } else {
         uint ch = ((p.first + i) / p.inner) % p.channels;
-        v = apply_relu((a[p.a_off + i] - b[p.b_off + 3 * ch + 1]) * b[p.b_off + 3 * ch] + b[p.b_off + 3 * ch + 2], RELU);
+        v = apply_relu((a[p.a_off + i] - b[p.b_off + 3 * ch + 1]) * b[p.b_off + 3 * ch] +
+                           b[p.b_off + 3 * ch + 2],
+                       RELU);
     }
     y[p.y_off + i] = v;
 }

@@ -10,8 +10,12 @@ layout(local_size_x = 16, local_size_y = 16) in;
 layout(constant_id = 0) const bool V4 = false;
 layout(binding = 0) uniform samplerBuffer A;  // R32F, or RGBA32F with V4
 layout(binding = 1) uniform samplerBuffer B;
-layout(std430, binding = 2) readonly buffer C { float c[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) readonly buffer C {
+    float c[];
+};
+layout(std430, binding = 3) writeonly buffer Y {
+    float y[];
+};
 layout(push_constant) uniform P {
     uint a_off, b_off, c_off, y_off;
     uint m, n, k;
@@ -19,7 +23,8 @@ layout(push_constant) uniform P {
     uint has_c, c_stride_m, c_stride_n;
     float alpha, beta;
     uint a_batch_stride, b_batch_stride, y_batch_stride;
-} p;
+}
+p;
 
 void main() {
     uint col = gl_GlobalInvocationID.x, row = gl_GlobalInvocationID.y, bz = gl_WorkGroupID.z;
@@ -29,12 +34,15 @@ void main() {
     if (V4) {
         const uint ar = (ab + row * p.k) / 4, br = (bb + col * p.k) / 4;
         vec4 s4 = vec4(0.0);
-        for (uint q = 0; q < p.k / 4; ++q) s4 = fma(texelFetch(A, int(ar + q)), texelFetch(B, int(br + q)), s4);
+        for (uint q = 0; q < p.k / 4; ++q)
+            s4 = fma(texelFetch(A, int(ar + q)), texelFetch(B, int(br + q)), s4);
         s = (s4.x + s4.y) + (s4.z + s4.w);
     } else {
         for (uint q = 0; q < p.k; ++q) {
-            float av = texelFetch(A, int(p.trans_a != 0 ? ab + q * p.m + row : ab + row * p.k + q)).r;
-            float bv = texelFetch(B, int(p.trans_b != 0 ? bb + col * p.k + q : bb + q * p.n + col)).r;
+            float av =
+                texelFetch(A, int(p.trans_a != 0 ? ab + q * p.m + row : ab + row * p.k + q)).r;
+            float bv =
+                texelFetch(B, int(p.trans_b != 0 ? bb + col * p.k + q : bb + q * p.n + col)).r;
             s = fma(av, bv, s);
         }
     }

@@ -6,8 +6,13 @@
 // and this needs no shared memory or barriers (which CPU devices pay dearly for).
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer X;
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint x_off, y_off, planes, inner; } p;
+layout(std430, binding = 1) writeonly buffer Y {
+    float y[];
+};
+layout(push_constant) uniform P {
+    uint x_off, y_off, planes, inner;
+}
+p;
 
 void main() {
     uint plane = flat_group_id() * 64 + gl_LocalInvocationID.x;
@@ -16,8 +21,8 @@ void main() {
     vec4 s = vec4(0.0);
     int j = 0;
     for (; j + 4 <= n; j += 4)
-        s += vec4(texelFetch(X, base + j).r, texelFetch(X, base + j + 1).r, texelFetch(X, base + j + 2).r,
-                  texelFetch(X, base + j + 3).r);
+        s += vec4(texelFetch(X, base + j).r, texelFetch(X, base + j + 1).r,
+                  texelFetch(X, base + j + 2).r, texelFetch(X, base + j + 3).r);
     for (; j < n; ++j) s.x += texelFetch(X, base + j).r;
     y[p.y_off + plane] = ((s.x + s.y) + (s.z + s.w)) / float(p.inner);
 }

@@ -6,8 +6,13 @@
 // the way rmvk's kernels read on CPU devices (a storage-buffer read is a per-lane loop there).
 layout(local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer X;
-layout(std430, binding = 1) writeonly buffer Y { vec4 y[]; };
-layout(push_constant) uniform P { uint n; } p;  // vec4 count
+layout(std430, binding = 1) writeonly buffer Y {
+    vec4 y[];
+};
+layout(push_constant) uniform P {
+    uint n;
+}
+p;  // vec4 count
 
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;

@@ -11,8 +11,14 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint kIterations = 256;
 const uint kSteps = 8;
-layout(std430, binding = 0) writeonly buffer Y { vec4 y[]; };
-layout(push_constant) uniform P { float mul; float add; } p;
+layout(std430, binding = 0) writeonly buffer Y {
+    vec4 y[];
+};
+layout(push_constant) uniform P {
+    float mul;
+    float add;
+}
+p;
 
 void main() {
     uint i = gl_GlobalInvocationID.x;

@@ -10,14 +10,17 @@ layout(constant_id = 0) const bool AVERAGE = false;
 layout(constant_id = 1) const uint KH = 3;  // window size, specialised so the loops unroll
 layout(constant_id = 2) const uint KW = 3;
 layout(binding = 0) uniform samplerBuffer X;  // a gather on CPU devices, not a per-lane loop
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 1) writeonly buffer Y {
+    float y[];
+};
 layout(push_constant) uniform P {
     uint x_off, y_off;
     uint planes, h, w, oh, ow;
     uint kh, kw, sh, sw, dh, dw;
     int pad_top, pad_left, pad_bottom, pad_right;
     uint count_include_pad;
-} p;
+}
+p;
 
 void main() {
     uint i = flat_group_id() * 256 + gl_LocalInvocationID.x;

@@ -3,9 +3,16 @@
 #include "common.glsl"
 // Softmax along one axis: tensor viewed as [outer, dim, inner]; one invocation per (outer, inner).
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint x_off, y_off, outer, dim, inner; } p;
+layout(std430, binding = 0) readonly buffer X {
+    float x[];
+};
+layout(std430, binding = 1) writeonly buffer Y {
+    float y[];
+};
+layout(push_constant) uniform P {
+    uint x_off, y_off, outer, dim, inner;
+}
+p;
 
 void main() {
     uint i = flat_group_id() * 64 + gl_LocalInvocationID.x;
@@ -15,5 +22,6 @@ void main() {
     for (uint d = 0; d < p.dim; ++d) peak = max(peak, x[p.x_off + base + d * p.inner]);
     float sum = 0.0;
     for (uint d = 0; d < p.dim; ++d) sum += exp(x[p.x_off + base + d * p.inner] - peak);
-    for (uint d = 0; d < p.dim; ++d) y[p.y_off + base + d * p.inner] = exp(x[p.x_off + base + d * p.inner] - peak) / sum;
+    for (uint d = 0; d < p.dim; ++d)
+        y[p.y_off + base + d * p.inner] = exp(x[p.x_off + base + d * p.inner] - peak) / sum;
 }

@@ -1,5 +1,7 @@
 // Bench reports: the JSON form reads back exactly, bad files get clear errors, and the real
 // `rmvk bench` / `rmvk report` / `rmvk bench --peak` produce positive, consistent numbers.
+#include "app/engine/bench_report.hpp"
+
 #include <doctest/doctest.h>
 
 #include <array>
@@ -11,7 +13,6 @@
 #include <string>
 
 #include "app/cli/bench_run.hpp"
-#include "app/engine/bench_report.hpp"
 #include "app/engine/engine.hpp"
 #include "app/engine/json.hpp"
 
@@ -42,7 +43,8 @@ rmvk::BenchReport sample_report() {
     r.peak = {123.456789, 7.25};
     rmvk::GraphBench g;
     g.graph = "residual";
-    g.device_total_ms = 0.1 + 0.2;  // not exactly representable: the text must still read back exactly
+    g.device_total_ms =
+        0.1 + 0.2;  // not exactly representable: the text must still read back exactly
     g.wall_median_ms = 12.5;
     g.wall_p95_ms = 13.75;
     g.throughput_ips = 320.0;
@@ -149,11 +151,14 @@ TEST_CASE("malformed or foreign JSON gets a clear error") {
     CHECK_THROWS_WITH(rmvk::Json::parse("{\n\"a\": tru}"), doctest::Contains("line 2"));
     CHECK_THROWS_WITH(rmvk::Json::parse("\"unterminated"), doctest::Contains("unterminated"));
     CHECK_THROWS_WITH(rmvk::Json::parse(std::string(200, '[')), doctest::Contains("too deep"));
-    CHECK_THROWS_WITH(rmvk::bench_report_from_json("{\"name\": 1}"), doctest::Contains("not an rmvk bench report"));
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json("{\"name\": 1}"),
+                      doctest::Contains("not an rmvk bench report"));
     std::string text = rmvk::to_json(sample_report());
     text.replace(text.find("\"graphs\""), 8, "\"graphz\"");
-    CHECK_THROWS_WITH(rmvk::bench_report_from_json(text), doctest::Contains("missing key 'graphs'"));
-    CHECK_THROWS_WITH(rmvk::load_bench_report("/nonexistent/r.json"), doctest::Contains("/nonexistent/r.json"));
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json(text),
+                      doctest::Contains("missing key 'graphs'"));
+    CHECK_THROWS_WITH(rmvk::load_bench_report("/nonexistent/r.json"),
+                      doctest::Contains("/nonexistent/r.json"));
     auto j = rmvk::Json::parse(R"({"s": "a\u00e9\n", "n": -1.5e3, "t": true, "z": null})");
     CHECK(j.at("s").str() == "a\xc3\xa9\n");
     CHECK(j.at("n").number() == -1500.0);
@@ -164,18 +169,22 @@ TEST_CASE("malformed or foreign JSON gets a clear error") {
 TEST_CASE("median and p95 of timing samples") {
     CHECK(rmvk::cli::median({3, 1, 2}) == 2);
     CHECK(rmvk::cli::median({4, 1, 3, 2}) == 2.5);
-    CHECK(rmvk::cli::percentile95({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100}) == 19);
+    CHECK(rmvk::cli::percentile95(
+              {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100}) == 19);
     CHECK(rmvk::cli::percentile95({5}) == 5);
     CHECK(rmvk::cli::median({}) == 0);
 }
 
-TEST_CASE("rmvk bench on a tiny builtin writes per-layer rows, and rmvk report compares two reports") {
+TEST_CASE(
+    "rmvk bench on a tiny builtin writes per-layer rows, and rmvk report compares two reports") {
     if (!have_device()) return;
     TempDir tmp;
     const std::string a = (tmp.path / "a.json").string(), b = (tmp.path / "b.json").string();
     const std::string csv = (tmp.path / "a.csv").string();
-    auto out = run_rmvk("bench 'builtin:resnet18?size=32x32&width=8&classes=10' --iters 2 --warmup 1 --no-peak"
-                        " --json '" + a + "' --csv '" + csv + "'");
+    auto out = run_rmvk(
+        "bench 'builtin:resnet18?size=32x32&width=8&classes=10' --iters 2 --warmup 1 --no-peak"
+        " --json '" +
+        a + "' --csv '" + csv + "'");
     INFO(out.text);
     REQUIRE(out.status == 0);
     CHECK(out.text.find("plain/residual") != std::string::npos);
@@ -204,7 +213,8 @@ TEST_CASE("rmvk bench on a tiny builtin writes per-layer rows, and rmvk report c
             CHECK(l.macs > 0);
             CHECK(l.gflops > 0);
         }
-        CHECK(convs >= 17);  // resnet18: conv1 + 16 block convs (+ projections in the residual graph)
+        CHECK(convs >=
+              17);  // resnet18: conv1 + 16 block convs (+ projections in the residual graph)
         // Per-layer medians need not add up to the median total exactly, but must be close.
         CHECK(sum == doctest::Approx(g.device_total_ms).epsilon(0.5));
     }
@@ -247,7 +257,8 @@ TEST_CASE("rmvk bench --peak measures a positive FMA rate and bandwidth") {
     double gflops = 0, gbs = 0;
     auto at = out.text.find("peak: ");
     REQUIRE(at != std::string::npos);
-    REQUIRE(std::sscanf(out.text.c_str() + at, "peak: %lf GFLOP/s (vec4 FMA, 2 flops per FMA), %lf GB/s", &gflops,
+    REQUIRE(std::sscanf(out.text.c_str() + at,
+                        "peak: %lf GFLOP/s (vec4 FMA, 2 flops per FMA), %lf GB/s", &gflops,
                         &gbs) == 2);
     CHECK(gflops > 0.1);
     CHECK(gbs > 0.01);

@@ -1,8 +1,7 @@
 // The conv kernel against rm::cpu::conv2d on awkward shapes, including the sliced path for
 // tensors larger than the largest buffer binding.
-#include "gpu_test_util.hpp"
-
 #include "app/engine/context_impl.hpp"
+#include "gpu_test_util.hpp"
 #include "rm/cpu_ops.hpp"
 
 using namespace rmvk;
@@ -53,10 +52,46 @@ const ConvCase kCases[] = {
     {"1x1 pointwise", 2, 37, 6, 5, 70, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, false},
     {"1x1 planes of 4k floats", 2, 13, 6, 6, 19, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},
     {"1x1 grouped, planes of 4k", 2, 12, 8, 4, 10, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 2, true},
-    {"1x1 stride 2, rows of 4k floats", 2, 11, 7, 12, 18, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
-    {"3x3 stride 2 unpadded, rows of 4k", 1, 5, 9, 16, 7, 3, 3, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
+    {"1x1 stride 2, rows of 4k floats",
+     2,
+     11,
+     7,
+     12,
+     18,
+     1,
+     1,
+     {2, 2},
+     {0, 0, 0, 0},
+     {1, 1},
+     1,
+     true},
+    {"3x3 stride 2 unpadded, rows of 4k",
+     1,
+     5,
+     9,
+     16,
+     7,
+     3,
+     3,
+     {2, 2},
+     {0, 0, 0, 0},
+     {1, 1},
+     1,
+     true},
     {"3x3, rows of 8 pixels", 2, 6, 10, 16, 20, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
-    {"3x3, rows of 28: a short last block of 8", 2, 3, 5, 28, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
+    {"3x3, rows of 28: a short last block of 8",
+     2,
+     3,
+     5,
+     28,
+     6,
+     3,
+     3,
+     {1, 1},
+     {1, 1, 1, 1},
+     {1, 1},
+     1,
+     true},
     {"1x1 stride 2, rows of 8 pixels", 1, 5, 6, 32, 9, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
     {"1x1 stride 2", 1, 20, 9, 9, 33, 1, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, true},
     {"asymmetric pads", 1, 6, 10, 9, 7, 3, 2, {1, 2}, {0, 1, 2, 0}, {1, 1}, 1, true},
@@ -79,7 +114,8 @@ TEST_CASE("conv kernel matches the CPU reference on awkward shapes") {
     check_validation_clean(*env);
 }
 
-TEST_CASE("both conv kernels (shared-memory tiles for GPUs, texel-buffer direct for CPUs) are exact") {
+TEST_CASE(
+    "both conv kernels (shared-memory tiles for GPUs, texel-buffer direct for CPUs) are exact") {
     auto env = make_gpu_env();
     if (!env) return;
     for (int variant : {1, 2}) {
@@ -99,13 +135,36 @@ TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     // 4 KiB bindings: the weights, input planes and outputs below all need several slices,
     // over output channels and over images.
     env->context->impl().max_binding_override = 4096;
-    CHECK(run_conv_case(*env, {"split batch", 3, 4, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
-    CHECK(run_conv_case(*env, {"split groups", 1, 8, 8, 8, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true}) <= kTolerance);
-    CHECK(run_conv_case(*env, {"split batch, rows of 8", 3, 2, 8, 16, 4, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
+    CHECK(
+        run_conv_case(
+            *env, {"split batch", 3, 4, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <=
+        kTolerance);
+    CHECK(
+        run_conv_case(
+            *env, {"split groups", 1, 8, 8, 8, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true}) <=
+        kTolerance);
+    CHECK(run_conv_case(*env, {"split batch, rows of 8",
+                               3,
+                               2,
+                               8,
+                               16,
+                               4,
+                               3,
+                               3,
+                               {1, 1},
+                               {1, 1, 1, 1},
+                               {1, 1},
+                               1,
+                               true}) <= kTolerance);
     // 8 KiB: the CPU kernel splits output channels in whole packed groups of 16.
     env->context->impl().max_binding_override = 8192;
-    CHECK(run_conv_case(*env, {"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <= kTolerance);
-    CHECK(run_conv_case(*env, {"split pointwise", 3, 6, 8, 10, 14, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true}) <= kTolerance);
+    CHECK(run_conv_case(
+              *env, {"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <=
+          kTolerance);
+    CHECK(run_conv_case(
+              *env,
+              {"split pointwise", 3, 6, 8, 10, 14, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true}) <=
+          kTolerance);
     check_validation_clean(*env);
 }
 

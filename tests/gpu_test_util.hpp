@@ -48,7 +48,8 @@ inline void check_validation_clean(const GpuEnv& env) {
     CHECK(env.context->validation_message_count() == 0);
 }
 
-inline rm::Tensor random_tensor(const rm::Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+inline rm::Tensor random_tensor(const rm::Shape& shape, uint32_t seed, float lo = -1.0f,
+                                float hi = 1.0f) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> dist(lo, hi);
     rm::Tensor t(shape);
@@ -71,8 +72,10 @@ inline double max_relative_error(const rm::Tensor& got, const rm::Tensor& want) 
 constexpr double kTolerance = 1e-4;
 
 // A graph of one node reading input "x" (and more inputs/initializers) and writing "y".
-inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape, std::vector<std::string> inputs,
-                                   std::unordered_map<std::string, rm::Tensor> initializers, rm::Attrs attrs = {},
+inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape,
+                                   std::vector<std::string> inputs,
+                                   std::unordered_map<std::string, rm::Tensor> initializers,
+                                   rm::Attrs attrs = {},
                                    std::vector<rm::ValueInfo> extra_inputs = {}) {
     rm::Graph g;
     g.name = "test";
@@ -91,8 +94,9 @@ inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape, std::vec
 }
 
 // Runs a graph on the GPU and returns output "y".
-inline rm::Tensor run_gpu(Context& ctx, const rm::Graph& g, const std::map<std::string, rm::Tensor>& inputs,
-                          int64_t batch, RunOptions options = {}) {
+inline rm::Tensor run_gpu(Context& ctx, const rm::Graph& g,
+                          const std::map<std::string, rm::Tensor>& inputs, int64_t batch,
+                          RunOptions options = {}) {
     GraphRunner runner(ctx, g, batch, options);
     return runner.run(inputs).outputs.at(g.outputs.at(0));
 }

@@ -1,4 +1,6 @@
 // .npy reading and writing: round trips, files numpy wrote, and clear errors for the rest.
+#include "rm/npy.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -6,7 +8,6 @@
 #include <fstream>
 
 #include "rm/error.hpp"
-#include "rm/npy.hpp"
 
 namespace fs = std::filesystem;
 
@@ -39,7 +40,8 @@ std::string make_npy(int major, const std::string& dict, const std::string& payl
 
 std::string write(const std::string& name, const std::string& bytes) {
     const std::string path = temp_path(name).string();
-    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     return path;
 }
 
@@ -51,7 +53,8 @@ std::string payload(const std::vector<T>& v) {
 }  // namespace
 
 TEST_CASE("write then read gives the same tensor") {
-    for (const rm::Shape& shape : {rm::Shape{}, rm::Shape{7}, rm::Shape{2, 3, 5}, rm::Shape{1, 3, 33, 47}, rm::Shape{0, 4}}) {
+    for (const rm::Shape& shape : {rm::Shape{}, rm::Shape{7}, rm::Shape{2, 3, 5},
+                                   rm::Shape{1, 3, 33, 47}, rm::Shape{0, 4}}) {
         INFO(rm::to_string(shape));
         rm::Tensor t(shape);
         for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = static_cast<float>(i) * 0.25f - 3.0f;
@@ -66,7 +69,8 @@ TEST_CASE("write then read gives the same tensor") {
 
 TEST_CASE("reads files numpy wrote") {
     // Written by numpy.save in tests/fixtures/make_fixtures.py.
-    rm::Tensor x = rm::read_npy(std::string(RMVK_FIXTURE_DIR) + "/pytorch/basic_kept_op13_b2_33x47.input.npy");
+    rm::Tensor x =
+        rm::read_npy(std::string(RMVK_FIXTURE_DIR) + "/pytorch/basic_kept_op13_b2_33x47.input.npy");
     CHECK(x.shape == rm::Shape{2, 3, 33, 47});
     float max_abs = 0;
     for (float v : x.data) max_abs = std::max(max_abs, std::abs(v));
@@ -77,13 +81,17 @@ TEST_CASE("reads files numpy wrote") {
 TEST_CASE("versions 2.0 and 3.0 and float64") {
     const std::vector<float> f{1.5f, -2.0f, 3.25f, 0.0f, 7.0f, -1.0f};
     for (int major : {1, 2, 3}) {
-        const auto path = write("v.npy", make_npy(major, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", payload(f)));
+        const auto path = write(
+            "v.npy", make_npy(major, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                              payload(f)));
         rm::Tensor t = rm::read_npy(path);
         CHECK(t.shape == rm::Shape{2, 3});
         CHECK(t.data == f);
     }
     const std::vector<double> d{1.5, -2.0, 3.25};
-    rm::Tensor t = rm::read_npy(write("d.npy", make_npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", payload(d))));
+    rm::Tensor t = rm::read_npy(write(
+        "d.npy",
+        make_npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", payload(d))));
     CHECK(t.shape == rm::Shape{3});
     CHECK(t.data == std::vector<float>{1.5f, -2.0f, 3.25f});
 }
@@ -98,19 +106,32 @@ TEST_CASE("clear errors for what is not supported") {
         }
         return std::string("(read)");
     };
-    auto p = write("fortran.npy", make_npy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", payload(f)));
-    CHECK(error_of(p) == p + ": Fortran-order arrays are not supported; save with numpy.ascontiguousarray");
-    p = write("int.npy", make_npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", payload(f)));
+    auto p = write(
+        "fortran.npy",
+        make_npy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", payload(f)));
+    CHECK(error_of(p) ==
+          p + ": Fortran-order arrays are not supported; save with numpy.ascontiguousarray");
+    p = write("int.npy", make_npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }",
+                                  payload(f)));
     CHECK(error_of(p) == p + ": dtype '<i4' is not supported (float32 or float64 little-endian)");
-    p = write("big_endian.npy", make_npy(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", payload(f)));
+    p = write(
+        "big_endian.npy",
+        make_npy(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", payload(f)));
     CHECK(error_of(p) == p + ": dtype '>f4' is not supported (float32 or float64 little-endian)");
-    p = write("short.npy", make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", payload(f)));
+    p = write(
+        "short.npy",
+        make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", payload(f)));
     CHECK(error_of(p) == p + ": truncated .npy data (shape [2, 4] needs 32 bytes, file has 24)");
-    p = write("huge.npy", make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 1000), }", payload(f)));
+    p = write(
+        "huge.npy",
+        make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 1000), }",
+                 payload(f)));
     CHECK(error_of(p).find("absurdly large") != std::string::npos);
     p = write("not.npy", "hello world, not numpy");
     CHECK(error_of(p) == p + ": not a .npy file");
-    p = write("cut.npy", make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", "").substr(0, 30));
+    p = write("cut.npy",
+              make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", "")
+                  .substr(0, 30));
     CHECK(error_of(p) == p + ": truncated .npy header");
     CHECK(error_of("/nonexistent/x.npy") == "/nonexistent/x.npy: no such file");
     CHECK_THROWS_AS(rm::write_npy("/nonexistent/dir/x.npy", rm::Tensor({2})), rm::Error);

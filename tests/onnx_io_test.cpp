@@ -1,15 +1,16 @@
 // ONNX save/load: round trips keep every tensor and attribute, files pass onnx::checker,
 // external data works both ways, and loading is fast.
+#include "rm/onnx_io.hpp"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 
-#include "onnx_test_models.hpp"
 #include "onnx/checker.h"
+#include "onnx_test_models.hpp"
 #include "rm/error.hpp"
-#include "rm/onnx_io.hpp"
 #include "rm/shape_inference.hpp"
 
 namespace fs = std::filesystem;
@@ -90,8 +91,8 @@ TEST_CASE("opset 9 cannot express ceil_mode; saving says so") {
     rm::SaveOptions options;
     options.opset = 9;
     const std::string path = (temp_dir("opset9") / "m.onnx").string();
-    CHECK_THROWS_WITH_AS(rm::save_onnx(g, path, options), doctest::Contains("node 'maxpool' (MaxPool): ceil_mode"),
-                         rm::Error);
+    CHECK_THROWS_WITH_AS(rm::save_onnx(g, path, options),
+                         doctest::Contains("node 'maxpool' (MaxPool): ceil_mode"), rm::Error);
     g.nodes[3].attrs.ceil_mode = false;  // then the graph changes shape: drop the ceil pool
     g.nodes[3].attrs.pads = {0, 0, 1, 1};
     rm::save_onnx(g, path, options);
@@ -106,7 +107,8 @@ TEST_CASE("external data round trip") {
     const std::string path = (dir / "ext.onnx").string();
     rm::SaveOptions options;
     options.force_external_data = true;
-    options.external_threshold_bytes = 64;  // w1 (432 B) and fc_w (80 B) go outside, small ones stay
+    options.external_threshold_bytes =
+        64;  // w1 (432 B) and fc_w (80 B) go outside, small ones stay
     rm::save_onnx(g, path, options);
     REQUIRE(fs::exists(path + ".data"));
     CHECK(fs::file_size(path + ".data") > 4096);  // aligned: the second tensor starts at 4096
@@ -122,8 +124,8 @@ TEST_CASE("external data round trip") {
 
     // A truncated data file is an error naming the tensor, not a crash.
     fs::resize_file(moved / "ext.onnx.data", 100);
-    CHECK_THROWS_WITH_AS(rm::load_onnx((moved / "ext.onnx").string()), doctest::Contains("ext.onnx: initializer"),
-                         rm::Error);
+    CHECK_THROWS_WITH_AS(rm::load_onnx((moved / "ext.onnx").string()),
+                         doctest::Contains("ext.onnx: initializer"), rm::Error);
 }
 
 TEST_CASE("PyTorch fixtures survive save and load unchanged") {
@@ -199,7 +201,8 @@ TEST_CASE("Softmax default axis follows the opset") {
         } else {
             // opset 11 axis 1 on a rank-4 tensor flattens three axes: refused, not miscomputed.
             CHECK_THROWS_WITH_AS(rm::load_onnx_bytes(bytes.data(), bytes.size(), "m.onnx"),
-                                 doctest::Contains("(Softmax): opset 11 Softmax over several axes"), rm::Error);
+                                 doctest::Contains("(Softmax): opset 11 Softmax over several axes"),
+                                 rm::Error);
         }
     }
 }
@@ -230,7 +233,8 @@ TEST_CASE("a 100 MB model saves and loads in well under a second") {
     const double load_s = std::chrono::duration<double>(t2 - t1).count();
     // CPU time, not wall time: CI machines run several test executables at once.
     const double load_cpu_s = double(c2 - c1) / CLOCKS_PER_SEC;
-    MESSAGE("94 MB model: save " << save_s << " s, load " << load_s << " s wall, " << load_cpu_s << " s CPU");
+    MESSAGE("94 MB model: save " << save_s << " s, load " << load_s << " s wall, " << load_cpu_s
+                                 << " s CPU");
     CHECK(back.initializers.at("w39").data == g.initializers.at("w39").data);
     CHECK(load_cpu_s < 0.5);
     CHECK(save_s < 5.0);

@@ -1,12 +1,6 @@
 #pragma once
 // Hand-made models for the ONNX tests: an rm::Graph using every operator, and raw ONNX
 // protobufs that rmvk's own saver would never write (unsupported ops, corrupt tensors).
-#ifndef ONNX_ML
-#define ONNX_ML 1
-#endif
-#ifndef ONNX_NAMESPACE
-#define ONNX_NAMESPACE onnx
-#endif
 #include <cstdint>
 #include <fstream>
 #include <random>
@@ -44,7 +38,8 @@ inline rm::Graph every_op_graph() {
     g.initializers["w2"] = random_tensor({4, 2, 1, 1}, 7);
     g.initializers["fc_w"] = random_tensor({5, 4}, 8);
     g.initializers["fc_b"] = random_tensor({5}, 9);
-    auto add = [&](std::string name, Op op, std::vector<std::string> in, std::string out) -> rm::Attrs& {
+    auto add = [&](std::string name, Op op, std::vector<std::string> in,
+                   std::string out) -> rm::Attrs& {
         g.nodes.push_back({std::move(name), op, std::move(in), {std::move(out)}, {}});
         return g.nodes.back().attrs;
     };
@@ -52,7 +47,8 @@ inline rm::Graph every_op_graph() {
     conv.kernel = {3, 3};
     conv.strides = {2, 2};
     conv.pads = {1, 0, 2, 1};
-    add("bn1", Op::BatchNormalization, {"c1", "gamma", "beta", "mean", "var"}, "bn").epsilon = 1e-3f;
+    add("bn1", Op::BatchNormalization, {"c1", "gamma", "beta", "mean", "var"}, "bn").epsilon =
+        1e-3f;
     add("relu1", Op::Relu, {"bn"}, "r1");
     auto& mp = add("maxpool", Op::MaxPool, {"r1"}, "mp");  // ceil: -> [N, 4, 3, 3]
     mp.kernel = {2, 2};
@@ -114,7 +110,9 @@ inline onnx::ModelProto tiny_model(int64_t opset = 13) {
     return m;
 }
 
-inline std::string bytes_of(const onnx::ModelProto& m) { return m.SerializeAsString(); }
+inline std::string bytes_of(const onnx::ModelProto& m) {
+    return m.SerializeAsString();
+}
 
 inline std::string read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);

@@ -1,8 +1,7 @@
 // Every non-conv kernel against its CPU twin in rm::cpu, on odd shapes, batch 2, and with a
 // tiny binding limit so the sliced paths run too.
-#include "gpu_test_util.hpp"
-
 #include "app/engine/context_impl.hpp"
+#include "gpu_test_util.hpp"
 #include "rm/cpu_ops.hpp"
 #include "rm/error.hpp"
 
@@ -11,8 +10,8 @@ using namespace rmvk::test;
 
 namespace {
 
-rm::Attrs pool_attrs(std::vector<int64_t> kernel, std::vector<int64_t> strides, std::vector<int64_t> pads, bool ceil,
-                     bool include_pad = false) {
+rm::Attrs pool_attrs(std::vector<int64_t> kernel, std::vector<int64_t> strides,
+                     std::vector<int64_t> pads, bool ceil, bool include_pad = false) {
     rm::Attrs a;
     a.kernel = kernel;
     a.strides = strides;
@@ -46,34 +45,39 @@ void check_pools(GpuEnv& env) {
         CHECK(max_relative_error(run_gpu(*env.context, g, {{"x", x}}, 2), want) <= kTolerance);
     }
     rm::Graph gap = single_node_graph(rm::Op::GlobalAveragePool, x.shape, {"x"}, {});
-    CHECK(max_relative_error(run_gpu(*env.context, gap, {{"x", x}}, 2), rm::cpu::global_average_pool(x)) <= kTolerance);
+    CHECK(max_relative_error(run_gpu(*env.context, gap, {{"x", x}}, 2),
+                             rm::cpu::global_average_pool(x)) <= kTolerance);
 }
 
 void check_elementwise(GpuEnv& env) {
     rm::Tensor x = random_tensor({2, 7, 5, 3}, 11);
     rm::Tensor b = random_tensor({2, 7, 5, 3}, 12);
     rm::Graph relu = single_node_graph(rm::Op::Relu, x.shape, {"x"}, {});
-    CHECK(max_relative_error(run_gpu(*env.context, relu, {{"x", x}}, 2), rm::cpu::relu(x)) <= kTolerance);
+    CHECK(max_relative_error(run_gpu(*env.context, relu, {{"x", x}}, 2), rm::cpu::relu(x)) <=
+          kTolerance);
 
     rm::Graph add = single_node_graph(rm::Op::Add, x.shape, {"x", "b"}, {}, {}, {{"b", b.shape}});
-    CHECK(max_relative_error(run_gpu(*env.context, add, {{"x", x}, {"b", b}}, 2), rm::cpu::add(x, b)) <= kTolerance);
+    CHECK(max_relative_error(run_gpu(*env.context, add, {{"x", x}, {"b", b}}, 2),
+                             rm::cpu::add(x, b)) <= kTolerance);
     // Add followed by Relu is fused into one dispatch.
     rm::Graph add_relu = add;
     add_relu.nodes[0].outputs = {"t"};
     add_relu.nodes.push_back({"relu", rm::Op::Relu, {"t"}, {"y"}, {}});
-    CHECK(max_relative_error(run_gpu(*env.context, add_relu, {{"x", x}, {"b", b}}, 2), rm::cpu::add(x, b, true)) <=
-          kTolerance);
+    CHECK(max_relative_error(run_gpu(*env.context, add_relu, {{"x", x}, {"b", b}}, 2),
+                             rm::cpu::add(x, b, true)) <= kTolerance);
     // Broadcasting a per-channel constant.
     rm::Tensor bc = random_tensor({7, 1, 1}, 13);
     rm::Graph add_bc = single_node_graph(rm::Op::Add, x.shape, {"x", "c"}, {{"c", bc}});
-    CHECK(max_relative_error(run_gpu(*env.context, add_bc, {{"x", x}}, 2), rm::cpu::add(x, bc)) <= kTolerance);
+    CHECK(max_relative_error(run_gpu(*env.context, add_bc, {{"x", x}}, 2), rm::cpu::add(x, bc)) <=
+          kTolerance);
 
     rm::Tensor scale = random_tensor({7}, 14, 0.5f, 1.5f), shift = random_tensor({7}, 15);
     rm::Tensor mean = random_tensor({7}, 16), var = random_tensor({7}, 17, 0.2f, 2.0f);
     rm::Attrs bn_attrs;
     bn_attrs.epsilon = 1e-3f;
-    rm::Graph bn = single_node_graph(rm::Op::BatchNormalization, x.shape, {"x", "s", "sh", "m", "v"},
-                                     {{"s", scale}, {"sh", shift}, {"m", mean}, {"v", var}}, bn_attrs);
+    rm::Graph bn =
+        single_node_graph(rm::Op::BatchNormalization, x.shape, {"x", "s", "sh", "m", "v"},
+                          {{"s", scale}, {"sh", shift}, {"m", mean}, {"v", var}}, bn_attrs);
     rm::Tensor want = rm::cpu::batchnorm(x, scale, shift, mean, var, 1e-3f);
     CHECK(max_relative_error(run_gpu(*env.context, bn, {{"x", x}}, 2), want) <= kTolerance);
 }
@@ -85,22 +89,30 @@ void check_dense(GpuEnv& env) {
     a.trans_b = true;
     a.alpha = 0.5f;
     a.beta = 2.0f;
-    rm::Graph fc = single_node_graph(rm::Op::Gemm, x.shape, {"x", "w", "b"}, {{"w", w}, {"b", bias}}, a);
-    CHECK(max_relative_error(run_gpu(*env.context, fc, {{"x", x}}, 3), rm::cpu::gemm(x, w, &bias, a)) <= kTolerance);
+    rm::Graph fc =
+        single_node_graph(rm::Op::Gemm, x.shape, {"x", "w", "b"}, {{"w", w}, {"b", bias}}, a);
+    CHECK(max_relative_error(run_gpu(*env.context, fc, {{"x", x}}, 3),
+                             rm::cpu::gemm(x, w, &bias, a)) <= kTolerance);
     // K a multiple of 4: rows are read as RGBA texels.
     rm::Tensor x4 = random_tensor({3, 36}, 31), w4 = random_tensor({10, 36}, 32);
-    rm::Graph fc4 = single_node_graph(rm::Op::Gemm, x4.shape, {"x", "w", "b"}, {{"w", w4}, {"b", bias}}, a);
-    CHECK(max_relative_error(run_gpu(*env.context, fc4, {{"x", x4}}, 3), rm::cpu::gemm(x4, w4, &bias, a)) <= kTolerance);
+    rm::Graph fc4 =
+        single_node_graph(rm::Op::Gemm, x4.shape, {"x", "w", "b"}, {{"w", w4}, {"b", bias}}, a);
+    CHECK(max_relative_error(run_gpu(*env.context, fc4, {{"x", x4}}, 3),
+                             rm::cpu::gemm(x4, w4, &bias, a)) <= kTolerance);
 
-    rm::Tensor xt = random_tensor({37, 3}, 24), w2 = random_tensor({37, 10}, 25), c2 = random_tensor({3, 10}, 26);
+    rm::Tensor xt = random_tensor({37, 3}, 24), w2 = random_tensor({37, 10}, 25),
+               c2 = random_tensor({3, 10}, 26);
     rm::Attrs at;
     at.trans_a = true;
-    rm::Graph g2 = single_node_graph(rm::Op::Gemm, xt.shape, {"x", "w", "c"}, {{"w", w2}, {"c", c2}}, at);
-    CHECK(max_relative_error(run_gpu(*env.context, g2, {{"x", xt}}, 37), rm::cpu::gemm(xt, w2, &c2, at)) <= kTolerance);
+    rm::Graph g2 =
+        single_node_graph(rm::Op::Gemm, xt.shape, {"x", "w", "c"}, {{"w", w2}, {"c", c2}}, at);
+    CHECK(max_relative_error(run_gpu(*env.context, g2, {{"x", xt}}, 37),
+                             rm::cpu::gemm(xt, w2, &c2, at)) <= kTolerance);
 
     rm::Tensor ma = random_tensor({2, 4, 9}, 27), mb = random_tensor({9, 6}, 28);
     rm::Graph mm = single_node_graph(rm::Op::MatMul, ma.shape, {"x", "m"}, {{"m", mb}});
-    CHECK(max_relative_error(run_gpu(*env.context, mm, {{"x", ma}}, 2), rm::cpu::matmul(ma, mb)) <= kTolerance);
+    CHECK(max_relative_error(run_gpu(*env.context, mm, {{"x", ma}}, 2), rm::cpu::matmul(ma, mb)) <=
+          kTolerance);
 
     rm::Tensor s = random_tensor({2, 5, 3}, 29, -4.0f, 4.0f);
     for (int64_t axis : {1, -1}) {
@@ -108,7 +120,8 @@ void check_dense(GpuEnv& env) {
         sa.axis = axis;
         rm::Graph sm = single_node_graph(rm::Op::Softmax, s.shape, {"x"}, {}, sa);
         CAPTURE(axis);
-        CHECK(max_relative_error(run_gpu(*env.context, sm, {{"x", s}}, 2), rm::cpu::softmax(s, axis)) <= kTolerance);
+        CHECK(max_relative_error(run_gpu(*env.context, sm, {{"x", s}}, 2),
+                                 rm::cpu::softmax(s, axis)) <= kTolerance);
     }
 }
 
@@ -130,7 +143,8 @@ TEST_CASE("pools and element-wise ops split over several dispatches under a tiny
     check_pools(*env);
     rm::Tensor x = random_tensor({2, 7, 5, 3}, 11), b = random_tensor({2, 7, 5, 3}, 12);
     rm::Graph add = single_node_graph(rm::Op::Add, x.shape, {"x", "b"}, {}, {}, {{"b", b.shape}});
-    CHECK(max_relative_error(run_gpu(*env->context, add, {{"x", x}, {"b", b}}, 2), rm::cpu::add(x, b)) <= kTolerance);
+    CHECK(max_relative_error(run_gpu(*env->context, add, {{"x", x}, {"b", b}}, 2),
+                             rm::cpu::add(x, b)) <= kTolerance);
     check_validation_clean(*env);
 }
 

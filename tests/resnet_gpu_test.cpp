@@ -1,8 +1,7 @@
 // Whole built-in ResNets (narrow, small input) on the GPU against the CPU executor, residual
 // and plain (after RM), and under a tiny binding limit.
-#include "gpu_test_util.hpp"
-
 #include "app/engine/context_impl.hpp"
+#include "gpu_test_util.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/resnet_builder.hpp"
 #include "rm/rm_transform.hpp"
@@ -82,7 +81,8 @@ TEST_CASE("residual Adds are fused into the conv that runs last, on both conv ke
 TEST_CASE("a plain ResNet runs sliced under a tiny binding limit") {
     auto env = make_gpu_env();
     if (!env) return;
-    env->context->impl().max_binding_override = 128 * 1024;  // the widest plain weights need several slices
+    env->context->impl().max_binding_override =
+        128 * 1024;  // the widest plain weights need several slices
     rm::Graph plain = rm::rm_transform(small_resnet("resnet18")).plain;
     CHECK(gpu_vs_cpu(*env->context, plain) <= kTolerance);
     check_validation_clean(*env);

@@ -2,8 +2,8 @@
 
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
-#include <imgui.h>
 #include <backends/imgui_impl_glfw.h>
+#include <imgui.h>
 #include <stb_image_write.h>
 
 #include <algorithm>
@@ -35,13 +35,17 @@ namespace {
 
 // GLFW is process-wide; this owns its init/terminate and the window.
 class Window {
-public:
+  public:
     Window(int width, int height) {
-        glfwSetErrorCallback([](int, const char* message) { std::fprintf(stderr, "rmvk gui: GLFW: %s\n", message); });
+        glfwSetErrorCallback([](int, const char* message) {
+            std::fprintf(stderr, "rmvk gui: GLFW: %s\n", message);
+        });
         if (!glfwInit())
-            throw RenderError("cannot open a window: no display (set DISPLAY, or run under xvfb-run)");
+            throw RenderError(
+                "cannot open a window: no display (set DISPLAY, or run under xvfb-run)");
         glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
-        window_ = glfwCreateWindow(width, height, "rmvk - residual vs plain (RM)", nullptr, nullptr);
+        window_ =
+            glfwCreateWindow(width, height, "rmvk - residual vs plain (RM)", nullptr, nullptr);
         if (!window_) {
             glfwTerminate();
             throw RenderError("cannot create a window on this display");
@@ -55,17 +59,18 @@ public:
     Window& operator=(const Window&) = delete;
     GLFWwindow* get() const { return window_; }
 
-private:
+  private:
     GLFWwindow* window_ = nullptr;
 };
 
 // ImGui context + GLFW backend, torn down in the right order.
 class ImGuiSession {
-public:
+  public:
     explicit ImGuiSession(GLFWwindow* window) {
         IMGUI_CHECKVERSION();
         ImGui::CreateContext();
-        ImGui::GetIO().IniFilename = nullptr;  // layout is fixed; no files written beside the user's
+        ImGui::GetIO().IniFilename =
+            nullptr;  // layout is fixed; no files written beside the user's
         theme::apply_style();
         ImGui_ImplGlfw_InitForVulkan(window, true);
     }
@@ -102,7 +107,7 @@ std::string lower_ext(const std::string& path) {
 }
 
 class App {
-public:
+  public:
     explicit App(const GuiOptions& options)
         : options_(options),
           window_(options.width, options.height),
@@ -153,8 +158,10 @@ public:
             ImGui::NewFrame();
             draw_ui();
             ImGui::Render();
-            double build_ms = std::chrono::duration<double, std::milli>(Clock::now() - build_start).count();
-            bool settled = !worker_.busy() && startup_done() && dropped_.empty() && !browser_.scripted();
+            double build_ms =
+                std::chrono::duration<double, std::milli>(Clock::now() - build_start).count();
+            bool settled =
+                !worker_.busy() && startup_done() && dropped_.empty() && !browser_.scripted();
             bool last_frame = scripted() && settled && frames_done_ + 1 >= options_.frames;
             Screenshot shot;
             bool capture = last_frame && (!options_.screenshot.empty() || options_.check_redraw);
@@ -166,7 +173,8 @@ public:
                 // The first frames after loading build textures; measure the steady state.
                 if (frames_done_ == 3) renderer_.reset_costs();
                 if (frames_done_ > 3) {
-                    frame_ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());
+                    frame_ms.push_back(
+                        std::chrono::duration<double, std::milli>(now - last).count());
                     ui_ms_sum_ += build_ms;
                     ++ui_ms_count_;
                 }
@@ -186,7 +194,7 @@ public:
         return 0;
     }
 
-private:
+  private:
     bool scripted() const { return options_.frames > 0; }
     bool startup_done() const { return startup_ == Startup::Done; }
 
@@ -208,7 +216,8 @@ private:
 
     void start_load(const std::string& model_spec, const std::string& image) {
         std::string device = state_.device;
-        std::string title = "Opening " + (model_spec.empty() ? std::string("the bundled model") : model_spec);
+        std::string title =
+            "Opening " + (model_spec.empty() ? std::string("the bundled model") : model_spec);
         worker_.start(title, [model_spec, image, device](Progress& progress) {
             JobResult r;
             r.model = load_model_for_ui(model_spec, progress);
@@ -227,7 +236,8 @@ private:
             } catch (const std::exception& e) {
                 if (device == kCpuDevice) throw;
                 // Keep the app useful when the GPU path fails: show the CPU reference, say why.
-                r.warning = "running on " + device + " failed (" + e.what() + "); showing the CPU reference";
+                r.warning = "running on " + device + " failed (" + e.what() +
+                            "); showing the CPU reference";
                 r.runs = run(kCpuDevice);
             }
             return r;
@@ -237,11 +247,12 @@ private:
     void start_run(const std::string& image, const std::string& device, int repeats) {
         if (!state_.model) return;
         auto model = state_.model;
-        worker_.start("Running both graphs on " + device, [model, image, device, repeats](Progress& progress) {
-            JobResult r;
-            r.runs = run_both(*model, image, device, repeats, progress);
-            return r;
-        });
+        worker_.start("Running both graphs on " + device,
+                      [model, image, device, repeats](Progress& progress) {
+                          JobResult r;
+                          r.runs = run_both(*model, image, device, repeats, progress);
+                          return r;
+                      });
     }
 
     void handle_jobs() {
@@ -257,10 +268,10 @@ private:
             bool new_model = done->model != nullptr;
             if (new_model) {
                 state_.model = done->model;
-                residual_view_.set_graph({&state_.model->residual, &state_.model->residual_shapes, nullptr,
-                                          residual_blocks(*state_.model)});
-                plain_view_.set_graph({&state_.model->rm.plain, &state_.model->plain_shapes, &state_.model->rm.mapping,
-                                       plain_blocks(*state_.model)});
+                residual_view_.set_graph({&state_.model->residual, &state_.model->residual_shapes,
+                                          nullptr, residual_blocks(*state_.model)});
+                plain_view_.set_graph({&state_.model->rm.plain, &state_.model->plain_shapes,
+                                       &state_.model->rm.mapping, plain_blocks(*state_.model)});
             }
             if (done->runs) {
                 state_.runs = done->runs;
@@ -272,7 +283,8 @@ private:
         }
         // Start-up script: the model asked for (or the bundled one when it fails), then
         // --open-after-start, then the scripted frames.
-        if (startup_ == Startup::First && !done->error.empty() && !state_.model && !options_.model.empty()) {
+        if (startup_ == Startup::First && !done->error.empty() && !state_.model &&
+            !options_.model.empty()) {
             startup_ = Startup::Fallback;
             start_load("", options_.image);
         } else if (startup_ == Startup::First || startup_ == Startup::Fallback) {
@@ -318,9 +330,11 @@ private:
                 select_plain(wanted, true);
                 return;
             }
-            report_error("--select", "no node '" + wanted + "' in either graph of " + m.display_name);
+            report_error("--select",
+                         "no node '" + wanted + "' in either graph of " + m.display_name);
         }
-        // Show something telling: the first conv of the first converted block (it gains reserved channels).
+        // Show something telling: the first conv of the first converted block (it gains reserved
+        // channels).
         for (const auto& b : m.rm.blocks)
             if (b.convertible && !b.main_nodes.empty()) {
                 select_residual(b.main_nodes.front(), true);
@@ -398,7 +412,8 @@ private:
         if (!ImGui::BeginMenuBar()) return;
         bool idle = !worker_.busy();
         if (ImGui::BeginMenu("File")) {
-            if (ImGui::MenuItem("Open model...", nullptr, false, idle)) open_browser(FileBrowser::Purpose::Model);
+            if (ImGui::MenuItem("Open model...", nullptr, false, idle))
+                open_browser(FileBrowser::Purpose::Model);
             if (ImGui::MenuItem("Open image...", nullptr, false, idle && state_.model))
                 open_browser(FileBrowser::Purpose::Image);
             if (ImGui::MenuItem("Load bench report...")) open_browser(FileBrowser::Purpose::Report);
@@ -407,10 +422,12 @@ private:
             ImGui::EndMenu();
         }
         if (ImGui::BeginMenu("Models")) {
-            if (ImGui::MenuItem("Bundled Fashion-MNIST ResNet", nullptr, false, idle)) start_load("", "");
+            if (ImGui::MenuItem("Bundled Fashion-MNIST ResNet", nullptr, false, idle))
+                start_load("", "");
             ImGui::Separator();
             for (const auto& name : rm::builtin_model_names()) {
-                if (ImGui::MenuItem(("builtin:" + name + " (224x224, 1000 classes)").c_str(), nullptr, false, idle))
+                if (ImGui::MenuItem(("builtin:" + name + " (224x224, 1000 classes)").c_str(),
+                                    nullptr, false, idle))
                     start_load("builtin:" + name, "");
             }
             if (ImGui::BeginMenu("small variants (64x64, 10 classes)")) {
@@ -440,17 +457,20 @@ private:
             const auto& m = *state_.model;
             ImGui::TextColored(theme::kAccent, "%s", m.display_name.c_str());
             ImGui::SameLine();
-            ImGui::TextDisabled("| %zu -> %zu nodes | %d/%zu blocks converted", m.residual.nodes.size(),
-                                m.rm.plain.nodes.size(), m.rm.converted, m.rm.blocks.size());
+            ImGui::TextDisabled("| %zu -> %zu nodes | %d/%zu blocks converted",
+                                m.residual.nodes.size(), m.rm.plain.nodes.size(), m.rm.converted,
+                                m.rm.blocks.size());
         }
         if (state_.runs) {
             ImGui::SameLine();
             ImGui::TextDisabled("| %s | %s", state_.runs->device.c_str(),
-                                state_.runs->image_path.empty() ? "synthetic input"
-                                                                : fs::path(state_.runs->image_path).filename().c_str());
+                                state_.runs->image_path.empty()
+                                    ? "synthetic input"
+                                    : fs::path(state_.runs->image_path).filename().c_str());
             ImGui::SameLine();
             const auto& c = state_.runs->comparison;
-            ImGui::TextColored(c.match ? theme::kGood : theme::kBad, c.match ? "| outputs match" : "| outputs differ");
+            ImGui::TextColored(c.match ? theme::kGood : theme::kBad,
+                               c.match ? "| outputs match" : "| outputs differ");
         }
         if (worker_.busy()) {
             ImGui::SameLine();
@@ -467,9 +487,10 @@ private:
         const ImGuiViewport* vp = ImGui::GetMainViewport();
         ImGui::SetNextWindowPos(vp->WorkPos);
         ImGui::SetNextWindowSize(vp->WorkSize);
-        ImGuiWindowFlags flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_MenuBar |
-                                 ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
-                                 ImGuiWindowFlags_NoBackground;  // the clear colour is the background: one fill less
+        ImGuiWindowFlags flags =
+            ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_MenuBar |
+            ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
+            ImGuiWindowFlags_NoBackground;  // the clear colour is the background: one fill less
         ImGui::Begin("rmvk", nullptr, flags);
         draw_menu();
         draw_status();
@@ -479,12 +500,16 @@ private:
 
         ImGui::BeginChild("left", {left_w, avail.y}, false);
         float pane_w = (left_w - 6) / 2;
-        ImGui::BeginChild("residual_pane", {pane_w, graphs_h}, true, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
-        if (auto clicked = residual_view_.draw(state_.selection.residual, residual_ms_)) select_residual(*clicked, false);
+        ImGui::BeginChild("residual_pane", {pane_w, graphs_h}, true,
+                          ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
+        if (auto clicked = residual_view_.draw(state_.selection.residual, residual_ms_))
+            select_residual(*clicked, false);
         ImGui::EndChild();
         ImGui::SameLine(0, 6);
-        ImGui::BeginChild("plain_pane", {pane_w, graphs_h}, true, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
-        if (auto clicked = plain_view_.draw(state_.selection.plain, plain_ms_)) select_plain(*clicked, false);
+        ImGui::BeginChild("plain_pane", {pane_w, graphs_h}, true,
+                          ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
+        if (auto clicked = plain_view_.draw(state_.selection.plain, plain_ms_))
+            select_plain(*clicked, false);
         ImGui::EndChild();
         ImGui::BeginChild("properties", {0, 0}, true);
         draw_properties_panel(state_);
@@ -498,7 +523,8 @@ private:
         ImGui::EndChild();
         if (ImGui::BeginTabBar("tabs")) {
             auto tab = [&](const char* name) {
-                ImGuiTabItemFlags f = active_tab_request_ == name ? ImGuiTabItemFlags_SetSelected : 0;
+                ImGuiTabItemFlags f =
+                    active_tab_request_ == name ? ImGuiTabItemFlags_SetSelected : 0;
                 bool open = ImGui::BeginTabItem(name, nullptr, f);
                 if (open) active_tab_ = name;
                 return open;
@@ -532,9 +558,12 @@ private:
         if (auto chosen = browser_.draw()) {
             auto purpose = browser_.purpose();
             browser_.close();
-            if (purpose == FileBrowser::Purpose::Model && !worker_.busy()) start_load(*chosen, state_.image_path);
-            else if (purpose == FileBrowser::Purpose::Image && !worker_.busy()) start_run(*chosen, state_.device, 1);
-            else if (purpose == FileBrowser::Purpose::Report) open_path(*chosen);
+            if (purpose == FileBrowser::Purpose::Model && !worker_.busy())
+                start_load(*chosen, state_.image_path);
+            else if (purpose == FileBrowser::Purpose::Image && !worker_.busy())
+                start_run(*chosen, state_.device, 1);
+            else if (purpose == FileBrowser::Purpose::Report)
+                open_path(*chosen);
         }
         draw_error_modal();
         ImGui::End();
@@ -550,7 +579,8 @@ private:
             ImGui::TextUnformatted(modal_errors_.front().c_str());
             ImGui::PopTextWrapPos();
             ImGui::TextDisabled(state_.model ? "The previous model and results are kept." : "");
-            if (ImGui::Button("OK", {120, 0}) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter))) {
+            if (ImGui::Button("OK", {120, 0}) ||
+                ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter))) {
                 modal_errors_.erase(modal_errors_.begin());
                 ImGui::CloseCurrentPopup();
             }
@@ -562,8 +592,10 @@ private:
         int rc = 0;
         if (!options_.screenshot.empty()) {
             if (shot.rgba.empty() ||
-                !stbi_write_png(options_.screenshot.c_str(), shot.width, shot.height, 4, shot.rgba.data(), shot.width * 4)) {
-                std::fprintf(stderr, "rmvk gui: could not write screenshot %s\n", options_.screenshot.c_str());
+                !stbi_write_png(options_.screenshot.c_str(), shot.width, shot.height, 4,
+                                shot.rgba.data(), shot.width * 4)) {
+                std::fprintf(stderr, "rmvk gui: could not write screenshot %s\n",
+                             options_.screenshot.c_str());
                 rc = 1;
             }
         }
@@ -578,10 +610,14 @@ private:
             facts.ui_ms = ui_ms_count_ ? ui_ms_sum_ / ui_ms_count_ : 0.0;
             const FrameCosts& c = renderer_.costs();
             double n = std::max(1, c.frames);
-            facts.frame_costs = {{"wait", c.wait_ms / n},     {"acquire", c.acquire_ms / n}, {"record", c.record_ms / n},
-                                 {"submit", c.submit_ms / n}, {"present", c.present_ms / n}};
+            facts.frame_costs = {{"wait", c.wait_ms / n},
+                                 {"acquire", c.acquire_ms / n},
+                                 {"record", c.record_ms / n},
+                                 {"submit", c.submit_ms / n},
+                                 {"present", c.present_ms / n}};
             ImVec2 window = ImGui::GetIO().DisplaySize;
-            facts.redrawn_share = c.redrawn_pixels / n / std::max(1.0, double(window.x) * double(window.y));
+            facts.redrawn_share =
+                c.redrawn_pixels / n / std::max(1.0, double(window.x) * double(window.y));
             facts.redraw_mismatch = shot.redraw_mismatch;
             facts.browser_open = browser_.purpose() != FileBrowser::Purpose::None;
             facts.browser_dir = browser_.dir();

@@ -9,24 +9,25 @@
 namespace rmvk::ui {
 
 struct GuiOptions {
-    std::string model;              // "" = bundled default
-    std::string image;              // "" = bundled sample
-    std::string device;             // "" = default compute device
-    std::string select;             // node to select once loaded
-    std::string screenshot;         // PNG of the last frame
-    std::string dump_state;         // JSON of what is on screen
-    std::string open_after_start;   // a model opened once the first one is shown (error-path tests)
-    std::string tab;                // "Feature maps", "Timing" or "Input" shown first
-    int page = 1;                   // feature-map page shown first (1-based)
+    std::string model;             // "" = bundled default
+    std::string image;             // "" = bundled sample
+    std::string device;            // "" = default compute device
+    std::string select;            // node to select once loaded
+    std::string screenshot;        // PNG of the last frame
+    std::string dump_state;        // JSON of what is on screen
+    std::string open_after_start;  // a model opened once the first one is shown (error-path tests)
+    std::string tab;               // "Feature maps", "Timing" or "Input" shown first
+    int page = 1;                  // feature-map page shown first (1-based)
     // Scripted use of what a user does by hand, once start-up is done (tests):
     std::vector<std::string> drop;  // paths dropped onto the window, in order
     std::string browse;             // "model", "image" or "report": open the File menu's browser
-    std::string pick;               // then open this path (relative to where the browser starts), folder by folder
-    int frames = 0;                 // > 0: render this many frames after loading, then exit
-    float pan = 0;                  // scripted frames drag both graph panes up by this many pixels each
+    std::string
+        pick;        // then open this path (relative to where the browser starts), folder by folder
+    int frames = 0;  // > 0: render this many frames after loading, then exit
+    float pan = 0;   // scripted frames drag both graph panes up by this many pixels each
     int width = 1600, height = 1000;
     bool vsync = true;
-    bool check_redraw = false;      // compare the last frame's partial redraw with a whole one
+    bool check_redraw = false;  // compare the last frame's partial redraw with a whole one
 };
 
 // Throws on a bad command line (cli::UsageError-like std::invalid_argument).

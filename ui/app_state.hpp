@@ -10,8 +10,8 @@
 namespace rmvk::ui {
 
 struct Selection {
-    std::set<std::string> residual, plain;          // highlighted nodes
-    std::string residual_primary, plain_primary;    // whose outputs the feature maps show
+    std::set<std::string> residual, plain;        // highlighted nodes
+    std::string residual_primary, plain_primary;  // whose outputs the feature maps show
 };
 
 struct AppState {

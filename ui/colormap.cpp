@@ -12,7 +12,8 @@ std::array<uint8_t, 3> lerp_table(const float (*table)[3], int n, float t) {
     int i = std::min(int(t), n - 2);
     float f = t - float(i);
     std::array<uint8_t, 3> out;
-    for (int c = 0; c < 3; ++c) out[c] = uint8_t(255.0f * (table[i][c] * (1 - f) + table[i + 1][c] * f) + 0.5f);
+    for (int c = 0; c < 3; ++c)
+        out[c] = uint8_t(255.0f * (table[i][c] * (1 - f) + table[i + 1][c] * f) + 0.5f);
     return out;
 }
 
@@ -28,8 +29,11 @@ std::array<uint8_t, 3> viridis(float t) {
 }
 
 std::array<uint8_t, 3> diverging(float t) {
-    static const float kTable[5][3] = {
-        {0.23f, 0.30f, 0.75f}, {0.55f, 0.69f, 0.99f}, {0.95f, 0.95f, 0.95f}, {0.96f, 0.60f, 0.48f}, {0.71f, 0.02f, 0.15f}};
+    static const float kTable[5][3] = {{0.23f, 0.30f, 0.75f},
+                                       {0.55f, 0.69f, 0.99f},
+                                       {0.95f, 0.95f, 0.95f},
+                                       {0.96f, 0.60f, 0.48f},
+                                       {0.71f, 0.02f, 0.15f}};
     return lerp_table(kTable, 5, (t + 1.0f) * 0.5f);
 }
 

@@ -18,19 +18,19 @@ struct FeatureMapsPanel::Grid {
     FeatureGridInfo info;
     std::shared_ptr<const RunSet> hold;  // keeps `values` alive
     const rm::Tensor* values = nullptr;
-    rm::Tensor own;                      // the difference grid's values
-    std::vector<int> order;              // channel per display position (originals, then reserved)
+    rm::Tensor own;          // the difference grid's values
+    std::vector<int> order;  // channel per display position (originals, then reserved)
     std::vector<bool> reserved;
     int channels = 0, height = 1, width = 1;
     bool signed_data = false;
     // The current page's atlas.
     std::string key;
-    std::vector<int> shown;              // display positions on this page
+    std::vector<int> shown;  // display positions on this page
     int atlas_cols = 1;
     std::vector<uint8_t> rgba;
     int atlas_w = 0, atlas_h = 0;
     std::unique_ptr<Texture> texture;
-    std::string note;                    // why the grid is empty
+    std::string note;  // why the grid is empty
 };
 
 namespace {
@@ -57,7 +57,9 @@ std::pair<float, float> min_max(const float* p, size_t n) {
     return {lo, hi};
 }
 
-int pages_for(int count, int per_page) { return (count + per_page - 1) / per_page; }
+int pages_for(int count, int per_page) {
+    return (count + per_page - 1) / per_page;
+}
 
 }  // namespace
 
@@ -78,12 +80,14 @@ FeatureMapsPanel::FeatureMapsPanel(Renderer& renderer) : renderer_(renderer) {
 
 FeatureMapsPanel::~FeatureMapsPanel() = default;
 
-FeatureGridInfo FeatureMapsPanel::info(int side) const { return grids_.at(size_t(side))->info; }
+FeatureGridInfo FeatureMapsPanel::info(int side) const {
+    return grids_.at(size_t(side))->info;
+}
 
 void FeatureMapsPanel::update(const AppState& state) {
-    std::string bind_key = state.selection.residual_primary + "|" + state.selection.plain_primary + "|" +
-                           std::to_string(reinterpret_cast<uintptr_t>(state.runs.get())) + "|" +
-                           std::to_string(reinterpret_cast<uintptr_t>(state.model.get()));
+    std::string bind_key = state.selection.residual_primary + "|" + state.selection.plain_primary +
+                           "|" + std::to_string(reinterpret_cast<uintptr_t>(state.runs.get())) +
+                           "|" + std::to_string(reinterpret_cast<uintptr_t>(state.model.get()));
     if (bind_key != bind_key_) {
         bind_key_ = bind_key;
         bind(state);
@@ -107,7 +111,8 @@ void FeatureMapsPanel::bind(const AppState& state) {
     Grid& plain = *grids_[1];
     Grid& diff = *grids_[2];
 
-    auto bind = [&](Grid& g, const rm::Graph& graph, const GraphRun& run, const std::string& node, const char* title) {
+    auto bind = [&](Grid& g, const rm::Graph& graph, const GraphRun& run, const std::string& node,
+                    const char* title) {
         g.info = {};
         g.info.title = title;
         g.info.node = node;
@@ -165,7 +170,8 @@ void FeatureMapsPanel::bind(const AppState& state) {
     if (plain.values) {
         auto m = model.rm.mapping.find(sel.plain_primary);
         std::string ref_node = (m != model.rm.mapping.end() && !m->second.residual_nodes.empty())
-                                   ? m->second.residual_nodes.back() : "";
+                                   ? m->second.residual_nodes.back()
+                                   : "";
         std::string ref_tensor = ref_node.empty() ? "" : output_of(model.residual, ref_node);
         auto it = runs.residual.tensors.find(ref_tensor);
         if (it != runs.residual.tensors.end()) {
@@ -177,7 +183,8 @@ void FeatureMapsPanel::bind(const AppState& state) {
                 for (int k = 0; k < c; ++k)
                     for (size_t i = 0; i < hw; ++i)
                         diff.own.data[size_t(k) * hw + i] =
-                            plain.values->data[size_t(original[size_t(k)]) * hw + i] - it->second.data[size_t(k) * hw + i];
+                            plain.values->data[size_t(original[size_t(k)]) * hw + i] -
+                            it->second.data[size_t(k) * hw + i];
                 diff.values = &diff.own;
                 diff.channels = c;
                 diff.height = h;
@@ -190,8 +197,8 @@ void FeatureMapsPanel::bind(const AppState& state) {
                 diff.reserved.assign(size_t(c), false);
                 for (int k = 0; k < c; ++k) diff.order.push_back(k);
             } else {
-                diff.note = "shapes differ: residual '" + ref_node + "' " + rm::to_string(it->second.shape) +
-                            " vs plain original channels";
+                diff.note = "shapes differ: residual '" + ref_node + "' " +
+                            rm::to_string(it->second.shape) + " vs plain original channels";
             }
         } else {
             diff.note = "no residual tensor corresponds";
@@ -230,7 +237,8 @@ void FeatureMapsPanel::build_atlases(const AppState& state) {
         g.shown.clear();
         int reserved = int(std::count(g.reserved.begin(), g.reserved.end(), true));
         int originals = int(g.order.size()) - reserved;
-        for (int p = page_ * per_page_; p < std::min(originals, (page_ + 1) * per_page_); ++p) g.shown.push_back(p);
+        for (int p = page_ * per_page_; p < std::min(originals, (page_ + 1) * per_page_); ++p)
+            g.shown.push_back(p);
         if (reserved > 0) {
             int rpage = std::min(page_, pages_for(reserved, per_page_) - 1);
             g.info.reserved_first = rpage * per_page_;
@@ -281,15 +289,19 @@ void FeatureMapsPanel::build_atlases(const AppState& state) {
             for (int y = 0; y < g.height; ++y)
                 for (int x = 0; x < g.width; ++x) {
                     float v = src[size_t(y) * size_t(g.width) + size_t(x)];
-                    std::array<uint8_t, 3> rgb = diverge ? diverging(amax > 0 ? v / amax : 0.0f)
-                                                         : viridis(hi > lo ? (v - lo) / (hi - lo) : 0.0f);
-                    uint8_t* px = &g.rgba[(size_t(oy + y) * size_t(g.atlas_w) + size_t(ox + x)) * 4];
+                    std::array<uint8_t, 3> rgb =
+                        diverge ? diverging(amax > 0 ? v / amax : 0.0f)
+                                : viridis(hi > lo ? (v - lo) / (hi - lo) : 0.0f);
+                    uint8_t* px =
+                        &g.rgba[(size_t(oy + y) * size_t(g.atlas_w) + size_t(ox + x)) * 4];
                     px[0] = rgb[0];
                     px[1] = rgb[1];
                     px[2] = rgb[2];
                     px[3] = 255;
-                    if (t == 0 && x == 0 && y == 0) std::copy(rgb.begin(), rgb.end(), first);
-                    else if (rgb[0] != first[0] || rgb[1] != first[1] || rgb[2] != first[2]) any_different = true;
+                    if (t == 0 && x == 0 && y == 0)
+                        std::copy(rgb.begin(), rgb.end(), first);
+                    else if (rgb[0] != first[0] || rgb[1] != first[1] || rgb[2] != first[2])
+                        any_different = true;
                 }
         }
         g.info.non_blank = any_different;
@@ -306,7 +318,8 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     ImGui::SameLine();
     ImGui::TextDisabled("%s", rm::to_string(g.info.shape).c_str());
     ImGui::TextWrapped("%s", g.info.node.c_str());
-    ImGui::TextDisabled("range %.3g .. %.3g%s", g.info.lo, g.info.hi, g.signed_data ? " (signed: blue<0<red)" : "");
+    ImGui::TextDisabled("range %.3g .. %.3g%s", g.info.lo, g.info.hi,
+                        g.signed_data ? " (signed: blue<0<red)" : "");
     int n = int(g.shown.size());
     int originals = n - g.info.reserved_shown;
     // Labels: "original a-b of M" when the grid has reserved channels; for the reserved ones a
@@ -315,10 +328,11 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     float line_h = ImGui::GetTextLineHeightWithSpacing();
     float label_h = (g.info.reserved_total > 0 && originals > 0 ? line_h : 0.0f);
     if (g.info.reserved_shown > 0)
-        label_h += line_h + ImGui::CalcTextSize(source.c_str(), nullptr, false, width).y + ImGui::GetStyle().ItemSpacing.y;
+        label_h += line_h + ImGui::CalcTextSize(source.c_str(), nullptr, false, width).y +
+                   ImGui::GetStyle().ItemSpacing.y;
     const ImGuiStyle& style = ImGui::GetStyle();
-    float avail_h =
-        std::max(40.0f, height - ImGui::GetCursorPosY() - label_h - style.WindowPadding.y - style.ItemSpacing.y - 4);
+    float avail_h = std::max(40.0f, height - ImGui::GetCursorPosY() - label_h -
+                                        style.WindowPadding.y - style.ItemSpacing.y - 4);
     // Largest tile that fits all of this page's tiles in the column.
     float aspect = float(g.width) / float(g.height);
     float best = 8;
@@ -340,31 +354,40 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
         ImVec2 start = ImGui::GetCursorScreenPos();
         int count = to - from;
         auto tile_at = [&](int k) {
-            return ImVec2(start.x + float(k % best_cols) * (tw + 3), start.y + float(k / best_cols) * (th + 3));
+            return ImVec2(start.x + float(k % best_cols) * (tw + 3),
+                          start.y + float(k / best_cols) * (th + 3));
         };
         // All tiles in one draw first, then the frames and hover marks over them.
         std::vector<ImageQuad> quads;
         for (int k = 0; k < count; ++k) {
             int t = from + k;
             ImVec2 p0 = tile_at(k);
-            float ax = float((t % g.atlas_cols) * g.width), ay = float((t / g.atlas_cols) * g.height);
-            quads.push_back({p0.x, p0.y, p0.x + tw, p0.y + th, ax / float(g.atlas_w), ay / float(g.atlas_h),
-                             (ax + float(g.width)) / float(g.atlas_w), (ay + float(g.height)) / float(g.atlas_h)});
+            float ax = float((t % g.atlas_cols) * g.width),
+                  ay = float((t / g.atlas_cols) * g.height);
+            quads.push_back({p0.x, p0.y, p0.x + tw, p0.y + th, ax / float(g.atlas_w),
+                             ay / float(g.atlas_h), (ax + float(g.width)) / float(g.atlas_w),
+                             (ay + float(g.height)) / float(g.atlas_h)});
         }
         renderer_.draw_images(dl, *g.texture, quads);
         for (int k = 0; k < count; ++k) {
             int t = from + k;
             ImVec2 p0 = tile_at(k);
             ImVec2 p1(p0.x + tw, p0.y + th);
-            if (g.reserved[size_t(g.shown[size_t(t)])]) dl->AddRect(p0, p1, theme::kReserved, 0, 0, 1.5f);
-            if (ImGui::IsWindowHovered() && mouse.x >= p0.x && mouse.x < p1.x && mouse.y >= p0.y && mouse.y < p1.y) {
+            if (g.reserved[size_t(g.shown[size_t(t)])])
+                dl->AddRect(p0, p1, theme::kReserved, 0, 0, 1.5f);
+            if (ImGui::IsWindowHovered() && mouse.x >= p0.x && mouse.x < p1.x && mouse.y >= p0.y &&
+                mouse.y < p1.y) {
                 int c = g.order[size_t(g.shown[size_t(t)])];
                 int x = std::clamp(int((mouse.x - p0.x) / tw * float(g.width)), 0, g.width - 1);
                 int y = std::clamp(int((mouse.y - p0.y) / th * float(g.height)), 0, g.height - 1);
-                float v = g.values->data[(size_t(c) * size_t(g.height) + size_t(y)) * size_t(g.width) + size_t(x)];
+                float v =
+                    g.values->data[(size_t(c) * size_t(g.height) + size_t(y)) * size_t(g.width) +
+                                   size_t(x)];
                 dl->AddRect(p0, p1, theme::kSelection);
                 ImGui::SetTooltip("channel %d  y %d  x %d\nvalue %.6g%s", c, y, x, v,
-                                  g.reserved[size_t(g.shown[size_t(t)])] ? "\n(reserved: copy of block input)" : "");
+                                  g.reserved[size_t(g.shown[size_t(t)])]
+                                      ? "\n(reserved: copy of block input)"
+                                      : "");
             }
         }
         int rows = (count + best_cols - 1) / best_cols;
@@ -372,7 +395,8 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     };
     if (originals > 0) {
         if (g.info.reserved_total > 0)
-            ImGui::TextDisabled("original %d-%d of %d", g.shown.front() + 1, g.shown.front() + originals,
+            ImGui::TextDisabled("original %d-%d of %d", g.shown.front() + 1,
+                                g.shown.front() + originals,
                                 int(g.order.size()) - g.info.reserved_total);
         draw_tiles(0, originals);
     }
@@ -388,7 +412,8 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
 }
 
 void FeatureMapsPanel::draw(const AppState& state) {
-    std::string selection_key = state.selection.residual_primary + "|" + state.selection.plain_primary;
+    std::string selection_key =
+        state.selection.residual_primary + "|" + state.selection.plain_primary;
     if (selection_key != last_selection_) {
         page_ = 0;
         last_selection_ = selection_key;
@@ -404,7 +429,8 @@ void FeatureMapsPanel::draw(const AppState& state) {
     const int kPerPage[] = {8, 16, 32, 64};
     if (ImGui::BeginCombo("##perpage", (std::to_string(per_page_) + " / page").c_str())) {
         for (int v : kPerPage)
-            if (ImGui::Selectable((std::to_string(v) + " / page").c_str(), v == per_page_)) per_page_ = v;
+            if (ImGui::Selectable((std::to_string(v) + " / page").c_str(), v == per_page_))
+                per_page_ = v;
         ImGui::EndCombo();
     }
     ImGui::SameLine();
@@ -422,11 +448,14 @@ void FeatureMapsPanel::draw(const AppState& state) {
     ImGui::Checkbox("difference", &show_diff_);
     ImGui::SameLine();
     if (ImGui::Button("Export PNG")) {
-        std::string node = state.selection.plain_primary.empty() ? "featuremaps" : state.selection.plain_primary;
+        std::string node =
+            state.selection.plain_primary.empty() ? "featuremaps" : state.selection.plain_primary;
         for (char& ch : node)
             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
         auto written = export_png("rmvk_" + node);
-        export_message_ = written.empty() ? "nothing to export" : "wrote " + written.front() + (written.size() > 1 ? " ..." : "");
+        export_message_ = written.empty()
+                              ? "nothing to export"
+                              : "wrote " + written.front() + (written.size() > 1 ? " ..." : "");
     }
     if (!export_message_.empty()) {
         ImGui::SameLine();
@@ -452,7 +481,8 @@ std::vector<std::string> FeatureMapsPanel::export_png(const std::string& prefix)
         const Grid& g = *grids_[i];
         if (!g.values || g.rgba.empty()) continue;
         std::string path = prefix + "_" + kSide[i] + ".png";
-        if (stbi_write_png(path.c_str(), g.atlas_w, g.atlas_h, 4, g.rgba.data(), g.atlas_w * 4)) written.push_back(path);
+        if (stbi_write_png(path.c_str(), g.atlas_w, g.atlas_h, 4, g.rgba.data(), g.atlas_w * 4))
+            written.push_back(path);
     }
     return written;
 }

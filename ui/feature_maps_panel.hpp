@@ -18,15 +18,15 @@ struct FeatureGridInfo {
     int channels_total = 0;
     int channels_shown = 0;
     int reserved_shown = 0;
-    int reserved_total = 0;   // reserved channels in the tensor
-    int reserved_first = 0;   // index (among the reserved) of the first one shown
+    int reserved_total = 0;  // reserved channels in the tensor
+    int reserved_first = 0;  // index (among the reserved) of the first one shown
     std::string reserved_source;
     bool non_blank = false;
     float lo = 0, hi = 0;
 };
 
 class FeatureMapsPanel {
-public:
+  public:
     explicit FeatureMapsPanel(Renderer& renderer);
     ~FeatureMapsPanel();
     void draw(const AppState& state);
@@ -41,7 +41,7 @@ public:
 
     enum class Range { PerChannel, PerLayer, Shared };
 
-private:
+  private:
     struct Grid;
     void update(const AppState& state);
     void bind(const AppState& state);           // selection or runs changed

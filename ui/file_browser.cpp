@@ -12,7 +12,8 @@ namespace rmvk::ui {
 
 namespace fs = std::filesystem;
 
-void FileBrowser::open(Purpose purpose, std::string title, std::vector<std::string> extensions, std::string start_dir) {
+void FileBrowser::open(Purpose purpose, std::string title, std::vector<std::string> extensions,
+                       std::string start_dir) {
     purpose_ = purpose;
     title_ = std::move(title);
     extensions_ = std::move(extensions);
@@ -35,7 +36,8 @@ void FileBrowser::list() {
     dirs_.clear();
     files_.clear();
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir_, fs::directory_options::skip_permission_denied, ec)) {
+    for (const auto& e :
+         fs::directory_iterator(dir_, fs::directory_options::skip_permission_denied, ec)) {
         std::string name = e.path().filename().string();
         if (name.empty() || name[0] == '.') continue;
         if (e.is_directory(ec)) {
@@ -44,7 +46,8 @@ void FileBrowser::list() {
         }
         std::string ext = e.path().extension().string();
         std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-        if (extensions_.empty() || std::find(extensions_.begin(), extensions_.end(), ext) != extensions_.end())
+        if (extensions_.empty() ||
+            std::find(extensions_.begin(), extensions_.end(), ext) != extensions_.end())
             files_.push_back(name);
     }
     std::sort(dirs_.begin(), dirs_.end());
@@ -74,13 +77,16 @@ std::optional<std::string> FileBrowser::draw() {
     ImGui::BeginChild("entries", {0, -ImGui::GetFrameHeightWithSpacing() * 1.3f}, true);
     std::string go_into;
     for (const auto& d : dirs_)
-        if (ImGui::Selectable(("[dir] " + d).c_str(), false, ImGuiSelectableFlags_AllowDoubleClick) &&
+        if (ImGui::Selectable(("[dir] " + d).c_str(), false,
+                              ImGuiSelectableFlags_AllowDoubleClick) &&
             ImGui::IsMouseDoubleClicked(0))
             go_into = d;
     for (size_t i = 0; i < files_.size(); ++i)
-        if (ImGui::Selectable(files_[i].c_str(), selected_ == int(i), ImGuiSelectableFlags_AllowDoubleClick)) {
+        if (ImGui::Selectable(files_[i].c_str(), selected_ == int(i),
+                              ImGuiSelectableFlags_AllowDoubleClick)) {
             selected_ = int(i);
-            std::snprintf(path_, sizeof(path_), "%s", (fs::path(dir_) / files_[i]).string().c_str());
+            std::snprintf(path_, sizeof(path_), "%s",
+                          (fs::path(dir_) / files_[i]).string().c_str());
             if (ImGui::IsMouseDoubleClicked(0)) chosen = path_;
         }
     ImGui::EndChild();
@@ -112,7 +118,8 @@ std::optional<std::string> FileBrowser::draw() {
         list();
     }
     ImGui::SetNextItemWidth(-160);
-    bool enter = ImGui::InputText("##path", path_, sizeof(path_), ImGuiInputTextFlags_EnterReturnsTrue);
+    bool enter =
+        ImGui::InputText("##path", path_, sizeof(path_), ImGuiInputTextFlags_EnterReturnsTrue);
     ImGui::SameLine();
     if ((ImGui::Button("Open") || enter) && path_[0]) chosen = path_;
     ImGui::SameLine();

@@ -8,9 +8,10 @@
 namespace rmvk::ui {
 
 class FileBrowser {
-public:
+  public:
     enum class Purpose { None, Model, Image, Report };
-    void open(Purpose purpose, std::string title, std::vector<std::string> extensions, std::string start_dir);
+    void open(Purpose purpose, std::string title, std::vector<std::string> extensions,
+              std::string start_dir);
     // Draws while open; returns the chosen file once.
     std::optional<std::string> draw();
     Purpose purpose() const { return purpose_; }
@@ -32,7 +33,7 @@ public:
     const std::vector<std::string>& dirs() const { return dirs_; }
     const std::vector<std::string>& files() const { return files_; }
 
-private:
+  private:
     void list();
 
     Purpose purpose_ = Purpose::None;

@@ -14,13 +14,17 @@ std::string describe(const rm::Node& node, const rm::ShapeMap& shapes, const rm:
         auto it = shapes.find(node.inputs[1]);
         if (it != shapes.end() && it->second.size() == 4) {
             s += " " + std::to_string(it->second[2]) + "x" + std::to_string(it->second[3]);
-            if (node.attrs.strides.size() == 2 && node.attrs.strides[0] > 1) s += "/" + std::to_string(node.attrs.strides[0]);
+            if (node.attrs.strides.size() == 2 && node.attrs.strides[0] > 1)
+                s += "/" + std::to_string(node.attrs.strides[0]);
             s += ", " + std::to_string(it->second[0]);
             if (node.attrs.group > 1) s += " g" + std::to_string(node.attrs.group);
         }
-    } else if ((node.op == rm::Op::MaxPool || node.op == rm::Op::AveragePool) && node.attrs.kernel.size() == 2) {
-        s += " " + std::to_string(node.attrs.kernel[0]) + "x" + std::to_string(node.attrs.kernel[1]);
-    } else if (node.op == rm::Op::Gemm && node.inputs.size() > 1 && graph.is_initializer(node.inputs[1])) {
+    } else if ((node.op == rm::Op::MaxPool || node.op == rm::Op::AveragePool) &&
+               node.attrs.kernel.size() == 2) {
+        s +=
+            " " + std::to_string(node.attrs.kernel[0]) + "x" + std::to_string(node.attrs.kernel[1]);
+    } else if (node.op == rm::Op::Gemm && node.inputs.size() > 1 &&
+               graph.is_initializer(node.inputs[1])) {
         auto it = shapes.find(node.inputs[1]);
         if (it != shapes.end() && it->second.size() == 2)
             s += " " + std::to_string(it->second[1]) + "->" + std::to_string(it->second[0]);
@@ -57,13 +61,15 @@ std::string shape_label(const rm::ShapeMap& shapes, const std::string& tensor) {
     if (it == shapes.end()) return "";
     std::string s;
     // The batch dimension is always 1 here; leave it out to keep labels short.
-    for (size_t i = 1; i < it->second.size(); ++i) s += (i > 1 ? "x" : "") + std::to_string(it->second[i]);
+    for (size_t i = 1; i < it->second.size(); ++i)
+        s += (i > 1 ? "x" : "") + std::to_string(it->second[i]);
     return s;
 }
 
 // Places the boxes of one layer in their order at the x they would like, at least `gap` apart,
 // shifted so that on average they sit where they want.
-void pack(std::vector<LayoutNode>& nodes, const std::vector<int>& layer, const std::vector<float>& want) {
+void pack(std::vector<LayoutNode>& nodes, const std::vector<int>& layer,
+          const std::vector<float>& want) {
     constexpr float kGap = 26;
     std::vector<float> x(layer.size());
     for (size_t i = 0; i < layer.size(); ++i) {
@@ -81,8 +87,9 @@ void pack(std::vector<LayoutNode>& nodes, const std::vector<int>& layer, const s
 
 }  // namespace
 
-GraphLayout build_layout(const rm::Graph& graph, const rm::ShapeMap& shapes, const BlockMembership& blocks,
-                         const std::set<std::string>& collapsed, const rm::NodeMapping* mapping) {
+GraphLayout build_layout(const rm::Graph& graph, const rm::ShapeMap& shapes,
+                         const BlockMembership& blocks, const std::set<std::string>& collapsed,
+                         const rm::NodeMapping* mapping) {
     GraphLayout out;
     auto& nodes = out.nodes;
     std::unordered_map<std::string, int> producer_box;  // tensor -> box
@@ -234,7 +241,8 @@ GraphLayout build_layout(const rm::Graph& graph, const rm::ShapeMap& shapes, con
             }
             keyed.push_back({key, v});
         }
-        std::stable_sort(keyed.begin(), keyed.end(), [](auto& a, auto& b) { return a.first < b.first; });
+        std::stable_sort(keyed.begin(), keyed.end(),
+                         [](auto& a, auto& b) { return a.first < b.first; });
         for (size_t i = 0; i < layer.size(); ++i) layer[i] = keyed[i].second;
         renumber(layer);
     };
@@ -244,7 +252,8 @@ GraphLayout build_layout(const rm::Graph& graph, const rm::ShapeMap& shapes, con
     }
 
     // x placement: start packed, then pull each box toward the mean x of its neighbours.
-    for (int l = 0; l < layers; ++l) pack(nodes, by_layer[l], std::vector<float>(by_layer[l].size(), 0.0f));
+    for (int l = 0; l < layers; ++l)
+        pack(nodes, by_layer[l], std::vector<float>(by_layer[l].size(), 0.0f));
     auto relax = [&](int l, const std::vector<std::vector<int>>& neighbours) {
         std::vector<float> want;
         for (int v : by_layer[l]) {

@@ -21,9 +21,9 @@ struct Point {
 struct LayoutNode {
     enum class Kind { Op, Block, Input, Output, Dummy };
     Kind kind = Kind::Op;
-    std::string id;                    // node name, block name, or tensor name (input/output)
-    std::string title;                 // first line
-    std::string subtitle;              // second line: operator, kernel, block size
+    std::string id;        // node name, block name, or tensor name (input/output)
+    std::string title;     // first line
+    std::string subtitle;  // second line: operator, kernel, block size
     rm::Op op = rm::Op::Identity;
     std::vector<std::string> members;  // graph nodes drawn by this box
     std::string block;                 // residual block it belongs to (or is)
@@ -53,7 +53,8 @@ std::string short_name(const std::string& name, rm::Op op);
 // node name -> block name for every node inside a residual block.
 using BlockMembership = std::map<std::string, std::string>;
 
-GraphLayout build_layout(const rm::Graph& graph, const rm::ShapeMap& shapes, const BlockMembership& blocks,
-                         const std::set<std::string>& collapsed, const rm::NodeMapping* mapping);
+GraphLayout build_layout(const rm::Graph& graph, const rm::ShapeMap& shapes,
+                         const BlockMembership& blocks, const std::set<std::string>& collapsed,
+                         const rm::NodeMapping* mapping);
 
 }  // namespace rmvk::ui

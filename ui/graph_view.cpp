@@ -45,7 +45,8 @@ int GraphView::box_count() const {
 
 void GraphView::rebuild() {
     if (!input_.graph) return;
-    layout_ = build_layout(*input_.graph, *input_.shapes, input_.blocks, collapsed_, input_.mapping);
+    layout_ =
+        build_layout(*input_.graph, *input_.shapes, input_.blocks, collapsed_, input_.mapping);
     dirty_ = false;
 }
 
@@ -78,7 +79,8 @@ void GraphView::draw_toolbar() {
     }
     if (!input_.blocks.empty()) {
         ImGui::SameLine();
-        if (collapsed_.empty() ? ImGui::SmallButton("Collapse blocks") : ImGui::SmallButton("Expand blocks"))
+        if (collapsed_.empty() ? ImGui::SmallButton("Collapse blocks")
+                               : ImGui::SmallButton("Expand blocks"))
             set_all_collapsed(collapsed_.empty());
     }
     ImGui::SetNextItemWidth(-1);
@@ -121,14 +123,17 @@ std::optional<std::string> GraphView::draw(const std::set<std::string>& selected
         focus_.reset();
     }
     std::string canvas_id = "canvas" + title_;
-    ImGui::InvisibleButton(canvas_id.c_str(), size, ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight);
+    ImGui::InvisibleButton(canvas_id.c_str(), size,
+                           ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight);
     bool hovered = ImGui::IsItemHovered();
     ImGuiIO& io = ImGui::GetIO();
     auto to_screen = [&](Point p) {
-        return ImVec2(origin.x + size.x / 2 + (p.x - center_.x) * zoom_, origin.y + size.y / 2 + (p.y - center_.y) * zoom_);
+        return ImVec2(origin.x + size.x / 2 + (p.x - center_.x) * zoom_,
+                      origin.y + size.y / 2 + (p.y - center_.y) * zoom_);
     };
     auto to_world = [&](ImVec2 s) {
-        return Point{center_.x + (s.x - origin.x - size.x / 2) / zoom_, center_.y + (s.y - origin.y - size.y / 2) / zoom_};
+        return Point{center_.x + (s.x - origin.x - size.x / 2) / zoom_,
+                     center_.y + (s.y - origin.y - size.y / 2) / zoom_};
     };
     if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 2.0f)) {
         center_.x -= io.MouseDelta.x / zoom_;
@@ -151,12 +156,14 @@ std::optional<std::string> GraphView::draw(const std::set<std::string>& selected
         float ox = std::fmod(origin.x + size.x / 2 - center_.x * zoom_, step);
         float oy = std::fmod(origin.y + size.y / 2 - center_.y * zoom_, step);
         for (float x = origin.x + ox; x < clip_max.x; x += step)
-            for (float y = origin.y + oy; y < clip_max.y; y += step) dl->AddRectFilled({x, y}, {x + 1, y + 1}, theme::kGridDot);
+            for (float y = origin.y + oy; y < clip_max.y; y += step)
+                dl->AddRectFilled({x, y}, {x + 1, y + 1}, theme::kGridDot);
     }
 
     const float margin = 40;
     auto visible = [&](ImVec2 a, ImVec2 b) {
-        return b.x >= origin.x - margin && a.x <= clip_max.x + margin && b.y >= origin.y - margin && a.y <= clip_max.y + margin;
+        return b.x >= origin.x - margin && a.x <= clip_max.x + margin && b.y >= origin.y - margin &&
+               a.y <= clip_max.y + margin;
     };
     ImFont* font = ImGui::GetFont();
     float base = ImGui::GetFontSize();
@@ -181,7 +188,8 @@ std::optional<std::string> GraphView::draw(const std::set<std::string>& selected
         }
         ImVec2 tip = pts.back();
         float ah = 6 * zoom_;
-        dl->AddTriangleFilled({tip.x - ah, tip.y - ah * 1.4f}, {tip.x + ah, tip.y - ah * 1.4f}, tip, col);
+        dl->AddTriangleFilled({tip.x - ah, tip.y - ah * 1.4f}, {tip.x + ah, tip.y - ah * 1.4f}, tip,
+                              col);
         if (show_labels && !e.label.empty()) {
             ImVec2 a = pts[0], b = pts[1];
             ImVec2 at((a.x + b.x) / 2 + 5 * zoom_, (a.y + b.y) / 2 - base * zoom_ * 0.85f * 0.5f);
@@ -206,38 +214,49 @@ std::optional<std::string> GraphView::draw(const std::set<std::string>& selected
         ImU32 fill = n.kind == LayoutNode::Kind::Block ? theme::kBlockFill
                      : n.kind == LayoutNode::Kind::Op  ? theme::op_color(n.op)
                                                        : theme::kIoFill;
-        if (is_selected) dl->AddRect({a.x - 4, a.y - 4}, {b.x + 4, b.y + 4}, theme::kSelectionGlow, rounding + 4, 0, 6);
+        if (is_selected)
+            dl->AddRect({a.x - 4, a.y - 4}, {b.x + 4, b.y + 4}, theme::kSelectionGlow, rounding + 4,
+                        0, 6);
         dl->AddRectFilled(a, b, fill, rounding);
         if (n.kind == LayoutNode::Kind::Block) {
             // Stacked look: the box stands for many.
-            dl->AddRect({a.x + 4 * zoom_, a.y + 4 * zoom_}, {b.x + 4 * zoom_, b.y + 4 * zoom_}, theme::kBlockEdge, rounding);
+            dl->AddRect({a.x + 4 * zoom_, a.y + 4 * zoom_}, {b.x + 4 * zoom_, b.y + 4 * zoom_},
+                        theme::kBlockEdge, rounding);
         }
-        if (n.reserved_channels > 0) dl->AddRectFilled(a, {a.x + 6 * zoom_, b.y}, theme::kReserved, rounding, ImDrawFlags_RoundCornersLeft);
-        dl->AddRect(a, b, is_selected ? theme::kSelection : theme::kNodeBorder, rounding, 0, is_selected ? 2.5f : 1.0f);
+        if (n.reserved_channels > 0)
+            dl->AddRectFilled(a, {a.x + 6 * zoom_, b.y}, theme::kReserved, rounding,
+                              ImDrawFlags_RoundCornersLeft);
+        dl->AddRect(a, b, is_selected ? theme::kSelection : theme::kNodeBorder, rounding, 0,
+                    is_selected ? 2.5f : 1.0f);
         if (ImGui::IsMouseHoveringRect(a, b) && hovered) hovered_box = int(i);
 
         auto ms = n.members.size() == 1 ? node_ms.find(n.members[0]) : node_ms.end();
         if (ms != node_ms.end() && max_ms > 0 && ms->second > 0) {
             float f = float(ms->second / max_ms);
-            dl->AddRectFilled({a.x + 8 * zoom_, b.y - 4 * zoom_}, {a.x + 8 * zoom_ + (b.x - a.x - 16 * zoom_) * f, b.y - 2 * zoom_},
+            dl->AddRectFilled({a.x + 8 * zoom_, b.y - 4 * zoom_},
+                              {a.x + 8 * zoom_ + (b.x - a.x - 16 * zoom_) * f, b.y - 2 * zoom_},
                               theme::kTimeBar);
         }
         if (zoom_ > 0.3f) {
             ImVec4 clip(a.x + 8 * zoom_, a.y, b.x - 4 * zoom_, b.y);
             float fs = base * zoom_;
-            dl->AddText(font, fs, {a.x + 10 * zoom_, a.y + 5 * zoom_}, theme::kNodeText, n.title.c_str(), nullptr, 0, &clip);
-            dl->AddText(font, fs * 0.88f, {a.x + 10 * zoom_, a.y + 5 * zoom_ + fs}, theme::kNodeSubText, n.subtitle.c_str(),
-                        nullptr, 0, &clip);
+            dl->AddText(font, fs, {a.x + 10 * zoom_, a.y + 5 * zoom_}, theme::kNodeText,
+                        n.title.c_str(), nullptr, 0, &clip);
+            dl->AddText(font, fs * 0.88f, {a.x + 10 * zoom_, a.y + 5 * zoom_ + fs},
+                        theme::kNodeSubText, n.subtitle.c_str(), nullptr, 0, &clip);
             if (n.reserved_channels > 0) {
                 std::string badge = "+" + std::to_string(n.reserved_channels) + " reserved";
                 ImVec2 ts = font->CalcTextSizeA(fs * 0.8f, 1e9f, 0, badge.c_str());
                 ImVec2 p(b.x - ts.x - 6 * zoom_, a.y - ts.y * 0.55f);
-                dl->AddRectFilled({p.x - 3 * zoom_, p.y}, {p.x + ts.x + 3 * zoom_, p.y + ts.y}, theme::kReserved, 3 * zoom_);
+                dl->AddRectFilled({p.x - 3 * zoom_, p.y}, {p.x + ts.x + 3 * zoom_, p.y + ts.y},
+                                  theme::kReserved, 3 * zoom_);
                 dl->AddText(font, fs * 0.8f, p, theme::kReservedText, badge.c_str());
             }
         }
     }
-    if (zoom_ < 0.2f) dl->AddText({origin.x + 8, clip_max.y - 22}, theme::kEdgeLabel, "zoom in for names (wheel)");
+    if (zoom_ < 0.2f)
+        dl->AddText({origin.x + 8, clip_max.y - 22}, theme::kEdgeLabel,
+                    "zoom in for names (wheel)");
     dl->PopClipRect();
 
     if (hovered_box) {
@@ -245,13 +264,17 @@ std::optional<std::string> GraphView::draw(const std::set<std::string>& selected
         ImGui::BeginTooltip();
         ImGui::TextUnformatted(n.title.c_str());
         ImGui::TextDisabled("%s", n.subtitle.c_str());
-        if (n.kind == LayoutNode::Kind::Block) ImGui::TextDisabled("double-click to expand");
-        else if (!n.block.empty()) ImGui::TextDisabled("in block %s (right-click to collapse)", n.block.c_str());
+        if (n.kind == LayoutNode::Kind::Block)
+            ImGui::TextDisabled("double-click to expand");
+        else if (!n.block.empty())
+            ImGui::TextDisabled("in block %s (right-click to collapse)", n.block.c_str());
         ImGui::EndTooltip();
         bool dragged = ImGui::GetMouseDragDelta(ImGuiMouseButton_Left, 3.0f).x != 0 ||
                        ImGui::GetMouseDragDelta(ImGuiMouseButton_Left, 3.0f).y != 0;
-        if (ImGui::IsMouseReleased(ImGuiMouseButton_Left) && !dragged && !n.members.empty()) clicked = n.members.front();
-        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left) && n.kind == LayoutNode::Kind::Block) {
+        if (ImGui::IsMouseReleased(ImGuiMouseButton_Left) && !dragged && !n.members.empty())
+            clicked = n.members.front();
+        if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left) &&
+            n.kind == LayoutNode::Kind::Block) {
             collapsed_.erase(n.block);
             dirty_ = true;
         }

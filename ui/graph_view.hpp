@@ -20,13 +20,14 @@ struct GraphViewInput {
 };
 
 class GraphView {
-public:
+  public:
     explicit GraphView(std::string title) : title_(std::move(title)) {}
 
     void set_graph(GraphViewInput input);
     // Draws the pane filling the current region. `selected`: nodes to highlight.
     // `node_ms`: device time per node (thin bar in each box). Returns a clicked node name.
-    std::optional<std::string> draw(const std::set<std::string>& selected, const std::map<std::string, double>& node_ms);
+    std::optional<std::string> draw(const std::set<std::string>& selected,
+                                    const std::map<std::string, double>& node_ms);
     // Centres the view on `node` next frame (expanding nothing: a collapsed block is shown).
     void focus(const std::string& node) { focus_ = node; }
     void set_all_collapsed(bool collapsed);
@@ -39,7 +40,7 @@ public:
     int box_count() const;
     const std::string& title() const { return title_; }
 
-private:
+  private:
     void rebuild();
     void fit(float canvas_w, float canvas_h, bool whole);
     void draw_toolbar();

@@ -47,36 +47,60 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
     bool have_model = false;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
-        if (a == "--image") o.image = value(i);
-        else if (a == "--device") o.device = value(i);
-        else if (a == "--select") o.select = value(i);
-        else if (a == "--screenshot") o.screenshot = value(i);
-        else if (a == "--dump-state") o.dump_state = value(i);
-        else if (a == "--open-after-start") o.open_after_start = value(i);
-        else if (a == "--tab") o.tab = value(i);
-        else if (a == "--frames") o.frames = number(i);
-        else if (a == "--width") o.width = number(i);
-        else if (a == "--height") o.height = number(i);
-        else if (a == "--no-vsync") o.vsync = false;
-        else if (a == "--pan") o.pan = float(number(i));
-        else if (a == "--check-redraw") o.check_redraw = true;
-        else if (a == "--page") o.page = number(i);
-        else if (a == "--drop") o.drop.push_back(value(i));
-        else if (a == "--browse") o.browse = value(i);
-        else if (a == "--pick") o.pick = value(i);
-        else if (!a.empty() && a[0] == '-') throw std::invalid_argument("unknown option " + a);
+        if (a == "--image")
+            o.image = value(i);
+        else if (a == "--device")
+            o.device = value(i);
+        else if (a == "--select")
+            o.select = value(i);
+        else if (a == "--screenshot")
+            o.screenshot = value(i);
+        else if (a == "--dump-state")
+            o.dump_state = value(i);
+        else if (a == "--open-after-start")
+            o.open_after_start = value(i);
+        else if (a == "--tab")
+            o.tab = value(i);
+        else if (a == "--frames")
+            o.frames = number(i);
+        else if (a == "--width")
+            o.width = number(i);
+        else if (a == "--height")
+            o.height = number(i);
+        else if (a == "--no-vsync")
+            o.vsync = false;
+        else if (a == "--pan")
+            o.pan = float(number(i));
+        else if (a == "--check-redraw")
+            o.check_redraw = true;
+        else if (a == "--page")
+            o.page = number(i);
+        else if (a == "--drop")
+            o.drop.push_back(value(i));
+        else if (a == "--browse")
+            o.browse = value(i);
+        else if (a == "--pick")
+            o.pick = value(i);
+        else if (!a.empty() && a[0] == '-')
+            throw std::invalid_argument("unknown option " + a);
         else if (!have_model) {
             o.model = a;
             have_model = true;
-        } else throw std::invalid_argument("unexpected argument '" + a + "'");
+        } else
+            throw std::invalid_argument("unexpected argument '" + a + "'");
     }
-    if (o.tab == "features") o.tab = "Feature maps";
-    else if (o.tab == "timing") o.tab = "Timing";
-    else if (o.tab == "input") o.tab = "Input";
-    else if (!o.tab.empty()) throw std::invalid_argument("--tab wants features, timing or input");
+    if (o.tab == "features")
+        o.tab = "Feature maps";
+    else if (o.tab == "timing")
+        o.tab = "Timing";
+    else if (o.tab == "input")
+        o.tab = "Input";
+    else if (!o.tab.empty())
+        throw std::invalid_argument("--tab wants features, timing or input");
     if (!o.browse.empty() && o.browse != "model" && o.browse != "image" && o.browse != "report")
         throw std::invalid_argument("--browse wants model, image or report");
-    if (o.browse.empty() != o.pick.empty()) throw std::invalid_argument("--browse and --pick go together");
+    if (o.browse.empty() != o.pick.empty())
+        throw std::invalid_argument("--browse and --pick go together");
     if (o.frames == 0 && (!o.screenshot.empty() || !o.dump_state.empty())) o.frames = 10;
     return o;
 }

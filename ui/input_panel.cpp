@@ -76,15 +76,18 @@ void InputPanel::draw(const AppState& state) {
         }
         ImGui::EndGroup();
     };
-    std::string name = state.runs->image_path.empty() ? "synthetic pattern (no image)"
-                                                      : std::filesystem::path(state.runs->image_path).filename().string();
+    std::string name = state.runs->image_path.empty()
+                           ? "synthetic pattern (no image)"
+                           : std::filesystem::path(state.runs->image_path).filename().string();
     show("As loaded", original_.get(),
-         name + (original_ ? "  " + std::to_string(state.runs->image.width) + "x" + std::to_string(state.runs->image.height) +
-                                 "x" + std::to_string(state.runs->image.channels)
+         name + (original_ ? "  " + std::to_string(state.runs->image.width) + "x" +
+                                 std::to_string(state.runs->image.height) + "x" +
+                                 std::to_string(state.runs->image.channels)
                            : ""));
     ImGui::SameLine(0, 24);
     char caption[160];
-    std::snprintf(caption, sizeof(caption), "%s  resize %lld, mean/std normalised%s", rm::to_string(state.runs->input.shape).c_str(),
+    std::snprintf(caption, sizeof(caption), "%s  resize %lld, mean/std normalised%s",
+                  rm::to_string(state.runs->input.shape).c_str(),
                   static_cast<long long>(pre.resize_shorter), pre.invert ? ", inverted" : "");
     show("As preprocessed (per-channel stretch)", preprocessed_.get(), caption);
 }

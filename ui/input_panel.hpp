@@ -10,12 +10,12 @@ class Renderer;
 class Texture;
 
 class InputPanel {
-public:
+  public:
     explicit InputPanel(Renderer& renderer);
     ~InputPanel();
     void draw(const AppState& state);
 
-private:
+  private:
     Renderer& renderer_;
     const RunSet* shown_ = nullptr;
     std::unique_ptr<Texture> original_, preprocessed_;

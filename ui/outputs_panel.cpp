@@ -45,8 +45,10 @@ void draw_outputs_panel(const AppState& state) {
     }
     const Comparison& c = state.runs->comparison;
     ImVec4 verdict = c.match ? theme::kGood : theme::kBad;
-    ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(verdict.x * 0.45f, verdict.y * 0.45f, verdict.z * 0.45f, 1));
-    ImGui::PushStyleColor(ImGuiCol_ButtonHovered, ImVec4(verdict.x * 0.5f, verdict.y * 0.5f, verdict.z * 0.5f, 1));
+    ImGui::PushStyleColor(ImGuiCol_Button,
+                          ImVec4(verdict.x * 0.45f, verdict.y * 0.45f, verdict.z * 0.45f, 1));
+    ImGui::PushStyleColor(ImGuiCol_ButtonHovered,
+                          ImVec4(verdict.x * 0.5f, verdict.y * 0.5f, verdict.z * 0.5f, 1));
     ImGui::Button(c.match ? "  OUTPUTS MATCH  " : "  OUTPUTS DIFFER  ");
     ImGui::PopStyleColor(2);
     ImGui::SameLine();

@@ -30,29 +30,34 @@ void row(const char* key, const std::string& value) {
     ImGui::TextWrapped("%s", value.c_str());
 }
 
-void node_properties(const char* id, const char* title, const rm::Graph& graph, const rm::ShapeMap& shapes,
-                     const rm::GraphCost& cost, const GraphRun* run, const std::string& name,
-                     const rm::NodeMapping* mapping) {
+void node_properties(const char* id, const char* title, const rm::Graph& graph,
+                     const rm::ShapeMap& shapes, const rm::GraphCost& cost, const GraphRun* run,
+                     const std::string& name, const rm::NodeMapping* mapping) {
     ImGui::TextColored(theme::kAccent, "%s", title);
     const rm::Node* node = name.empty() ? nullptr : graph.find_node(name);
     if (!node) {
         ImGui::TextDisabled("no node selected");
         return;
     }
-    if (!ImGui::BeginTable(id, 2, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_RowBg)) return;
+    if (!ImGui::BeginTable(id, 2, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_RowBg))
+        return;
     ImGui::TableSetupColumn("k", ImGuiTableColumnFlags_WidthFixed, 92);
     ImGui::TableSetupColumn("v", ImGuiTableColumnFlags_WidthStretch);
     row("node", node->name);
     row("operator", std::string(rm::op_name(node->op)));
     const auto& a = node->attrs;
-    if (node->op == rm::Op::Conv || node->op == rm::Op::MaxPool || node->op == rm::Op::AveragePool) {
-        std::string attrs = "kernel " + ints(a.kernel) + "  stride " + ints(a.strides) + "  pads " + ints(a.pads);
-        if (node->op == rm::Op::Conv) attrs += "  dilation " + ints(a.dilations) + "  group " + std::to_string(a.group);
+    if (node->op == rm::Op::Conv || node->op == rm::Op::MaxPool ||
+        node->op == rm::Op::AveragePool) {
+        std::string attrs =
+            "kernel " + ints(a.kernel) + "  stride " + ints(a.strides) + "  pads " + ints(a.pads);
+        if (node->op == rm::Op::Conv)
+            attrs += "  dilation " + ints(a.dilations) + "  group " + std::to_string(a.group);
         row("attributes", attrs);
     } else if (node->op == rm::Op::BatchNormalization) {
         row("attributes", "epsilon " + std::to_string(a.epsilon));
     } else if (node->op == rm::Op::Gemm) {
-        row("attributes", std::string("transB ") + (a.trans_b ? "1" : "0") + "  alpha " + std::to_string(a.alpha));
+        row("attributes", std::string("transB ") + (a.trans_b ? "1" : "0") + "  alpha " +
+                              std::to_string(a.alpha));
     }
     for (size_t i = 1; i < node->inputs.size(); ++i)
         if (graph.is_initializer(node->inputs[i])) {
@@ -72,8 +77,8 @@ void node_properties(const char* id, const char* title, const rm::Graph& graph, 
         for (const auto& t : run->timings)
             if (t.node == node->name) {
                 char buf[96];
-                std::snprintf(buf, sizeof(buf), "%.4f ms%s%s", t.device_ms, t.fused_into.empty() ? "" : "  fused into ",
-                              t.fused_into.c_str());
+                std::snprintf(buf, sizeof(buf), "%.4f ms%s%s", t.device_ms,
+                              t.fused_into.empty() ? "" : "  fused into ", t.fused_into.c_str());
                 row("time", buf);
             }
     if (mapping) {
@@ -84,8 +89,10 @@ void node_properties(const char* id, const char* title, const rm::Graph& graph, 
             row("from residual", from);
             if (!m->second.block.empty()) row("block", m->second.block);
             for (const auto& r : m->second.channels) {
-                std::string what = r.reserved ? "reserved: copy of block input " + r.source_tensor : "original";
-                row(("ch " + std::to_string(r.begin) + "-" + std::to_string(r.end - 1)).c_str(), what);
+                std::string what =
+                    r.reserved ? "reserved: copy of block input " + r.source_tensor : "original";
+                row(("ch " + std::to_string(r.begin) + "-" + std::to_string(r.end - 1)).c_str(),
+                    what);
             }
         }
     }

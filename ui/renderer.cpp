@@ -2,9 +2,9 @@
 
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
-#include <imgui.h>
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_vulkan.h>
+#include <imgui.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,7 +26,9 @@ struct Renderer::ImageDraw {
 
 namespace {
 
-void imgui_check(VkResult result) { vk_check(result, "ImGui Vulkan backend"); }
+void imgui_check(VkResult result) {
+    vk_check(result, "ImGui Vulkan backend");
+}
 
 // Adds the milliseconds since `since` to `total` and restarts the clock.
 void lap(std::chrono::steady_clock::time_point& since, double& total) {
@@ -79,10 +81,10 @@ void Renderer::create_device() {
     instance_ = VkOwned<VkInstance>(instance, [](VkInstance i) { vkDestroyInstance(i, nullptr); });
 
     VkSurfaceKHR surface = VK_NULL_HANDLE;
-    vk_check(glfwCreateWindowSurface(instance, window_, nullptr, &surface), "glfwCreateWindowSurface");
-    surface_ = VkOwned<VkSurfaceKHR>(surface, [instance](VkSurfaceKHR s) {
-        vkDestroySurfaceKHR(instance, s, nullptr);
-    });
+    vk_check(glfwCreateWindowSurface(instance, window_, nullptr, &surface),
+             "glfwCreateWindowSurface");
+    surface_ = VkOwned<VkSurfaceKHR>(
+        surface, [instance](VkSurfaceKHR s) { vkDestroySurfaceKHR(instance, s, nullptr); });
 
     uint32_t count = 0;
     vkEnumeratePhysicalDevices(instance, &count, nullptr);
@@ -163,10 +165,12 @@ void Renderer::create_device() {
         VkSubpassDependency dep{};
         dep.srcSubpass = VK_SUBPASS_EXTERNAL;
         dep.dstSubpass = 0;
-        dep.srcStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+        dep.srcStageMask =
+            VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
         dep.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;  // a screenshot read of the same image
         dep.dstStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
-        dep.dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+        dep.dstAccessMask =
+            VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
         VkRenderPassCreateInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO};
         rp.attachmentCount = 1;
         rp.pAttachments = &color;
@@ -225,8 +229,10 @@ void Renderer::create_swapchain() {
     glfwGetFramebufferSize(window_, &w, &h);
     extent_ = caps.currentExtent;
     if (extent_.width == std::numeric_limits<uint32_t>::max()) {
-        extent_.width = std::clamp(static_cast<uint32_t>(w), caps.minImageExtent.width, caps.maxImageExtent.width);
-        extent_.height = std::clamp(static_cast<uint32_t>(h), caps.minImageExtent.height, caps.maxImageExtent.height);
+        extent_.width = std::clamp(static_cast<uint32_t>(w), caps.minImageExtent.width,
+                                   caps.maxImageExtent.width);
+        extent_.height = std::clamp(static_cast<uint32_t>(h), caps.minImageExtent.height,
+                                    caps.maxImageExtent.height);
     }
     VkPresentModeKHR mode = VK_PRESENT_MODE_FIFO_KHR;
     if (!vsync_) {
@@ -274,7 +280,8 @@ void Renderer::create_swapchain() {
         vinfo.format = format_.format;
         vinfo.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
         VkImageView view = VK_NULL_HANDLE;
-        vk_check(vkCreateImageView(device_, &vinfo, nullptr, &view), "vkCreateImageView (swapchain)");
+        vk_check(vkCreateImageView(device_, &vinfo, nullptr, &view),
+                 "vkCreateImageView (swapchain)");
         si.view = own(device_.get(), view, vkDestroyImageView);
         VkFramebufferCreateInfo fb{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
         fb.renderPass = render_pass_;
@@ -307,7 +314,8 @@ void Renderer::create_image_pipeline() {
     sinfo.magFilter = VK_FILTER_NEAREST;
     sinfo.minFilter = VK_FILTER_LINEAR;
     sinfo.mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST;
-    sinfo.addressModeU = sinfo.addressModeV = sinfo.addressModeW = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE;
+    sinfo.addressModeU = sinfo.addressModeV = sinfo.addressModeW =
+        VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE;
     sinfo.maxLod = 0;
     VkSampler sampler = VK_NULL_HANDLE;
     vk_check(vkCreateSampler(device, &sinfo, nullptr, &sampler), "vkCreateSampler");
@@ -322,7 +330,8 @@ void Renderer::create_image_pipeline() {
     linfo.bindingCount = 1;
     linfo.pBindings = &binding;
     VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
-    vk_check(vkCreateDescriptorSetLayout(device, &linfo, nullptr, &set_layout), "vkCreateDescriptorSetLayout");
+    vk_check(vkCreateDescriptorSetLayout(device, &linfo, nullptr, &set_layout),
+             "vkCreateDescriptorSetLayout");
     image_set_layout_ = own(device, set_layout, vkDestroyDescriptorSetLayout);
 
     VkPipelineLayoutCreateInfo plinfo{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
@@ -337,39 +346,56 @@ void Renderer::create_image_pipeline() {
         m.codeSize = bytes;
         m.pCode = code;
         VkShaderModule module = VK_NULL_HANDLE;
-        vk_check(vkCreateShaderModule(device, &m, nullptr, &module), "vkCreateShaderModule (image quad)");
+        vk_check(vkCreateShaderModule(device, &m, nullptr, &module),
+                 "vkCreateShaderModule (image quad)");
         return own(device, module, vkDestroyShaderModule);
     };
     auto vert = make_module(kImageQuad_vert, sizeof(kImageQuad_vert));
     auto frag = make_module(kImageQuad_frag, sizeof(kImageQuad_frag));
     VkPipelineShaderStageCreateInfo stages[2]{};
-    stages[0] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0,
-                 VK_SHADER_STAGE_VERTEX_BIT, vert, "main", nullptr};
-    stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0,
-                 VK_SHADER_STAGE_FRAGMENT_BIT, frag, "main", nullptr};
+    stages[0] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                 nullptr,
+                 0,
+                 VK_SHADER_STAGE_VERTEX_BIT,
+                 vert,
+                 "main",
+                 nullptr};
+    stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                 nullptr,
+                 0,
+                 VK_SHADER_STAGE_FRAGMENT_BIT,
+                 frag,
+                 "main",
+                 nullptr};
     // One quad per instance: its screen rect and uv rect.
-    VkVertexInputBindingDescription quad_binding{0, sizeof(ImageQuad), VK_VERTEX_INPUT_RATE_INSTANCE};
+    VkVertexInputBindingDescription quad_binding{0, sizeof(ImageQuad),
+                                                 VK_VERTEX_INPUT_RATE_INSTANCE};
     VkVertexInputAttributeDescription quad_attrs[2] = {{0, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 0},
                                                        {1, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 16}};
-    VkPipelineVertexInputStateCreateInfo vin{VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO};
+    VkPipelineVertexInputStateCreateInfo vin{
+        VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO};
     vin.vertexBindingDescriptionCount = 1;
     vin.pVertexBindingDescriptions = &quad_binding;
     vin.vertexAttributeDescriptionCount = 2;
     vin.pVertexAttributeDescriptions = quad_attrs;
-    VkPipelineInputAssemblyStateCreateInfo ia{VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO};
+    VkPipelineInputAssemblyStateCreateInfo ia{
+        VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO};
     ia.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_STRIP;
     VkPipelineViewportStateCreateInfo vp{VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO};
     vp.viewportCount = 1;
     vp.scissorCount = 1;
-    VkPipelineRasterizationStateCreateInfo rs{VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO};
+    VkPipelineRasterizationStateCreateInfo rs{
+        VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO};
     rs.polygonMode = VK_POLYGON_MODE_FILL;
     rs.cullMode = VK_CULL_MODE_NONE;
     rs.lineWidth = 1.0f;
-    VkPipelineMultisampleStateCreateInfo ms{VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO};
+    VkPipelineMultisampleStateCreateInfo ms{
+        VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO};
     ms.rasterizationSamples = VK_SAMPLE_COUNT_1_BIT;
     VkPipelineColorBlendAttachmentState blend{};
     blend.colorWriteMask = 0xF;
-    VkPipelineColorBlendStateCreateInfo cb{VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO};
+    VkPipelineColorBlendStateCreateInfo cb{
+        VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO};
     cb.attachmentCount = 1;
     cb.pAttachments = &blend;
     VkDynamicState dyn[] = {VK_DYNAMIC_STATE_VIEWPORT, VK_DYNAMIC_STATE_SCISSOR};
@@ -407,7 +433,8 @@ void Renderer::init_imgui() {
     info.ImageCount = static_cast<uint32_t>(images_.size());
     info.MSAASamples = VK_SAMPLE_COUNT_1_BIT;
     info.CheckVkResultFn = imgui_check;
-    if (!ImGui_ImplVulkan_Init(&info, render_pass_)) throw RenderError("ImGui Vulkan backend failed to start");
+    if (!ImGui_ImplVulkan_Init(&info, render_pass_))
+        throw RenderError("ImGui Vulkan backend failed to start");
     imgui_ready_ = true;
     submit_now([](VkCommandBuffer cmd) { ImGui_ImplVulkan_CreateFontsTexture(cmd); });
     ImGui_ImplVulkan_DestroyFontUploadObjects();
@@ -418,7 +445,8 @@ void Renderer::submit_now(const std::function<void(VkCommandBuffer)>& record) {
     pinfo.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
     pinfo.queueFamilyIndex = queue_family_;
     VkCommandPool raw_pool = VK_NULL_HANDLE;
-    vk_check(vkCreateCommandPool(device_, &pinfo, nullptr, &raw_pool), "vkCreateCommandPool (upload)");
+    vk_check(vkCreateCommandPool(device_, &pinfo, nullptr, &raw_pool),
+             "vkCreateCommandPool (upload)");
     auto pool = own(device_.get(), raw_pool, vkDestroyCommandPool);
     VkCommandBufferAllocateInfo ainfo{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
     ainfo.commandPool = pool;
@@ -452,14 +480,17 @@ bool Renderer::begin_frame() {
     return true;
 }
 
-void Renderer::defer_release(std::function<void()> release) { pending_.push_back(std::move(release)); }
+void Renderer::defer_release(std::function<void()> release) {
+    pending_.push_back(std::move(release));
+}
 
-void Renderer::draw_image(ImDrawList* list, const Texture& texture, ImVec2 p0, ImVec2 p1, ImVec2 uv0,
-                          ImVec2 uv1) {
+void Renderer::draw_image(ImDrawList* list, const Texture& texture, ImVec2 p0, ImVec2 p1,
+                          ImVec2 uv0, ImVec2 uv1) {
     draw_images(list, texture, {{p0.x, p0.y, p1.x, p1.y, uv0.x, uv0.y, uv1.x, uv1.y}});
 }
 
-void Renderer::draw_images(ImDrawList* list, const Texture& texture, const std::vector<ImageQuad>& quads) {
+void Renderer::draw_images(ImDrawList* list, const Texture& texture,
+                           const std::vector<ImageQuad>& quads) {
     if (quads.empty()) return;
     const ImGuiIO& io = ImGui::GetIO();
     ImageDraw& d = image_draws_.emplace_back();
@@ -470,15 +501,22 @@ void Renderer::draw_images(ImDrawList* list, const Texture& texture, const std::
     // The callback's clip rectangle is the list's current one.
     ImVec2 clip0 = list->GetClipRectMin(), clip1 = list->GetClipRectMax();
     for (const ImageQuad& q : quads) {
-        DamageItem item{0, std::max(q.x0, clip0.x), std::max(q.y0, clip0.y), std::min(q.x1, clip1.x), std::min(q.y1, clip1.y)};
+        DamageItem item{0, std::max(q.x0, clip0.x), std::max(q.y0, clip0.y),
+                        std::min(q.x1, clip1.x), std::min(q.y1, clip1.y)};
         if (item.x1 >= item.x0 && item.y1 >= item.y0) {
-            float key[12] = {q.x0, q.y0, q.x1, q.y1, q.u0, q.v0, q.u1, q.v1, clip0.x, clip0.y, clip1.x, clip1.y};
+            float key[12] = {q.x0, q.y0, q.x1,    q.y1,    q.u0,    q.v0,
+                             q.u1, q.v1, clip0.x, clip0.y, clip1.x, clip1.y};
             item.hash = hash_bytes(key, sizeof(key), texture.serial());
             image_items_[list].push_back(item);
         }
-        float v[8] = {q.x0 / io.DisplaySize.x * 2.0f - 1.0f, q.y0 / io.DisplaySize.y * 2.0f - 1.0f,
-                      q.x1 / io.DisplaySize.x * 2.0f - 1.0f, q.y1 / io.DisplaySize.y * 2.0f - 1.0f,
-                      q.u0, q.v0, q.u1, q.v1};
+        float v[8] = {q.x0 / io.DisplaySize.x * 2.0f - 1.0f,
+                      q.y0 / io.DisplaySize.y * 2.0f - 1.0f,
+                      q.x1 / io.DisplaySize.x * 2.0f - 1.0f,
+                      q.y1 / io.DisplaySize.y * 2.0f - 1.0f,
+                      q.u0,
+                      q.v0,
+                      q.u1,
+                      q.v1};
         image_quads_.insert(image_quads_.end(), v, v + 8);
     }
     list->AddCallback(&Renderer::image_callback, &d);
@@ -491,7 +529,8 @@ DamageRect Renderer::find_damage(ImDrawData* draw_data) {
 
 void Renderer::draw_into_image(Frame& frame, ImDrawData* draw_data, DamageRect damage, bool fresh) {
     if (damage.empty()) return;
-    VkRect2D area{{damage.x0, damage.y0}, {uint32_t(damage.x1 - damage.x0), uint32_t(damage.y1 - damage.y0)}};
+    VkRect2D area{{damage.x0, damage.y0},
+                  {uint32_t(damage.x1 - damage.x0), uint32_t(damage.y1 - damage.y0)}};
     costs_.redrawn_pixels += double(area.extent.width) * double(area.extent.height);
     VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
     rp.renderPass = fresh ? fresh_pass_ : render_pass_;
@@ -507,8 +546,8 @@ void Renderer::draw_into_image(Frame& frame, ImDrawData* draw_data, DamageRect d
     // same pixels. The clip rectangles are put back afterwards.
     fb_scale_x_ = draw_data->FramebufferScale.x;
     fb_scale_y_ = draw_data->FramebufferScale.y;
-    ImVec4 keep(float(damage.x0) / fb_scale_x_, float(damage.y0) / fb_scale_y_, float(damage.x1) / fb_scale_x_,
-                float(damage.y1) / fb_scale_y_);
+    ImVec4 keep(float(damage.x0) / fb_scale_x_, float(damage.y0) / fb_scale_y_,
+                float(damage.x1) / fb_scale_x_, float(damage.y1) / fb_scale_y_);
     std::vector<ImVec4> clips;
     for (int l = 0; l < draw_data->CmdListsCount; ++l)
         for (ImDrawCmd& cmd : draw_data->CmdLists[l]->CmdBuffer) {
@@ -538,25 +577,28 @@ OwnedBuffer Renderer::read_image(VkCommandBuffer cmd) {
     barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
     barrier.image = images_[image_index_].image;
     barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0,
-                         nullptr, 0, nullptr, 1, &barrier);
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT,
+                         VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &barrier);
     VkBufferImageCopy region{};
     region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
     region.imageExtent = {extent_.width, extent_.height, 1};
-    vkCmdCopyImageToBuffer(cmd, barrier.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, out.buffer, 1, &region);
+    vkCmdCopyImageToBuffer(cmd, barrier.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, out.buffer, 1,
+                           &region);
     barrier.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
     barrier.dstAccessMask = 0;
     barrier.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
     barrier.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
-    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0, nullptr, 0,
-                         nullptr, 1, &barrier);
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                         0, 0, nullptr, 0, nullptr, 1, &barrier);
     return out;
 }
 
 std::vector<uint8_t> Renderer::mapped_bytes(const OwnedBuffer& buffer) {
     void* mapped = nullptr;
-    vk_check(vkMapMemory(device_, buffer.memory, 0, buffer.size, 0, &mapped), "vkMapMemory (read-back)");
-    std::vector<uint8_t> out(static_cast<uint8_t*>(mapped), static_cast<uint8_t*>(mapped) + buffer.size);
+    vk_check(vkMapMemory(device_, buffer.memory, 0, buffer.size, 0, &mapped),
+             "vkMapMemory (read-back)");
+    std::vector<uint8_t> out(static_cast<uint8_t*>(mapped),
+                             static_cast<uint8_t*>(mapped) + buffer.size);
     vkUnmapMemory(device_, buffer.memory);
     return out;
 }
@@ -566,9 +608,11 @@ void Renderer::upload_image_quads(Frame& frame) {
     if (bytes == 0) return;
     if (frame.instances.size < bytes) {
         // This frame's fence has signalled: the old buffer is no longer read.
-        frame.instances = make_host_buffer(device_, physical_, std::max<VkDeviceSize>(bytes * 2, 64 * 1024),
-                                           VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
-        vk_check(vkMapMemory(device_, frame.instances.memory, 0, frame.instances.size, 0, &frame.instances_mapped),
+        frame.instances =
+            make_host_buffer(device_, physical_, std::max<VkDeviceSize>(bytes * 2, 64 * 1024),
+                             VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
+        vk_check(vkMapMemory(device_, frame.instances.memory, 0, frame.instances.size, 0,
+                             &frame.instances_mapped),
                  "vkMapMemory (image quads)");
     }
     std::memcpy(frame.instances_mapped, image_quads_.data(), bytes);
@@ -583,14 +627,18 @@ void Renderer::image_callback(const ImDrawList*, const ImDrawCmd* cmd) {
     VkRect2D scissor;
     scissor.offset.x = std::max(0, static_cast<int>(cmd->ClipRect.x * sx));
     scissor.offset.y = std::max(0, static_cast<int>(cmd->ClipRect.y * sy));
-    scissor.extent.width = static_cast<uint32_t>(std::max(0.0f, (cmd->ClipRect.z - cmd->ClipRect.x) * sx));
-    scissor.extent.height = static_cast<uint32_t>(std::max(0.0f, (cmd->ClipRect.w - cmd->ClipRect.y) * sy));
+    scissor.extent.width =
+        static_cast<uint32_t>(std::max(0.0f, (cmd->ClipRect.z - cmd->ClipRect.x) * sx));
+    scissor.extent.height =
+        static_cast<uint32_t>(std::max(0.0f, (cmd->ClipRect.w - cmd->ClipRect.y) * sy));
     if (scissor.extent.width == 0 || scissor.extent.height == 0) return;
-    VkViewport viewport{0, 0, static_cast<float>(r.extent_.width), static_cast<float>(r.extent_.height), 0, 1};
+    VkViewport viewport{
+        0, 0, static_cast<float>(r.extent_.width), static_cast<float>(r.extent_.height), 0, 1};
     vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, r.image_pipeline_);
     vkCmdSetViewport(cb, 0, 1, &viewport);
     vkCmdSetScissor(cb, 0, 1, &scissor);
-    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, r.image_layout_, 0, 1, &draw->set, 0, nullptr);
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, r.image_layout_, 0, 1, &draw->set,
+                            0, nullptr);
     VkDeviceSize offset = 0;
     vkCmdBindVertexBuffers(cb, 0, 1, &r.instance_buffer_, &offset);
     vkCmdDraw(cb, 4, draw->count, 0, draw->first);
@@ -660,7 +708,8 @@ bool Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
     lap(clock, costs_.submit_ms);
 
     if (capture) {
-        vk_check(vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences (screenshot)");
+        vk_check(vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX),
+                 "vkWaitForFences (screenshot)");
         capture->width = static_cast<int>(extent_.width);
         capture->height = static_cast<int>(extent_.height);
         capture->rgba = mapped_bytes(readback);
@@ -670,7 +719,8 @@ bool Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
             for (size_t i = 0; i < part.size(); i += 4)
                 capture->redraw_mismatch += std::memcmp(&part[i], &capture->rgba[i], 3) != 0;
         }
-        bool bgr = format_.format == VK_FORMAT_B8G8R8A8_UNORM || format_.format == VK_FORMAT_B8G8R8A8_SRGB;
+        bool bgr =
+            format_.format == VK_FORMAT_B8G8R8A8_UNORM || format_.format == VK_FORMAT_B8G8R8A8_SRGB;
         for (size_t i = 0; i < capture->rgba.size(); i += 4) {
             if (bgr) std::swap(capture->rgba[i], capture->rgba[i + 2]);
             capture->rgba[i + 3] = 255;

@@ -43,11 +43,12 @@ struct ImageQuad {
 struct Screenshot {
     int width = 0, height = 0;
     std::vector<uint8_t> rgba;
-    int redraw_mismatch = -1;  // pixels where the partial redraw differs from a whole one (-1: not checked)
+    int redraw_mismatch =
+        -1;  // pixels where the partial redraw differs from a whole one (-1: not checked)
 };
 
 class Renderer {
-public:
+  public:
     Renderer(GLFWwindow* window, bool vsync);
     ~Renderer();
     Renderer(const Renderer&) = delete;
@@ -89,7 +90,7 @@ public:
 
     struct ImageDraw;  // one deferred image draw inside an ImGui command list
 
-private:
+  private:
     struct Frame;
     void create_device();
     void create_swapchain();
@@ -117,7 +118,8 @@ private:
         VkImage image = VK_NULL_HANDLE;
         VkOwned<VkImageView> view;
         VkOwned<VkFramebuffer> framebuffer;
-        uint64_t drawn_at = 0;  // frame_serial_ of its last frame; 0: never drawn (contents undefined)
+        uint64_t drawn_at =
+            0;  // frame_serial_ of its last frame; 0: never drawn (contents undefined)
     };
     static constexpr size_t kDamageHistory = 8;
 
@@ -153,9 +155,9 @@ private:
     VkCommandBuffer recording_ = VK_NULL_HANDLE;
     float fb_scale_x_ = 1, fb_scale_y_ = 1;
     std::vector<std::function<void()>> pending_;  // released after the next submitted frame
-    std::deque<ImageDraw> image_draws_;          // stable addresses for callback data
-    std::vector<float> image_quads_;             // 8 floats per quad (NDC rect, uv), this frame
-    VkBuffer instance_buffer_ = VK_NULL_HANDLE;  // the recording frame's copy of image_quads_
+    std::deque<ImageDraw> image_draws_;           // stable addresses for callback data
+    std::vector<float> image_quads_;              // 8 floats per quad (NDC rect, uv), this frame
+    VkBuffer instance_buffer_ = VK_NULL_HANDLE;   // the recording frame's copy of image_quads_
     FrameCosts costs_;
     bool check_redraw_ = false;
 };

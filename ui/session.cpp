@@ -73,10 +73,12 @@ std::vector<TopClass> top_classes(const rm::Tensor& out, bool already_probabilit
     std::vector<size_t> idx(p.size());
     std::iota(idx.begin(), idx.end(), 0);
     size_t k = std::min<size_t>(5, idx.size());
-    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](size_t a, size_t b) { return p[a] > p[b]; });
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                      [&](size_t a, size_t b) { return p[a] > p[b]; });
     std::vector<TopClass> top;
     for (size_t i = 0; i < k; ++i)
-        top.push_back({int64_t(idx[i]), idx[i] < labels.size() ? labels[idx[i]] : "class " + std::to_string(idx[i]),
+        top.push_back({int64_t(idx[i]),
+                       idx[i] < labels.size() ? labels[idx[i]] : "class " + std::to_string(idx[i]),
                        p[idx[i]]});
     return top;
 }
@@ -84,7 +86,8 @@ std::vector<TopClass> top_classes(const rm::Tensor& out, bool already_probabilit
 // A smooth deterministic pattern when no image fits the model (e.g. a builtin with 5 channels).
 rm::Tensor synthetic_input(const rm::Shape& shape) {
     rm::Tensor t(shape);
-    int64_t c = shape.size() > 1 ? shape[1] : 1, h = shape.size() > 2 ? shape[2] : 1, w = shape.size() > 3 ? shape[3] : 1;
+    int64_t c = shape.size() > 1 ? shape[1] : 1, h = shape.size() > 2 ? shape[2] : 1,
+            w = shape.size() > 3 ? shape[3] : 1;
     for (int64_t ci = 0; ci < c; ++ci)
         for (int64_t y = 0; y < h; ++y)
             for (int64_t x = 0; x < w; ++x)
@@ -93,9 +96,9 @@ rm::Tensor synthetic_input(const rm::Shape& shape) {
     return t;
 }
 
-GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes, const std::string& input_name,
-                       const rm::Tensor& input, int repeats, Progress& progress, const std::string& label,
-                       float base, float span) {
+GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
+                       const std::string& input_name, const rm::Tensor& input, int repeats,
+                       Progress& progress, const std::string& label, float base, float span) {
     GraphRun run;
     run.runs = repeats;
     std::vector<double> node_ms(graph.nodes.size(), 0.0);
@@ -107,8 +110,9 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes, const
             if (done >= 1 && done <= node_ms.size()) node_ms[done - 1] += ms_since(last);
             last = Clock::now();
             float f = (r + float(done) / float(std::max<size_t>(total, 1))) / float(repeats);
-            progress.set(label + " (run " + std::to_string(r + 1) + "/" + std::to_string(repeats) + ")",
-                         base + span * f);
+            progress.set(
+                label + " (run " + std::to_string(r + 1) + "/" + std::to_string(repeats) + ")",
+                base + span * f);
         };
         run.tensors = rm::run_cpu(graph, {{input_name, input}}, options);
     }
@@ -127,9 +131,9 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes, const
     return run;
 }
 
-GraphRun run_gpu_graph(rmvk::Context& context, const rm::Graph& graph, const std::string& input_name,
-                       const rm::Tensor& input, int repeats, Progress& progress, const std::string& label,
-                       float base, float span) {
+GraphRun run_gpu_graph(rmvk::Context& context, const rm::Graph& graph,
+                       const std::string& input_name, const rm::Tensor& input, int repeats,
+                       Progress& progress, const std::string& label, float base, float span) {
     GraphRun run;
     run.runs = repeats;
     {
@@ -140,8 +144,9 @@ GraphRun run_gpu_graph(rmvk::Context& context, const rm::Graph& graph, const std
         rmvk::GraphRunner runner(context, graph, 1, options);
         std::map<std::string, double> sum;
         for (int r = 0; r < repeats; ++r) {
-            progress.set(label + " (run " + std::to_string(r + 1) + "/" + std::to_string(repeats) + ")",
-                         base + span * 0.6f * float(r + 1) / float(repeats));
+            progress.set(
+                label + " (run " + std::to_string(r + 1) + "/" + std::to_string(repeats) + ")",
+                base + span * 0.6f * float(r + 1) / float(repeats));
             rmvk::RunResult result = runner.run({{input_name, input}});
             if (r == 0) run.timings = result.timings;
             for (const auto& t : result.timings) sum[t.node] += t.device_ms;
@@ -171,7 +176,8 @@ Comparison compare(const LoadedModel& model, const GraphRun& residual, const Gra
     Comparison c;
     const rm::Tensor& a = residual.tensors.at(residual.output);
     const rm::Tensor& b = plain.tensors.at(plain.output);
-    if (a.data.size() != b.data.size()) throw rm::Error("residual and plain outputs differ in size");
+    if (a.data.size() != b.data.size())
+        throw rm::Error("residual and plain outputs differ in size");
     double err2 = 0, ref2 = 0;
     for (size_t i = 0; i < a.data.size(); ++i) {
         double d = double(a.data[i]) - double(b.data[i]);
@@ -196,8 +202,10 @@ std::shared_ptr<const LoadedModel> load_model_for_ui(const std::string& spec, Pr
     model->display_name = display_name_for(spec);
     progress.set("loading " + model->display_name, 0.05f);
     model->residual = rm::load_model(spec);
-    if (model->residual.inputs.empty()) throw rm::Error(model->display_name + ": the model has no input");
-    if (model->residual.outputs.empty()) throw rm::Error(model->display_name + ": the model has no output");
+    if (model->residual.inputs.empty())
+        throw rm::Error(model->display_name + ": the model has no input");
+    if (model->residual.outputs.empty())
+        throw rm::Error(model->display_name + ": the model has no output");
     model->input_name = model->residual.inputs[0].name;
     progress.set("inferring shapes", 0.25f);
     model->residual_shapes = rm::infer_shapes(model->residual, 1);
@@ -243,10 +251,12 @@ std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::stri
     }
     repeats = std::max(1, repeats);
     if (runs->device == kCpuDevice) {
-        runs->residual = run_cpu_graph(model.residual, model.residual_shapes, model.input_name, runs->input,
-                                       repeats, progress, "residual graph on CPU", 0.05f, 0.45f);
-        runs->plain = run_cpu_graph(model.rm.plain, model.plain_shapes, model.input_name, runs->input, repeats,
-                                    progress, "plain graph on CPU", 0.5f, 0.45f);
+        runs->residual =
+            run_cpu_graph(model.residual, model.residual_shapes, model.input_name, runs->input,
+                          repeats, progress, "residual graph on CPU", 0.05f, 0.45f);
+        runs->plain =
+            run_cpu_graph(model.rm.plain, model.plain_shapes, model.input_name, runs->input,
+                          repeats, progress, "plain graph on CPU", 0.5f, 0.45f);
     } else {
         progress.set("opening " + runs->device, 0.03f);
         rmvk::ContextOptions options;
@@ -254,10 +264,11 @@ std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::stri
         rmvk::Context context(options);
         runs->device = context.device().name;
         runs->device_timing = context.device().timestamp_valid_bits > 0;
-        runs->residual = run_gpu_graph(context, model.residual, model.input_name, runs->input, repeats, progress,
-                                       "residual graph on " + runs->device, 0.05f, 0.4f);
-        runs->plain = run_gpu_graph(context, model.rm.plain, model.input_name, runs->input, repeats, progress,
-                                    "plain graph on " + runs->device, 0.45f, 0.4f);
+        runs->residual =
+            run_gpu_graph(context, model.residual, model.input_name, runs->input, repeats, progress,
+                          "residual graph on " + runs->device, 0.05f, 0.4f);
+        runs->plain = run_gpu_graph(context, model.rm.plain, model.input_name, runs->input, repeats,
+                                    progress, "plain graph on " + runs->device, 0.45f, 0.4f);
         progress.set("measuring device peak", 0.9f);
         runs->peak_gflops = rmvk::measure_peak(context).fma_gflops;
     }

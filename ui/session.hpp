@@ -20,26 +20,26 @@ namespace rmvk::ui {
 inline constexpr const char* kCpuDevice = "CPU reference";
 
 struct LoadedModel {
-    std::string spec;           // as the user gave it ("" = bundled default)
-    std::string display_name;   // file name or builtin name
+    std::string spec;          // as the user gave it ("" = bundled default)
+    std::string display_name;  // file name or builtin name
     rm::Graph residual;
-    rm::RmResult rm;            // rm.plain is the plain graph
+    rm::RmResult rm;  // rm.plain is the plain graph
     rm::ShapeMap residual_shapes, plain_shapes;
     rm::GraphCost residual_cost, plain_cost;
     rm::Preprocessing preprocessing;
     std::vector<std::string> labels;
     int64_t num_classes = 0;
-    std::string input_name;     // the graph's image input
+    std::string input_name;  // the graph's image input
 };
 
 struct GraphRun {
     std::map<std::string, rm::Tensor> tensors;  // every tensor produced, plus the input
     std::vector<rmvk::NodeTiming> timings;      // graph order
     double total_ms = 0;
-    int runs = 1;                                // timings are the mean of this many runs
+    int runs = 1;  // timings are the mean of this many runs
     uint64_t weight_bytes = 0;
     uint64_t peak_activation_bytes = 0;
-    std::string output;                          // the graph's output tensor name
+    std::string output;  // the graph's output tensor name
 };
 
 struct TopClass {
@@ -55,9 +55,9 @@ struct Comparison {
 };
 
 struct RunSet {
-    std::string device;                 // kCpuDevice or a Vulkan device name
-    bool device_timing = false;         // true: GPU timestamps; false: host wall time per node
-    double peak_gflops = 0;             // measured FMA peak of the device (0: not measured)
+    std::string device;          // kCpuDevice or a Vulkan device name
+    bool device_timing = false;  // true: GPU timestamps; false: host wall time per node
+    double peak_gflops = 0;      // measured FMA peak of the device (0: not measured)
     std::string image_path;
     rm::Image image;
     rm::Tensor input;

@@ -13,21 +13,22 @@ namespace rmvk::ui {
 
 struct ScreenFacts {
     const FeatureMapsPanel* feature_maps = nullptr;
-    int residual_boxes = 0, plain_boxes = 0;          // boxes in each pane's layout
-    int residual_drawn = 0, plain_drawn = 0;          // boxes drawn in the last frame
+    int residual_boxes = 0, plain_boxes = 0;  // boxes in each pane's layout
+    int residual_drawn = 0, plain_drawn = 0;  // boxes drawn in the last frame
     double fps = 0;
-    double ui_ms = 0;                                 // mean CPU time to build one frame's UI
-    std::vector<std::pair<std::string, double>> frame_costs;  // mean ms per frame in each render step
-    double redrawn_share = 0;                         // mean share of the window redrawn per frame
-    int redraw_mismatch = -1;                         // --check-redraw result (-1: not checked)
+    double ui_ms = 0;  // mean CPU time to build one frame's UI
+    std::vector<std::pair<std::string, double>>
+        frame_costs;           // mean ms per frame in each render step
+    double redrawn_share = 0;  // mean share of the window redrawn per frame
+    int redraw_mismatch = -1;  // --check-redraw result (-1: not checked)
     int frames = 0;
     bool busy = false;
-    std::string window_device;                        // the Vulkan device drawing the window
+    std::string window_device;  // the Vulkan device drawing the window
     std::string active_tab;
-    bool browser_open = false;                        // the File menu's browser
-    std::string browser_dir;                          // its last listing
+    bool browser_open = false;  // the File menu's browser
+    std::string browser_dir;    // its last listing
     std::vector<std::string> browser_dirs, browser_files;
-    std::optional<TimingPanel::ReportFacts> report;   // a loaded bench report
+    std::optional<TimingPanel::ReportFacts> report;  // a loaded bench report
 };
 
 std::string dump_state_json(const AppState& state, const ScreenFacts& facts);

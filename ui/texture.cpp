@@ -30,7 +30,8 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
     vkGetImageMemoryRequirements(device, image, &req);
     VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     alloc.allocationSize = req.size;
-    alloc.memoryTypeIndex = find_memory_type(renderer.physical(), req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    alloc.memoryTypeIndex = find_memory_type(renderer.physical(), req.memoryTypeBits,
+                                             VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     VkDeviceMemory memory = VK_NULL_HANDLE;
     vk_check(vkAllocateMemory(device, &alloc, nullptr, &memory), "vkAllocateMemory (texture)");
     memory_ = own(device, memory, vkFreeMemory);
@@ -45,9 +46,11 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
     vk_check(vkCreateImageView(device, &vinfo, nullptr, &view), "vkCreateImageView (texture)");
     view_ = own(device, view, vkDestroyImageView);
 
-    OwnedBuffer staging = make_host_buffer(device, renderer.physical(), rgba.size(), VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
+    OwnedBuffer staging = make_host_buffer(device, renderer.physical(), rgba.size(),
+                                           VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
     void* mapped = nullptr;
-    vk_check(vkMapMemory(device, staging.memory, 0, staging.size, 0, &mapped), "vkMapMemory (texture)");
+    vk_check(vkMapMemory(device, staging.memory, 0, staging.size, 0, &mapped),
+             "vkMapMemory (texture)");
     std::memcpy(mapped, rgba.data(), rgba.size());
     vkUnmapMemory(device, staging.memory);
     renderer.submit_now([&](VkCommandBuffer cmd) {
@@ -58,18 +61,20 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
         barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
         barrier.image = image;
         barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0,
-                             nullptr, 0, nullptr, 1, &barrier);
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                             0, 0, nullptr, 0, nullptr, 1, &barrier);
         VkBufferImageCopy region{};
         region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
         region.imageExtent = {uint32_t(width), uint32_t(height), 1};
-        vkCmdCopyBufferToImage(cmd, staging.buffer, image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
+        vkCmdCopyBufferToImage(cmd, staging.buffer, image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1,
+                               &region);
         barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
         barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
         barrier.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
         barrier.newLayout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
-        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT, 0, 0,
-                             nullptr, 0, nullptr, 1, &barrier);
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                             VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT, 0, 0, nullptr, 0, nullptr, 1,
+                             &barrier);
     });
 
     VkDescriptorSetLayout layout = renderer.image_set_layout();
@@ -78,7 +83,8 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
     ainfo.descriptorSetCount = 1;
     ainfo.pSetLayouts = &layout;
     vk_check(vkAllocateDescriptorSets(device, &ainfo, &set_), "vkAllocateDescriptorSets (texture)");
-    VkDescriptorImageInfo image_info{renderer.sampler(), view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL};
+    VkDescriptorImageInfo image_info{renderer.sampler(), view,
+                                     VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL};
     VkWriteDescriptorSet write{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     write.dstSet = set_;
     write.descriptorCount = 1;
@@ -90,7 +96,8 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
 Texture::~Texture() {
     // Frames still in flight may sample this image: hand its objects to the renderer, which
     // frees them after those frames' fences.
-    auto objects = std::make_shared<std::tuple<VkOwned<VkImage>, VkOwned<VkDeviceMemory>, VkOwned<VkImageView>>>(
+    auto objects = std::make_shared<
+        std::tuple<VkOwned<VkImage>, VkOwned<VkDeviceMemory>, VkOwned<VkImageView>>>(
         std::move(image_), std::move(memory_), std::move(view_));
     VkDevice device = renderer_.device();
     VkDescriptorPool pool = renderer_.descriptor_pool();

@@ -13,7 +13,7 @@ namespace rmvk::ui {
 class Renderer;
 
 class Texture {
-public:
+  public:
     // Uploads `rgba` (width*height*4 bytes, top row first).
     Texture(Renderer& renderer, int width, int height, const std::vector<uint8_t>& rgba);
     ~Texture();
@@ -25,7 +25,7 @@ public:
     VkDescriptorSet descriptor_set() const { return set_; }
     uint64_t serial() const { return serial_; }
 
-private:
+  private:
     Renderer& renderer_;
     int width_, height_;
     VkOwned<VkImage> image_;

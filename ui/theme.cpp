@@ -4,17 +4,25 @@ namespace rmvk::ui::theme {
 
 ImU32 op_color(rm::Op op) {
     switch (op) {
-        case rm::Op::Conv: return rgb(46, 94, 168);
-        case rm::Op::BatchNormalization: return rgb(118, 78, 160);
-        case rm::Op::Relu: return rgb(44, 128, 84);
-        case rm::Op::Add: return rgb(186, 110, 34);
+        case rm::Op::Conv:
+            return rgb(46, 94, 168);
+        case rm::Op::BatchNormalization:
+            return rgb(118, 78, 160);
+        case rm::Op::Relu:
+            return rgb(44, 128, 84);
+        case rm::Op::Add:
+            return rgb(186, 110, 34);
         case rm::Op::MaxPool:
         case rm::Op::AveragePool:
-        case rm::Op::GlobalAveragePool: return rgb(30, 128, 138);
+        case rm::Op::GlobalAveragePool:
+            return rgb(30, 128, 138);
         case rm::Op::Gemm:
-        case rm::Op::MatMul: return rgb(168, 58, 72);
-        case rm::Op::Softmax: return rgb(150, 138, 44);
-        default: return rgb(92, 96, 106);
+        case rm::Op::MatMul:
+            return rgb(168, 58, 72);
+        case rm::Op::Softmax:
+            return rgb(150, 138, 44);
+        default:
+            return rgb(92, 96, 106);
     }
 }
 

@@ -15,7 +15,9 @@ inline const ImVec4 kReservedText4{0.98f, 0.80f, 0.32f, 1.0f};
 // on a software rasteriser every filled pixel costs, and stacked panel fills were most of a frame.
 inline const ImVec4 kBackground{0.12f, 0.128f, 0.148f, 1.0f};
 
-inline constexpr ImU32 rgb(int r, int g, int b, int a = 255) { return IM_COL32(r, g, b, a); }
+inline constexpr ImU32 rgb(int r, int g, int b, int a = 255) {
+    return IM_COL32(r, g, b, a);
+}
 
 inline constexpr ImU32 kGridDot = rgb(52, 56, 64);
 inline constexpr ImU32 kEdge = rgb(120, 128, 142);

@@ -13,7 +13,9 @@ namespace rmvk::ui {
 
 namespace {
 
-double gflops(int64_t macs, double ms) { return ms > 0 ? 2.0 * double(macs) / (ms * 1e6) : 0.0; }
+double gflops(int64_t macs, double ms) {
+    return ms > 0 ? 2.0 * double(macs) / (ms * 1e6) : 0.0;
+}
 
 }  // namespace
 
@@ -78,19 +80,22 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
     const auto& runs = *state.runs;
     const auto& model = *state.model;
     ImGui::TextDisabled("%s, %s, mean of %d run(s)%s", runs.device.c_str(),
-                        runs.device_timing ? "GPU timestamps" : "host time per node", runs.residual.runs,
-                        runs.peak_gflops > 0 ? "" : " (peak not measured)");
+                        runs.device_timing ? "GPU timestamps" : "host time per node",
+                        runs.residual.runs, runs.peak_gflops > 0 ? "" : " (peak not measured)");
 
     const rmvk::GraphBench* ref_res = report_ ? report_->find_graph("residual") : nullptr;
     const rmvk::GraphBench* ref_plain = report_ ? report_->find_graph("plain") : nullptr;
     int columns = report_ ? 4 : 3;
-    if (ImGui::BeginTable("##totals", columns, ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchSame)) {
+    if (ImGui::BeginTable(
+            "##totals", columns,
+            ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchSame)) {
         ImGui::TableSetupColumn("");
         ImGui::TableSetupColumn("residual");
         ImGui::TableSetupColumn("plain (RM)");
         if (report_) ImGui::TableSetupColumn(("report: " + report_->device.name).c_str());
         ImGui::TableHeadersRow();
-        auto line = [&](const char* key, const std::string& a, const std::string& b, const std::string& c) {
+        auto line = [&](const char* key, const std::string& a, const std::string& b,
+                        const std::string& c) {
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
             ImGui::TextDisabled("%s", key);
@@ -104,10 +109,13 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
             }
         };
         char a[64], b[64], c[96];
-        auto fmt = [](char* out, size_t n, const char* f, double v) { std::snprintf(out, n, f, v); };
+        auto fmt = [](char* out, size_t n, const char* f, double v) {
+            std::snprintf(out, n, f, v);
+        };
         fmt(a, 64, "%.3f ms", runs.residual.total_ms);
         fmt(b, 64, "%.3f ms", runs.plain.total_ms);
-        std::snprintf(c, 96, "%.3f / %.3f ms", ref_res ? ref_res->device_total_ms : 0.0, ref_plain ? ref_plain->device_total_ms : 0.0);
+        std::snprintf(c, 96, "%.3f / %.3f ms", ref_res ? ref_res->device_total_ms : 0.0,
+                      ref_plain ? ref_plain->device_total_ms : 0.0);
         line("total time", a, b, c);
         fmt(a, 64, "%.3f G", double(model.residual_cost.total_macs) / 1e9);
         fmt(b, 64, "%.3f G", double(model.plain_cost.total_macs) / 1e9);
@@ -118,7 +126,8 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
         double gp = gflops(model.plain_cost.total_macs, runs.plain.total_ms);
         fmt(a, 64, "%.2f GFLOP/s", gr);
         fmt(b, 64, "%.2f GFLOP/s", gp);
-        std::snprintf(c, 96, "%.2f / %.2f", ref_res ? ref_res->gflops : 0.0, ref_plain ? ref_plain->gflops : 0.0);
+        std::snprintf(c, 96, "%.2f / %.2f", ref_res ? ref_res->gflops : 0.0,
+                      ref_plain ? ref_plain->gflops : 0.0);
         line("throughput", a, b, c);
         if (runs.peak_gflops > 0) {
             fmt(a, 64, "%.1f %% of peak", 100 * gr / runs.peak_gflops);
@@ -127,7 +136,8 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
             std::snprintf(a, 64, "-");
             std::snprintf(b, 64, "-");
         }
-        std::snprintf(c, 96, "%.1f / %.1f %%", ref_res ? ref_res->peak_percent : 0.0, ref_plain ? ref_plain->peak_percent : 0.0);
+        std::snprintf(c, 96, "%.1f / %.1f %%", ref_res ? ref_res->peak_percent : 0.0,
+                      ref_plain ? ref_plain->peak_percent : 0.0);
         line("peak use", a, b, c);
         fmt(a, 64, "%.2f MB", double(runs.residual.weight_bytes) / 1e6);
         fmt(b, 64, "%.2f MB", double(runs.plain.weight_bytes) / 1e6);
@@ -136,33 +146,41 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
         line("weights", a, b, c);
         fmt(a, 64, "%.2f MB", double(runs.residual.peak_activation_bytes) / 1e6);
         fmt(b, 64, "%.2f MB", double(runs.plain.peak_activation_bytes) / 1e6);
-        std::snprintf(c, 96, "%.2f / %.2f MB", ref_res ? double(ref_res->peak_activation_bytes) / 1e6 : 0.0,
+        std::snprintf(c, 96, "%.2f / %.2f MB",
+                      ref_res ? double(ref_res->peak_activation_bytes) / 1e6 : 0.0,
                       ref_plain ? double(ref_plain->peak_activation_bytes) / 1e6 : 0.0);
         line("peak activations", a, b, c);
         ImGui::EndTable();
     }
     if (report_) {
-        ImGui::TextDisabled("report %s (%s, %s)", std::filesystem::path(report_path_).filename().c_str(),
-                            report_->model.empty() ? "bundled model" : report_->model.c_str(), report_->date.c_str());
+        ImGui::TextDisabled("report %s (%s, %s)",
+                            std::filesystem::path(report_path_).filename().c_str(),
+                            report_->model.empty() ? "bundled model" : report_->model.c_str(),
+                            report_->date.c_str());
         if (report_facts(state)->matched_layers == 0) {
             ImGui::SameLine();
-            ImGui::TextColored(theme::kBad, "no layer of this model is in the report (grey bars need the same model)");
+            ImGui::TextColored(
+                theme::kBad,
+                "no layer of this model is in the report (grey bars need the same model)");
         }
     }
 
     float half = (ImGui::GetContentRegionAvail().x - 8) / 2;
     ImGui::BeginChild("bars_res", {half, 0}, true);
-    draw_bars("##bres", "Residual per layer", model.residual, runs.residual, ref_res, theme::kResidualBar);
+    draw_bars("##bres", "Residual per layer", model.residual, runs.residual, ref_res,
+              theme::kResidualBar);
     ImGui::EndChild();
     ImGui::SameLine(0, 8);
     ImGui::BeginChild("bars_plain", {half, 0}, true);
-    draw_bars("##bplain", "Plain (RM) per layer", model.rm.plain, runs.plain, ref_plain, theme::kPlainBar);
+    draw_bars("##bplain", "Plain (RM) per layer", model.rm.plain, runs.plain, ref_plain,
+              theme::kPlainBar);
     ImGui::EndChild();
     return request;
 }
 
-void TimingPanel::draw_bars(const char* id, const char* title, const rm::Graph&, const GraphRun& run,
-                            const rmvk::GraphBench* reference, unsigned int color) {
+void TimingPanel::draw_bars(const char* id, const char* title, const rm::Graph&,
+                            const GraphRun& run, const rmvk::GraphBench* reference,
+                            unsigned int color) {
     ImGui::TextColored(theme::kAccent, "%s", title);
     std::vector<const rmvk::NodeTiming*> rows;
     double max_ms = 0;
@@ -181,7 +199,8 @@ void TimingPanel::draw_bars(const char* id, const char* title, const rm::Graph&,
                     max_ms = std::max(max_ms, l.device_ms);
                     break;
                 }
-    if (!ImGui::BeginTable(id, 3, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY)) return;
+    if (!ImGui::BeginTable(id, 3, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY))
+        return;
     ImGui::TableSetupScrollFreeze(0, 1);
     ImGui::TableSetupColumn("node", ImGuiTableColumnFlags_WidthStretch, 1.0f);
     ImGui::TableSetupColumn("time", ImGuiTableColumnFlags_WidthStretch, 1.4f);
@@ -195,7 +214,9 @@ void TimingPanel::draw_bars(const char* id, const char* title, const rm::Graph&,
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
             ImGui::TextUnformatted(short_name(t.node, t.op).c_str());
-            if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s (%s)", t.node.c_str(), std::string(rm::op_name(t.op)).c_str());
+            if (ImGui::IsItemHovered())
+                ImGui::SetTooltip("%s (%s)", t.node.c_str(),
+                                  std::string(rm::op_name(t.op)).c_str());
             ImGui::TableNextColumn();
             ImVec2 p = ImGui::GetCursorScreenPos();
             float w = ImGui::GetContentRegionAvail().x;
@@ -206,7 +227,9 @@ void TimingPanel::draw_bars(const char* id, const char* title, const rm::Graph&,
             float bar_h = r != ref_ms.end() ? h * 0.55f : h;
             dl->AddRectFilled(p, {p.x + w * f, p.y + bar_h}, color, 2);
             if (r != ref_ms.end())
-                dl->AddRectFilled({p.x, p.y + bar_h + 1}, {p.x + w * float(r->second / max_ms), p.y + h}, theme::rgb(200, 200, 210), 2);
+                dl->AddRectFilled({p.x, p.y + bar_h + 1},
+                                  {p.x + w * float(r->second / max_ms), p.y + h},
+                                  theme::rgb(200, 200, 210), 2);
             ImGui::Dummy({w, h});
             ImGui::TableNextColumn();
             ImGui::Text("%.3f", t.device_ms);

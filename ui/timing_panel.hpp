@@ -13,11 +13,11 @@ namespace rmvk::ui {
 struct TimingRequest {
     std::optional<std::string> run_on_device;  // re-run both graphs on this device
     int repeats = 1;
-    bool open_report = false;                  // show the file browser for a bench JSON
+    bool open_report = false;  // show the file browser for a bench JSON
 };
 
 class TimingPanel {
-public:
+  public:
     TimingRequest draw(const AppState& state, const std::vector<std::string>& devices);
     // Throws with a message naming the file when it is not a bench report.
     void load_report(const std::string& path);
@@ -26,11 +26,11 @@ public:
     struct ReportFacts {
         std::string path, device, model;
         double residual_ms = 0, plain_ms = 0;  // the report's total device times
-        int matched_layers = 0;                // layers of the current run the report has a time for
+        int matched_layers = 0;  // layers of the current run the report has a time for
     };
     std::optional<ReportFacts> report_facts(const AppState& state) const;
 
-private:
+  private:
     void draw_bars(const char* id, const char* title, const rm::Graph& graph, const GraphRun& run,
                    const rmvk::GraphBench* reference, unsigned int color);
 

@@ -11,7 +11,7 @@ namespace rmvk::ui {
 
 // A rendering failure: carries the VkResult name and what was attempted.
 class RenderError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -21,9 +21,10 @@ void vk_check(VkResult result, const char* what);
 // One Vulkan object and the call that destroys it. Move-only; destroys on scope exit.
 template <typename T>
 class VkOwned {
-public:
+  public:
     VkOwned() = default;
-    VkOwned(T handle, std::function<void(T)> destroy) : handle_(handle), destroy_(std::move(destroy)) {}
+    VkOwned(T handle, std::function<void(T)> destroy)
+        : handle_(handle), destroy_(std::move(destroy)) {}
     ~VkOwned() { reset(); }
     VkOwned(VkOwned&& other) noexcept
         : handle_(std::exchange(other.handle_, T{})), destroy_(std::move(other.destroy_)) {}
@@ -46,19 +47,21 @@ public:
     operator T() const { return handle_; }
     explicit operator bool() const { return handle_ != T{}; }
 
-private:
+  private:
     T handle_{};
     std::function<void(T)> destroy_;
 };
 
 // Wraps a device-owned handle with its vkDestroy*/vkFree* function.
 template <typename T>
-VkOwned<T> own(VkDevice device, T handle, void (*destroy)(VkDevice, T, const VkAllocationCallbacks*)) {
+VkOwned<T> own(VkDevice device, T handle,
+               void (*destroy)(VkDevice, T, const VkAllocationCallbacks*)) {
     return VkOwned<T>(handle, [device, destroy](T h) { destroy(device, h, nullptr); });
 }
 
 // Memory type index with the wanted properties, or throws.
-uint32_t find_memory_type(VkPhysicalDevice physical, uint32_t type_bits, VkMemoryPropertyFlags wanted);
+uint32_t find_memory_type(VkPhysicalDevice physical, uint32_t type_bits,
+                          VkMemoryPropertyFlags wanted);
 
 // A buffer with its own memory (staging and read-back buffers).
 struct OwnedBuffer {

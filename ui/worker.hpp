@@ -33,11 +33,11 @@ struct JobResult {
     std::shared_ptr<const RunSet> runs;
     std::string error;
     std::string warning;  // it worked, but not quite as asked
-    std::string what;  // the job's title, for the error dialog
+    std::string what;     // the job's title, for the error dialog
 };
 
 class Worker {
-public:
+  public:
     ~Worker();
     bool busy() const { return busy_; }
     // Starts `job` unless one is already running (returns false then).
@@ -47,7 +47,7 @@ public:
     const Progress& progress() const { return progress_; }
     const std::string& title() const { return title_; }
 
-private:
+  private:
     std::jthread thread_;
     std::atomic<bool> busy_{false};
     std::mutex mutex_;

@@ -1,8 +1,8 @@
 #pragma once
 #include <map>
 #include <optional>
-#include <stdexcept>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,7 +11,7 @@ namespace rmvk::cli {
 // A small command-line parser: "--flag value", "--flag=value", boolean "--flag", positionals.
 // Unknown flags are errors, so typos never pass silently.
 class Args {
-public:
+  public:
     // `value_flags` take a value, `bool_flags` do not. Throws UsageError.
     Args(const std::vector<std::string>& argv, const std::set<std::string>& value_flags,
          const std::set<std::string>& bool_flags);
@@ -23,7 +23,7 @@ public:
     const std::vector<std::string>& positional() const { return positional_; }
     bool help() const { return help_; }
 
-private:
+  private:
     std::map<std::string, std::string> values_;
     std::set<std::string> bools_;
     std::vector<std::string> positional_;

@@ -17,7 +17,9 @@ std::string kernel_text(const rm::Node& n, const rm::ShapeMap& shapes) {
         auto it = shapes.find(n.inputs[1]);
         if (it != shapes.end() && it->second.size() == 4) k = {it->second[2], it->second[3]};
     }
-    if (k.size() != 2 || (n.op != rm::Op::Conv && n.op != rm::Op::MaxPool && n.op != rm::Op::AveragePool)) return "";
+    if (k.size() != 2 ||
+        (n.op != rm::Op::Conv && n.op != rm::Op::MaxPool && n.op != rm::Op::AveragePool))
+        return "";
     std::string s = std::to_string(k[0]) + "x" + std::to_string(k[1]);
     int64_t stride = n.attrs.strides.empty() ? 1 : n.attrs.strides[0];
     if (stride != 1) s += "/" + std::to_string(stride);
@@ -56,7 +58,8 @@ double percentile95(std::vector<double> v) {
 GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::string& graph_name,
                        const BenchSettings& settings, const rm::NodeMapping* mapping,
                        const std::function<void()>& on_run) {
-    if (graph.inputs.size() != 1) throw std::runtime_error("rmvk bench supports models with one input");
+    if (graph.inputs.size() != 1)
+        throw std::runtime_error("rmvk bench supports models with one input");
     rm::ShapeMap shapes = rm::infer_shapes_of(graph, settings.batch);
     rm::GraphCost cost = rm::compute_cost(graph, shapes);
 
@@ -89,7 +92,8 @@ GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::stri
     g.wall_p95_ms = percentile95(walls);
     g.upload_ms = median(uploads);
     g.download_ms = median(downloads);
-    g.throughput_ips = g.wall_median_ms > 0 ? 1000.0 * double(settings.batch) / g.wall_median_ms : 0;
+    g.throughput_ips =
+        g.wall_median_ms > 0 ? 1000.0 * double(settings.batch) / g.wall_median_ms : 0;
     g.total_macs = cost.total_macs;
     g.params = cost.total_params;
     g.gflops = g.device_total_ms > 0 ? 2.0 * double(g.total_macs) / (g.device_total_ms * 1e6) : 0;

@@ -14,7 +14,7 @@ struct BenchSettings {
     int64_t batch = 1;
     int warmup = 2;
     int iters = 10;
-    double peak_gflops = 0;   // 0: no peak measured, no "% of peak"
+    double peak_gflops = 0;  // 0: no peak measured, no "% of peak"
 };
 
 // Runs `graph` settings.warmup + settings.iters times on `context` (random input) and returns

@@ -26,7 +26,8 @@ constexpr const char* kHelp =
     "device: per-layer device time (median over --iters, from GPU timestamps), total device\n"
     "time, wall latency median and p95 (upload + run + download), throughput, MACs, GFLOP/s and\n"
     "%% of the device's measured FMA peak, weight and peak activation memory. With both graphs,\n"
-    "a residual-vs-plain comparison with each plain layer next to the residual nodes it came from.\n\n"
+    "a residual-vs-plain comparison with each plain layer next to the residual nodes it came "
+    "from.\n\n"
     "  --graph G          residual | plain | both (default both)\n"
     "  --device D         Vulkan device INDEX or NAME substring (see 'rmvk devices')\n"
     "  --batch B          batch size (default 1)\n"
@@ -70,8 +71,8 @@ rm::Graph load_sized(const std::string& spec, int64_t h, int64_t w) {
     try {
         rm::infer_shapes_of(g, 1);
     } catch (const std::exception& e) {
-        throw rm::Error("--input-size " + std::to_string(h) + "x" + std::to_string(w) + " does not fit this model: " +
-                        e.what());
+        throw rm::Error("--input-size " + std::to_string(h) + "x" + std::to_string(w) +
+                        " does not fit this model: " + e.what());
     }
     return g;
 }
@@ -82,11 +83,15 @@ std::string join(const std::vector<std::string>& v, const std::string& sep, size
     return s.size() > max_chars ? s.substr(0, max_chars - 3) + "..." : s;
 }
 
-std::string fmt_pct(double p) { return p <= 0 ? "-" : p < 1 ? strf("%.2f%%", p) : strf("%.1f%%", p); }
+std::string fmt_pct(double p) {
+    return p <= 0 ? "-" : p < 1 ? strf("%.2f%%", p) : strf("%.1f%%", p);
+}
 
 void print_peak(const PeakResult& p) {
-    std::printf("peak: %.1f GFLOP/s (vec4 FMA, 2 flops per FMA), %.2f GB/s (streaming copy, read + write)\n",
-                p.fma_gflops, p.bandwidth_gbs);
+    std::printf(
+        "peak: %.1f GFLOP/s (vec4 FMA, 2 flops per FMA), %.2f GB/s (streaming copy, read + "
+        "write)\n",
+        p.fma_gflops, p.bandwidth_gbs);
 }
 
 // Per-layer rows; for the plain graph each row also shows the residual nodes it came from and
@@ -104,20 +109,28 @@ void print_layers(const GraphBench& g, const GraphBench* residual) {
     Table t(header, 3);
     for (const auto& r : g.layers) {
         if (!r.fused_into.empty()) continue;
-        std::vector<std::string> row{r.node, r.op, r.kernel, fmt_ms(r.device_ms), r.macs ? fmt_count(r.macs) : "-",
-                                     fmt_rate(r.gflops), fmt_pct(r.peak_percent)};
+        std::vector<std::string> row{r.node,
+                                     r.op,
+                                     r.kernel,
+                                     fmt_ms(r.device_ms),
+                                     r.macs ? fmt_count(r.macs) : "-",
+                                     fmt_rate(r.gflops),
+                                     fmt_pct(r.peak_percent)};
         if (residual) {
             double ms = 0;
             for (const auto& n : r.residual_nodes)
-                if (auto it = residual_rows.find(n); it != residual_rows.end()) ms += it->second->device_ms;
+                if (auto it = residual_rows.find(n); it != residual_rows.end())
+                    ms += it->second->device_ms;
             row.push_back(join(r.residual_nodes, "+"));
             row.push_back(fmt_ms(ms));
             row.push_back(ms > 0 ? fmt_ratio(r.device_ms / ms) : "-");
         }
         t.add(std::move(row));
     }
-    std::printf("\n%s graph, per layer (median of timed runs; fused nodes folded into the row above them):\n%s",
-                g.graph.c_str(), t.str().c_str());
+    std::printf(
+        "\n%s graph, per layer (median of timed runs; fused nodes folded into the row above "
+        "them):\n%s",
+        g.graph.c_str(), t.str().c_str());
 }
 
 void print_summary(const BenchReport& report) {
@@ -136,23 +149,37 @@ void print_summary(const BenchReport& report) {
         }
         t.add(std::move(r));
     };
-    auto num = [](const char* f) { return [f](double v) { return v > 0 ? strf(f, v) : std::string("-"); }; };
-    row("device total ms", [](const GraphBench& g) { return g.device_total_ms; }, num("%.2f"));
-    row("wall median ms", [](const GraphBench& g) { return g.wall_median_ms; }, num("%.2f"));
-    row("wall p95 ms", [](const GraphBench& g) { return g.wall_p95_ms; }, num("%.2f"));
-    row("throughput img/s", [](const GraphBench& g) { return g.throughput_ips; }, num("%.2f"));
-    row("MACs", [](const GraphBench& g) { return double(g.total_macs); },
+    auto num = [](const char* f) {
+        return [f](double v) { return v > 0 ? strf(f, v) : std::string("-"); };
+    };
+    row(
+        "device total ms", [](const GraphBench& g) { return g.device_total_ms; }, num("%.2f"));
+    row(
+        "wall median ms", [](const GraphBench& g) { return g.wall_median_ms; }, num("%.2f"));
+    row(
+        "wall p95 ms", [](const GraphBench& g) { return g.wall_p95_ms; }, num("%.2f"));
+    row(
+        "throughput img/s", [](const GraphBench& g) { return g.throughput_ips; }, num("%.2f"));
+    row(
+        "MACs", [](const GraphBench& g) { return double(g.total_macs); },
         [](double v) { return fmt_count(int64_t(v)); });
-    row("params", [](const GraphBench& g) { return double(g.params); }, [](double v) { return fmt_count(int64_t(v)); });
-    row("GFLOP/s", [](const GraphBench& g) { return g.gflops; }, fmt_rate);
-    row("% of peak", [](const GraphBench& g) { return g.peak_percent; }, fmt_pct);
-    row("weights", [](const GraphBench& g) { return double(g.weight_bytes); },
+    row(
+        "params", [](const GraphBench& g) { return double(g.params); },
+        [](double v) { return fmt_count(int64_t(v)); });
+    row(
+        "GFLOP/s", [](const GraphBench& g) { return g.gflops; }, fmt_rate);
+    row(
+        "% of peak", [](const GraphBench& g) { return g.peak_percent; }, fmt_pct);
+    row(
+        "weights", [](const GraphBench& g) { return double(g.weight_bytes); },
         [](double v) { return fmt_bytes(uint64_t(v)); });
-    row("peak activations", [](const GraphBench& g) { return double(g.peak_activation_bytes); },
+    row(
+        "peak activations", [](const GraphBench& g) { return double(g.peak_activation_bytes); },
         [](double v) { return fmt_bytes(uint64_t(v)); });
     std::printf("\nsummary (batch %lld, %lldx%lld, %d timed runs after %d warm-up):\n%s",
                 static_cast<long long>(report.batch), static_cast<long long>(report.input_height),
-                static_cast<long long>(report.input_width), report.iters, report.warmup, t.str().c_str());
+                static_cast<long long>(report.input_width), report.iters, report.warmup,
+                t.str().c_str());
 }
 
 void write_csv(const std::string& path, const BenchReport& report) {
@@ -161,9 +188,10 @@ void write_csv(const std::string& path, const BenchReport& report) {
     f << "graph,node,op,kernel,device_ms,macs,gflops,peak_percent,fused_into,residual_nodes\n";
     for (const auto& g : report.graphs)
         for (const auto& r : g.layers)
-            f << g.graph << ',' << r.node << ',' << r.op << ',' << r.kernel << ',' << strf("%.6f", r.device_ms) << ','
-              << r.macs << ',' << strf("%.3f", r.gflops) << ',' << strf("%.3f", r.peak_percent) << ','
-              << r.fused_into << ',' << join(r.residual_nodes, "+", 100000) << '\n';
+            f << g.graph << ',' << r.node << ',' << r.op << ',' << r.kernel << ','
+              << strf("%.6f", r.device_ms) << ',' << r.macs << ',' << strf("%.3f", r.gflops) << ','
+              << strf("%.3f", r.peak_percent) << ',' << r.fused_into << ','
+              << join(r.residual_nodes, "+", 100000) << '\n';
     if (!f.flush()) throw std::runtime_error(path + ": write failed");
 }
 
@@ -171,13 +199,15 @@ void write_csv(const std::string& path, const BenchReport& report) {
 
 int cmd_bench(const std::vector<std::string>& argv) {
     Args args(argv,
-              {"--graph", "--device", "--batch", "--input-size", "--warmup", "--iters", "--json", "--csv"},
+              {"--graph", "--device", "--batch", "--input-size", "--warmup", "--iters", "--json",
+               "--csv"},
               {"--no-peak", "--peak"});
     if (args.help()) {
         std::printf(kHelp);
         return 0;
     }
-    if (args.positional().size() > 1) throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
+    if (args.positional().size() > 1)
+        throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
     const std::string which = args.get("--graph", "both");
     if (which != "residual" && which != "plain" && which != "both")
         throw UsageError("--graph must be residual, plain or both, not '" + which + "'");
@@ -186,18 +216,24 @@ int cmd_bench(const std::vector<std::string>& argv) {
     settings.warmup = static_cast<int>(args.get_int("--warmup", 2));
     settings.iters = static_cast<int>(args.get_int("--iters", 10));
     if (settings.batch < 1 || settings.batch > 1024) throw UsageError("--batch must be 1..1024");
-    if (settings.warmup < 0 || settings.warmup > 10000) throw UsageError("--warmup must be 0..10000");
-    if (settings.iters < 1 || settings.iters > 100000) throw UsageError("--iters must be 1..100000");
-    auto [h, w] = args.has("--input-size") ? parse_size(args.get("--input-size")) : std::pair<int64_t, int64_t>{0, 0};
+    if (settings.warmup < 0 || settings.warmup > 10000)
+        throw UsageError("--warmup must be 0..10000");
+    if (settings.iters < 1 || settings.iters > 100000)
+        throw UsageError("--iters must be 1..100000");
+    auto [h, w] = args.has("--input-size") ? parse_size(args.get("--input-size"))
+                                           : std::pair<int64_t, int64_t>{0, 0};
 
     ContextOptions options;
     options.device = args.get("--device");
     Context context(options);
     const DeviceInfo& device = context.device();
-    std::printf("device: [%d] %s (%s, %s), driver %s, Vulkan %s\n", device.index, device.name.c_str(),
-                device.vendor.c_str(), device.type.c_str(), device.driver.c_str(), device.api_version.c_str());
+    std::printf("device: [%d] %s (%s, %s), driver %s, Vulkan %s\n", device.index,
+                device.name.c_str(), device.vendor.c_str(), device.type.c_str(),
+                device.driver.c_str(), device.api_version.c_str());
     if (!device.timestamp_valid_bits)
-        std::printf("note: no timestamps on this device's compute queue; per-layer times are unavailable\n");
+        std::printf(
+            "note: no timestamps on this device's compute queue; per-layer times are "
+            "unavailable\n");
 
     if (args.has("--peak")) {
         print_peak(measure_peak(context));
@@ -219,7 +255,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
     const auto& in_shape = shapes.at(residual.inputs[0].name);
     report.input_height = in_shape[2];
     report.input_width = in_shape[3];
-    std::printf("model: %s, input %s\n", report.model.empty() ? "bundled default" : report.model.c_str(),
+    std::printf("model: %s, input %s\n",
+                report.model.empty() ? "bundled default" : report.model.c_str(),
                 rm::to_string(in_shape).c_str());
 
     if (!args.has("--no-peak")) {
@@ -235,7 +272,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
     if (which != "residual") {
         auto rm_result = rm::rm_transform(which == "plain" ? residual : graphs[0].second);
         mapping = std::move(rm_result.mapping);
-        std::printf("RM: %d of %zu residual blocks converted\n", rm_result.converted, rm_result.blocks.size());
+        std::printf("RM: %d of %zu residual blocks converted\n", rm_result.converted,
+                    rm_result.blocks.size());
         graphs.emplace_back("plain", std::move(rm_result.plain));
     }
 
@@ -243,7 +281,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
         ProgressBar progress(graphs.size() * static_cast<size_t>(settings.warmup + settings.iters));
         for (const auto& [name, graph] : graphs) {
             std::string label = name + " graph";
-            report.graphs.push_back(bench_graph(context, graph, name, settings, name == "plain" ? &mapping : nullptr,
+            report.graphs.push_back(bench_graph(context, graph, name, settings,
+                                                name == "plain" ? &mapping : nullptr,
                                                 [&] { progress.step(label); }));
         }
     }

@@ -27,10 +27,13 @@ int cmd_devices(const std::vector<std::string>& argv) {
         std::printf("%s", kHelp);
         return 0;
     }
-    if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+    if (!args.positional().empty())
+        throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     auto devices = list_devices();
     if (devices.empty())
-        throw VulkanError("no Vulkan device found (install a Vulkan driver, e.g. mesa-vulkan-drivers for the CPU)");
+        throw VulkanError(
+            "no Vulkan device found (install a Vulkan driver, e.g. mesa-vulkan-drivers for the "
+            "CPU)");
     if (args.has("--json")) {
         std::printf("%s", devices_to_json(devices).c_str());
         return 0;
@@ -46,11 +49,14 @@ int cmd_devices(const std::vector<std::string>& argv) {
                     d.max_compute_shared_memory / 1024, d.max_workgroup_invocations);
         std::printf("      subgroup size     %u\n", d.subgroup_size);
         if (d.timestamp_valid_bits)
-            std::printf("      timestamps        %u bits, %.3g ns per tick\n", d.timestamp_valid_bits,
-                        static_cast<double>(d.timestamp_period_ns));
+            std::printf("      timestamps        %u bits, %.3g ns per tick\n",
+                        d.timestamp_valid_bits, static_cast<double>(d.timestamp_period_ns));
         else
-            std::printf("      timestamps        not supported on the compute queue (bench uses wall time)\n");
-        if (d.device_local_memory) std::printf("      device memory     %s\n", fmt_bytes(d.device_local_memory).c_str());
+            std::printf(
+                "      timestamps        not supported on the compute queue (bench uses wall "
+                "time)\n");
+        if (d.device_local_memory)
+            std::printf("      device memory     %s\n", fmt_bytes(d.device_local_memory).c_str());
     }
     return 0;
 }

@@ -51,7 +51,7 @@ using BatchRunner = std::function<rm::Tensor(const rm::Graph&, const rm::Tensor&
 // Runs batches on a Vulkan device. A GraphRunner is built once per graph and batch size
 // (weights uploaded once); the last, smaller batch gets its own.
 class GpuBatchRunner {
-public:
+  public:
     explicit GpuBatchRunner(const std::string& device)
         : context_(std::make_unique<Context>(ContextOptions{.device = device})) {}
 
@@ -65,7 +65,7 @@ public:
     }
     const DeviceInfo& device() const { return context_->device(); }
 
-private:
+  private:
     std::unique_ptr<Context> context_;
     std::map<std::pair<const rm::Graph*, int64_t>, std::unique_ptr<GraphRunner>> runners_;
 };

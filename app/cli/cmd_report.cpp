@@ -15,7 +15,8 @@ namespace {
 constexpr const char* kHelp =
     "usage: rmvk report A.json B.json ...\n\n"
     "Prints bench reports side by side, one column per report: device, model, peak, and for each\n"
-    "graph the total device time, wall latency median/p95, throughput, GFLOP/s, %% of peak and the\n"
+    "graph the total device time, wall latency median/p95, throughput, GFLOP/s, %% of peak and "
+    "the\n"
     "plain/residual ratio; then per-layer device times for the layers present in every report.\n";
 
 std::string base_name(const std::string& path) {
@@ -41,28 +42,38 @@ int cmd_report(const std::vector<std::string>& argv) {
         std::printf(kHelp);
         return 0;
     }
-    if (args.positional().empty()) throw UsageError("give one or more bench report files (rmvk bench --json FILE)");
+    if (args.positional().empty())
+        throw UsageError("give one or more bench report files (rmvk bench --json FILE)");
     std::vector<BenchReport> reports;
     for (const auto& path : args.positional()) reports.push_back(load_bench_report(path));
 
     std::vector<std::string> header{""};
-    for (size_t i = 0; i < reports.size(); ++i) header.push_back(column_name(reports[i], i, reports));
+    for (size_t i = 0; i < reports.size(); ++i)
+        header.push_back(column_name(reports[i], i, reports));
     Table t(header);
     auto row = [&](const std::string& name, auto cell) {
         std::vector<std::string> r{name};
         for (const auto& rep : reports) r.push_back(cell(rep));
         t.add(std::move(r));
     };
-    row("file", [&, i = size_t(0)](const BenchReport&) mutable { return base_name(args.positional()[i++]); });
+    row("file", [&, i = size_t(0)](const BenchReport&) mutable {
+        return base_name(args.positional()[i++]);
+    });
     row("driver", [](const BenchReport& r) { return r.device.driver.substr(0, 40); });
-    row("model", [](const BenchReport& r) { return r.model.empty() ? std::string("bundled") : base_name(r.model); });
+    row("model", [](const BenchReport& r) {
+        return r.model.empty() ? std::string("bundled") : base_name(r.model);
+    });
     row("batch, input", [](const BenchReport& r) {
-        return strf("%lld, %lldx%lld", static_cast<long long>(r.batch), static_cast<long long>(r.input_height),
-                    static_cast<long long>(r.input_width));
+        return strf("%lld, %lldx%lld", static_cast<long long>(r.batch),
+                    static_cast<long long>(r.input_height), static_cast<long long>(r.input_width));
     });
     row("date", [](const BenchReport& r) { return r.date; });
-    row("peak GFLOP/s", [](const BenchReport& r) { return r.peak_measured ? strf("%.1f", r.peak.fma_gflops) : "-"; });
-    row("peak GB/s", [](const BenchReport& r) { return r.peak_measured ? strf("%.2f", r.peak.bandwidth_gbs) : "-"; });
+    row("peak GFLOP/s", [](const BenchReport& r) {
+        return r.peak_measured ? strf("%.1f", r.peak.fma_gflops) : "-";
+    });
+    row("peak GB/s", [](const BenchReport& r) {
+        return r.peak_measured ? strf("%.2f", r.peak.bandwidth_gbs) : "-";
+    });
 
     for (const char* graph : {"residual", "plain"}) {
         bool any = false;
@@ -80,18 +91,24 @@ int cmd_report(const std::vector<std::string>& argv) {
         grow("wall p95 ms", [](const GraphBench& g) { return fmt_ms(g.wall_p95_ms); });
         grow("img/s", [](const GraphBench& g) { return strf("%.2f", g.throughput_ips); });
         grow("GFLOP/s", [](const GraphBench& g) { return fmt_rate(g.gflops); });
-        grow("% of peak", [](const GraphBench& g) { return g.peak_percent <= 0 ? std::string("-") : strf(g.peak_percent < 1 ? "%.2f%%" : "%.1f%%", g.peak_percent); });
+        grow("% of peak", [](const GraphBench& g) {
+            return g.peak_percent <= 0
+                       ? std::string("-")
+                       : strf(g.peak_percent < 1 ? "%.2f%%" : "%.1f%%", g.peak_percent);
+        });
     }
     t.add_separator();
     row("plain/residual device", [](const BenchReport& r) {
         const GraphBench* a = r.find_graph("residual");
         const GraphBench* b = r.find_graph("plain");
-        return a && b && a->device_total_ms > 0 ? fmt_ratio(b->device_total_ms / a->device_total_ms) : "-";
+        return a && b && a->device_total_ms > 0 ? fmt_ratio(b->device_total_ms / a->device_total_ms)
+                                                : "-";
     });
     row("plain/residual wall", [](const BenchReport& r) {
         const GraphBench* a = r.find_graph("residual");
         const GraphBench* b = r.find_graph("plain");
-        return a && b && a->wall_median_ms > 0 ? fmt_ratio(b->wall_median_ms / a->wall_median_ms) : "-";
+        return a && b && a->wall_median_ms > 0 ? fmt_ratio(b->wall_median_ms / a->wall_median_ms)
+                                               : "-";
     });
     std::printf("%s", t.str().c_str());
 

@@ -47,34 +47,40 @@ struct GraphRun {
 };
 
 rm::Tensor load_input(const std::string& path, const rm::Graph& graph) {
-    if (rm::is_image_path(path)) return rm::preprocess(rm::read_image(path), rm::preprocessing_for(graph));
+    if (rm::is_image_path(path))
+        return rm::preprocess(rm::read_image(path), rm::preprocessing_for(graph));
     return rm::read_npy(path);
 }
 
 // The input must fit the model's declared shape (any batch); say so in the user's terms.
 void check_input_shape(const rm::Tensor& x, const rm::ValueInfo& in, const std::string& path) {
     bool ok = x.shape.size() == in.shape.size();
-    for (size_t i = 1; ok && i < x.shape.size(); ++i) ok = in.shape[i] < 0 || in.shape[i] == x.shape[i];
-    if (!ok || x.shape.empty() || x.shape[0] < 1 || (in.shape[0] > 0 && in.shape[0] != x.shape[0] && in.shape[0] != 1))
-        throw rm::Error(path + ": input has shape " + rm::to_string(x.shape) + ", but the model's input '" +
-                        in.name + "' is " + rm::to_string(in.shape));
+    for (size_t i = 1; ok && i < x.shape.size(); ++i)
+        ok = in.shape[i] < 0 || in.shape[i] == x.shape[i];
+    if (!ok || x.shape.empty() || x.shape[0] < 1 ||
+        (in.shape[0] > 0 && in.shape[0] != x.shape[0] && in.shape[0] != 1))
+        throw rm::Error(path + ": input has shape " + rm::to_string(x.shape) +
+                        ", but the model's input '" + in.name + "' is " + rm::to_string(in.shape));
 }
 
 rm::Tensor repeat_batch(const rm::Tensor& x, int64_t batch) {
     if (batch == x.shape[0]) return x;
     if (x.shape[0] != 1)
-        throw UsageError("--batch " + std::to_string(batch) + " needs a batch-1 input, the input has batch " +
+        throw UsageError("--batch " + std::to_string(batch) +
+                         " needs a batch-1 input, the input has batch " +
                          std::to_string(x.shape[0]));
     rm::Shape s = x.shape;
     s[0] = batch;
     rm::Tensor out(s);
-    for (int64_t b = 0; b < batch; ++b) std::copy(x.data.begin(), x.data.end(), out.data.begin() + b * x.size());
+    for (int64_t b = 0; b < batch; ++b)
+        std::copy(x.data.begin(), x.data.end(), out.data.begin() + b * x.size());
     return out;
 }
 
 void print_top5(const GraphRun& run, const std::vector<std::string>& labels) {
     const auto& y = run.output;
-    std::printf("%s graph: output %s in %.1f ms\n", run.graph.c_str(), rm::to_string(y.shape).c_str(), run.ms);
+    std::printf("%s graph: output %s in %.1f ms\n", run.graph.c_str(),
+                rm::to_string(y.shape).c_str(), run.ms);
     if (y.shape.size() != 2 || y.shape[1] < 1) return;
     int64_t classes = y.shape[1];
     for (int64_t b = 0; b < std::min<int64_t>(y.shape[0], 4); ++b) {
@@ -99,9 +105,10 @@ void print_top5(const GraphRun& run, const std::vector<std::string>& labels) {
         for (size_t i = 0; i < n; ++i) {
             int64_t k = order[i];
             double p = probs ? row[k] : std::exp(double(row[k]) - top) / z;
-            std::string name = k < static_cast<int64_t>(labels.size()) ? labels[k] : "class " + std::to_string(k);
-            std::printf("  %zu. %-24s %6.2f%%  (%s %.4g)\n", i + 1, name.c_str(), 100 * p, probs ? "p" : "logit",
-                        double(row[k]));
+            std::string name =
+                k < static_cast<int64_t>(labels.size()) ? labels[k] : "class " + std::to_string(k);
+            std::printf("  %zu. %-24s %6.2f%%  (%s %.4g)\n", i + 1, name.c_str(), 100 * p,
+                        probs ? "p" : "logit", double(row[k]));
         }
     }
 }
@@ -114,7 +121,8 @@ int cmd_run(const std::vector<std::string>& argv) {
         std::printf("%s", kHelp);
         return 0;
     }
-    if (args.positional().size() > 1) throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
+    if (args.positional().size() > 1)
+        throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
     const std::string model = args.positional().empty() ? "" : args.positional()[0];
     const std::string input_path = args.get("--input");
     if (input_path.empty()) throw UsageError("--input X.npy|IMAGE is required");
@@ -122,7 +130,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (which != "residual" && which != "plain" && which != "both")
         throw UsageError("--graph must be residual, plain or both, not '" + which + "'");
     int64_t batch = args.get_int("--batch", 0);
-    if (args.has("--batch") && (batch < 1 || batch > 4096)) throw UsageError("--batch must be 1..4096");
+    if (args.has("--batch") && (batch < 1 || batch > 4096))
+        throw UsageError("--batch must be 1..4096");
 
     rm::Graph residual = rm::load_model(model);
     if (residual.inputs.size() != 1) throw rm::Error("rmvk run supports models with one input");
@@ -150,7 +159,8 @@ int cmd_run(const std::vector<std::string>& argv) {
         options.device = device;
         context = std::make_unique<Context>(options);
         const auto& d = context->device();
-        std::printf("device: [%d] %s, %s, Vulkan%s\n", d.index, d.name.c_str(), d.driver.c_str(), device_note.c_str());
+        std::printf("device: [%d] %s, %s, Vulkan%s\n", d.index, d.name.c_str(), d.driver.c_str(),
+                    device_note.c_str());
     }
     std::printf("model: %s, input %s from %s\n", model.empty() ? "bundled default" : model.c_str(),
                 rm::to_string(x.shape).c_str(), input_path.c_str());
@@ -159,8 +169,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (which != "plain") graphs.emplace_back("residual", residual);
     if (which != "residual") {
         auto rm_result = rm::rm_transform(residual);
-        std::printf("RM: %d of %zu residual blocks converted to plain Conv-ReLU\n", rm_result.converted,
-                    rm_result.blocks.size());
+        std::printf("RM: %d of %zu residual blocks converted to plain Conv-ReLU\n",
+                    rm_result.converted, rm_result.blocks.size());
         graphs.emplace_back("plain", std::move(rm_result.plain));
     }
 
@@ -172,12 +182,14 @@ int cmd_run(const std::vector<std::string>& argv) {
         std::map<std::string, rm::Tensor> outputs;
         if (context) {
             GraphRunner runner(*context, graph, batch);
-            t0 = std::chrono::steady_clock::now();  // time the run, not weight upload and pipeline creation
+            t0 = std::chrono::steady_clock::now();  // time the run, not weight upload and pipeline
+                                                    // creation
             outputs = runner.run(inputs).outputs;
         } else {
             outputs = rm::run_cpu(graph, inputs);
         }
-        run.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        run.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                     .count();
         if (graph.outputs.empty() || !outputs.count(graph.outputs[0]))
             throw rm::Error("the " + name + " graph produced no output");
         run.output = std::move(outputs.at(graph.outputs[0]));
@@ -190,15 +202,16 @@ int cmd_run(const std::vector<std::string>& argv) {
 
     if (args.has("--output")) {
         rm::write_npy(args.get("--output"), runs[0].output);
-        std::printf("wrote the %s output to %s\n", runs[0].graph.c_str(), args.get("--output").c_str());
+        std::printf("wrote the %s output to %s\n", runs[0].graph.c_str(),
+                    args.get("--output").c_str());
     }
 
     if (runs.size() == 2) {
         const auto& ref = runs[0].output;
         const auto& got = runs[1].output;
         if (ref.shape != got.shape)
-            throw rm::Error("residual and plain outputs differ in shape: " + rm::to_string(ref.shape) + " vs " +
-                            rm::to_string(got.shape));
+            throw rm::Error("residual and plain outputs differ in shape: " +
+                            rm::to_string(ref.shape) + " vs " + rm::to_string(got.shape));
         double max_diff = 0, max_ref = 0, err = 0, energy = 0;
         bool finite = true;
         for (int64_t i = 0; i < ref.size(); ++i) {
@@ -211,10 +224,13 @@ int cmd_run(const std::vector<std::string>& argv) {
         }
         double nmse = energy > 0 ? err / energy : err;
         bool match = finite && max_diff <= kMatchTolerance * max_ref;
-        std::printf("residual vs plain: max|d| = %.3g, NMSE = %.3g, max|residual| = %.4g, tolerance %.3g "
-                    "(1e-4 * max|residual|)\n",
-                    max_diff, nmse, max_ref, kMatchTolerance * max_ref);
-        std::printf("%s\n", match ? "outputs match" : "MISMATCH: the plain graph does not reproduce the residual one");
+        std::printf(
+            "residual vs plain: max|d| = %.3g, NMSE = %.3g, max|residual| = %.4g, tolerance %.3g "
+            "(1e-4 * max|residual|)\n",
+            max_diff, nmse, max_ref, kMatchTolerance * max_ref);
+        std::printf("%s\n", match
+                                ? "outputs match"
+                                : "MISMATCH: the plain graph does not reproduce the residual one");
         if (!match) return 1;
     }
     return 0;

@@ -1,16 +1,17 @@
 #pragma once
 // A one-line progress bar on stderr, drawn only when stderr is a terminal so logs and test
 // output stay clean.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
-
-#include <unistd.h>
 
 namespace rmvk::cli {
 
 class ProgressBar {
-public:
-    ProgressBar(size_t total, bool enabled = true) : total_(total ? total : 1), enabled_(enabled && isatty(2)) {}
+  public:
+    ProgressBar(size_t total, bool enabled = true)
+        : total_(total ? total : 1), enabled_(enabled && isatty(2)) {}
     ~ProgressBar() { finish(); }
     ProgressBar(const ProgressBar&) = delete;
     ProgressBar& operator=(const ProgressBar&) = delete;
@@ -21,7 +22,8 @@ public:
         constexpr size_t kWidth = 30;
         size_t filled = done_ * kWidth / total_;
         std::fprintf(stderr, "\r[%s%s] %3zu%% %-40.40s", std::string(filled, '#').c_str(),
-                     std::string(kWidth - filled, ' ').c_str(), done_ * 100 / total_, label.c_str());
+                     std::string(kWidth - filled, ' ').c_str(), done_ * 100 / total_,
+                     label.c_str());
         std::fflush(stderr);
         drawn_ = true;
     }
@@ -30,7 +32,7 @@ public:
         drawn_ = false;
     }
 
-private:
+  private:
     size_t total_;
     size_t done_ = 0;
     bool enabled_;

@@ -17,7 +17,8 @@ inline std::string strf(const char* format, ...) {
     char buf[512];
     int n = std::vsnprintf(buf, sizeof buf, format, args);
     va_end(args);
-    if (n < static_cast<int>(sizeof buf)) return std::string(buf, n < 0 ? 0 : static_cast<size_t>(n));
+    if (n < static_cast<int>(sizeof buf))
+        return std::string(buf, n < 0 ? 0 : static_cast<size_t>(n));
     std::string out(static_cast<size_t>(n), '\0');
     va_start(args, format);
     std::vsnprintf(out.data(), out.size() + 1, format, args);
@@ -28,7 +29,7 @@ inline std::string strf(const char* format, ...) {
 // Columns padded to their widest cell; the first column is left-aligned, the others right-aligned
 // (they hold numbers), unless the column is marked left in `left_columns`.
 class Table {
-public:
+  public:
     explicit Table(std::vector<std::string> header, size_t left_columns = 1)
         : header_(std::move(header)), left_columns_(left_columns) {}
 
@@ -53,8 +54,10 @@ public:
             std::string l;
             for (size_t i = 0; i < r.size(); ++i) {
                 size_t pad = width[i] - r[i].size();
-                if (i < left_columns_) l += r[i] + std::string(pad, ' ');
-                else l += std::string(pad, ' ') + r[i];
+                if (i < left_columns_)
+                    l += r[i] + std::string(pad, ' ');
+                else
+                    l += std::string(pad, ' ') + r[i];
                 if (i + 1 < r.size()) l += "  ";
             }
             while (!l.empty() && l.back() == ' ') l.pop_back();
@@ -63,13 +66,15 @@ public:
         line(header_);
         out += std::string(total > 2 ? total - 2 : 0, '-') + "\n";
         for (const auto& r : rows_) {
-            if (r.empty()) out += std::string(total > 2 ? total - 2 : 0, '-') + "\n";
-            else line(r);
+            if (r.empty())
+                out += std::string(total > 2 ? total - 2 : 0, '-') + "\n";
+            else
+                line(r);
         }
         return out;
     }
 
-private:
+  private:
     std::vector<std::string> header_;
     size_t left_columns_;
     std::vector<std::vector<std::string>> rows_;
@@ -84,7 +89,9 @@ inline std::string fmt_rate(double v) {
     if (v <= 0) return "-";
     return v < 10 ? strf("%.3g", v) : strf("%.1f", v);
 }
-inline std::string fmt_ratio(double r) { return r > 0 ? strf("%.2fx", r) : "-"; }
+inline std::string fmt_ratio(double r) {
+    return r > 0 ? strf("%.2fx", r) : "-";
+}
 inline std::string fmt_bytes(uint64_t b) {
     if (b < (1u << 20)) return strf("%.1f KiB", double(b) / 1024.0);
     return strf("%.1f MiB", double(b) / (1024.0 * 1024.0));

@@ -38,8 +38,10 @@ DeviceInfo device_from(const Json& j) {
     d.driver = j.str_or("driver", "");
     d.api_version = j.str_or("api_version", "");
     d.max_storage_buffer_range = static_cast<uint64_t>(j.number_or("max_storage_buffer_range", 0));
-    d.max_compute_shared_memory = static_cast<uint32_t>(j.number_or("max_compute_shared_memory", 0));
-    d.max_workgroup_invocations = static_cast<uint32_t>(j.number_or("max_workgroup_invocations", 0));
+    d.max_compute_shared_memory =
+        static_cast<uint32_t>(j.number_or("max_compute_shared_memory", 0));
+    d.max_workgroup_invocations =
+        static_cast<uint32_t>(j.number_or("max_workgroup_invocations", 0));
     d.subgroup_size = static_cast<uint32_t>(j.number_or("subgroup_size", 0));
     d.timestamp_valid_bits = static_cast<uint32_t>(j.number_or("timestamp_valid_bits", 0));
     d.timestamp_period_ns = static_cast<float>(j.number_or("timestamp_period_ns", 0));

@@ -14,29 +14,29 @@ inline constexpr const char* kRmvkVersion = "0.1.0";
 // One graph node's timing (median over the timed iterations).
 struct LayerRow {
     std::string node;
-    std::string op;               // ONNX operator name, e.g. "Conv"
-    std::string kernel;           // "3x3/2" for convs and pools, else ""
+    std::string op;      // ONNX operator name, e.g. "Conv"
+    std::string kernel;  // "3x3/2" for convs and pools, else ""
     double device_ms = 0;
     int64_t macs = 0;
-    double gflops = 0;            // 2 * macs / device time
-    double peak_percent = 0;      // gflops / measured FMA peak (0 when no peak was measured)
-    std::string fused_into;       // node that carried this one's work (then device_ms is 0)
+    double gflops = 0;        // 2 * macs / device time
+    double peak_percent = 0;  // gflops / measured FMA peak (0 when no peak was measured)
+    std::string fused_into;   // node that carried this one's work (then device_ms is 0)
     std::vector<std::string> residual_nodes;  // plain graph: the residual nodes it came from
 };
 
 // One graph (residual or plain) on one device.
 struct GraphBench {
-    std::string graph;            // "residual" or "plain"
-    std::vector<LayerRow> layers; // graph order
-    double device_total_ms = 0;   // median over iterations of the sum of dispatch times
-    double wall_median_ms = 0;    // whole GraphRunner::run() call, upload and download included
+    std::string graph;             // "residual" or "plain"
+    std::vector<LayerRow> layers;  // graph order
+    double device_total_ms = 0;    // median over iterations of the sum of dispatch times
+    double wall_median_ms = 0;     // whole GraphRunner::run() call, upload and download included
     double wall_p95_ms = 0;
-    double throughput_ips = 0;    // images per second from the wall median and the batch
+    double throughput_ips = 0;  // images per second from the wall median and the batch
     double upload_ms = 0;
     double download_ms = 0;
     int64_t total_macs = 0;
     int64_t params = 0;
-    double gflops = 0;            // total MACs over total device time
+    double gflops = 0;  // total MACs over total device time
     double peak_percent = 0;
     uint64_t weight_bytes = 0;
     uint64_t peak_activation_bytes = 0;
@@ -44,8 +44,8 @@ struct GraphBench {
 
 struct BenchReport {
     std::string rmvk_version = kRmvkVersion;
-    std::string date;             // UTC, ISO 8601
-    std::string model;            // as given on the command line ("" = bundled model)
+    std::string date;   // UTC, ISO 8601
+    std::string model;  // as given on the command line ("" = bundled model)
     int64_t batch = 1;
     int64_t input_height = 0;
     int64_t input_width = 0;

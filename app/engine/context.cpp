@@ -2,7 +2,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
 #include <rmvk_shaders.hpp>
 
 #include "app/engine/context_impl.hpp"
@@ -12,16 +11,20 @@ namespace rmvk {
 
 // VK_EXT_debug_utils messenger: counts validation warnings/errors and forwards them.
 class DebugMessenger {
-public:
+  public:
     DebugMessenger(VkInstance instance, Context::Impl* ctx) : instance_(instance) {
         auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
             vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT"));
         destroy_ = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
             vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"));
-        if (!create || !destroy_) throw VulkanError("VK_EXT_debug_utils is not available for validation");
-        VkDebugUtilsMessengerCreateInfoEXT ci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-        ci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-        ci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT |
+        if (!create || !destroy_)
+            throw VulkanError("VK_EXT_debug_utils is not available for validation");
+        VkDebugUtilsMessengerCreateInfoEXT ci{
+            VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+        ci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                             VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+        ci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                         VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT |
                          VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
         ci.pfnUserCallback = &DebugMessenger::callback;
         ci.pUserData = ctx;
@@ -31,10 +34,11 @@ public:
     DebugMessenger(const DebugMessenger&) = delete;
     DebugMessenger& operator=(const DebugMessenger&) = delete;
 
-private:
+  private:
     static VKAPI_ATTR VkBool32 VKAPI_CALL callback(VkDebugUtilsMessageSeverityFlagBitsEXT,
                                                    VkDebugUtilsMessageTypeFlagsEXT,
-                                                   const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
+                                                   const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                   void* user) {
         auto* ctx = static_cast<Context::Impl*>(user);
         ctx->message_count++;
         std::string msg = data && data->pMessage ? data->pMessage : "(empty validation message)";
@@ -58,7 +62,8 @@ Context::Impl::Impl(const ContextOptions& options) : on_message(options.on_messa
     auto all = physical_devices(instance.get());
     std::vector<DeviceInfo> usable;
     for (size_t i = 0; i < all.size(); ++i)
-        if (compute_queue_family(all[i])) usable.push_back(describe_device(all[i], static_cast<int>(i)));
+        if (compute_queue_family(all[i]))
+            usable.push_back(describe_device(all[i], static_cast<int>(i)));
     int index = choose_device(usable, options.device);
     physical = all[static_cast<size_t>(index)];
     for (const auto& d : usable)
@@ -115,9 +120,9 @@ uint32_t Context::Impl::find_memory_type(uint32_t bits, VkMemoryPropertyFlags re
     throw VulkanError("no suitable Vulkan memory type on " + info.name);
 }
 
-const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
-                                               std::span<const uint32_t> spec, uint32_t texel_mask,
-                                               uint32_t rgba_mask) {
+const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t bindings,
+                                               uint32_t push_bytes, std::span<const uint32_t> spec,
+                                               uint32_t texel_mask, uint32_t rgba_mask) {
     std::string key(shader);
     key += "/" + std::to_string(texel_mask) + "/" + std::to_string(rgba_mask);
     for (uint32_t v : spec) key += ":" + std::to_string(v);
@@ -125,7 +130,8 @@ const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t
     if (it != pipelines_.end()) return *it->second;
 
     auto code = shaders::find(shader);
-    if (code.empty()) throw VulkanError("internal error: no compiled shader named '" + std::string(shader) + "'");
+    if (code.empty())
+        throw VulkanError("internal error: no compiled shader named '" + std::string(shader) + "'");
     auto p = std::make_unique<ComputePipeline>();
     p->bindings = bindings;
     p->push_bytes = push_bytes;
@@ -134,13 +140,16 @@ const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t
 
     std::vector<VkDescriptorSetLayoutBinding> b(bindings);
     for (uint32_t i = 0; i < bindings; ++i)
-        b[i] = {i, (texel_mask >> i) & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
-                VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+        b[i] = {i,
+                (texel_mask >> i) & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                      : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
     VkDescriptorSetLayoutCreateInfo lci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
     lci.bindingCount = bindings;
     lci.pBindings = b.data();
     VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
-    vk_check(vkCreateDescriptorSetLayout(device, &lci, nullptr, &set_layout), "creating a descriptor set layout");
+    vk_check(vkCreateDescriptorSetLayout(device, &lci, nullptr, &set_layout),
+             "creating a descriptor set layout");
     p->set_layout = UniqueSetLayout(device, set_layout);
 
     VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes};
@@ -162,7 +171,8 @@ const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t
 
     std::vector<VkSpecializationMapEntry> entries(spec.size());
     for (uint32_t i = 0; i < spec.size(); ++i) entries[i] = {i, i * 4u, 4u};
-    VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), spec.size() * 4u, spec.data()};
+    VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), spec.size() * 4u,
+                            spec.data()};
     VkComputePipelineCreateInfo cpci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
     cpci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
     cpci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
@@ -221,7 +231,11 @@ UniqueQueryPool Context::Impl::make_timestamp_pool(uint32_t count) {
 
 Context::Context(const ContextOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 Context::~Context() = default;
-const DeviceInfo& Context::device() const { return impl_->info; }
-size_t Context::validation_message_count() const { return impl_->message_count; }
+const DeviceInfo& Context::device() const {
+    return impl_->info;
+}
+size_t Context::validation_message_count() const {
+    return impl_->message_count;
+}
 
 }  // namespace rmvk

@@ -27,7 +27,7 @@ enum class MemoryKind {
 
 // A VkBuffer with its own memory. mapped() is non-null when the memory is host-visible.
 class Buffer {
-public:
+  public:
     Buffer() = default;
     Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind);
     VkBuffer handle() const { return buffer_.get(); }
@@ -35,7 +35,7 @@ public:
     void* mapped() const { return mapped_; }
     float* floats() const { return static_cast<float*>(mapped_); }
 
-private:
+  private:
     UniqueMemory memory_;  // declared first: freed after the buffer that uses it
     UniqueBuffer buffer_;
     void* mapped_ = nullptr;
@@ -65,11 +65,11 @@ struct BufferRange {
 // Descriptor sets (and the texel-buffer views they use) for many dispatches, freed all at
 // once with the arena.
 class DescriptorArena {
-public:
+  public:
     DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t max_buffers);
     VkDescriptorSet make_set(const ComputePipeline& pipeline, std::span<const BufferRange> buffers);
 
-private:
+  private:
     VkDevice device_;
     UniqueDescriptorPool pool_;
     std::vector<UniqueBufferView> views_;
@@ -99,25 +99,29 @@ struct Context::Impl {
     // Largest range one storage-buffer binding may cover (maxStorageBufferRange, or a smaller
     // override so tests can exercise the split paths on small tensors).
     uint64_t max_binding_range() const {
-        uint64_t limit = std::min<uint64_t>(info.max_storage_buffer_range, uint64_t{properties.limits.maxTexelBufferElements} * 4);
+        uint64_t limit = std::min<uint64_t>(info.max_storage_buffer_range,
+                                            uint64_t{properties.limits.maxTexelBufferElements} * 4);
         return max_binding_override ? std::min(max_binding_override, limit) : limit;
     }
     uint64_t max_binding_override = 0;
-    // Conv kernel choice: 0 by device type, 1 shared-memory tiles (GPUs), 2 texel-buffer direct (CPUs).
+    // Conv kernel choice: 0 by device type, 1 shared-memory tiles (GPUs), 2 texel-buffer direct
+    // (CPUs).
     int conv_variant = 0;
     uint64_t offset_alignment() const {
-        return std::max(properties.limits.minStorageBufferOffsetAlignment, properties.limits.minTexelBufferOffsetAlignment);
+        return std::max(properties.limits.minStorageBufferOffsetAlignment,
+                        properties.limits.minTexelBufferOffsetAlignment);
     }
 
     // Memory type index with all `required` flags (preferring `preferred` ones too) among `bits`.
-    uint32_t find_memory_type(uint32_t bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
+    uint32_t find_memory_type(uint32_t bits, VkMemoryPropertyFlags required,
+                              VkMemoryPropertyFlags preferred) const;
 
     // A pipeline for shaders/<shader>.comp, cached by name + specialization constants.
     // Bindings are storage buffers, except those in texel_mask (uniform texel buffers, R32_SFLOAT,
     // or R32G32B32A32_SFLOAT for those also in rgba_mask).
     const ComputePipeline& pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
-                                    std::span<const uint32_t> spec_constants = {}, uint32_t texel_mask = 0,
-                                    uint32_t rgba_mask = 0);
+                                    std::span<const uint32_t> spec_constants = {},
+                                    uint32_t texel_mask = 0, uint32_t rgba_mask = 0);
 
     // Records with `record` into a fresh command buffer, submits it and waits for it.
     void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);
@@ -129,7 +133,7 @@ struct Context::Impl {
     // Nanoseconds per timestamp tick.
     double timestamp_period_ns() const { return info.timestamp_period_ns; }
 
-private:
+  private:
     std::map<std::string, std::unique_ptr<ComputePipeline>> pipelines_;
 };
 

@@ -11,11 +11,16 @@ namespace {
 
 std::string vendor_name(uint32_t id, const std::string& device_name) {
     switch (id) {
-        case 0x10DE: return "NVIDIA";
-        case 0x1002: return "AMD";
-        case 0x8086: return "Intel";
-        case 0x13B5: return "ARM";
-        case 0x5143: return "Qualcomm";
+        case 0x10DE:
+            return "NVIDIA";
+        case 0x1002:
+            return "AMD";
+        case 0x8086:
+            return "Intel";
+        case 0x13B5:
+            return "ARM";
+        case 0x5143:
+            return "Qualcomm";
         case 0x10005:
             return device_name.find("llvmpipe") != std::string::npos ? "Mesa (llvmpipe)" : "Mesa";
         default: {
@@ -28,17 +33,22 @@ std::string vendor_name(uint32_t id, const std::string& device_name) {
 
 std::string type_name(VkPhysicalDeviceType t) {
     switch (t) {
-        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-        case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-        default: return "other";
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+            return "discrete";
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+            return "integrated";
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+            return "virtual";
+        case VK_PHYSICAL_DEVICE_TYPE_CPU:
+            return "cpu";
+        default:
+            return "other";
     }
 }
 
 std::string version_string(uint32_t v) {
-    return std::to_string(VK_API_VERSION_MAJOR(v)) + "." + std::to_string(VK_API_VERSION_MINOR(v)) + "." +
-           std::to_string(VK_API_VERSION_PATCH(v));
+    return std::to_string(VK_API_VERSION_MAJOR(v)) + "." + std::to_string(VK_API_VERSION_MINOR(v)) +
+           "." + std::to_string(VK_API_VERSION_PATCH(v));
 }
 
 std::string lower(std::string s) {
@@ -66,8 +76,9 @@ UniqueInstance create_instance(bool validation) {
     std::vector<const char*> layers, extensions;
     if (validation) {
         if (!layer_available("VK_LAYER_KHRONOS_validation"))
-            throw VulkanError("validation requested but VK_LAYER_KHRONOS_validation is not installed "
-                              "(install vulkan-validationlayers)");
+            throw VulkanError(
+                "validation requested but VK_LAYER_KHRONOS_validation is not installed "
+                "(install vulkan-validationlayers)");
         layers.push_back("VK_LAYER_KHRONOS_validation");
         extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
     }
@@ -80,7 +91,8 @@ UniqueInstance create_instance(bool validation) {
     VkInstance instance = VK_NULL_HANDLE;
     VkResult r = vkCreateInstance(&ci, nullptr, &instance);
     if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
-        throw VulkanError("no Vulkan device found (install mesa-vulkan-drivers for the CPU driver lavapipe)");
+        throw VulkanError(
+            "no Vulkan device found (install mesa-vulkan-drivers for the CPU driver lavapipe)");
     vk_check(r, "creating the Vulkan instance");
     return UniqueInstance(instance);
 }
@@ -109,7 +121,8 @@ std::optional<uint32_t> compute_queue_family(VkPhysicalDevice device) {
 }
 
 DeviceInfo describe_device(VkPhysicalDevice device, int index) {
-    VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceSubgroupProperties subgroup{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
     VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
     VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
     props2.pNext = &subgroup;
@@ -144,13 +157,15 @@ DeviceInfo describe_device(VkPhysicalDevice device, int index) {
     vkGetPhysicalDeviceQueueFamilyProperties(device, &n, nullptr);
     std::vector<VkQueueFamilyProperties> families(n);
     vkGetPhysicalDeviceQueueFamilyProperties(device, &n, families.data());
-    if (auto q = compute_queue_family(device)) info.timestamp_valid_bits = families[*q].timestampValidBits;
+    if (auto q = compute_queue_family(device))
+        info.timestamp_valid_bits = families[*q].timestampValidBits;
     if (p.limits.timestampPeriod <= 0) info.timestamp_valid_bits = 0;
 
     VkPhysicalDeviceMemoryProperties mem{};
     vkGetPhysicalDeviceMemoryProperties(device, &mem);
     for (uint32_t h = 0; h < mem.memoryHeapCount; ++h)
-        if (mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) info.device_local_memory += mem.memoryHeaps[h].size;
+        if (mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+            info.device_local_memory += mem.memoryHeaps[h].size;
     return info;
 }
 
@@ -172,16 +187,19 @@ std::vector<DeviceInfo> list_devices() {
 
 int choose_device(const std::vector<DeviceInfo>& devices, const std::string& choice) {
     if (devices.empty())
-        throw VulkanError("no Vulkan device found (install mesa-vulkan-drivers for the CPU driver lavapipe)");
+        throw VulkanError(
+            "no Vulkan device found (install mesa-vulkan-drivers for the CPU driver lavapipe)");
     if (choice.empty()) {
         for (const char* type : {"discrete", "integrated", "virtual", "cpu", "other"})
             for (const auto& d : devices)
                 if (d.type == type) return d.index;
         return devices.front().index;
     }
-    bool numeric = std::all_of(choice.begin(), choice.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    bool numeric = std::all_of(choice.begin(), choice.end(),
+                               [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
     for (const auto& d : devices) {
-        if (numeric ? std::to_string(d.index) == choice : lower(d.name).find(lower(choice)) != std::string::npos)
+        if (numeric ? std::to_string(d.index) == choice
+                    : lower(d.name).find(lower(choice)) != std::string::npos)
             return d.index;
     }
     std::string available;

@@ -16,15 +16,16 @@ namespace rmvk {
 struct DeviceInfo {
     int index = 0;
     std::string name;
-    std::string vendor;        // "NVIDIA", "AMD", "Intel", "Mesa (llvmpipe)", or the vendor id
-    std::string type;          // "discrete", "integrated", "virtual", "cpu", "other"
-    std::string driver;        // driver name and info
-    std::string api_version;   // "1.3.230"
+    std::string vendor;       // "NVIDIA", "AMD", "Intel", "Mesa (llvmpipe)", or the vendor id
+    std::string type;         // "discrete", "integrated", "virtual", "cpu", "other"
+    std::string driver;       // driver name and info
+    std::string api_version;  // "1.3.230"
     uint64_t max_storage_buffer_range = 0;
     uint32_t max_compute_shared_memory = 0;
     uint32_t max_workgroup_invocations = 0;
     uint32_t subgroup_size = 0;
-    bool subgroup_shuffle = false;  // compute shaders can shuffle between lanes (the CPU conv kernel needs it)
+    bool subgroup_shuffle =
+        false;  // compute shaders can shuffle between lanes (the CPU conv kernel needs it)
     uint32_t timestamp_valid_bits = 0;  // 0: no timestamps on the compute queue
     float timestamp_period_ns = 0;
     uint64_t device_local_memory = 0;
@@ -38,15 +39,15 @@ std::vector<DeviceInfo> list_devices();
 int choose_device(const std::vector<DeviceInfo>& devices, const std::string& choice);
 
 struct ContextOptions {
-    std::string device;        // as for choose_device
-    bool validation = false;   // enable VK_LAYER_KHRONOS_validation; messages go to on_message
+    std::string device;       // as for choose_device
+    bool validation = false;  // enable VK_LAYER_KHRONOS_validation; messages go to on_message
     // Validation messages (tests fail on any). Default: print to stderr.
     std::function<void(const std::string&)> on_message;
 };
 
 // Owns the instance, the logical device, a compute queue and the shared pipeline cache.
 class Context {
-public:
+  public:
     explicit Context(const ContextOptions& options = {});
     ~Context();
     Context(const Context&) = delete;
@@ -58,7 +59,7 @@ public:
     struct Impl;
     Impl& impl() { return *impl_; }
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 
@@ -88,10 +89,10 @@ struct RunOptions {
 struct RunResult {
     std::map<std::string, rm::Tensor> outputs;  // graph outputs
     std::vector<NodeTiming> timings;            // graph order
-    double device_total_ms = 0;   // sum of dispatch device times
-    double upload_ms = 0;         // input upload (host wall time)
-    double download_ms = 0;       // output download
-    double wall_ms = 0;           // whole run() call
+    double device_total_ms = 0;                 // sum of dispatch device times
+    double upload_ms = 0;                       // input upload (host wall time)
+    double download_ms = 0;                     // output download
+    double wall_ms = 0;                         // whole run() call
 };
 
 struct MemoryReport {
@@ -102,7 +103,7 @@ struct MemoryReport {
 // A graph prepared for one device and batch size: weights uploaded once, pipelines built,
 // command buffer recorded. run() may be called many times.
 class GraphRunner {
-public:
+  public:
     GraphRunner(Context& context, const rm::Graph& graph, int64_t batch = 1,
                 const RunOptions& options = {});
     ~GraphRunner();
@@ -116,7 +117,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

@@ -17,9 +17,13 @@ namespace rmvk {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
-bool is_view(rm::Op op) { return op == rm::Op::Flatten || op == rm::Op::Reshape || op == rm::Op::Identity; }
+bool is_view(rm::Op op) {
+    return op == rm::Op::Flatten || op == rm::Op::Reshape || op == rm::Op::Identity;
+}
 
 // One unit of GPU work: a graph node plus the nodes fused into it.
 struct Step {
@@ -28,7 +32,7 @@ struct Step {
     std::string output;         // the tensor this step finally writes
     bool fold_bn = false;
     bool relu = false;
-    std::string residual;       // Conv with a fused Add: the Add's other operand
+    std::string residual;  // Conv with a fused Add: the Add's other operand
     std::vector<Dispatch> dispatches;
     uint32_t query = 0;  // its timestamps are queries 2*query and 2*query+1 (steps with dispatches)
 };
@@ -39,7 +43,8 @@ struct GraphRunner::Impl {
     Impl(Context::Impl& c, const rm::Graph& g, int64_t b, const RunOptions& o)
         : ctx(c), graph(g), batch(b), options(o), planner(c) {}
     ~Impl() {
-        if (cmd != VK_NULL_HANDLE) vkFreeCommandBuffers(ctx.device, ctx.command_pool.get(), 1, &cmd);
+        if (cmd != VK_NULL_HANDLE)
+            vkFreeCommandBuffers(ctx.device, ctx.command_pool.get(), 1, &cmd);
     }
 
     Context::Impl& ctx;
@@ -54,9 +59,9 @@ struct GraphRunner::Impl {
 
     std::vector<std::unique_ptr<Buffer>> weights;
     std::vector<std::unique_ptr<Buffer>> activations;
-    std::unordered_map<std::string, TensorRef> tensors;      // every tensor with a device location
-    std::unordered_map<std::string, std::string> fused_away; // tensor -> node it was fused into
-    std::unordered_set<std::string> readable;                // tensors whose contents survive a run
+    std::unordered_map<std::string, TensorRef> tensors;       // every tensor with a device location
+    std::unordered_map<std::string, std::string> fused_away;  // tensor -> node it was fused into
+    std::unordered_set<std::string> readable;  // tensors whose contents survive a run
     MemoryReport memory;
 
     std::unique_ptr<DescriptorArena> arena;
@@ -90,7 +95,8 @@ void GraphRunner::Impl::plan_fusion() {
     // The single reader of `tensor` when it has exactly one and is not a graph output.
     auto only_reader = [&](const std::string& tensor) -> const rm::Node* {
         auto it = readers.find(tensor);
-        if (!options.fuse || outputs.count(tensor) || it == readers.end() || it->second.size() != 1) return nullptr;
+        if (!options.fuse || outputs.count(tensor) || it == readers.end() || it->second.size() != 1)
+            return nullptr;
         return &graph.nodes[it->second[0]];
     };
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -111,7 +117,9 @@ void GraphRunner::Impl::plan_fusion() {
             const rm::Node* r = only_reader(s.output);
             if (r && r->op == rm::Op::BatchNormalization && r->inputs[0] == s.output) {
                 bool constant = true;
-                for (size_t k = 1; k < 5; ++k) constant = constant && k < r->inputs.size() && graph.is_initializer(r->inputs[k]);
+                for (size_t k = 1; k < 5; ++k)
+                    constant =
+                        constant && k < r->inputs.size() && graph.is_initializer(r->inputs[k]);
                 if (constant) {
                     absorb(r);
                     s.fold_bn = true;
@@ -123,10 +131,12 @@ void GraphRunner::Impl::plan_fusion() {
             // (the block input, or a branch computed earlier): the conv adds it as it stores,
             // saving a pass over the output. With a projection shortcut this is the later conv.
             const rm::Node* r = only_reader(s.output);
-            if (r && r->op == rm::Op::Add && r->inputs.size() == 2 && r->inputs[0] != r->inputs[1]) {
+            if (r && r->op == rm::Op::Add && r->inputs.size() == 2 &&
+                r->inputs[0] != r->inputs[1]) {
                 const std::string& other = r->inputs[0] == s.output ? r->inputs[1] : r->inputs[0];
                 auto p = producer.find(other);
-                bool ready = !graph.is_initializer(other) && (p == producer.end() ? shapes.count(other) > 0 : p->second < i);
+                bool ready = !graph.is_initializer(other) &&
+                             (p == producer.end() ? shapes.count(other) > 0 : p->second < i);
                 if (ready && shapes.at(other) == shapes.at(s.output)) {
                     absorb(r);
                     s.residual = other;
@@ -145,7 +155,8 @@ void GraphRunner::Impl::plan_fusion() {
 }
 
 TensorRef GraphRunner::Impl::upload(const rm::Tensor& t) {
-    auto buf = std::make_unique<Buffer>(ctx, static_cast<uint64_t>(std::max<int64_t>(t.size(), 1)) * 4, MemoryKind::DeviceLocal);
+    auto buf = std::make_unique<Buffer>(
+        ctx, static_cast<uint64_t>(std::max<int64_t>(t.size(), 1)) * 4, MemoryKind::DeviceLocal);
     TensorRef ref{buf.get(), 0, t.shape};
     memory.weight_bytes += buf->size();
     weights.push_back(std::move(buf));
@@ -219,7 +230,8 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
                 rm::Tensor fw(wt.shape), fb(rm::Shape{oc});
                 for (int64_t o = 0; o < oc; ++o) {
                     double k = g[o] / std::sqrt(static_cast<double>(var[o]) + bn.attrs.epsilon);
-                    for (int64_t j = 0; j < per; ++j) fw.data[o * per + j] = static_cast<float>(wt.data[o * per + j] * k);
+                    for (int64_t j = 0; j < per; ++j)
+                        fw.data[o * per + j] = static_cast<float>(wt.data[o * per + j] * k);
                     double b0 = has_bias ? graph.initializers.at(n.inputs[2]).data[o] : 0.0;
                     fb.data[o] = static_cast<float>(beta[o] + (b0 - mean[o]) * k);
                 }
@@ -232,38 +244,55 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
                 else if (graph.is_initializer(n.inputs[1]))
                     w = upload_weights(graph.initializers.at(n.inputs[1]));
                 else
-                    throw rm::Error("node '" + n.name + "' (Conv): weights computed at run time are not supported");
+                    throw rm::Error("node '" + n.name +
+                                    "' (Conv): weights computed at run time are not supported");
                 if (has_bias) bias = in(2);
             }
             TensorRef residual = s.residual.empty() ? TensorRef{} : tensors.at(s.residual);
-            ConvParams p{in(0), w, y, has_bias ? &bias : nullptr, s.residual.empty() ? nullptr : &residual, &n.attrs, s.relu};
+            ConvParams p{in(0),
+                         w,
+                         y,
+                         has_bias ? &bias : nullptr,
+                         s.residual.empty() ? nullptr : &residual,
+                         &n.attrs,
+                         s.relu};
             return plan_conv(planner, p);
         }
         case rm::Op::BatchNormalization: {
             int64_t c = graph.initializers.at(n.inputs[1]).size();
             rm::Tensor params(rm::Shape{c * 3});
             for (int64_t ch = 0; ch < c; ++ch) {
-                double k = graph.initializers.at(n.inputs[1]).data[ch] /
-                           std::sqrt(static_cast<double>(graph.initializers.at(n.inputs[4]).data[ch]) + n.attrs.epsilon);
+                double k =
+                    graph.initializers.at(n.inputs[1]).data[ch] /
+                    std::sqrt(static_cast<double>(graph.initializers.at(n.inputs[4]).data[ch]) +
+                              n.attrs.epsilon);
                 params.data[3 * ch] = static_cast<float>(k);
                 params.data[3 * ch + 1] = graph.initializers.at(n.inputs[3]).data[ch];
                 params.data[3 * ch + 2] = graph.initializers.at(n.inputs[2]).data[ch];
             }
             return plan_batchnorm(planner, in(0), upload(params), y, s.relu);
         }
-        case rm::Op::Relu: return plan_relu(planner, in(0), y);
-        case rm::Op::Add: return plan_add(planner, in(0), in(1), y, s.relu);
-        case rm::Op::MaxPool: return plan_pool(planner, in(0), y, n.attrs, false);
-        case rm::Op::AveragePool: return plan_pool(planner, in(0), y, n.attrs, true);
-        case rm::Op::GlobalAveragePool: return plan_global_avg_pool(planner, in(0), y);
+        case rm::Op::Relu:
+            return plan_relu(planner, in(0), y);
+        case rm::Op::Add:
+            return plan_add(planner, in(0), in(1), y, s.relu);
+        case rm::Op::MaxPool:
+            return plan_pool(planner, in(0), y, n.attrs, false);
+        case rm::Op::AveragePool:
+            return plan_pool(planner, in(0), y, n.attrs, true);
+        case rm::Op::GlobalAveragePool:
+            return plan_global_avg_pool(planner, in(0), y);
         case rm::Op::Gemm: {
             bool has_c = n.inputs.size() > 2 && !n.inputs[2].empty();
             TensorRef c = has_c ? in(2) : TensorRef{};
             return plan_gemm(planner, in(0), in(1), has_c ? &c : nullptr, y, n.attrs);
         }
-        case rm::Op::MatMul: return plan_matmul(planner, in(0), in(1), y);
-        case rm::Op::Softmax: return plan_softmax(planner, in(0), y, n.attrs.axis);
-        default: return {};
+        case rm::Op::MatMul:
+            return plan_matmul(planner, in(0), in(1), y);
+        case rm::Op::Softmax:
+            return plan_softmax(planner, in(0), y, n.attrs.axis);
+        default:
+            return {};
     }
 }
 
@@ -277,7 +306,8 @@ void GraphRunner::Impl::allocate_and_plan() {
     };
     for (const auto& s : steps) {
         const rm::Node& n = graph.nodes[s.node];
-        if (is_view(n.op) && !graph.is_initializer(n.inputs.at(0))) root[s.output] = root_of(n.inputs.at(0));
+        if (is_view(n.op) && !graph.is_initializer(n.inputs.at(0)))
+            root[s.output] = root_of(n.inputs.at(0));
     }
     std::unordered_set<std::string> pinned_roots;
     for (const auto& o : pinned) pinned_roots.insert(root_of(o));
@@ -292,8 +322,9 @@ void GraphRunner::Impl::allocate_and_plan() {
     // Graph inputs: their own buffers, written by run().
     for (const auto& vi : graph.inputs) {
         const auto& shape = shapes.at(vi.name);
-        auto buf = std::make_unique<Buffer>(ctx, static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * 4,
-                                            MemoryKind::DeviceLocal);
+        auto buf = std::make_unique<Buffer>(
+            ctx, static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * 4,
+            MemoryKind::DeviceLocal);
         tensors[vi.name] = {buf.get(), 0, shape};
         readable.insert(vi.name);
         activations.push_back(std::move(buf));
@@ -311,14 +342,17 @@ void GraphRunner::Impl::allocate_and_plan() {
             ref.shape = shape;
             tensors[s.output] = ref;
         } else {
-            uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * 4;
+            uint64_t bytes =
+                static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * 4;
             Buffer* buf = nullptr;
-            auto it = options.keep_intermediates ? free_buffers.end() : free_buffers.lower_bound(bytes);
+            auto it =
+                options.keep_intermediates ? free_buffers.end() : free_buffers.lower_bound(bytes);
             if (it != free_buffers.end()) {
                 buf = it->second;
                 free_buffers.erase(it);
             } else {
-                activations.push_back(std::make_unique<Buffer>(ctx, bytes, MemoryKind::DeviceLocal));
+                activations.push_back(
+                    std::make_unique<Buffer>(ctx, bytes, MemoryKind::DeviceLocal));
                 buf = activations.back().get();
                 activation_bytes += bytes;
             }
@@ -362,26 +396,31 @@ void GraphRunner::Impl::record() {
     vk_check(vkAllocateCommandBuffers(ctx.device, &ai, &cmd), "allocating a command buffer");
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     vk_check(vkBeginCommandBuffer(cmd, &bi), "beginning a command buffer");
-    if (timestamps) vkCmdResetQueryPool(cmd, queries.get(), 0, 2 * std::max<uint32_t>(query_count, 1));
+    if (timestamps)
+        vkCmdResetQueryPool(cmd, queries.get(), 0, 2 * std::max<uint32_t>(query_count, 1));
     for (size_t si = 0; si < steps.size(); ++si) {
         const Step& s = steps[si];
         if (s.dispatches.empty()) continue;
         compute_barrier(cmd);
         if (timestamps)
-            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(), 2 * s.query);
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(),
+                                2 * s.query);
         for (const auto& d : s.dispatches) {
             VkDescriptorSet set = arena->make_set(*d.pipeline, d.ranges);
-            record_dispatch(cmd, *d.pipeline, set, d.push.data(), static_cast<uint32_t>(d.push.size() * 4), d.groups[0],
-                            d.groups[1], d.groups[2]);
+            record_dispatch(cmd, *d.pipeline, set, d.push.data(),
+                            static_cast<uint32_t>(d.push.size() * 4), d.groups[0], d.groups[1],
+                            d.groups[2]);
         }
         if (timestamps)
-            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(), 2 * s.query + 1);
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(),
+                                2 * s.query + 1);
     }
     compute_barrier(cmd);
     vk_check(vkEndCommandBuffer(cmd), "recording the graph's command buffer");
 }
 
-GraphRunner::GraphRunner(Context& context, const rm::Graph& graph, int64_t batch, const RunOptions& options)
+GraphRunner::GraphRunner(Context& context, const rm::Graph& graph, int64_t batch,
+                         const RunOptions& options)
     : impl_(std::make_unique<Impl>(context.impl(), graph, batch, options)) {
     if (batch < 1) throw rm::Error("batch size must be at least 1, got " + std::to_string(batch));
     Impl& m = *impl_;
@@ -391,7 +430,8 @@ GraphRunner::GraphRunner(Context& context, const rm::Graph& graph, int64_t batch
             throw rm::Error("node '" + n.name + "' (Conv): only 2-D convolutions run on the GPU");
     auto cost = rm::compute_cost(m.graph, m.shapes);
     m.macs.assign(m.graph.nodes.size(), 0);
-    for (size_t i = 0; i < cost.nodes.size() && i < m.macs.size(); ++i) m.macs[i] = cost.nodes[i].macs;
+    for (size_t i = 0; i < cost.nodes.size() && i < m.macs.size(); ++i)
+        m.macs[i] = cost.nodes[i].macs;
     m.plan_fusion();
     m.allocate_and_plan();
     m.record();
@@ -423,13 +463,20 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
     if (m.timestamps) {
         std::vector<uint64_t> ticks(2 * m.query_count, 0);
         if (!ticks.empty())
-            vk_check(vkGetQueryPoolResults(m.ctx.device, m.queries.get(), 0, static_cast<uint32_t>(ticks.size()),
-                                           ticks.size() * 8, ticks.data(), 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+            vk_check(vkGetQueryPoolResults(m.ctx.device, m.queries.get(), 0,
+                                           static_cast<uint32_t>(ticks.size()), ticks.size() * 8,
+                                           ticks.data(), 8,
+                                           VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
                      "reading GPU timestamps");
-        uint64_t mask = m.ctx.info.timestamp_valid_bits >= 64 ? ~0ull : ((1ull << m.ctx.info.timestamp_valid_bits) - 1);
+        uint64_t mask = m.ctx.info.timestamp_valid_bits >= 64
+                            ? ~0ull
+                            : ((1ull << m.ctx.info.timestamp_valid_bits) - 1);
         for (size_t si = 0; si < m.steps.size(); ++si)
             if (!m.steps[si].dispatches.empty())
-                step_ms[si] = static_cast<double>((ticks[2 * m.steps[si].query + 1] - ticks[2 * m.steps[si].query]) & mask) * m.ctx.timestamp_period_ns() * 1e-6;
+                step_ms[si] =
+                    static_cast<double>(
+                        (ticks[2 * m.steps[si].query + 1] - ticks[2 * m.steps[si].query]) & mask) *
+                    m.ctx.timestamp_period_ns() * 1e-6;
     }
     std::vector<double> node_ms(m.graph.nodes.size(), 0.0);
     for (size_t si = 0; si < m.steps.size(); ++si) node_ms[m.steps[si].node] = step_ms[si];
@@ -444,19 +491,24 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
 
 rm::Tensor GraphRunner::read_tensor(const std::string& name) const {
     const Impl& m = *impl_;
-    if (auto it = m.graph.initializers.find(name); it != m.graph.initializers.end()) return it->second;
+    if (auto it = m.graph.initializers.find(name); it != m.graph.initializers.end())
+        return it->second;
     if (auto f = m.fused_away.find(name); f != m.fused_away.end() && !m.tensors.count(name))
         throw rm::Error("tensor '" + name + "' was fused into node '" + f->second +
                         "' and never stored (prepare the runner with fuse = false to see it)");
     auto it = m.tensors.find(name);
-    if (it == m.tensors.end()) throw rm::Error("no tensor named '" + name + "' in graph '" + m.graph.name + "'");
+    if (it == m.tensors.end())
+        throw rm::Error("no tensor named '" + name + "' in graph '" + m.graph.name + "'");
     if (!m.readable.count(name))
-        throw rm::Error("tensor '" + name + "' is not kept after a run (prepare the runner with keep_intermediates)");
+        throw rm::Error("tensor '" + name +
+                        "' is not kept after a run (prepare the runner with keep_intermediates)");
     rm::Tensor t(it->second.shape);
     m.read_buffer(it->second, t.ptr());
     return t;
 }
 
-MemoryReport GraphRunner::memory() const { return impl_->memory; }
+MemoryReport GraphRunner::memory() const {
+    return impl_->memory;
+}
 
 }  // namespace rmvk

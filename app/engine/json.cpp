@@ -11,30 +11,47 @@ namespace {
 
 const char* type_name(Json::Type t) {
     switch (t) {
-        case Json::Type::Null: return "null";
-        case Json::Type::Bool: return "a boolean";
-        case Json::Type::Number: return "a number";
-        case Json::Type::String: return "a string";
-        case Json::Type::Array: return "an array";
-        case Json::Type::Object: return "an object";
+        case Json::Type::Null:
+            return "null";
+        case Json::Type::Bool:
+            return "a boolean";
+        case Json::Type::Number:
+            return "a number";
+        case Json::Type::String:
+            return "a string";
+        case Json::Type::Array:
+            return "an array";
+        case Json::Type::Object:
+            return "an object";
     }
     return "?";
 }
 
 void expect_type(Json::Type have, Json::Type want) {
     if (have != want)
-        throw std::runtime_error(std::string("expected ") + type_name(want) + ", found " + type_name(have));
+        throw std::runtime_error(std::string("expected ") + type_name(want) + ", found " +
+                                 type_name(have));
 }
 
 void write_string(std::string& out, const std::string& s) {
     out += '"';
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     char buf[8];
@@ -60,7 +77,7 @@ void write_number(std::string& out, double v) {
 }
 
 class Parser {
-public:
+  public:
     explicit Parser(const std::string& text) : s_(text) {}
 
     Json parse_document() {
@@ -70,14 +87,15 @@ public:
         return v;
     }
 
-private:
+  private:
     [[noreturn]] void fail(const std::string& what) const {
         size_t line = 1;
         for (size_t i = 0; i < pos_ && i < s_.size(); ++i) line += s_[i] == '\n';
         throw std::runtime_error("line " + std::to_string(line) + ": " + what);
     }
     void skip_space() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
+        while (pos_ < s_.size() &&
+               (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
             ++pos_;
     }
     bool consume(char c) {
@@ -152,18 +170,35 @@ private:
             if (pos_ >= s_.size()) fail("unterminated string");
             char e = s_[pos_++];
             switch (e) {
-                case '"': out += '"'; break;
-                case '\\': out += '\\'; break;
-                case '/': out += '/'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
+                case '"':
+                    out += '"';
+                    break;
+                case '\\':
+                    out += '\\';
+                    break;
+                case '/':
+                    out += '/';
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
                 case 'u': {
                     if (pos_ + 4 > s_.size()) fail("bad \\u escape");
                     unsigned code = 0;
-                    auto [p, ec] = std::from_chars(s_.data() + pos_, s_.data() + pos_ + 4, code, 16);
+                    auto [p, ec] =
+                        std::from_chars(s_.data() + pos_, s_.data() + pos_ + 4, code, 16);
                     if (ec != std::errc() || p != s_.data() + pos_ + 4) fail("bad \\u escape");
                     pos_ += 4;
                     // UTF-8 for the basic plane (surrogate pairs are not needed for reports).
@@ -179,7 +214,8 @@ private:
                     }
                     break;
                 }
-                default: fail("bad escape in string");
+                default:
+                    fail("bad escape in string");
             }
         }
     }
@@ -268,10 +304,18 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
         out.append(static_cast<size_t>(indent * d), ' ');
     };
     switch (type_) {
-        case Type::Null: out += "null"; break;
-        case Type::Bool: out += bool_ ? "true" : "false"; break;
-        case Type::Number: write_number(out, number_); break;
-        case Type::String: write_string(out, string_); break;
+        case Type::Null:
+            out += "null";
+            break;
+        case Type::Bool:
+            out += bool_ ? "true" : "false";
+            break;
+        case Type::Number:
+            write_number(out, number_);
+            break;
+        case Type::String:
+            write_string(out, string_);
+            break;
         case Type::Array:
             if (items_.empty()) {
                 out += "[]";

@@ -9,7 +9,7 @@
 namespace rmvk {
 
 class Json {
-public:
+  public:
     enum class Type { Null, Bool, Number, String, Array, Object };
 
     Json() = default;
@@ -23,20 +23,28 @@ public:
     Json(std::string s) : type_(Type::String), string_(std::move(s)) {}
     Json(const char* s) : Json(std::string(s)) {}
 
-    static Json array() { Json j; j.type_ = Type::Array; return j; }
-    static Json object() { Json j; j.type_ = Type::Object; return j; }
+    static Json array() {
+        Json j;
+        j.type_ = Type::Array;
+        return j;
+    }
+    static Json object() {
+        Json j;
+        j.type_ = Type::Object;
+        return j;
+    }
 
     Type type() const { return type_; }
     bool is_null() const { return type_ == Type::Null; }
 
     // Objects keep insertion order so files read the way they were written.
-    Json& operator[](const std::string& key);           // inserts (turns null into an object)
-    const Json& at(const std::string& key) const;      // throws std::runtime_error naming the key
+    Json& operator[](const std::string& key);      // inserts (turns null into an object)
+    const Json& at(const std::string& key) const;  // throws std::runtime_error naming the key
     bool contains(const std::string& key) const;
     const std::vector<std::pair<std::string, Json>>& members() const { return members_; }
 
-    void push_back(Json value);                         // turns null into an array
-    const std::vector<Json>& items() const;             // throws unless an array
+    void push_back(Json value);              // turns null into an array
+    const std::vector<Json>& items() const;  // throws unless an array
 
     // Typed reads; throw std::runtime_error on a type mismatch.
     double number() const;
@@ -52,7 +60,7 @@ public:
     // Throws std::runtime_error "line L: ..." on malformed text.
     static Json parse(const std::string& text);
 
-private:
+  private:
     void dump_to(std::string& out, int indent, int depth) const;
 
     Type type_ = Type::Null;

@@ -10,14 +10,15 @@ uint64_t KernelPlanner::max_elements() const {
     return limit > align ? (limit - align) / 4 : 0;
 }
 
-BufferRange KernelPlanner::bind(const TensorRef& t, uint64_t first, uint64_t count, uint32_t& element_offset,
-                                uint64_t min_align) const {
+BufferRange KernelPlanner::bind(const TensorRef& t, uint64_t first, uint64_t count,
+                                uint32_t& element_offset, uint64_t min_align) const {
     uint64_t align = std::max<uint64_t>(ctx_.offset_alignment(), min_align);
     uint64_t byte = (t.first + first) * 4;
     uint64_t start = byte - byte % align;
     uint64_t range = byte + std::max<uint64_t>(count, 1) * 4 - start;
     if (range > ctx_.max_binding_range())
-        throw VulkanError("internal error: a binding of " + std::to_string(range) + " bytes exceeds the device limit of " +
+        throw VulkanError("internal error: a binding of " + std::to_string(range) +
+                          " bytes exceeds the device limit of " +
                           std::to_string(ctx_.max_binding_range()));
     element_offset = static_cast<uint32_t>((byte - start) / 4);
     return {t.buffer->handle(), start, range};

@@ -26,7 +26,7 @@ struct Dispatch {
 };
 
 class KernelPlanner {
-public:
+  public:
     explicit KernelPlanner(Context::Impl& ctx) : ctx_(ctx) {}
     Context::Impl& ctx() { return ctx_; }
 
@@ -41,12 +41,16 @@ public:
     // A 2-D grid of at least `groups` workgroups (kernels use flat_group_id()).
     static void grid_1d(uint64_t groups, uint32_t out[3]);
 
-private:
+  private:
     Context::Impl& ctx_;
 };
 
-inline uint32_t f2u(float f) { return std::bit_cast<uint32_t>(f); }
-inline uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+inline uint32_t f2u(float f) {
+    return std::bit_cast<uint32_t>(f);
+}
+inline uint32_t u32(int64_t v) {
+    return static_cast<uint32_t>(v);
+}
 
 // `w` holds the weights as uploaded: [oc, cg, kh, kw] for the shared-memory kernel, or packed
 // by pack_conv_weights() when conv_packed_rows() > 0 (the kernel for CPU devices).
@@ -64,18 +68,21 @@ uint32_t conv_packed_rows(const Context::Impl& ctx);
 // of `rows` consecutive output channels for one k are adjacent (rows / 4 vec4 texels).
 rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups, uint32_t rows);
 
-std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y, const rm::Attrs& a,
-                                bool average);
-std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y);
+std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y,
+                                const rm::Attrs& a, bool average);
+std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorRef& x,
+                                           const TensorRef& y);
 std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, const TensorRef& y);
-std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef& y,
-                               bool relu);
+std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
+                               const TensorRef& y, bool relu);
 // params: (scale, mean, shift) per channel.
-std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x, const TensorRef& params,
-                                     const TensorRef& y, bool relu);
-std::vector<Dispatch> plan_gemm(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef* c,
-                                const TensorRef& y, const rm::Attrs& attrs);
-std::vector<Dispatch> plan_matmul(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef& y);
-std::vector<Dispatch> plan_softmax(KernelPlanner& planner, const TensorRef& x, const TensorRef& y, int64_t axis);
+std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
+                                     const TensorRef& params, const TensorRef& y, bool relu);
+std::vector<Dispatch> plan_gemm(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
+                                const TensorRef* c, const TensorRef& y, const rm::Attrs& attrs);
+std::vector<Dispatch> plan_matmul(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
+                                  const TensorRef& y);
+std::vector<Dispatch> plan_softmax(KernelPlanner& planner, const TensorRef& x, const TensorRef& y,
+                                   int64_t axis);
 
 }  // namespace rmvk

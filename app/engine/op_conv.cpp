@@ -22,7 +22,8 @@ bool tile_from_env(Tile& t) {
     if (!env) return false;
     t = {"conv2d", 64, 64, 16, 4, 4};
     char name[32] = {0};
-    if (std::sscanf(env, "%31[^:]:%u:%u:%u:%u:%u", name, &t.tm, &t.tn, &t.tk, &t.rm, &t.rn) != 6) return false;
+    if (std::sscanf(env, "%31[^:]:%u:%u:%u:%u:%u", name, &t.tm, &t.tn, &t.tk, &t.rm, &t.rn) != 6)
+        return false;
     t.shader = std::string(name) == "direct" ? "conv2d_direct" : "conv2d";
     return true;
 }
@@ -30,7 +31,8 @@ bool tile_from_env(Tile& t) {
 bool direct_by_device(const Context::Impl& ctx) {
     // CPU devices (lavapipe) gain nothing from shared memory and pay for every barrier. The
     // direct kernel shuffles weights between subgroup lanes.
-    return ctx.conv_variant == 2 || (ctx.conv_variant == 0 && ctx.info.type == "cpu" && ctx.info.subgroup_shuffle);
+    return ctx.conv_variant == 2 ||
+           (ctx.conv_variant == 0 && ctx.info.type == "cpu" && ctx.info.subgroup_shuffle);
 }
 
 // `row_width`: the output width when the CPU kernel will use its row layout (kernels wider
@@ -64,7 +66,8 @@ uint32_t conv_packed_rows(const Context::Impl& ctx) {
 }
 
 rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups, uint32_t rows) {
-    const int64_t oc = w.shape.at(0), ocg = oc / groups, rm = rows, row_groups = (ocg + rm - 1) / rm;
+    const int64_t oc = w.shape.at(0), ocg = oc / groups, rm = rows,
+                  row_groups = (ocg + rm - 1) / rm;
     const int64_t k = oc ? w.size() / oc : 0;
     rm::Tensor packed(rm::Shape{groups * row_groups * k * rm});
     for (int64_t o = 0; o < oc; ++o) {
@@ -87,7 +90,8 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     int64_t k = cg * kh * kw;
     uint64_t limit = planner.max_elements();
 
-    uint64_t in_per_image = static_cast<uint64_t>(c * h * w), out_per_image = static_cast<uint64_t>(oc * oh * ow);
+    uint64_t in_per_image = static_cast<uint64_t>(c * h * w),
+             out_per_image = static_cast<uint64_t>(oc * oh * ow);
     if (in_per_image > limit)
         throw VulkanError("conv input of one image (" + std::to_string(in_per_image * 4) +
                           " bytes) exceeds the device's largest buffer binding");
@@ -95,20 +99,27 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     const int64_t rows = conv_packed_rows(planner.ctx());
     const bool packed = rows > 0;
     const int64_t packed_group = packed ? (ocg + rows - 1) / rows * rows * k : 0;
-    auto weight_span = [&](int64_t oc0, int64_t count) -> std::pair<uint64_t, uint64_t> {  // elements
+    auto weight_span = [&](int64_t oc0,
+                           int64_t count) -> std::pair<uint64_t, uint64_t> {  // elements
         if (!packed) return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>(count * k)};
-        if (groups > 1) return {static_cast<uint64_t>(oc0 / ocg * packed_group), static_cast<uint64_t>(count / ocg * packed_group)};
-        return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>((count + rows - 1) / rows * rows * k)};  // oc0 % rows == 0
+        if (groups > 1)
+            return {static_cast<uint64_t>(oc0 / ocg * packed_group),
+                    static_cast<uint64_t>(count / ocg * packed_group)};
+        return {static_cast<uint64_t>(oc0 * k),
+                static_cast<uint64_t>((count + rows - 1) / rows * rows * k)};  // oc0 % rows == 0
     };
     // Output channels per dispatch: whole groups (whole row groups when packed), weights and
     // output slice within the limit.
     int64_t oc_chunk = oc;
     auto fits = [&](int64_t chunk) {
-        return weight_span(0, chunk).second <= limit && static_cast<uint64_t>(chunk * oh * ow) <= limit;
+        return weight_span(0, chunk).second <= limit &&
+               static_cast<uint64_t>(chunk * oh * ow) <= limit;
     };
     while (!fits(oc_chunk)) {
-        int64_t half = packed ? std::max(rows, (oc_chunk / 2 + rows - 1) / rows * rows) : (oc_chunk + 1) / 2;
-        int64_t next = groups > 1 ? std::max<int64_t>(ocg, (oc_chunk / 2) / ocg * ocg) : std::min(half, oc_chunk);
+        int64_t half =
+            packed ? std::max(rows, (oc_chunk / 2 + rows - 1) / rows * rows) : (oc_chunk + 1) / 2;
+        int64_t next = groups > 1 ? std::max<int64_t>(ocg, (oc_chunk / 2) / ocg * ocg)
+                                  : std::min(half, oc_chunk);
         if (next == oc_chunk)
             throw VulkanError("conv weights or output of " + std::to_string(oc_chunk) +
                               " output channels exceed the device's largest buffer binding (" +
@@ -124,27 +135,45 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
         images = (images + 1) / 2;
 
     int64_t ocg_dispatch = groups > 1 ? ocg : oc_chunk;  // output channels per group per dispatch
-    const bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 && a.pads[0] == 0 &&
-                           a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
+    const bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 &&
+                           a.pads[0] == 0 && a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
     // The CPU kernel's row layout: RN neighbouring pixels of one output row per invocation.
     const bool rows_mode = packed && !pointwise && (kw > 1 || a.strides[1] > 1);
     Tile t = choose_tile(planner.ctx(), ocg_dispatch, images * oh * ow, rows_mode ? ow : 0);
     // The CPU kernel reads a pointwise conv's input 4 pixels per RGBA texel when planes (and
     // so every image and channel) start at multiples of 4 floats.
-    const bool x4 = packed && pointwise && t.rn % 4 == 0 && (h * w) % t.rn == 0 && p.x.first % 4 == 0;
+    const bool x4 =
+        packed && pointwise && t.rn % 4 == 0 && (h * w) % t.rn == 0 && p.x.first % 4 == 0;
     // Input channels per loop iteration of the CPU kernel: enough products per accumulator
     // to amortise its stack round trip (a 3x3 kernel already gives 9).
     uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
     if (const char* env = std::getenv("RMVK_CONV_CU"))  // tuning experiments, as RMVK_CONV_TILE
         cu = static_cast<uint32_t>(std::max(1, std::atoi(env)));
-    const bool xr4 = rows_mode && a.pads[1] == 0 && w % 4 == 0 && (t.rn * a.strides[1]) % 4 == 0 && p.x.first % 4 == 0;
+    const bool xr4 = rows_mode && a.pads[1] == 0 && w % 4 == 0 && (t.rn * a.strides[1]) % 4 == 0 &&
+                     p.x.first % 4 == 0;
     const bool y4 = t.rn % 4 == 0 && (x4 || (rows_mode && ow % 4 == 0)) && p.y.first % 4 == 0 &&
                     (!p.residual || p.residual->first % 4 == 0);
     uint32_t wg = t.workgroup();
-    uint32_t spec[] = {wg,   t.tm,           t.tn,           t.tk,           t.rm,           t.rn, p.relu ? 1u : 0u,
-                       u32(kh), u32(kw), u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]),
-                       u32(a.dilations[1]), pointwise ? 1u : 0u, p.residual ? 1u : 0u, x4 ? 1u : 0u, cu,
-                       std::max<uint32_t>(planner.ctx().info.subgroup_size, 1), y4 ? 1u : 0u, xr4 ? 1u : 0u,
+    uint32_t spec[] = {wg,
+                       t.tm,
+                       t.tn,
+                       t.tk,
+                       t.rm,
+                       t.rn,
+                       p.relu ? 1u : 0u,
+                       u32(kh),
+                       u32(kw),
+                       u32(a.strides[0]),
+                       u32(a.strides[1]),
+                       u32(a.dilations[0]),
+                       u32(a.dilations[1]),
+                       pointwise ? 1u : 0u,
+                       p.residual ? 1u : 0u,
+                       x4 ? 1u : 0u,
+                       cu,
+                       std::max<uint32_t>(planner.ctx().info.subgroup_size, 1),
+                       y4 ? 1u : 0u,
+                       xr4 ? 1u : 0u,
                        rows_mode ? 1u : 0u};
     // The CPU kernel reads X, W, bias and the residual through texel buffers: W always as
     // RGBA, X and the residual when x4/xr4 and y4.
@@ -160,27 +189,47 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
             Dispatch d;
             d.pipeline = &pipe;
             uint32_t xo, wo, bo, yo;
-            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image, nb * in_per_image, xo, x4 || xr4 ? 16 : 4));
-            if (x4) xo /= 4;  // in texels (the start is 16-byte aligned, n0 * in_per_image % 4 == 0)
+            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image,
+                                            nb * in_per_image, xo, x4 || xr4 ? 16 : 4));
+            if (x4)
+                xo /= 4;  // in texels (the start is 16-byte aligned, n0 * in_per_image % 4 == 0)
             auto [w_first, w_count] = weight_span(oc0, occ);
             d.ranges.push_back(planner.bind(p.w, w_first, w_count, wo, packed ? 16 : 4));
             if (packed) {
-                if (wo % 4 != 0) throw VulkanError("internal error: packed conv weights bound at an unaligned offset");
+                if (wo % 4 != 0)
+                    throw VulkanError(
+                        "internal error: packed conv weights bound at an unaligned offset");
                 wo /= 4;  // in vec4 texels
             }
             if (p.bias)
-                d.ranges.push_back(planner.bind(*p.bias, static_cast<uint64_t>(oc0), static_cast<uint64_t>(occ), bo));
+                d.ranges.push_back(planner.bind(*p.bias, static_cast<uint64_t>(oc0),
+                                                static_cast<uint64_t>(occ), bo));
             else
                 d.ranges.push_back(planner.bind(p.w, 0, 1, bo));  // unused: has_bias = 0
             uint64_t y_first = static_cast<uint64_t>((n0 * oc + oc0) * oh * ow);
             uint64_t y_count = static_cast<uint64_t>(((nb - 1) * oc + occ) * oh * ow);
             d.ranges.push_back(planner.bind(p.y, y_first, y_count, yo, y4 ? 16 : 4));
             uint32_t ro = yo;
-            d.ranges.push_back(p.residual ? planner.bind(*p.residual, y_first, y_count, ro, y4 ? 16 : 4) : d.ranges.back());
+            d.ranges.push_back(p.residual
+                                   ? planner.bind(*p.residual, y_first, y_count, ro, y4 ? 16 : 4)
+                                   : d.ranges.back());
             int64_t group_first = oc0 / ocg;
-            d.push = {xo,      wo,      bo,      yo,          u32(nb),          u32(c),
-                      u32(h),  u32(w),  u32(oc), u32(oh),     u32(ow),          u32(cg),
-                      u32(groups > 1 ? ocg : occ), u32(oc0), u32(group_first), static_cast<uint32_t>(a.pads[0]),
+            d.push = {xo,
+                      wo,
+                      bo,
+                      yo,
+                      u32(nb),
+                      u32(c),
+                      u32(h),
+                      u32(w),
+                      u32(oc),
+                      u32(oh),
+                      u32(ow),
+                      u32(cg),
+                      u32(groups > 1 ? ocg : occ),
+                      u32(oc0),
+                      u32(group_first),
+                      static_cast<uint32_t>(a.pads[0]),
                       static_cast<uint32_t>(a.pads[1])};
             d.push.push_back(p.bias ? 1u : 0u);
             d.push.push_back(ro);

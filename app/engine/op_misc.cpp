@@ -6,7 +6,9 @@
 namespace rmvk {
 namespace {
 
-uint64_t count_of(const TensorRef& t) { return static_cast<uint64_t>(rm::element_count(t.shape)); }
+uint64_t count_of(const TensorRef& t) {
+    return static_cast<uint64_t>(rm::element_count(t.shape));
+}
 
 void require_fits(KernelPlanner& planner, const TensorRef& t, const char* what) {
     if (count_of(t) > planner.max_elements())
@@ -15,9 +17,9 @@ void require_fits(KernelPlanner& planner, const TensorRef& t, const char* what) 
 }
 
 // Elements [first, first + count) dispatched 256 per workgroup over eltwise.comp.
-Dispatch eltwise_dispatch(KernelPlanner& planner, const ComputePipeline& pipe, const TensorRef& a, uint64_t a_first,
-                          uint64_t a_count, const TensorRef& b, uint64_t b_first, uint64_t b_count, const TensorRef& y, uint64_t first,
-                          uint64_t count) {
+Dispatch eltwise_dispatch(KernelPlanner& planner, const ComputePipeline& pipe, const TensorRef& a,
+                          uint64_t a_first, uint64_t a_count, const TensorRef& b, uint64_t b_first,
+                          uint64_t b_count, const TensorRef& y, uint64_t first, uint64_t count) {
     Dispatch d;
     d.pipeline = &pipe;
     uint32_t ao, bo, yo;
@@ -36,12 +38,14 @@ Dispatch eltwise_dispatch(KernelPlanner& planner, const ComputePipeline& pipe, c
 
 }  // namespace
 
-std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y, const rm::Attrs& a,
-                                bool average) {
-    int64_t planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3], oh = y.shape[2], ow = y.shape[3];
+std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y,
+                                const rm::Attrs& a, bool average) {
+    int64_t planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3], oh = y.shape[2],
+            ow = y.shape[3];
     uint64_t per_plane = static_cast<uint64_t>(std::max(h * w, oh * ow));
     int64_t chunk = static_cast<int64_t>(planner.max_elements() / std::max<uint64_t>(per_plane, 1));
-    if (chunk == 0) throw VulkanError("pool input plane exceeds the device's largest buffer binding");
+    if (chunk == 0)
+        throw VulkanError("pool input plane exceeds the device's largest buffer binding");
     uint32_t spec[] = {average ? 1u : 0u, u32(a.kernel[0]), u32(a.kernel[1])};
     const ComputePipeline& pipe = planner.ctx().pipeline("pool2d", 2, 18 * 4, spec, 0b01u);
     std::vector<Dispatch> out;
@@ -52,21 +56,37 @@ std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, cons
         uint32_t xo, yo;
         d.ranges.push_back(planner.bind(x, p0 * h * w, np * h * w, xo));
         d.ranges.push_back(planner.bind(y, p0 * oh * ow, np * oh * ow, yo));
-        d.push = {xo, yo, u32(np), u32(h), u32(w), u32(oh), u32(ow), u32(a.kernel[0]), u32(a.kernel[1]),
-                  u32(a.strides[0]), u32(a.strides[1]), u32(a.dilations[0]), u32(a.dilations[1]),
-                  static_cast<uint32_t>(a.pads[0]), static_cast<uint32_t>(a.pads[1]), static_cast<uint32_t>(a.pads[2]),
-                  static_cast<uint32_t>(a.pads[3]), a.count_include_pad ? 1u : 0u};
+        d.push = {xo,
+                  yo,
+                  u32(np),
+                  u32(h),
+                  u32(w),
+                  u32(oh),
+                  u32(ow),
+                  u32(a.kernel[0]),
+                  u32(a.kernel[1]),
+                  u32(a.strides[0]),
+                  u32(a.strides[1]),
+                  u32(a.dilations[0]),
+                  u32(a.dilations[1]),
+                  static_cast<uint32_t>(a.pads[0]),
+                  static_cast<uint32_t>(a.pads[1]),
+                  static_cast<uint32_t>(a.pads[2]),
+                  static_cast<uint32_t>(a.pads[3]),
+                  a.count_include_pad ? 1u : 0u};
         KernelPlanner::grid_1d((np * oh * ow + 255) / 256, d.groups);
         out.push_back(std::move(d));
     }
     return out;
 }
 
-std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y) {
+std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorRef& x,
+                                           const TensorRef& y) {
     int64_t planes = x.shape[0] * x.shape[1];
     uint64_t inner = planes ? count_of(x) / planes : 0;
     int64_t chunk = static_cast<int64_t>(planner.max_elements() / std::max<uint64_t>(inner, 1));
-    if (chunk == 0) throw VulkanError("GlobalAveragePool plane exceeds the device's largest buffer binding");
+    if (chunk == 0)
+        throw VulkanError("GlobalAveragePool plane exceeds the device's largest buffer binding");
     const ComputePipeline& pipe = planner.ctx().pipeline("global_avg_pool", 2, 4 * 4, {}, 0b01u);
     std::vector<Dispatch> out;
     for (int64_t p0 = 0; p0 < planes; p0 += chunk) {
@@ -95,8 +115,8 @@ std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, cons
     return out;
 }
 
-std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef& y,
-                               bool relu) {
+std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
+                               const TensorRef& y, bool relu) {
     bool same = a.shape == b.shape && a.shape == y.shape;
     uint32_t spec[] = {1, relu ? 1u : 0u, same ? 1u : 0u};
     const ComputePipeline& pipe = planner.ctx().pipeline("eltwise", 3, 19 * 4, spec);
@@ -111,7 +131,8 @@ std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const
         return out;
     }
     // Broadcasting: both operands bound whole, output sliced; up to 4 dimensions.
-    if (y.shape.size() > 4) throw VulkanError("Add with broadcasting supports at most 4 dimensions");
+    if (y.shape.size() > 4)
+        throw VulkanError("Add with broadcasting supports at most 4 dimensions");
     require_fits(planner, a, "Add");
     require_fits(planner, b, "Add");
     auto strides = [&](const rm::Shape& s) {
@@ -130,7 +151,8 @@ std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const
     uint64_t chunk = planner.max_elements();
     for (uint64_t f = 0; f < total; f += chunk) {
         uint64_t cnt = std::min(chunk, total - f);
-        Dispatch d = eltwise_dispatch(planner, pipe, a, 0, count_of(a), b, 0, count_of(b), y, f, cnt);
+        Dispatch d =
+            eltwise_dispatch(planner, pipe, a, 0, count_of(a), b, 0, count_of(b), y, f, cnt);
         for (int i = 0; i < 4; ++i) {
             d.push[5 + i] = u32(dims[i]);
             d.push[9 + i] = sa[i];
@@ -141,8 +163,8 @@ std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const
     return out;
 }
 
-std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x, const TensorRef& params,
-                                     const TensorRef& y, bool relu) {
+std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
+                                     const TensorRef& params, const TensorRef& y, bool relu) {
     uint32_t spec[] = {2, relu ? 1u : 0u, 1};
     const ComputePipeline& pipe = planner.ctx().pipeline("eltwise", 3, 19 * 4, spec);
     int64_t channels = x.shape.size() > 1 ? x.shape[1] : 1;
@@ -152,7 +174,8 @@ std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
     uint64_t chunk = planner.max_elements();
     for (uint64_t f = 0; f < total; f += chunk) {
         uint64_t cnt = std::min(chunk, total - f);
-        Dispatch d = eltwise_dispatch(planner, pipe, x, f, cnt, params, 0, count_of(params), y, f, cnt);
+        Dispatch d =
+            eltwise_dispatch(planner, pipe, x, f, cnt, params, 0, count_of(params), y, f, cnt);
         d.push[17] = u32(channels);
         d.push[18] = static_cast<uint32_t>(std::max<uint64_t>(inner, 1));
         out.push_back(std::move(d));
@@ -162,12 +185,15 @@ std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
 
 namespace {
 
-Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef* c,
-                       const TensorRef& y, uint32_t m, uint32_t n, uint32_t k, bool ta, bool tb, float alpha, float beta,
-                       uint32_t c_sm, uint32_t c_sn, uint32_t batches, uint32_t a_bs, uint32_t b_bs) {
-    const bool v4 = !ta && tb && k % 4 == 0 && a.first % 4 == 0 && b.first % 4 == 0 && a_bs % 4 == 0 && b_bs % 4 == 0;
+Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
+                       const TensorRef* c, const TensorRef& y, uint32_t m, uint32_t n, uint32_t k,
+                       bool ta, bool tb, float alpha, float beta, uint32_t c_sm, uint32_t c_sn,
+                       uint32_t batches, uint32_t a_bs, uint32_t b_bs) {
+    const bool v4 = !ta && tb && k % 4 == 0 && a.first % 4 == 0 && b.first % 4 == 0 &&
+                    a_bs % 4 == 0 && b_bs % 4 == 0;
     uint32_t spec[] = {v4 ? 1u : 0u};
-    const ComputePipeline& pipe = planner.ctx().pipeline("gemm", 4, 17 * 4, spec, 0b11u, v4 ? 0b11u : 0u);
+    const ComputePipeline& pipe =
+        planner.ctx().pipeline("gemm", 4, 17 * 4, spec, 0b11u, v4 ? 0b11u : 0u);
     require_fits(planner, a, "Gemm/MatMul");
     require_fits(planner, b, "Gemm/MatMul");
     require_fits(planner, y, "Gemm/MatMul");
@@ -183,8 +209,9 @@ Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorR
         d.ranges.push_back(planner.bind(a, 0, 1, co));
     }
     d.ranges.push_back(planner.bind(y, 0, count_of(y), yo));
-    d.push = {ao, bo, c ? co : 0, yo, m, n, k, ta ? 1u : 0u, tb ? 1u : 0u, c ? 1u : 0u, c_sm, c_sn,
-              f2u(alpha), f2u(beta), a_bs, b_bs, m * n};
+    d.push = {ao,         bo,           c ? co : 0,   yo,          m,    n,
+              k,          ta ? 1u : 0u, tb ? 1u : 0u, c ? 1u : 0u, c_sm, c_sn,
+              f2u(alpha), f2u(beta),    a_bs,         b_bs,        m * n};
     d.groups[0] = (n + 15) / 16;
     d.groups[1] = (m + 15) / 16;
     d.groups[2] = batches;
@@ -193,8 +220,8 @@ Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorR
 
 }  // namespace
 
-std::vector<Dispatch> plan_gemm(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef* c,
-                                const TensorRef& y, const rm::Attrs& attrs) {
+std::vector<Dispatch> plan_gemm(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
+                                const TensorRef* c, const TensorRef& y, const rm::Attrs& attrs) {
     uint32_t m = u32(y.shape[0]), n = u32(y.shape[1]);
     uint32_t k = u32(attrs.trans_a ? a.shape[0] : a.shape[1]);
     uint32_t c_sm = 0, c_sn = 0;
@@ -206,11 +233,12 @@ std::vector<Dispatch> plan_gemm(KernelPlanner& planner, const TensorRef& a, cons
         c_sn = cn == 1 ? 0 : 1;
         c_sm = cm == 1 ? 0 : u32(cn);
     }
-    return {gemm_dispatch(planner, a, b, c, y, m, n, k, attrs.trans_a, attrs.trans_b, attrs.alpha, attrs.beta, c_sm,
-                          c_sn, 1, 0, 0)};
+    return {gemm_dispatch(planner, a, b, c, y, m, n, k, attrs.trans_a, attrs.trans_b, attrs.alpha,
+                          attrs.beta, c_sm, c_sn, 1, 0, 0)};
 }
 
-std::vector<Dispatch> plan_matmul(KernelPlanner& planner, const TensorRef& a, const TensorRef& b, const TensorRef& y) {
+std::vector<Dispatch> plan_matmul(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
+                                  const TensorRef& y) {
     rm::Shape sa = a.shape, sb = b.shape;
     if (sa.size() == 1) sa.insert(sa.begin(), 1);
     if (sb.size() == 1) sb.push_back(1);
@@ -219,13 +247,16 @@ std::vector<Dispatch> plan_matmul(KernelPlanner& planner, const TensorRef& a, co
     int64_t batch_b = rm::element_count(rm::Shape(sb.begin(), sb.end() - 2));
     int64_t batches = std::max(batch_a, batch_b);
     // Supported: equal batch shapes, or one side a single matrix shared by every batch entry.
-    if (batch_a != batches && batch_a != 1) throw VulkanError("MatMul broadcasting of this kind is not supported on the GPU");
-    if (batch_b != batches && batch_b != 1) throw VulkanError("MatMul broadcasting of this kind is not supported on the GPU");
-    return {gemm_dispatch(planner, a, b, nullptr, y, m, n, k, false, false, 1.0f, 0.0f, 0, 0, u32(batches),
-                          batch_a == 1 ? 0 : m * k, batch_b == 1 ? 0 : k * n)};
+    if (batch_a != batches && batch_a != 1)
+        throw VulkanError("MatMul broadcasting of this kind is not supported on the GPU");
+    if (batch_b != batches && batch_b != 1)
+        throw VulkanError("MatMul broadcasting of this kind is not supported on the GPU");
+    return {gemm_dispatch(planner, a, b, nullptr, y, m, n, k, false, false, 1.0f, 0.0f, 0, 0,
+                          u32(batches), batch_a == 1 ? 0 : m * k, batch_b == 1 ? 0 : k * n)};
 }
 
-std::vector<Dispatch> plan_softmax(KernelPlanner& planner, const TensorRef& x, const TensorRef& y, int64_t axis) {
+std::vector<Dispatch> plan_softmax(KernelPlanner& planner, const TensorRef& x, const TensorRef& y,
+                                   int64_t axis) {
     int64_t rank = static_cast<int64_t>(x.shape.size());
     if (axis < 0) axis += rank;
     int64_t outer = 1, inner = 1, dim = x.shape[axis];

@@ -13,10 +13,10 @@ namespace {
 
 constexpr uint32_t kGroupSize = 64;
 constexpr uint32_t kFmaIterations = 64;
-constexpr uint32_t kFmaSteps = 8;        // must match shaders/peak_fma.comp
-constexpr uint32_t kFmaChains = 4;       // vec4 chains, must match shaders/peak_fma.comp
-constexpr double kMinProbeMs = 40;       // long enough that launch overhead is noise
-constexpr int kRepeats = 3;              // best of: the peak is what the device can do
+constexpr uint32_t kFmaSteps = 8;   // must match shaders/peak_fma.comp
+constexpr uint32_t kFmaChains = 4;  // vec4 chains, must match shaders/peak_fma.comp
+constexpr double kMinProbeMs = 40;  // long enough that launch overhead is noise
+constexpr int kRepeats = 3;         // best of: the peak is what the device can do
 constexpr uint64_t kCopyBytes = 64ull << 20;
 constexpr uint32_t kCopyPerInvocation = 4;  // vec4s each invocation copies (strided)
 
@@ -26,7 +26,8 @@ double time_ms(Context::Impl& ctx, const std::function<void(VkCommandBuffer)>& r
     if (!ctx.has_timestamps()) {
         auto t0 = std::chrono::steady_clock::now();
         ctx.submit_and_wait(record);
-        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+            .count();
     }
     UniqueQueryPool pool = ctx.make_timestamp_pool(2);
     ctx.submit_and_wait([&](VkCommandBuffer cmd) {
@@ -36,10 +37,12 @@ double time_ms(Context::Impl& ctx, const std::function<void(VkCommandBuffer)>& r
         vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, pool.get(), 1);
     });
     std::array<uint64_t, 2> ticks{};
-    vk_check(vkGetQueryPoolResults(ctx.device, pool.get(), 0, 2, sizeof ticks, ticks.data(), sizeof(uint64_t),
-                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
-             "reading timestamps of the peak probe");
-    uint64_t mask = ctx.info.timestamp_valid_bits >= 64 ? ~0ull : (1ull << ctx.info.timestamp_valid_bits) - 1;
+    vk_check(
+        vkGetQueryPoolResults(ctx.device, pool.get(), 0, 2, sizeof ticks, ticks.data(),
+                              sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+        "reading timestamps of the peak probe");
+    uint64_t mask =
+        ctx.info.timestamp_valid_bits >= 64 ? ~0ull : (1ull << ctx.info.timestamp_valid_bits) - 1;
     uint64_t delta = ((ticks[1] & mask) - (ticks[0] & mask)) & mask;
     return static_cast<double>(delta) * ctx.timestamp_period_ns() * 1e-6;
 }
@@ -48,7 +51,7 @@ double probe_fma_gflops(Context::Impl& ctx) {
     std::array<uint32_t, 2> spec{kGroupSize, kFmaIterations};
     const auto& pipe = ctx.pipeline("peak_fma", 1, 8, spec);
     struct {
-        float mul = 0.999f;   // |x| stays bounded: x -> add / (1 - mul)
+        float mul = 0.999f;  // |x| stays bounded: x -> add / (1 - mul)
         float add = 0.001f;
     } push;
     const uint32_t max_groups = ctx.properties.limits.maxComputeWorkGroupCount[0];
@@ -57,7 +60,9 @@ double probe_fma_gflops(Context::Impl& ctx) {
         DescriptorArena arena(ctx, 1, 1);
         BufferRange range{out.handle(), 0, VK_WHOLE_SIZE};
         VkDescriptorSet set = arena.make_set(pipe, std::span(&range, 1));
-        return time_ms(ctx, [&](VkCommandBuffer cmd) { record_dispatch(cmd, pipe, set, &push, 8, groups, 1, 1); });
+        return time_ms(ctx, [&](VkCommandBuffer cmd) {
+            record_dispatch(cmd, pipe, set, &push, 8, groups, 1, 1);
+        });
     };
     // Grow the dispatch until it runs long enough to measure, then keep the best of a few.
     uint32_t groups = 64;
@@ -78,13 +83,17 @@ double probe_bandwidth_gbs(Context::Impl& ctx) {
     Buffer src(ctx, bytes, MemoryKind::DeviceLocal);
     Buffer dst(ctx, bytes, MemoryKind::DeviceLocal);
     DescriptorArena arena(ctx, 1, 2);
-    std::array<BufferRange, 2> ranges{BufferRange{src.handle(), 0, bytes}, BufferRange{dst.handle(), 0, bytes}};
+    std::array<BufferRange, 2> ranges{BufferRange{src.handle(), 0, bytes},
+                                      BufferRange{dst.handle(), 0, bytes}};
     VkDescriptorSet set = arena.make_set(pipe, ranges);
     uint32_t n = static_cast<uint32_t>(bytes / 16);
     // A few vec4 per invocation: enough invocations to fill any device, few enough to stream.
-    uint32_t groups = std::clamp<uint32_t>(n / (kGroupSize * kCopyPerInvocation), 1, ctx.properties.limits.maxComputeWorkGroupCount[0]);
+    uint32_t groups = std::clamp<uint32_t>(n / (kGroupSize * kCopyPerInvocation), 1,
+                                           ctx.properties.limits.maxComputeWorkGroupCount[0]);
     auto run = [&] {
-        return time_ms(ctx, [&](VkCommandBuffer cmd) { record_dispatch(cmd, pipe, set, &n, 4, groups, 1, 1); });
+        return time_ms(ctx, [&](VkCommandBuffer cmd) {
+            record_dispatch(cmd, pipe, set, &n, 4, groups, 1, 1);
+        });
     };
     // The first pass touches the pages for the first time (host memory on CPU drivers).
     run();

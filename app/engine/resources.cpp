@@ -6,19 +6,23 @@ namespace rmvk {
 Buffer::Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind) : size_(bytes) {
     VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     bci.size = bytes ? bytes : 4;
-    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     VkBuffer buffer = VK_NULL_HANDLE;
-    vk_check(vkCreateBuffer(ctx.device, &bci, nullptr, &buffer), "creating a buffer of " + std::to_string(bytes) + " bytes");
+    vk_check(vkCreateBuffer(ctx.device, &bci, nullptr, &buffer),
+             "creating a buffer of " + std::to_string(bytes) + " bytes");
     buffer_ = UniqueBuffer(ctx.device, buffer);
 
     VkMemoryRequirements req{};
     vkGetBufferMemoryRequirements(ctx.device, buffer, &req);
-    uint32_t type = kind == MemoryKind::DeviceLocal
-                        ? ctx.find_memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0)
-                        : ctx.find_memory_type(req.memoryTypeBits,
-                                               VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                                               VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    uint32_t type =
+        kind == MemoryKind::DeviceLocal
+            ? ctx.find_memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0)
+            : ctx.find_memory_type(
+                  req.memoryTypeBits,
+                  VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                  VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
     VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     ai.allocationSize = req.size;
     ai.memoryTypeIndex = type;
@@ -30,13 +34,17 @@ Buffer::Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind) : size_(byte
     auto flags = ctx.memory_properties.memoryTypes[type].propertyFlags;
     // Device-local memory that the host can also see (integrated GPUs, lavapipe): map it so
     // uploads and downloads skip the staging copy.
-    if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT))
-        vk_check(vkMapMemory(ctx.device, memory, 0, VK_WHOLE_SIZE, 0, &mapped_), "mapping GPU memory");
+    if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
+        (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT))
+        vk_check(vkMapMemory(ctx.device, memory, 0, VK_WHOLE_SIZE, 0, &mapped_),
+                 "mapping GPU memory");
 }
 
-DescriptorArena::DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t max_buffers) : device_(ctx.device) {
-    VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, max_buffers ? max_buffers : 1},
-                                    {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, max_buffers ? max_buffers : 1}};
+DescriptorArena::DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t max_buffers)
+    : device_(ctx.device) {
+    VkDescriptorPoolSize sizes[] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, max_buffers ? max_buffers : 1},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, max_buffers ? max_buffers : 1}};
     VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     ci.maxSets = max_sets ? max_sets : 1;
     ci.poolSizeCount = 2;
@@ -46,7 +54,8 @@ DescriptorArena::DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t
     pool_ = UniqueDescriptorPool(device_, pool);
 }
 
-VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline, std::span<const BufferRange> buffers) {
+VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline,
+                                          std::span<const BufferRange> buffers) {
     VkDescriptorSetLayout layout = pipeline.set_layout.get();
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
     ai.descriptorPool = pool_.get();
@@ -65,10 +74,12 @@ VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline, std::
         if ((pipeline.texel_mask >> i) & 1) {
             VkBufferViewCreateInfo vci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
             vci.buffer = buffers[i].buffer;
-            vci.format = (pipeline.rgba_mask >> i) & 1 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT;
+            vci.format = (pipeline.rgba_mask >> i) & 1 ? VK_FORMAT_R32G32B32A32_SFLOAT
+                                                       : VK_FORMAT_R32_SFLOAT;
             vci.offset = buffers[i].offset;
             vci.range = buffers[i].range;
-            vk_check(vkCreateBufferView(device_, &vci, nullptr, &views[i]), "creating a texel buffer view");
+            vk_check(vkCreateBufferView(device_, &vci, nullptr, &views[i]),
+                     "creating a texel buffer view");
             views_.emplace_back(device_, views[i]);
             writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
             writes[i].pTexelBufferView = &views[i];
@@ -78,24 +89,29 @@ VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline, std::
             writes[i].pBufferInfo = &infos[i];
         }
     }
-    vkUpdateDescriptorSets(device_, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+    vkUpdateDescriptorSets(device_, static_cast<uint32_t>(writes.size()), writes.data(), 0,
+                           nullptr);
     return set;
 }
 
 void compute_barrier(VkCommandBuffer cmd) {
     VkMemoryBarrier b{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     b.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-    b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+    b.dstAccessMask =
+        VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
     vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &b, 0, nullptr, 0,
-                         nullptr);
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                         1, &b, 0, nullptr, 0, nullptr);
 }
 
-void record_dispatch(VkCommandBuffer cmd, const ComputePipeline& pipeline, VkDescriptorSet set, const void* push,
-                     uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+void record_dispatch(VkCommandBuffer cmd, const ComputePipeline& pipeline, VkDescriptorSet set,
+                     const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
     vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline.get());
-    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout.get(), 0, 1, &set, 0, nullptr);
-    if (push_bytes) vkCmdPushConstants(cmd, pipeline.layout.get(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout.get(), 0, 1, &set,
+                            0, nullptr);
+    if (push_bytes)
+        vkCmdPushConstants(cmd, pipeline.layout.get(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes,
+                           push);
     vkCmdDispatch(cmd, gx, gy, gz);
 }
 

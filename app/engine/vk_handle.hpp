@@ -1,15 +1,15 @@
 #pragma once
 // Move-only owners for Vulkan objects: each handle is destroyed exactly once, by its owner.
-#include <utility>
-
 #include <vulkan/vulkan.h>
+
+#include <utility>
 
 namespace rmvk {
 
 // A device-level object (buffer, pipeline, ...) destroyed with vkDestroyX(device, handle, nullptr).
 template <typename H, void (*Destroy)(VkDevice, H, const VkAllocationCallbacks*)>
 class DeviceHandle {
-public:
+  public:
     DeviceHandle() = default;
     DeviceHandle(VkDevice device, H handle) : device_(device), handle_(handle) {}
     ~DeviceHandle() { reset(); }
@@ -33,7 +33,7 @@ public:
         handle_ = VK_NULL_HANDLE;
     }
 
-private:
+  private:
     VkDevice device_ = VK_NULL_HANDLE;
     H handle_ = VK_NULL_HANDLE;
 };
@@ -53,13 +53,14 @@ using UniquePipelineCache = DeviceHandle<VkPipelineCache, vkDestroyPipelineCache
 
 // The instance and the logical device: destroyed last, by Context::Impl.
 class UniqueInstance {
-public:
+  public:
     UniqueInstance() = default;
     explicit UniqueInstance(VkInstance i) : handle_(i) {}
     ~UniqueInstance() {
         if (handle_) vkDestroyInstance(handle_, nullptr);
     }
-    UniqueInstance(UniqueInstance&& o) noexcept : handle_(std::exchange(o.handle_, VK_NULL_HANDLE)) {}
+    UniqueInstance(UniqueInstance&& o) noexcept
+        : handle_(std::exchange(o.handle_, VK_NULL_HANDLE)) {}
     UniqueInstance& operator=(UniqueInstance&& o) noexcept {
         std::swap(handle_, o.handle_);
         return *this;
@@ -67,12 +68,12 @@ public:
     UniqueInstance(const UniqueInstance&) = delete;
     VkInstance get() const { return handle_; }
 
-private:
+  private:
     VkInstance handle_ = VK_NULL_HANDLE;
 };
 
 class UniqueDevice {
-public:
+  public:
     UniqueDevice() = default;
     explicit UniqueDevice(VkDevice d) : handle_(d) {}
     ~UniqueDevice() {
@@ -86,7 +87,7 @@ public:
     UniqueDevice(const UniqueDevice&) = delete;
     VkDevice get() const { return handle_; }
 
-private:
+  private:
     VkDevice handle_ = VK_NULL_HANDLE;
 };
 

@@ -1,19 +1,19 @@
 #pragma once
+#include <vulkan/vulkan.h>
+
 #include <stdexcept>
 #include <string>
-
-#include <vulkan/vulkan.h>
 
 namespace rmvk {
 
 // A failed Vulkan call, or no usable device: carries the VkResult name and what was attempted.
 class VulkanError : public std::runtime_error {
-public:
+  public:
     VulkanError(const std::string& what_was_attempted, VkResult result);
     explicit VulkanError(const std::string& message);
     VkResult result() const { return result_; }
 
-private:
+  private:
     VkResult result_ = VK_ERROR_UNKNOWN;
 };
 
