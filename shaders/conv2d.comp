@@ -39,19 +39,20 @@ layout(std430, binding = 4) readonly buffer R {
     float r[];
 };  // bound to Y when !RESIDUAL
 
+// Must match ConvPush (and ConvSpec) in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
-    uint x_off, w_off, b_off, y_off;
-    uint n;         // images in this dispatch
-    uint c, h, w;   // input channels (all groups), height, width
-    uint oc_total;  // output channels of the whole tensor (channel stride of y)
+    uint x_off, w_off, b_off, y_off, r_off;
+    uint n;                          // images in this dispatch
+    uint c, h, w;                    // input channels read (all groups), height, width
+    uint x_image_stride, x_channel;  // x: elements between images, first channel read
     uint oh, ow;
-    uint cg;        // input channels per group
-    uint ocg;       // output channels computed per group in this dispatch
-    uint oc_first;  // first output channel (in the tensor) of this dispatch
+    uint y_image_stride, y_channel;  // y: elements between images, first channel written
+    uint r_image_stride, r_channel;
+    uint cg;   // input channels per group
+    uint ocg;  // output channels computed per group in this dispatch
     uint group_first;
     int pad_top, pad_left;
     uint has_bias;
-    uint r_off;
 }
 p;
 
@@ -71,7 +72,7 @@ void main() {
     const uint cols = p.n * ohw;
     const uint K = p.cg * KH * KW;
     const uint hw = p.h * p.w;
-    // Row of W for local output channel m: weights of this dispatch start at oc_first.
+    // Row of W for local output channel m: weights of this dispatch start at w_off.
     const uint w_row0 = p.w_off + (gl_WorkGroupID.z * p.ocg + ocl0) * K;
 
     // The im2col column this invocation loads is fixed for the whole K loop: decompose it once.
@@ -84,7 +85,7 @@ void main() {
     const uint pix = col_ok ? col % ohw : 0;
     const int ih0 = int(pix / p.ow) * int(SH) - p.pad_top;
     const int iw0 = int(pix % p.ow) * int(SW) - p.pad_left;
-    const uint x_base = p.x_off + (img * p.c + group * p.cg) * hw;
+    const uint x_base = p.x_off + img * p.x_image_stride + (p.x_channel + group * p.cg) * hw;
 
     float acc[RM][RN];
     [[unroll]] for (uint i = 0; i < RM; ++i) [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] =
@@ -128,16 +129,16 @@ void main() {
     [[unroll]] for (uint i = 0; i < RM; ++i) {
         uint ocl = ocl0 + ty * RM + i;
         if (ocl >= p.ocg) continue;
-        uint oc = p.oc_first + gl_WorkGroupID.z * p.ocg + ocl;
-        float bv = p.has_bias != 0 ? bias[p.b_off + gl_WorkGroupID.z * p.ocg + ocl] : 0.0;
+        uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to the dispatch's first
+        float bv = p.has_bias != 0 ? bias[p.b_off + oc] : 0.0;
         [[unroll]] for (uint j = 0; j < RN; ++j) {
             uint c2 = col0 + tx + j * (TN / RN);
             if (c2 >= cols) continue;
             uint im = c2 / ohw, px = c2 % ohw;
-            uint at = (im * p.oc_total + (oc - p.oc_first)) * ohw + px;
             float v = acc[i][j] + bv;
-            if (RESIDUAL) v += r[p.r_off + at];
-            y[p.y_off + at] = apply_relu(v, RELU);
+            if (RESIDUAL) v += r[p.r_off + im * p.r_image_stride + (p.r_channel + oc) * ohw + px];
+            y[p.y_off + im * p.y_image_stride + (p.y_channel + oc) * ohw + px] =
+                apply_relu(v, RELU);
         }
     }
 }

@@ -55,14 +55,17 @@ layout(std430, binding = 3) writeonly buffer Y4v {
 // The fused residual (bound to Y when !RESIDUAL): R32F, or RGBA32F with Y4.
 layout(binding = 4) uniform samplerBuffer R;
 
+// Must match ConvPush (and DirectConvSpec) in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
-    uint x_off, w_off, b_off, y_off;
+    uint x_off, w_off, b_off, y_off, r_off;
     uint n, c, h, w;
-    uint oc_total, oh, ow;
-    uint cg, ocg, oc_first, group_first;
+    uint x_image_stride, x_channel;  // x: elements between images, first channel read
+    uint oh, ow;
+    uint y_image_stride, y_channel;  // y: elements between images, first channel written
+    uint r_image_stride, r_channel;
+    uint cg, ocg, group_first;
     int pad_top, pad_left;
     uint has_bias;
-    uint r_off;
 }
 p;
 
@@ -85,9 +88,10 @@ void main() {
     const uint row_groups = (p.ocg + RM - 1) / RM;
     const uint lane = gl_WorkGroupID.x * lanes + gl_LocalInvocationID.x;
 
-    // Per slot: stored or not, and the output offset of channel 0 (relative to oc_first).
+    // Per slot: stored or not, and the output (and residual) offset of the dispatch's first
+    // channel.
     bool ok[RN];
-    uint out_at[RN];
+    uint out_at[RN], res_at[RN];
     // Input addressing: per slot for the strided and X4 layouts, per lane for ROWS.
     uint xb[RN];
     int ih0[RN], iw0[RN];
@@ -121,9 +125,10 @@ void main() {
             ih0[j] = int(pix / p.ow) * int(SH) - p.pad_top;
             iw0[j] = int(pix % p.ow) * int(SW) - p.pad_left;
         }
-        out_at[j] = img * p.oc_total * ohw + pix;
-        xb[j] = X4 ? p.x_off + ((img * p.c + group * p.cg) * hw + pix) / 4
-                   : p.x_off + (img * p.c + group * p.cg) * hw + (POINTWISE ? pix : 0);
+        out_at[j] = img * p.y_image_stride + p.y_channel * ohw + pix;
+        res_at[j] = img * p.r_image_stride + p.r_channel * ohw + pix;
+        const uint x_plane = img * p.x_image_stride + (p.x_channel + group * p.cg) * hw;
+        xb[j] = X4 ? p.x_off + (x_plane + pix) / 4 : p.x_off + x_plane + (POINTWISE ? pix : 0);
     }
     // This workgroup's packed weights: K rows of RM / 4 texels.
     const uint w_first =
@@ -232,26 +237,24 @@ void main() {
     [[unroll]] for (uint i = 0; i < RM; ++i) {
         uint ocl = ocl0 + i;
         if (ocl >= p.ocg) continue;
-        uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to oc_first
+        uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to the dispatch's first
         float bv = p.has_bias != 0 ? texelFetch(Bias, int(p.b_off + oc)).r : 0.0;
         if (Y4) {
             [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
                 if (!ok[4 * q]) continue;  // 4 slots are all stored or none (width % 4 == 0)
-                uint at = (out_at[0] + oc * ohw) / 4 + q;
                 vec4 v =
                     vec4(acc[i][4 * q], acc[i][4 * q + 1], acc[i][4 * q + 2], acc[i][4 * q + 3]) +
                     bv;
-                if (RESIDUAL) v += texelFetch(R, int(p.r_off / 4 + at));
-                y4[p.y_off / 4 + at] = RELU ? max(v, vec4(0.0)) : v;
+                if (RESIDUAL) v += texelFetch(R, int((p.r_off + res_at[0] + oc * ohw) / 4 + q));
+                y4[(p.y_off + out_at[0] + oc * ohw) / 4 + q] = RELU ? max(v, vec4(0.0)) : v;
             }
             continue;
         }
         [[unroll]] for (uint j = 0; j < RN; ++j) {
             if (!ok[j]) continue;
-            uint at = out_at[j] + oc * ohw;
             float v = acc[i][j] + bv;
-            if (RESIDUAL) v += texelFetch(R, int(p.r_off + at)).r;
-            y[p.y_off + at] = apply_relu(v, RELU);
+            if (RESIDUAL) v += texelFetch(R, int(p.r_off + res_at[j] + oc * ohw)).r;
+            y[p.y_off + out_at[j] + oc * ohw] = apply_relu(v, RELU);
         }
     }
 }

@@ -17,6 +17,7 @@ layout(std430, binding = 1) readonly buffer B {
 layout(std430, binding = 2) writeonly buffer Y {
     float y[];
 };
+// Must match EltwisePush and EltwiseSpec in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
     uint a_off, b_off, y_off;
     uint count;        // elements in this dispatch

@@ -16,6 +16,7 @@ layout(std430, binding = 2) readonly buffer C {
 layout(std430, binding = 3) writeonly buffer Y {
     float y[];
 };
+// Must match GemmPush and GemmSpec in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
     uint a_off, b_off, c_off, y_off;
     uint m, n, k;

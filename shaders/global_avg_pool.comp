@@ -9,6 +9,7 @@ layout(binding = 0) uniform samplerBuffer X;
 layout(std430, binding = 1) writeonly buffer Y {
     float y[];
 };
+// Must match GlobalAvgPoolPush in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
     uint x_off, y_off, planes, inner;
 }

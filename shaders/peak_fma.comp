@@ -14,6 +14,7 @@ const uint kSteps = 8;
 layout(std430, binding = 0) writeonly buffer Y {
     vec4 y[];
 };
+// Must match PeakFmaPush and PeakFmaSpec in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
     float mul;
     float add;

@@ -13,6 +13,7 @@ layout(binding = 0) uniform samplerBuffer X;  // a gather on CPU devices, not a 
 layout(std430, binding = 1) writeonly buffer Y {
     float y[];
 };
+// Must match PoolPush and PoolSpec in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
     uint x_off, y_off;
     uint planes, h, w, oh, ow;

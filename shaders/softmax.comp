@@ -9,6 +9,7 @@ layout(std430, binding = 0) readonly buffer X {
 layout(std430, binding = 1) writeonly buffer Y {
     float y[];
 };
+// Must match SoftmaxPush in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
     uint x_off, y_off, outer, dim, inner;
 }

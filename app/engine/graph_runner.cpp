@@ -407,9 +407,8 @@ void GraphRunner::Impl::record() {
                                 2 * s.query);
         for (const auto& d : s.dispatches) {
             VkDescriptorSet set = arena->make_set(*d.pipeline, d.ranges);
-            record_dispatch(cmd, *d.pipeline, set, d.push.data(),
-                            static_cast<uint32_t>(d.push.size() * 4), d.groups[0], d.groups[1],
-                            d.groups[2]);
+            record_dispatch(cmd, *d.pipeline, set, d.push.data(), d.push.size(), d.groups[0],
+                            d.groups[1], d.groups[2]);
         }
         if (timestamps)
             vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries.get(),

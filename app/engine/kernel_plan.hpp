@@ -2,11 +2,11 @@
 // Planning dispatches for one operator: which pipeline, which buffer ranges, which push
 // constants and how many workgroups. Operators whose tensors exceed the largest binding
 // (maxStorageBufferRange) are split here into several dispatches over slices.
-#include <bit>
 #include <cstdint>
 #include <vector>
 
 #include "app/engine/context_impl.hpp"
+#include "app/engine/shader_params.hpp"
 #include "rm/graph.hpp"
 
 namespace rmvk {
@@ -21,7 +21,7 @@ struct TensorRef {
 struct Dispatch {
     const ComputePipeline* pipeline = nullptr;
     std::vector<BufferRange> ranges;
-    std::vector<uint32_t> push;  // push-constant words (floats as their bit patterns)
+    PushConstants push;  // one of the Push structs of shader_params.hpp
     uint32_t groups[3] = {1, 1, 1};
 };
 
@@ -45,9 +45,6 @@ class KernelPlanner {
     Context::Impl& ctx_;
 };
 
-inline uint32_t f2u(float f) {
-    return std::bit_cast<uint32_t>(f);
-}
 inline uint32_t u32(int64_t v) {
     return static_cast<uint32_t>(v);
 }
@@ -60,6 +57,12 @@ struct ConvParams {
     const TensorRef* residual = nullptr;  // a fused Add: y = conv + bias + residual (then ReLU)
     const rm::Attrs* attrs = nullptr;     // with kernel sizes resolved (infer_shapes)
     bool relu = false;
+    // Channel windows (a conv that is one block of a wider layer): read channels
+    // [x_channel, x_channel + in_channels) of x, write [y_channel, y_channel + out_channels) of
+    // y and add channels [residual_channel, ...) of the residual. 0 channels: the whole tensor.
+    // Every tensor keeps its own image stride (channels * height * width of its shape).
+    int64_t in_channels = 0, x_channel = 0;
+    int64_t out_channels = 0, y_channel = 0, residual_channel = 0;
 };
 std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p);
 // Output channels per packed row group for this device's conv kernel; 0: weights not packed.

@@ -83,17 +83,29 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     const rm::Attrs& a = *p.attrs;
     const auto& xs = p.x.shape;
     const auto& ys = p.y.shape;
-    int64_t n = xs[0], c = xs[1], h = xs[2], w = xs[3];
-    int64_t oc = ys[1], oh = ys[2], ow = ys[3];
+    int64_t n = xs[0], h = xs[2], w = xs[3];
+    int64_t oh = ys[2], ow = ys[3];
+    int64_t c = p.in_channels ? p.in_channels : xs[1];
+    int64_t oc = p.out_channels ? p.out_channels : ys[1];
     int64_t groups = a.group, cg = c / groups, kh = a.kernel.at(0), kw = a.kernel.at(1);
     int64_t ocg = oc / groups;
     int64_t k = cg * kh * kw;
     uint64_t limit = planner.max_elements();
+    if (p.x_channel + c > xs[1] || p.y_channel + oc > ys[1] ||
+        (p.residual && p.residual_channel + oc > p.residual->shape[1]))
+        throw VulkanError("internal error: a conv's channel window lies outside its tensor");
 
-    uint64_t in_per_image = static_cast<uint64_t>(c * h * w),
-             out_per_image = static_cast<uint64_t>(oc * oh * ow);
-    if (in_per_image > limit)
-        throw VulkanError("conv input of one image (" + std::to_string(in_per_image * 4) +
+    const uint64_t hw = static_cast<uint64_t>(h * w), ohw = static_cast<uint64_t>(oh * ow);
+    const uint64_t x_stride = static_cast<uint64_t>(xs[1]) * hw,
+                   y_stride = static_cast<uint64_t>(ys[1]) * ohw,
+                   r_stride = p.residual ? static_cast<uint64_t>(p.residual->shape[1]) * ohw : 0;
+    // Elements a binding covers: `images` images of `stride`, the last up to channel `end`.
+    auto span = [](int64_t images, uint64_t stride, int64_t end, uint64_t plane) {
+        return static_cast<uint64_t>(images - 1) * stride + static_cast<uint64_t>(end) * plane;
+    };
+    if (span(1, x_stride, p.x_channel + c, hw) > limit)
+        throw VulkanError("conv input of one image (" +
+                          std::to_string(span(1, x_stride, p.x_channel + c, hw) * 4) +
                           " bytes) exceeds the device's largest buffer binding");
     // Packed weights: ceil(ocg / rows) groups of `rows` output channels per conv group.
     const int64_t rows = conv_packed_rows(planner.ctx());
@@ -109,11 +121,13 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
                 static_cast<uint64_t>((count + rows - 1) / rows * rows * k)};  // oc0 % rows == 0
     };
     // Output channels per dispatch: whole groups (whole row groups when packed), weights and
-    // output slice within the limit.
+    // output slice within the limit. A slice's output (and residual) binding starts at its
+    // first channel within the window; the window's own offset stays in the push constants.
     int64_t oc_chunk = oc;
     auto fits = [&](int64_t chunk) {
         return weight_span(0, chunk).second <= limit &&
-               static_cast<uint64_t>(chunk * oh * ow) <= limit;
+               span(1, y_stride, p.y_channel + chunk, ohw) <= limit &&
+               (!p.residual || span(1, r_stride, p.residual_channel + chunk, ohw) <= limit);
     };
     while (!fits(oc_chunk)) {
         int64_t half =
@@ -129,9 +143,11 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     // Images per dispatch: all when everything fits, else as many as fit.
     int64_t images = n;
     if (oc_chunk < oc) images = 1;
-    while (images > 1 && (static_cast<uint64_t>(images) * in_per_image > limit ||
-                          static_cast<uint64_t>(images) * out_per_image > limit ||
-                          (images * oh * ow + 255) / 64 > 65535))
+    while (images > 1 &&
+           (span(images, x_stride, p.x_channel + c, hw) > limit ||
+            span(images, y_stride, p.y_channel + oc, ohw) > limit ||
+            (p.residual && span(images, r_stride, p.residual_channel + oc, ohw) > limit) ||
+            (images * oh * ow + 255) / 64 > 65535))
         images = (images + 1) / 2;
 
     int64_t ocg_dispatch = groups > 1 ? ocg : oc_chunk;  // output channels per group per dispatch
@@ -142,44 +158,43 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
     Tile t = choose_tile(planner.ctx(), ocg_dispatch, images * oh * ow, rows_mode ? ow : 0);
     // The CPU kernel reads a pointwise conv's input 4 pixels per RGBA texel when planes (and
     // so every image and channel) start at multiples of 4 floats.
-    const bool x4 =
-        packed && pointwise && t.rn % 4 == 0 && (h * w) % t.rn == 0 && p.x.first % 4 == 0;
+    const bool x4 = packed && pointwise && t.rn % 4 == 0 && hw % t.rn == 0 && x_stride % 4 == 0 &&
+                    p.x.first % 4 == 0;
     // Input channels per loop iteration of the CPU kernel: enough products per accumulator
     // to amortise its stack round trip (a 3x3 kernel already gives 9).
     uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
     if (const char* env = std::getenv("RMVK_CONV_CU"))  // tuning experiments, as RMVK_CONV_TILE
         cu = static_cast<uint32_t>(std::max(1, std::atoi(env)));
     const bool xr4 = rows_mode && a.pads[1] == 0 && w % 4 == 0 && (t.rn * a.strides[1]) % 4 == 0 &&
-                     p.x.first % 4 == 0;
-    const bool y4 = t.rn % 4 == 0 && (x4 || (rows_mode && ow % 4 == 0)) && p.y.first % 4 == 0 &&
-                    (!p.residual || p.residual->first % 4 == 0);
-    uint32_t wg = t.workgroup();
-    uint32_t spec[] = {wg,
-                       t.tm,
-                       t.tn,
-                       t.tk,
-                       t.rm,
-                       t.rn,
-                       p.relu ? 1u : 0u,
-                       u32(kh),
-                       u32(kw),
-                       u32(a.strides[0]),
-                       u32(a.strides[1]),
-                       u32(a.dilations[0]),
-                       u32(a.dilations[1]),
-                       pointwise ? 1u : 0u,
-                       p.residual ? 1u : 0u,
-                       x4 ? 1u : 0u,
-                       cu,
-                       std::max<uint32_t>(planner.ctx().info.subgroup_size, 1),
-                       y4 ? 1u : 0u,
-                       xr4 ? 1u : 0u,
-                       rows_mode ? 1u : 0u};
+                     x_stride % 4 == 0 && p.x.first % 4 == 0;
+    const bool y4 = t.rn % 4 == 0 && (x4 || (rows_mode && ow % 4 == 0)) && y_stride % 4 == 0 &&
+                    p.y.first % 4 == 0 &&
+                    (!p.residual || (r_stride % 4 == 0 && p.residual->first % 4 == 0));
+    ConvSpec spec{t.workgroup(),
+                  t.tm,
+                  t.tn,
+                  t.tk,
+                  t.rm,
+                  t.rn,
+                  p.relu,
+                  u32(kh),
+                  u32(kw),
+                  u32(a.strides[0]),
+                  u32(a.strides[1]),
+                  u32(a.dilations[0]),
+                  u32(a.dilations[1]),
+                  pointwise,
+                  p.residual != nullptr};
+    DirectConvSpec direct{
+        spec, x4, cu, std::max<uint32_t>(planner.ctx().info.subgroup_size, 1), y4, xr4, rows_mode};
     // The CPU kernel reads X, W, bias and the residual through texel buffers: W always as
     // RGBA, X and the residual when x4/xr4 and y4.
     const uint32_t texel = packed ? 0b10111u : 0u;
     const uint32_t rgba = packed ? (x4 || xr4 ? 0b11u : 0b10u) | (y4 ? 0b10000u : 0u) : 0u;
-    const ComputePipeline& pipe = planner.ctx().pipeline(t.shader, 5, 19 * 4, spec, texel, rgba);
+    const bool is_direct = std::string(t.shader) == "conv2d_direct";
+    const ComputePipeline& pipe =
+        planner.ctx().pipeline(t.shader, 5, sizeof(ConvPush),
+                               is_direct ? spec_words(direct) : spec_words(spec), texel, rgba);
 
     std::vector<Dispatch> out;
     for (int64_t n0 = 0; n0 < n; n0 += images) {
@@ -188,51 +203,55 @@ std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p) {
             int64_t occ = std::min(oc_chunk, oc - oc0);
             Dispatch d;
             d.pipeline = &pipe;
-            uint32_t xo, wo, bo, yo;
-            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * in_per_image,
-                                            nb * in_per_image, xo, x4 || xr4 ? 16 : 4));
-            if (x4)
-                xo /= 4;  // in texels (the start is 16-byte aligned, n0 * in_per_image % 4 == 0)
+            ConvPush push{};
+            d.ranges.push_back(planner.bind(p.x, static_cast<uint64_t>(n0) * x_stride,
+                                            span(nb, x_stride, p.x_channel + c, hw), push.x_off,
+                                            x4 || xr4 ? 16 : 4));
+            if (x4) push.x_off /= 4;  // in texels (the start is 16-byte aligned, x_stride % 4 == 0)
             auto [w_first, w_count] = weight_span(oc0, occ);
-            d.ranges.push_back(planner.bind(p.w, w_first, w_count, wo, packed ? 16 : 4));
+            d.ranges.push_back(planner.bind(p.w, w_first, w_count, push.w_off, packed ? 16 : 4));
             if (packed) {
-                if (wo % 4 != 0)
+                if (push.w_off % 4 != 0)
                     throw VulkanError(
                         "internal error: packed conv weights bound at an unaligned offset");
-                wo /= 4;  // in vec4 texels
+                push.w_off /= 4;  // in vec4 texels
             }
             if (p.bias)
                 d.ranges.push_back(planner.bind(*p.bias, static_cast<uint64_t>(oc0),
-                                                static_cast<uint64_t>(occ), bo));
+                                                static_cast<uint64_t>(occ), push.b_off));
             else
-                d.ranges.push_back(planner.bind(p.w, 0, 1, bo));  // unused: has_bias = 0
-            uint64_t y_first = static_cast<uint64_t>((n0 * oc + oc0) * oh * ow);
-            uint64_t y_count = static_cast<uint64_t>(((nb - 1) * oc + occ) * oh * ow);
-            d.ranges.push_back(planner.bind(p.y, y_first, y_count, yo, y4 ? 16 : 4));
-            uint32_t ro = yo;
+                d.ranges.push_back(planner.bind(p.w, 0, 1, push.b_off));  // unused: has_bias = 0
+            // Output and residual: from channel oc0 (of the window) of image n0.
+            d.ranges.push_back(planner.bind(
+                p.y, static_cast<uint64_t>(n0) * y_stride + static_cast<uint64_t>(oc0) * ohw,
+                span(nb, y_stride, p.y_channel + occ, ohw), push.y_off, y4 ? 16 : 4));
+            push.r_off = push.y_off;
             d.ranges.push_back(p.residual
-                                   ? planner.bind(*p.residual, y_first, y_count, ro, y4 ? 16 : 4)
+                                   ? planner.bind(*p.residual,
+                                                  static_cast<uint64_t>(n0) * r_stride +
+                                                      static_cast<uint64_t>(oc0) * ohw,
+                                                  span(nb, r_stride, p.residual_channel + occ, ohw),
+                                                  push.r_off, y4 ? 16 : 4)
                                    : d.ranges.back());
-            int64_t group_first = oc0 / ocg;
-            d.push = {xo,
-                      wo,
-                      bo,
-                      yo,
-                      u32(nb),
-                      u32(c),
-                      u32(h),
-                      u32(w),
-                      u32(oc),
-                      u32(oh),
-                      u32(ow),
-                      u32(cg),
-                      u32(groups > 1 ? ocg : occ),
-                      u32(oc0),
-                      u32(group_first),
-                      static_cast<uint32_t>(a.pads[0]),
-                      static_cast<uint32_t>(a.pads[1])};
-            d.push.push_back(p.bias ? 1u : 0u);
-            d.push.push_back(ro);
+            push.n = u32(nb);
+            push.c = u32(c);
+            push.h = u32(h);
+            push.w = u32(w);
+            push.x_image_stride = u32(x_stride);
+            push.x_channel = u32(p.x_channel);
+            push.oh = u32(oh);
+            push.ow = u32(ow);
+            push.y_image_stride = u32(y_stride);
+            push.y_channel = u32(p.y_channel);
+            push.r_image_stride = p.residual ? u32(r_stride) : push.y_image_stride;
+            push.r_channel = p.residual ? u32(p.residual_channel) : push.y_channel;
+            push.cg = u32(cg);
+            push.ocg = u32(groups > 1 ? ocg : occ);
+            push.group_first = u32(oc0 / ocg);
+            push.pad_top = static_cast<int32_t>(a.pads[0]);
+            push.pad_left = static_cast<int32_t>(a.pads[1]);
+            push.has_bias = p.bias ? 1u : 0u;
+            d.push = push;
             // The CPU kernel gives each invocation RN pixels of one output row when the kernel
             // is wider than 1 (rows padded to whole blocks of RN).
             int64_t slots = rows_mode ? nb * oh * ((ow + t.rn - 1) / t.rn) * t.rn : nb * oh * ow;

@@ -26,14 +26,19 @@ Dispatch eltwise_dispatch(KernelPlanner& planner, const ComputePipeline& pipe, c
     d.ranges.push_back(planner.bind(a, a_first, a_count, ao));
     d.ranges.push_back(planner.bind(b, b_first, b_count, bo));
     d.ranges.push_back(planner.bind(y, first, count, yo));
-    d.push.assign(19, 0);
-    d.push[0] = ao;
-    d.push[1] = bo;
-    d.push[2] = yo;
-    d.push[3] = static_cast<uint32_t>(count);
-    d.push[4] = static_cast<uint32_t>(first);
+    EltwisePush push{};
+    push.a_off = ao;
+    push.b_off = bo;
+    push.y_off = yo;
+    push.count = static_cast<uint32_t>(count);
+    push.first = static_cast<uint32_t>(first);
+    d.push = push;
     KernelPlanner::grid_1d((count + 255) / 256, d.groups);
     return d;
+}
+
+const ComputePipeline& eltwise_pipeline(KernelPlanner& planner, const EltwiseSpec& spec) {
+    return planner.ctx().pipeline("eltwise", 3, sizeof(EltwisePush), spec_words(spec));
 }
 
 }  // namespace
@@ -46,8 +51,9 @@ std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, cons
     int64_t chunk = static_cast<int64_t>(planner.max_elements() / std::max<uint64_t>(per_plane, 1));
     if (chunk == 0)
         throw VulkanError("pool input plane exceeds the device's largest buffer binding");
-    uint32_t spec[] = {average ? 1u : 0u, u32(a.kernel[0]), u32(a.kernel[1])};
-    const ComputePipeline& pipe = planner.ctx().pipeline("pool2d", 2, 18 * 4, spec, 0b01u);
+    PoolSpec spec{average, u32(a.kernel[0]), u32(a.kernel[1])};
+    const ComputePipeline& pipe =
+        planner.ctx().pipeline("pool2d", 2, sizeof(PoolPush), spec_words(spec), 0b01u);
     std::vector<Dispatch> out;
     for (int64_t p0 = 0; p0 < planes; p0 += chunk) {
         int64_t np = std::min(chunk, planes - p0);
@@ -56,24 +62,24 @@ std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, cons
         uint32_t xo, yo;
         d.ranges.push_back(planner.bind(x, p0 * h * w, np * h * w, xo));
         d.ranges.push_back(planner.bind(y, p0 * oh * ow, np * oh * ow, yo));
-        d.push = {xo,
-                  yo,
-                  u32(np),
-                  u32(h),
-                  u32(w),
-                  u32(oh),
-                  u32(ow),
-                  u32(a.kernel[0]),
-                  u32(a.kernel[1]),
-                  u32(a.strides[0]),
-                  u32(a.strides[1]),
-                  u32(a.dilations[0]),
-                  u32(a.dilations[1]),
-                  static_cast<uint32_t>(a.pads[0]),
-                  static_cast<uint32_t>(a.pads[1]),
-                  static_cast<uint32_t>(a.pads[2]),
-                  static_cast<uint32_t>(a.pads[3]),
-                  a.count_include_pad ? 1u : 0u};
+        d.push = PoolPush{xo,
+                          yo,
+                          u32(np),
+                          u32(h),
+                          u32(w),
+                          u32(oh),
+                          u32(ow),
+                          u32(a.kernel[0]),
+                          u32(a.kernel[1]),
+                          u32(a.strides[0]),
+                          u32(a.strides[1]),
+                          u32(a.dilations[0]),
+                          u32(a.dilations[1]),
+                          static_cast<int32_t>(a.pads[0]),
+                          static_cast<int32_t>(a.pads[1]),
+                          static_cast<int32_t>(a.pads[2]),
+                          static_cast<int32_t>(a.pads[3]),
+                          a.count_include_pad};
         KernelPlanner::grid_1d((np * oh * ow + 255) / 256, d.groups);
         out.push_back(std::move(d));
     }
@@ -87,7 +93,8 @@ std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorR
     int64_t chunk = static_cast<int64_t>(planner.max_elements() / std::max<uint64_t>(inner, 1));
     if (chunk == 0)
         throw VulkanError("GlobalAveragePool plane exceeds the device's largest buffer binding");
-    const ComputePipeline& pipe = planner.ctx().pipeline("global_avg_pool", 2, 4 * 4, {}, 0b01u);
+    const ComputePipeline& pipe =
+        planner.ctx().pipeline("global_avg_pool", 2, sizeof(GlobalAvgPoolPush), {}, 0b01u);
     std::vector<Dispatch> out;
     for (int64_t p0 = 0; p0 < planes; p0 += chunk) {
         int64_t np = std::min(chunk, planes - p0);
@@ -96,7 +103,7 @@ std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorR
         uint32_t xo, yo;
         d.ranges.push_back(planner.bind(x, p0 * inner, np * inner, xo));
         d.ranges.push_back(planner.bind(y, p0, np, yo));
-        d.push = {xo, yo, u32(np), static_cast<uint32_t>(inner)};
+        d.push = GlobalAvgPoolPush{xo, yo, u32(np), static_cast<uint32_t>(inner)};
         KernelPlanner::grid_1d((np + 63) / 64, d.groups);
         out.push_back(std::move(d));
     }
@@ -104,8 +111,7 @@ std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorR
 }
 
 std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, const TensorRef& y) {
-    uint32_t spec[] = {0, 0, 1};
-    const ComputePipeline& pipe = planner.ctx().pipeline("eltwise", 3, 19 * 4, spec);
+    const ComputePipeline& pipe = eltwise_pipeline(planner, {0, false, true});
     std::vector<Dispatch> out;
     uint64_t total = count_of(y), chunk = planner.max_elements();
     for (uint64_t f = 0; f < total; f += chunk) {
@@ -118,8 +124,7 @@ std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, cons
 std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
                                const TensorRef& y, bool relu) {
     bool same = a.shape == b.shape && a.shape == y.shape;
-    uint32_t spec[] = {1, relu ? 1u : 0u, same ? 1u : 0u};
-    const ComputePipeline& pipe = planner.ctx().pipeline("eltwise", 3, 19 * 4, spec);
+    const ComputePipeline& pipe = eltwise_pipeline(planner, {1, relu, same});
     std::vector<Dispatch> out;
     uint64_t total = count_of(y);
     if (same) {
@@ -153,11 +158,13 @@ std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const
         uint64_t cnt = std::min(chunk, total - f);
         Dispatch d =
             eltwise_dispatch(planner, pipe, a, 0, count_of(a), b, 0, count_of(b), y, f, cnt);
+        EltwisePush push = d.push.as<EltwisePush>();
         for (int i = 0; i < 4; ++i) {
-            d.push[5 + i] = u32(dims[i]);
-            d.push[9 + i] = sa[i];
-            d.push[13 + i] = sb[i];
+            push.dims[i] = u32(dims[i]);
+            push.a_stride[i] = sa[i];
+            push.b_stride[i] = sb[i];
         }
+        d.push = push;
         out.push_back(std::move(d));
     }
     return out;
@@ -165,8 +172,7 @@ std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const
 
 std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
                                      const TensorRef& params, const TensorRef& y, bool relu) {
-    uint32_t spec[] = {2, relu ? 1u : 0u, 1};
-    const ComputePipeline& pipe = planner.ctx().pipeline("eltwise", 3, 19 * 4, spec);
+    const ComputePipeline& pipe = eltwise_pipeline(planner, {2, relu, true});
     int64_t channels = x.shape.size() > 1 ? x.shape[1] : 1;
     uint64_t total = count_of(x);
     uint64_t inner = total / static_cast<uint64_t>(std::max<int64_t>(x.shape[0] * channels, 1));
@@ -176,8 +182,10 @@ std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
         uint64_t cnt = std::min(chunk, total - f);
         Dispatch d =
             eltwise_dispatch(planner, pipe, x, f, cnt, params, 0, count_of(params), y, f, cnt);
-        d.push[17] = u32(channels);
-        d.push[18] = static_cast<uint32_t>(std::max<uint64_t>(inner, 1));
+        EltwisePush push = d.push.as<EltwisePush>();
+        push.channels = u32(channels);
+        push.inner = static_cast<uint32_t>(std::max<uint64_t>(inner, 1));
+        d.push = push;
         out.push_back(std::move(d));
     }
     return out;
@@ -191,9 +199,8 @@ Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorR
                        uint32_t batches, uint32_t a_bs, uint32_t b_bs) {
     const bool v4 = !ta && tb && k % 4 == 0 && a.first % 4 == 0 && b.first % 4 == 0 &&
                     a_bs % 4 == 0 && b_bs % 4 == 0;
-    uint32_t spec[] = {v4 ? 1u : 0u};
-    const ComputePipeline& pipe =
-        planner.ctx().pipeline("gemm", 4, 17 * 4, spec, 0b11u, v4 ? 0b11u : 0u);
+    const ComputePipeline& pipe = planner.ctx().pipeline(
+        "gemm", 4, sizeof(GemmPush), spec_words(GemmSpec{v4}), 0b11u, v4 ? 0b11u : 0u);
     require_fits(planner, a, "Gemm/MatMul");
     require_fits(planner, b, "Gemm/MatMul");
     require_fits(planner, y, "Gemm/MatMul");
@@ -209,9 +216,8 @@ Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorR
         d.ranges.push_back(planner.bind(a, 0, 1, co));
     }
     d.ranges.push_back(planner.bind(y, 0, count_of(y), yo));
-    d.push = {ao,         bo,           c ? co : 0,   yo,          m,    n,
-              k,          ta ? 1u : 0u, tb ? 1u : 0u, c ? 1u : 0u, c_sm, c_sn,
-              f2u(alpha), f2u(beta),    a_bs,         b_bs,        m * n};
+    d.push = GemmPush{ao,           bo,   c ? co : 0, yo,    m,    n,    k,    ta,   tb,
+                      c != nullptr, c_sm, c_sn,       alpha, beta, a_bs, b_bs, m * n};
     d.groups[0] = (n + 15) / 16;
     d.groups[1] = (m + 15) / 16;
     d.groups[2] = batches;
@@ -263,13 +269,13 @@ std::vector<Dispatch> plan_softmax(KernelPlanner& planner, const TensorRef& x, c
     for (int64_t i = 0; i < axis; ++i) outer *= x.shape[i];
     for (int64_t i = axis + 1; i < rank; ++i) inner *= x.shape[i];
     require_fits(planner, x, "Softmax");
-    const ComputePipeline& pipe = planner.ctx().pipeline("softmax", 2, 5 * 4);
+    const ComputePipeline& pipe = planner.ctx().pipeline("softmax", 2, sizeof(SoftmaxPush));
     Dispatch d;
     d.pipeline = &pipe;
     uint32_t xo, yo;
     d.ranges.push_back(planner.bind(x, 0, count_of(x), xo));
     d.ranges.push_back(planner.bind(y, 0, count_of(y), yo));
-    d.push = {xo, yo, u32(outer), u32(dim), u32(inner)};
+    d.push = SoftmaxPush{xo, yo, u32(outer), u32(dim), u32(inner)};
     KernelPlanner::grid_1d((outer * inner + 63) / 64, d.groups);
     return {d};
 }

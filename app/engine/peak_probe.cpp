@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "app/engine/context_impl.hpp"
+#include "app/engine/shader_params.hpp"
 
 namespace rmvk {
 
@@ -48,12 +49,9 @@ double time_ms(Context::Impl& ctx, const std::function<void(VkCommandBuffer)>& r
 }
 
 double probe_fma_gflops(Context::Impl& ctx) {
-    std::array<uint32_t, 2> spec{kGroupSize, kFmaIterations};
-    const auto& pipe = ctx.pipeline("peak_fma", 1, 8, spec);
-    struct {
-        float mul = 0.999f;  // |x| stays bounded: x -> add / (1 - mul)
-        float add = 0.001f;
-    } push;
+    const auto& pipe = ctx.pipeline("peak_fma", 1, sizeof(PeakFmaPush),
+                                    spec_words(PeakFmaSpec{kGroupSize, kFmaIterations}));
+    const PeakFmaPush push{0.999f, 0.001f};  // |x| stays bounded: x -> add / (1 - mul)
     const uint32_t max_groups = ctx.properties.limits.maxComputeWorkGroupCount[0];
     auto run = [&](uint32_t groups) {
         Buffer out(ctx, uint64_t(groups) * kGroupSize * 16, MemoryKind::DeviceLocal);
@@ -61,7 +59,7 @@ double probe_fma_gflops(Context::Impl& ctx) {
         BufferRange range{out.handle(), 0, VK_WHOLE_SIZE};
         VkDescriptorSet set = arena.make_set(pipe, std::span(&range, 1));
         return time_ms(ctx, [&](VkCommandBuffer cmd) {
-            record_dispatch(cmd, pipe, set, &push, 8, groups, 1, 1);
+            record_dispatch(cmd, pipe, set, &push, sizeof push, groups, 1, 1);
         });
     };
     // Grow the dispatch until it runs long enough to measure, then keep the best of a few.
@@ -78,21 +76,22 @@ double probe_fma_gflops(Context::Impl& ctx) {
 
 double probe_bandwidth_gbs(Context::Impl& ctx) {
     uint64_t bytes = std::min<uint64_t>(kCopyBytes, ctx.max_binding_range()) & ~uint64_t(15);
-    std::array<uint32_t, 1> spec{kGroupSize};
-    const auto& pipe = ctx.pipeline("peak_bandwidth", 2, 4, spec, 0b01u, 0b01u);
+    const auto& pipe = ctx.pipeline("peak_bandwidth", 2, sizeof(PeakBandwidthPush),
+                                    spec_words(PeakBandwidthSpec{kGroupSize}), 0b01u, 0b01u);
     Buffer src(ctx, bytes, MemoryKind::DeviceLocal);
     Buffer dst(ctx, bytes, MemoryKind::DeviceLocal);
     DescriptorArena arena(ctx, 1, 2);
     std::array<BufferRange, 2> ranges{BufferRange{src.handle(), 0, bytes},
                                       BufferRange{dst.handle(), 0, bytes}};
     VkDescriptorSet set = arena.make_set(pipe, ranges);
-    uint32_t n = static_cast<uint32_t>(bytes / 16);
+    const PeakBandwidthPush push{static_cast<uint32_t>(bytes / 16)};
+    const uint32_t n = push.n;
     // A few vec4 per invocation: enough invocations to fill any device, few enough to stream.
     uint32_t groups = std::clamp<uint32_t>(n / (kGroupSize * kCopyPerInvocation), 1,
                                            ctx.properties.limits.maxComputeWorkGroupCount[0]);
     auto run = [&] {
         return time_ms(ctx, [&](VkCommandBuffer cmd) {
-            record_dispatch(cmd, pipe, set, &n, 4, groups, 1, 1);
+            record_dispatch(cmd, pipe, set, &push, sizeof push, groups, 1, 1);
         });
     };
     // The first pass touches the pages for the first time (host memory on CPU drivers).

@@ -106,6 +106,10 @@ void compute_barrier(VkCommandBuffer cmd) {
 
 void record_dispatch(VkCommandBuffer cmd, const ComputePipeline& pipeline, VkDescriptorSet set,
                      const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+    if (push_bytes != pipeline.push_bytes)
+        throw VulkanError("internal error: " + std::to_string(push_bytes) +
+                          " bytes of push constants for a pipeline that declares " +
+                          std::to_string(pipeline.push_bytes));
     vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline.get());
     vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout.get(), 0, 1, &set,
                             0, nullptr);
