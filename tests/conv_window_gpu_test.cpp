@@ -84,24 +84,38 @@ void run_window_case(GpuEnv& env, const WindowCase& k) {
     rm::Tensor want_y = y0;
     put_channels(want_y, want, k.y_channel);
 
-    const uint32_t rows = conv_packed_rows(ctx);
+    ConvProblem problem;
+    problem.x = x.shape;
+    problem.y = y0.shape;
+    if (k.r_channels) problem.residual = r.shape;
+    problem.bias = true;
+    problem.relu = true;
+    problem.attrs = &a;
+    problem.x_first = k.x_first;
+    problem.in_channels = k.c;
+    problem.x_channel = k.x_channel;
+    problem.out_channels = k.oc;
+    problem.y_channel = k.y_channel;
+    problem.residual_channel = k.r_channel;
+    ConvPlan plan = plan_conv(problem, device_caps(ctx));
     HostTensor xd = host_tensor(ctx, x, k.x_first),
-               wd = host_tensor(ctx, rows ? pack_conv_weights(w, k.group, rows) : w),
+               wd = host_tensor(ctx, conv_device_weights(w, k.group, plan.weights)),
                bd = host_tensor(ctx, b), yd = host_tensor(ctx, y0), rd = host_tensor(ctx, r);
-    ConvParams p{xd.ref, wd.ref, yd.ref, &bd.ref, k.r_channels ? &rd.ref : nullptr, &a, true};
-    p.in_channels = k.c;
-    p.x_channel = k.x_channel;
-    p.out_channels = k.oc;
-    p.y_channel = k.y_channel;
-    p.residual_channel = k.r_channel;
-    KernelPlanner planner(ctx);
-    std::vector<Dispatch> plan = plan_conv(planner, p);
-    DescriptorArena arena(ctx, static_cast<uint32_t>(plan.size()),
-                          static_cast<uint32_t>(plan.size() * 5));
+    std::array<VkBuffer, kConvOperands> buffers{};
+    buffers[size_t(ConvOperand::X)] = xd.buffer->handle();
+    buffers[size_t(ConvOperand::W)] = wd.buffer->handle();
+    buffers[size_t(ConvOperand::Bias)] = bd.buffer->handle();
+    buffers[size_t(ConvOperand::Y)] = yd.buffer->handle();
+    buffers[size_t(ConvOperand::Residual)] = rd.buffer->handle();
+    std::vector<Dispatch> dispatches = realize_conv_plan(ctx, plan, buffers);
+    DescriptorArena arena(ctx, static_cast<uint32_t>(dispatches.size()),
+                          static_cast<uint32_t>(dispatches.size() * 5));
     ctx.submit_and_wait([&](VkCommandBuffer cmd) {
-        for (const auto& d : plan)
+        for (const auto& d : dispatches) {
+            if (d.after_previous) compute_barrier(cmd);
             record_dispatch(cmd, *d.pipeline, arena.make_set(*d.pipeline, d.ranges), d.push.data(),
                             d.push.size(), d.groups[0], d.groups[1], d.groups[2]);
+        }
         compute_barrier(cmd);
     });
     rm::Tensor got = read_back(yd);

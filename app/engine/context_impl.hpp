@@ -107,6 +107,9 @@ struct Context::Impl {
     // Conv kernel choice: 0 by device type, 1 shared-memory tiles (GPUs), 2 texel-buffer direct
     // (CPUs).
     int conv_variant = 0;
+    // Winograd for stride-1 3x3 convs: 0 per layer where measured faster (RMVK_WINOGRAD=0|1
+    // forces it off|on), 1 never, 2 wherever it applies.
+    int winograd = 0;
     uint64_t offset_alignment() const {
         return std::max(properties.limits.minStorageBufferOffsetAlignment,
                         properties.limits.minTexelBufferOffsetAlignment);

@@ -1,6 +1,7 @@
 // GraphRunner: prepares a graph for one device and batch (fusion, weights, activation buffers
 // reused by liveness, one recorded command buffer) and runs it.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -34,6 +35,8 @@ struct Step {
     bool relu = false;
     std::string residual;  // Conv with a fused Add: the Add's other operand
     std::vector<Dispatch> dispatches;
+    ConvPlan conv;  // Conv steps: their plan and operands, realized after every step is planned
+    std::array<VkBuffer, kConvOperands> conv_buffers{};
     uint32_t query = 0;  // its timestamps are queries 2*query and 2*query+1 (steps with dispatches)
 };
 
@@ -41,7 +44,7 @@ struct Step {
 
 struct GraphRunner::Impl {
     Impl(Context::Impl& c, const rm::Graph& g, int64_t b, const RunOptions& o)
-        : ctx(c), graph(g), batch(b), options(o), planner(c) {}
+        : ctx(c), graph(g), batch(b), options(o), planner(c), planner_caps(device_caps(c)) {}
     ~Impl() {
         if (cmd != VK_NULL_HANDLE)
             vkFreeCommandBuffers(ctx.device, ctx.command_pool.get(), 1, &cmd);
@@ -52,6 +55,9 @@ struct GraphRunner::Impl {
     int64_t batch;
     RunOptions options;
     KernelPlanner planner;
+    DeviceCaps planner_caps;
+    uint64_t scratch_elements[2] = {0, 0};  // Winograd input / product, the largest of any conv
+    std::unique_ptr<Buffer> scratch[2];
     rm::ShapeMap shapes;
     std::vector<Step> steps;
     std::vector<std::string> fused_into;  // per node: the node that carried it ("" = itself)
@@ -77,7 +83,9 @@ struct GraphRunner::Impl {
     TensorRef upload(const rm::Tensor& t);
     void write_buffer(const TensorRef& dst, const float* src);
     void read_buffer(const TensorRef& src, float* dst) const;
-    std::vector<Dispatch> plan_step(const Step& s);
+    std::vector<Dispatch> plan_step(Step& s);
+    void plan_conv_step(Step& s);
+    void realize_conv_steps();
 };
 
 void GraphRunner::Impl::plan_fusion() {
@@ -201,7 +209,91 @@ void GraphRunner::Impl::read_buffer(const TensorRef& src, float* dst) const {
     std::memcpy(dst, staging.mapped(), bytes);
 }
 
-std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
+void GraphRunner::Impl::plan_conv_step(Step& s) {
+    const rm::Node& n = graph.nodes[s.node];
+    const bool residual = !s.residual.empty();
+    bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+    ConvProblem problem;
+    problem.x = tensors.at(n.inputs[0]).shape;
+    problem.y = tensors.at(s.output).shape;
+    if (residual) problem.residual = tensors.at(s.residual).shape;
+    problem.bias = has_bias || s.fold_bn;
+    problem.relu = s.relu;
+    problem.attrs = &n.attrs;
+    problem.x_first = tensors.at(n.inputs[0]).first;
+    problem.y_first = tensors.at(s.output).first;
+    if (residual) problem.residual_first = tensors.at(s.residual).first;
+    s.conv = plan_conv(problem, planner_caps);
+
+    TensorRef w, bias;
+    const ConvWeightLayout& layout = s.conv.weights;
+    const bool as_in_graph = layout.packed_rows == 0 && layout.winograd_m == 0;
+    auto upload_weights = [&](const rm::Tensor& t) {
+        return upload(conv_device_weights(t, n.attrs.group, layout));
+    };
+    if (s.fold_bn) {
+        // W' = W * g/sqrt(var+eps), b' = beta + (b - mean) * g/sqrt(var+eps), in double.
+        const rm::Node& bn = graph.nodes[s.fused.front()];
+        const auto& wt = graph.initializers.at(n.inputs[1]);
+        const auto& g = graph.initializers.at(bn.inputs[1]).data;
+        const auto& beta = graph.initializers.at(bn.inputs[2]).data;
+        const auto& mean = graph.initializers.at(bn.inputs[3]).data;
+        const auto& var = graph.initializers.at(bn.inputs[4]).data;
+        int64_t oc = wt.shape[0], per = oc ? wt.size() / oc : 0;
+        rm::Tensor fw(wt.shape), fb(rm::Shape{oc});
+        for (int64_t o = 0; o < oc; ++o) {
+            double k = g[o] / std::sqrt(static_cast<double>(var[o]) + bn.attrs.epsilon);
+            for (int64_t j = 0; j < per; ++j)
+                fw.data[o * per + j] = static_cast<float>(wt.data[o * per + j] * k);
+            double b0 = has_bias ? graph.initializers.at(n.inputs[2]).data[o] : 0.0;
+            fb.data[o] = static_cast<float>(beta[o] + (b0 - mean[o]) * k);
+        }
+        w = upload_weights(fw);
+        bias = upload(fb);
+    } else {
+        const std::string& wname = n.inputs[1];
+        if (as_in_graph)
+            w = graph.is_initializer(wname) ? weight(wname) : tensors.at(wname);
+        else if (graph.is_initializer(wname))
+            w = upload_weights(graph.initializers.at(wname));
+        else
+            throw rm::Error("node '" + n.name +
+                            "' (Conv): weights computed at run time are not supported");
+        if (has_bias)
+            bias =
+                graph.is_initializer(n.inputs[2]) ? weight(n.inputs[2]) : tensors.at(n.inputs[2]);
+    }
+    if (w.first != 0 || (problem.bias && bias.first != 0))
+        throw rm::Error("node '" + n.name + "' (Conv): weights must start their buffer");
+    auto& b = s.conv_buffers;
+    b[static_cast<size_t>(ConvOperand::X)] = tensors.at(n.inputs[0]).buffer->handle();
+    b[static_cast<size_t>(ConvOperand::W)] = w.buffer->handle();
+    if (problem.bias) b[static_cast<size_t>(ConvOperand::Bias)] = bias.buffer->handle();
+    b[static_cast<size_t>(ConvOperand::Y)] = tensors.at(s.output).buffer->handle();
+    if (residual)
+        b[static_cast<size_t>(ConvOperand::Residual)] = tensors.at(s.residual).buffer->handle();
+    scratch_elements[0] = std::max(scratch_elements[0], s.conv.winograd_input_elements);
+    scratch_elements[1] = std::max(scratch_elements[1], s.conv.winograd_product_elements);
+}
+
+void GraphRunner::Impl::realize_conv_steps() {
+    // One pair of Winograd scratch buffers serves every conv: steps run one after another.
+    for (int i = 0; i < 2; ++i)
+        if (scratch_elements[i])
+            scratch[i] =
+                std::make_unique<Buffer>(ctx, scratch_elements[i] * 4, MemoryKind::DeviceLocal);
+    for (auto& s : steps) {
+        if (graph.nodes[s.node].op != rm::Op::Conv) continue;
+        for (int i = 0; i < 2; ++i)
+            if (scratch[i])
+                s.conv_buffers[static_cast<size_t>(ConvOperand::WinogradInput) + i] =
+                    scratch[i]->handle();
+        s.dispatches = realize_conv_plan(ctx, s.conv, s.conv_buffers);
+    }
+    memory.peak_activation_bytes += (scratch_elements[0] + scratch_elements[1]) * 4;
+}
+
+std::vector<Dispatch> GraphRunner::Impl::plan_step(Step& s) {
     const rm::Node& n = graph.nodes[s.node];
     auto in = [&](size_t k) -> TensorRef {
         const std::string& name = n.inputs.at(k);
@@ -210,54 +302,9 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(const Step& s) {
     };
     const TensorRef& y = tensors.at(s.output);
     switch (n.op) {
-        case rm::Op::Conv: {
-            TensorRef w, bias;
-            bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
-            // The kernel for CPU devices reads its weights packed (pack_conv_weights).
-            const uint32_t rows = conv_packed_rows(ctx);
-            auto upload_weights = [&](const rm::Tensor& t) {
-                return upload(rows ? pack_conv_weights(t, n.attrs.group, rows) : t);
-            };
-            if (s.fold_bn) {
-                // W' = W * g/sqrt(var+eps), b' = beta + (b - mean) * g/sqrt(var+eps), in double.
-                const rm::Node& bn = graph.nodes[s.fused.front()];
-                const auto& wt = graph.initializers.at(n.inputs[1]);
-                const auto& g = graph.initializers.at(bn.inputs[1]).data;
-                const auto& beta = graph.initializers.at(bn.inputs[2]).data;
-                const auto& mean = graph.initializers.at(bn.inputs[3]).data;
-                const auto& var = graph.initializers.at(bn.inputs[4]).data;
-                int64_t oc = wt.shape[0], per = oc ? wt.size() / oc : 0;
-                rm::Tensor fw(wt.shape), fb(rm::Shape{oc});
-                for (int64_t o = 0; o < oc; ++o) {
-                    double k = g[o] / std::sqrt(static_cast<double>(var[o]) + bn.attrs.epsilon);
-                    for (int64_t j = 0; j < per; ++j)
-                        fw.data[o * per + j] = static_cast<float>(wt.data[o * per + j] * k);
-                    double b0 = has_bias ? graph.initializers.at(n.inputs[2]).data[o] : 0.0;
-                    fb.data[o] = static_cast<float>(beta[o] + (b0 - mean[o]) * k);
-                }
-                w = upload_weights(fw);
-                bias = upload(fb);
-                has_bias = true;
-            } else {
-                if (rows == 0)
-                    w = in(1);
-                else if (graph.is_initializer(n.inputs[1]))
-                    w = upload_weights(graph.initializers.at(n.inputs[1]));
-                else
-                    throw rm::Error("node '" + n.name +
-                                    "' (Conv): weights computed at run time are not supported");
-                if (has_bias) bias = in(2);
-            }
-            TensorRef residual = s.residual.empty() ? TensorRef{} : tensors.at(s.residual);
-            ConvParams p{in(0),
-                         w,
-                         y,
-                         has_bias ? &bias : nullptr,
-                         s.residual.empty() ? nullptr : &residual,
-                         &n.attrs,
-                         s.relu};
-            return plan_conv(planner, p);
-        }
+        case rm::Op::Conv:
+            plan_conv_step(s);
+            return {};  // realized once the scratch buffers exist (allocate_and_plan)
         case rm::Op::BatchNormalization: {
             int64_t c = graph.initializers.at(n.inputs[1]).size();
             rm::Tensor params(rm::Shape{c * 3});
@@ -370,6 +417,7 @@ void GraphRunner::Impl::allocate_and_plan() {
         }
     }
     memory.peak_activation_bytes = activation_bytes;
+    realize_conv_steps();
     for (const auto& o : graph.outputs) readable.insert(o);
     if (options.keep_intermediates)
         for (const auto& [name, ref] : tensors)
@@ -407,6 +455,7 @@ void GraphRunner::Impl::record() {
                                 2 * s.query);
         for (const auto& d : s.dispatches) {
             VkDescriptorSet set = arena->make_set(*d.pipeline, d.ranges);
+            if (d.after_previous) compute_barrier(cmd);
             record_dispatch(cmd, *d.pipeline, set, d.push.data(), d.push.size(), d.groups[0],
                             d.groups[1], d.groups[2]);
         }

@@ -5,23 +5,16 @@
 namespace rmvk {
 
 uint64_t KernelPlanner::max_elements() const {
-    uint64_t limit = ctx_.max_binding_range();
-    uint64_t align = std::max<uint64_t>(ctx_.offset_alignment(), 16);
-    return limit > align ? (limit - align) / 4 : 0;
+    return max_binding_elements(ctx_.max_binding_range(), ctx_.offset_alignment());
 }
 
 BufferRange KernelPlanner::bind(const TensorRef& t, uint64_t first, uint64_t count,
                                 uint32_t& element_offset, uint64_t min_align) const {
-    uint64_t align = std::max<uint64_t>(ctx_.offset_alignment(), min_align);
-    uint64_t byte = (t.first + first) * 4;
-    uint64_t start = byte - byte % align;
-    uint64_t range = byte + std::max<uint64_t>(count, 1) * 4 - start;
-    if (range > ctx_.max_binding_range())
-        throw VulkanError("internal error: a binding of " + std::to_string(range) +
-                          " bytes exceeds the device limit of " +
-                          std::to_string(ctx_.max_binding_range()));
-    element_offset = static_cast<uint32_t>((byte - start) / 4);
-    return {t.buffer->handle(), start, range};
+    BindingRange r =
+        binding_range(t.first, first, count, std::max<uint64_t>(ctx_.offset_alignment(), min_align),
+                      ctx_.max_binding_range());
+    element_offset = r.element_offset;
+    return {t.buffer->handle(), r.offset, r.range};
 }
 
 void KernelPlanner::grid_1d(uint64_t groups, uint32_t out[3]) {

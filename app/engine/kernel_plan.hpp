@@ -2,10 +2,12 @@
 // Planning dispatches for one operator: which pipeline, which buffer ranges, which push
 // constants and how many workgroups. Operators whose tensors exceed the largest binding
 // (maxStorageBufferRange) are split here into several dispatches over slices.
+#include <array>
 #include <cstdint>
 #include <vector>
 
 #include "app/engine/context_impl.hpp"
+#include "app/engine/conv_plan.hpp"
 #include "app/engine/shader_params.hpp"
 #include "rm/graph.hpp"
 
@@ -23,6 +25,7 @@ struct Dispatch {
     std::vector<BufferRange> ranges;
     PushConstants push;  // one of the Push structs of shader_params.hpp
     uint32_t groups[3] = {1, 1, 1};
+    bool after_previous = false;  // reads what the previous dispatch of its step wrote
 };
 
 class KernelPlanner {
@@ -45,31 +48,13 @@ class KernelPlanner {
     Context::Impl& ctx_;
 };
 
-inline uint32_t u32(int64_t v) {
-    return static_cast<uint32_t>(v);
-}
-
-// `w` holds the weights as uploaded: [oc, cg, kh, kw] for the shared-memory kernel, or packed
-// by pack_conv_weights() when conv_packed_rows() > 0 (the kernel for CPU devices).
-struct ConvParams {
-    TensorRef x, w, y;
-    const TensorRef* bias = nullptr;
-    const TensorRef* residual = nullptr;  // a fused Add: y = conv + bias + residual (then ReLU)
-    const rm::Attrs* attrs = nullptr;     // with kernel sizes resolved (infer_shapes)
-    bool relu = false;
-    // Channel windows (a conv that is one block of a wider layer): read channels
-    // [x_channel, x_channel + in_channels) of x, write [y_channel, y_channel + out_channels) of
-    // y and add channels [residual_channel, ...) of the residual. 0 channels: the whole tensor.
-    // Every tensor keeps its own image stride (channels * height * width of its shape).
-    int64_t in_channels = 0, x_channel = 0;
-    int64_t out_channels = 0, y_channel = 0, residual_channel = 0;
-};
-std::vector<Dispatch> plan_conv(KernelPlanner& planner, const ConvParams& p);
-// Output channels per packed row group for this device's conv kernel; 0: weights not packed.
-uint32_t conv_packed_rows(const Context::Impl& ctx);
-// [oc, cg, kh, kw] -> [groups][ceil(ocg / rows)][cg * kh * kw][rows], zero-padded: the weights
-// of `rows` consecutive output channels for one k are adjacent (rows / 4 vec4 texels).
-rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups, uint32_t rows);
+// The planners' description of this context's device: limits, forced choices (conv_variant,
+// winograd) and the RMVK_CONV_TILE / RMVK_CONV_CU / RMVK_WINOGRAD environment knobs.
+DeviceCaps device_caps(const Context::Impl& ctx);
+// Pipelines and descriptor ranges for a conv plan; buffers[operand] holds that operand
+// (VK_NULL_HANDLE for those the plan does not bind).
+std::vector<Dispatch> realize_conv_plan(Context::Impl& ctx, const ConvPlan& plan,
+                                        const std::array<VkBuffer, kConvOperands>& buffers);
 
 std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y,
                                 const rm::Attrs& a, bool average);

@@ -13,6 +13,11 @@
 
 namespace rmvk {
 
+// A size or index as a push-constant or specialization word.
+inline uint32_t u32(int64_t v) {
+    return static_cast<uint32_t>(v);
+}
+
 // Vulkan guarantees at least this many bytes of push constants (maxPushConstantsSize).
 constexpr uint32_t kMaxPushBytes = 128;
 

@@ -1,0 +1,302 @@
+// Conv planning: kernel and tile choice, and slicing over images and output channels so that
+// every binding stays within maxStorageBufferRange (a plain Wide-ResNet conv weight is ~340 MB).
+#include "app/engine/conv_plan.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "app/engine/conv_plan_internal.hpp"
+#include "app/engine/vulkan_error.hpp"
+
+namespace rmvk {
+
+uint64_t max_binding_elements(uint64_t max_binding_bytes, uint64_t offset_alignment) {
+    uint64_t align = std::max<uint64_t>(offset_alignment, 16);
+    return max_binding_bytes > align ? (max_binding_bytes - align) / 4 : 0;
+}
+
+BindingRange binding_range(uint64_t tensor_first, uint64_t first, uint64_t count, uint64_t align,
+                           uint64_t max_bytes) {
+    uint64_t byte = (tensor_first + first) * 4;
+    uint64_t start = byte - byte % align;
+    uint64_t range = byte + std::max<uint64_t>(count, 1) * 4 - start;
+    if (range > max_bytes)
+        throw VulkanError("internal error: a binding of " + std::to_string(range) +
+                          " bytes exceeds the device limit of " + std::to_string(max_bytes));
+    return {start, range, static_cast<uint32_t>((byte - start) / 4)};
+}
+
+namespace conv_detail {
+
+// RMVK_CONV_TILE=name:TM:TN:TK:RM:RN overrides the choice (tuning experiments).
+bool tile_override(const DeviceCaps& caps, Tile& t) {
+    if (caps.tile.empty()) return false;
+    t = {"conv2d", 64, 64, 16, 4, 4};
+    char name[32] = {0};
+    if (std::sscanf(caps.tile.c_str(), "%31[^:]:%u:%u:%u:%u:%u", name, &t.tm, &t.tn, &t.tk, &t.rm,
+                    &t.rn) != 6)
+        return false;
+    t.shader = std::string(name) == "direct" ? "conv2d_direct" : "conv2d";
+    return true;
+}
+
+bool direct_by_device(const DeviceCaps& caps) {
+    // CPU devices (lavapipe) gain nothing from shared memory and pay for every barrier. The
+    // direct kernel shuffles weights between subgroup lanes.
+    using K = DeviceCaps::ConvKernel;
+    return caps.conv_kernel == K::Direct ||
+           (caps.conv_kernel == K::Auto && caps.type == "cpu" && caps.subgroup_shuffle);
+}
+
+Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_width) {
+    if (Tile t; tile_override(caps, t)) return t;
+    if (direct_by_device(caps)) {
+        // 4 pixels per invocation; small feature maps (7x7) get narrower workgroups so that
+        // fewer SIMD lanes idle. Rows of 8k pixels take 8 pixels per invocation: fewer input
+        // fetches per pixel and weights shared by twice the products (ResNet-18 ~10 % faster
+        // on lavapipe).
+        uint32_t tn = cols >= 256 ? 256 : cols >= 64 ? 64 : 32;
+        // Widths of 4k from 24 up lose at most 1/7 of the slots to a short last block and still
+        // gain (28-wide ResNet layers ~8 %).
+        if (row_width > 0 && row_width % 4 == 0 && (row_width % 8 == 0 || row_width >= 24))
+            return {"conv2d_direct", 16, 2 * tn, 1, 16, 8};
+        return {"conv2d_direct", 16, tn, 1, 16, 4};
+    }
+    // Narrow layers (few output channels, e.g. the first conv of a tiny net, grouped convs)
+    // waste less of a 32-wide tile; everything else uses the 64x64 tile.
+    if (ocg <= 32) return {"conv2d", 32, 64, 16, 2, 4};
+    return {"conv2d", 64, 64, 16, 4, 4};
+}
+
+uint32_t packed_rows(const DeviceCaps& caps) {
+    Tile t;
+    if (tile_override(caps, t)) return std::string(t.shader) == "conv2d_direct" ? t.rm : 0;
+    return direct_by_device(caps) ? choose_tile(caps, 1, 1).rm : 0;
+}
+
+void plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
+                  ConvOperand x_operand, ConvOperand y_operand, const Tile* forced) {
+    const rm::Attrs& a = *p.attrs;
+    const auto& xs = p.x;
+    const auto& ys = p.y;
+    const bool residual = !p.residual.empty();
+    int64_t n = xs[0], h = xs[2], w = xs[3];
+    int64_t oh = ys[2], ow = ys[3];
+    int64_t c = p.in_channels ? p.in_channels : xs[1];
+    int64_t oc = p.out_channels ? p.out_channels : ys[1];
+    int64_t groups = a.group, cg = c / groups, kh = a.kernel.at(0), kw = a.kernel.at(1);
+    int64_t ocg = oc / groups;
+    int64_t k = cg * kh * kw;
+    const uint64_t limit = max_binding_elements(caps.max_binding_bytes, caps.offset_alignment);
+    if (p.x_channel + c > xs[1] || p.y_channel + oc > ys[1] ||
+        (residual && p.residual_channel + oc > p.residual[1]))
+        throw VulkanError("internal error: a conv's channel window lies outside its tensor");
+
+    const uint64_t hw = static_cast<uint64_t>(h * w), ohw = static_cast<uint64_t>(oh * ow);
+    const uint64_t x_stride = static_cast<uint64_t>(xs[1]) * hw,
+                   y_stride = static_cast<uint64_t>(ys[1]) * ohw,
+                   r_stride = residual ? static_cast<uint64_t>(p.residual[1]) * ohw : 0;
+    // Elements a binding covers: `images` images of `stride`, the last up to channel `end`.
+    auto span = [](int64_t images, uint64_t stride, int64_t end, uint64_t plane) {
+        return static_cast<uint64_t>(images - 1) * stride + static_cast<uint64_t>(end) * plane;
+    };
+    if (span(1, x_stride, p.x_channel + c, hw) > limit)
+        throw VulkanError("conv input of one image (" +
+                          std::to_string(span(1, x_stride, p.x_channel + c, hw) * 4) +
+                          " bytes) exceeds the device's largest buffer binding");
+    // Packed weights: ceil(ocg / rows) groups of `rows` output channels per conv group.
+    const int64_t rows = forced ? (std::string(forced->shader) == "conv2d_direct" ? forced->rm : 0)
+                                : packed_rows(caps);
+    const bool packed = rows > 0;
+    plan.weights.packed_rows = static_cast<uint32_t>(rows);
+    const int64_t packed_group = packed ? (ocg + rows - 1) / rows * rows * k : 0;
+    auto weight_span = [&](int64_t oc0,
+                           int64_t count) -> std::pair<uint64_t, uint64_t> {  // elements
+        if (!packed) return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>(count * k)};
+        if (groups > 1)
+            return {static_cast<uint64_t>(oc0 / ocg * packed_group),
+                    static_cast<uint64_t>(count / ocg * packed_group)};
+        return {static_cast<uint64_t>(oc0 * k),
+                static_cast<uint64_t>((count + rows - 1) / rows * rows * k)};  // oc0 % rows == 0
+    };
+    // Output channels per dispatch: whole groups (whole row groups when packed), weights and
+    // output slice within the limit. A slice's output (and residual) binding starts at its
+    // first channel within the window; the window's own offset stays in the push constants.
+    int64_t oc_chunk = oc;
+    auto fits = [&](int64_t chunk) {
+        return weight_span(0, chunk).second <= limit &&
+               span(1, y_stride, p.y_channel + chunk, ohw) <= limit &&
+               (!residual || span(1, r_stride, p.residual_channel + chunk, ohw) <= limit);
+    };
+    while (!fits(oc_chunk)) {
+        int64_t half =
+            packed ? std::max(rows, (oc_chunk / 2 + rows - 1) / rows * rows) : (oc_chunk + 1) / 2;
+        int64_t next = groups > 1 ? std::max<int64_t>(ocg, (oc_chunk / 2) / ocg * ocg)
+                                  : std::min(half, oc_chunk);
+        if (next == oc_chunk)
+            throw VulkanError("conv weights or output of " + std::to_string(oc_chunk) +
+                              " output channels exceed the device's largest buffer binding (" +
+                              std::to_string(limit * 4) + " bytes)");
+        oc_chunk = next;
+    }
+    // Images per dispatch: all when everything fits, else as many as fit.
+    int64_t images = n;
+    if (oc_chunk < oc) images = 1;
+    while (images > 1 &&
+           (span(images, x_stride, p.x_channel + c, hw) > limit ||
+            span(images, y_stride, p.y_channel + oc, ohw) > limit ||
+            (residual && span(images, r_stride, p.residual_channel + oc, ohw) > limit) ||
+            (images * oh * ow + 255) / 64 > 65535))
+        images = (images + 1) / 2;
+
+    int64_t ocg_dispatch = groups > 1 ? ocg : oc_chunk;  // output channels per group per dispatch
+    const bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 &&
+                           a.pads[0] == 0 && a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
+    // The CPU kernel's row layout: RN neighbouring pixels of one output row per invocation.
+    const bool rows_mode = packed && !pointwise && (kw > 1 || a.strides[1] > 1);
+    Tile t =
+        forced ? *forced : choose_tile(caps, ocg_dispatch, images * oh * ow, rows_mode ? ow : 0);
+    // The CPU kernel reads a pointwise conv's input 4 pixels per RGBA texel when planes (and
+    // so every image and channel) start at multiples of 4 floats.
+    const bool x4 = packed && pointwise && t.rn % 4 == 0 && hw % t.rn == 0 && x_stride % 4 == 0 &&
+                    p.x_first % 4 == 0;
+    // Input channels per loop iteration of the CPU kernel: enough products per accumulator
+    // to amortise its stack round trip (a 3x3 kernel already gives 9).
+    uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
+    if (caps.cu) cu = caps.cu;
+    const bool xr4 = rows_mode && a.pads[1] == 0 && w % 4 == 0 && (t.rn * a.strides[1]) % 4 == 0 &&
+                     x_stride % 4 == 0 && p.x_first % 4 == 0;
+    const bool y4 = t.rn % 4 == 0 && (x4 || (rows_mode && ow % 4 == 0)) && y_stride % 4 == 0 &&
+                    p.y_first % 4 == 0 &&
+                    (!residual || (r_stride % 4 == 0 && p.residual_first % 4 == 0));
+    ConvSpec spec{t.workgroup(),
+                  t.tm,
+                  t.tn,
+                  t.tk,
+                  t.rm,
+                  t.rn,
+                  p.relu,
+                  u32(kh),
+                  u32(kw),
+                  u32(a.strides[0]),
+                  u32(a.strides[1]),
+                  u32(a.dilations[0]),
+                  u32(a.dilations[1]),
+                  pointwise,
+                  residual};
+    DirectConvSpec direct{spec, x4,  cu,       std::max<uint32_t>(caps.subgroup_size, 1),
+                          y4,   xr4, rows_mode};
+    const bool is_direct = std::string(t.shader) == "conv2d_direct";
+    // The CPU kernel reads X, W, bias and the residual through texel buffers: W always as
+    // RGBA, X and the residual when x4/xr4 and y4.
+    ConvKernelUse use{t.shader, is_direct ? spec_words(direct) : spec_words(spec), 5,
+                      sizeof(ConvPush)};
+    use.texel_mask = packed ? 0b10111u : 0u;
+    use.rgba_mask = packed ? (x4 || xr4 ? 0b11u : 0b10u) | (y4 ? 0b10000u : 0u) : 0u;
+    const uint32_t kernel = static_cast<uint32_t>(plan.kernels.size());
+    plan.kernels.push_back(std::move(use));
+    if (plan.name.empty()) plan.name = !is_direct ? "tiled" : rows_mode ? "direct rows" : "direct";
+
+    const uint64_t max_bytes = caps.max_binding_bytes;
+    auto bind = [&](ConvOperand operand, uint64_t tensor_first, uint64_t first, uint64_t count,
+                    uint32_t& element_offset, uint64_t min_align) {
+        BindingRange r = binding_range(tensor_first, first, count,
+                                       std::max(caps.offset_alignment, min_align), max_bytes);
+        element_offset = r.element_offset;
+        return PlannedBinding{operand, r.offset, r.range};
+    };
+    for (int64_t n0 = 0; n0 < n; n0 += images) {
+        int64_t nb = std::min(images, n - n0);
+        for (int64_t oc0 = 0; oc0 < oc; oc0 += oc_chunk) {
+            int64_t occ = std::min(oc_chunk, oc - oc0);
+            PlannedDispatch d;
+            d.kernel = kernel;
+            ConvPush push{};
+            d.bindings.push_back(bind(x_operand, p.x_first, static_cast<uint64_t>(n0) * x_stride,
+                                      span(nb, x_stride, p.x_channel + c, hw), push.x_off,
+                                      x4 || xr4 ? 16 : 4));
+            if (x4) push.x_off /= 4;  // in texels (the start is 16-byte aligned, x_stride % 4 == 0)
+            auto [w_first, w_count] = weight_span(oc0, occ);
+            d.bindings.push_back(
+                bind(ConvOperand::W, 0, w_first, w_count, push.w_off, packed ? 16 : 4));
+            if (packed) {
+                if (push.w_off % 4 != 0)
+                    throw VulkanError(
+                        "internal error: packed conv weights bound at an unaligned offset");
+                push.w_off /= 4;  // in vec4 texels
+            }
+            if (p.bias)
+                d.bindings.push_back(bind(ConvOperand::Bias, 0, static_cast<uint64_t>(oc0),
+                                          static_cast<uint64_t>(occ), push.b_off, 4));
+            else  // unused (has_bias = 0): any valid range
+                d.bindings.push_back(bind(ConvOperand::W, 0, 0, 1, push.b_off, 4));
+            // Output and residual: from channel oc0 (of the window) of image n0.
+            d.bindings.push_back(
+                bind(y_operand, p.y_first,
+                     static_cast<uint64_t>(n0) * y_stride + static_cast<uint64_t>(oc0) * ohw,
+                     span(nb, y_stride, p.y_channel + occ, ohw), push.y_off, y4 ? 16 : 4));
+            push.r_off = push.y_off;
+            d.bindings.push_back(residual ? bind(ConvOperand::Residual, p.residual_first,
+                                                 static_cast<uint64_t>(n0) * r_stride +
+                                                     static_cast<uint64_t>(oc0) * ohw,
+                                                 span(nb, r_stride, p.residual_channel + occ, ohw),
+                                                 push.r_off, y4 ? 16 : 4)
+                                          : d.bindings.back());
+            push.n = u32(nb);
+            push.c = u32(c);
+            push.h = u32(h);
+            push.w = u32(w);
+            push.x_image_stride = u32(x_stride);
+            push.x_channel = u32(p.x_channel);
+            push.oh = u32(oh);
+            push.ow = u32(ow);
+            push.y_image_stride = u32(y_stride);
+            push.y_channel = u32(p.y_channel);
+            push.r_image_stride = residual ? u32(r_stride) : push.y_image_stride;
+            push.r_channel = residual ? u32(p.residual_channel) : push.y_channel;
+            push.cg = u32(cg);
+            push.ocg = u32(groups > 1 ? ocg : occ);
+            push.group_first = u32(oc0 / ocg);
+            push.pad_top = static_cast<int32_t>(a.pads[0]);
+            push.pad_left = static_cast<int32_t>(a.pads[1]);
+            push.has_bias = p.bias ? 1u : 0u;
+            d.push = push;
+            // The CPU kernel gives each invocation RN pixels of one output row when the kernel
+            // is wider than 1 (rows padded to whole blocks of RN).
+            int64_t slots = rows_mode ? nb * oh * ((ow + t.rn - 1) / t.rn) * t.rn : nb * oh * ow;
+            d.groups[0] = u32((slots + t.tn - 1) / t.tn);
+            d.groups[1] = u32(((groups > 1 ? ocg : occ) + t.tm - 1) / t.tm);
+            d.groups[2] = u32(groups > 1 ? occ / ocg : 1);
+            plan.dispatches.push_back(std::move(d));
+        }
+    }
+}
+
+}  // namespace conv_detail
+
+ConvPlan plan_conv(const ConvProblem& problem, const DeviceCaps& caps) {
+    ConvPlan plan;
+    conv_detail::plan_spatial(problem, caps, plan, ConvOperand::X, ConvOperand::Y, nullptr);
+    return plan;
+}
+
+rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups, uint32_t rows) {
+    const int64_t oc = w.shape.at(0), ocg = oc / groups, rm = rows,
+                  row_groups = (ocg + rm - 1) / rm;
+    const int64_t k = oc ? w.size() / oc : 0;
+    rm::Tensor packed(rm::Shape{groups * row_groups * k * rm});
+    for (int64_t o = 0; o < oc; ++o) {
+        const int64_t g = o / ocg, ol = o % ocg;
+        float* dst = packed.ptr() + (g * row_groups + ol / rm) * k * rm + ol % rm;
+        const float* src = w.ptr() + o * k;
+        for (int64_t j = 0; j < k; ++j) dst[rm * j] = src[j];
+    }
+    return packed;
+}
+
+rm::Tensor conv_device_weights(const rm::Tensor& w, int64_t groups,
+                               const ConvWeightLayout& layout) {
+    return layout.packed_rows ? pack_conv_weights(w, groups, layout.packed_rows) : w;
+}
+
+}  // namespace rmvk

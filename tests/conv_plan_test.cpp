@@ -1,0 +1,177 @@
+// The conv planner as a pure function: which kernel it picks and how many dispatches it plans
+// for given shapes and device limits, with no device involved.
+#include "app/engine/conv_plan.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "app/engine/vulkan_error.hpp"
+
+using namespace rmvk;
+
+namespace {
+
+// lavapipe on an AVX2 machine, and a discrete GPU.
+DeviceCaps cpu_device() {
+    DeviceCaps caps;
+    caps.type = "cpu";
+    caps.subgroup_shuffle = true;
+    caps.subgroup_size = 8;
+    caps.max_binding_bytes = 1ull << 31;
+    caps.offset_alignment = 16;
+    return caps;
+}
+
+DeviceCaps gpu_device() {
+    DeviceCaps caps;
+    caps.type = "discrete";
+    caps.subgroup_shuffle = true;
+    caps.subgroup_size = 32;
+    caps.max_binding_bytes = 1ull << 32;
+    caps.offset_alignment = 64;
+    return caps;
+}
+
+struct Conv {
+    rm::Attrs attrs;
+    ConvProblem problem;
+};
+
+// n x c x h x w -> n x oc, k x k kernel, stride s, padding k / 2.
+Conv conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int64_t k, int64_t s = 1,
+          int64_t group = 1) {
+    Conv v;
+    v.attrs.kernel = {k, k};
+    v.attrs.strides = {s, s};
+    v.attrs.pads = {k / 2, k / 2, k / 2, k / 2};
+    v.attrs.group = group;
+    v.problem.x = {n, c, h, w};
+    v.problem.y = {n, oc, (h + 2 * (k / 2) - k) / s + 1, (w + 2 * (k / 2) - k) / s + 1};
+    v.problem.bias = true;
+    return v;
+}
+
+ConvPlan plan(Conv& v, const DeviceCaps& caps) {
+    v.problem.attrs = &v.attrs;
+    ConvPlan p = plan_conv(v.problem, caps);
+    // Every binding within the limit and aligned, whatever the plan.
+    for (const auto& d : p.dispatches) {
+        REQUIRE(d.kernel < p.kernels.size());
+        CHECK(d.bindings.size() == p.kernels[d.kernel].bindings);
+        CHECK(d.push.size() == p.kernels[d.kernel].push_bytes);
+        for (const auto& b : d.bindings) {
+            CHECK(b.range <= caps.max_binding_bytes);
+            CHECK(b.offset % caps.offset_alignment == 0);
+        }
+    }
+    return p;
+}
+
+DirectConvSpec direct_spec(const ConvPlan& p) {
+    REQUIRE(p.kernels.at(0).spec.size() * 4 == sizeof(DirectConvSpec));
+    DirectConvSpec s;
+    std::memcpy(&s, p.kernels[0].spec.data(), sizeof s);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("a CPU device gets the direct kernel with packed weights; a GPU the tiled one") {
+    Conv v = conv(1, 64, 56, 56, 64, 3);
+    ConvPlan cpu = plan(v, cpu_device());
+    CHECK(cpu.name == "direct rows");
+    CHECK(cpu.kernels.at(0).shader == "conv2d_direct");
+    CHECK(cpu.weights.packed_rows == 16);
+    REQUIRE(cpu.dispatches.size() == 1);
+    DirectConvSpec s = direct_spec(cpu);
+    CHECK(s.rows == 1);
+    CHECK(s.base.rn == 8);  // rows of 56 = 7 blocks of 8 pixels
+    CHECK(s.y4 == 1);
+    CHECK(s.sg == 8);
+    // 56 rows x 7 blocks of 8 pixels = 3136 slots, 512 per workgroup; 64 / 16 channel rows.
+    CHECK(cpu.dispatches[0].groups[0] == 7);
+    CHECK(cpu.dispatches[0].groups[1] == 4);
+    CHECK(cpu.dispatches[0].groups[2] == 1);
+
+    ConvPlan gpu = plan(v, gpu_device());
+    CHECK(gpu.name == "tiled");
+    CHECK(gpu.kernels.at(0).shader == "conv2d");
+    CHECK(gpu.weights.packed_rows == 0);
+    REQUIRE(gpu.dispatches.size() == 1);
+    CHECK(gpu.dispatches[0].groups[0] == (56 * 56 + 63) / 64);
+    CHECK(gpu.dispatches[0].groups[1] == 1);
+
+    // A CPU device without subgroup shuffles cannot run the direct kernel.
+    DeviceCaps no_shuffle = cpu_device();
+    no_shuffle.subgroup_shuffle = false;
+    CHECK(plan(v, no_shuffle).name == "tiled");
+    // Forcing a kernel wins over the device type.
+    DeviceCaps forced = gpu_device();
+    forced.conv_kernel = DeviceCaps::ConvKernel::Direct;
+    CHECK(plan(v, forced).name == "direct rows");
+}
+
+TEST_CASE("pointwise convs read 4 pixels per texel only when planes start on 16 bytes") {
+    Conv v = conv(2, 64, 14, 14, 256, 1);
+    ConvPlan p = plan(v, cpu_device());
+    CHECK(p.name == "direct");
+    CHECK(direct_spec(p).x4 == 1);
+    CHECK(direct_spec(p).cu == 8);
+    v.problem.x_first = 3;
+    CHECK(direct_spec(plan(v, cpu_device())).x4 == 0);
+    Conv odd = conv(1, 64, 7, 7, 64, 1);  // 49-pixel planes
+    CHECK(direct_spec(plan(odd, cpu_device())).x4 == 0);
+}
+
+TEST_CASE("small bindings split a conv over images and output channels") {
+    // 4 KiB: one image's input (400 floats) and output (600) fit, two outputs do not.
+    DeviceCaps small = cpu_device();
+    small.max_binding_bytes = 4096;
+    Conv batch = conv(3, 4, 10, 10, 6, 3);
+    CHECK(plan(batch, small).dispatches.size() == 3);
+    CHECK(plan(batch, cpu_device()).dispatches.size() == 1);
+
+    // 8 KiB (2044 floats): 40 x 81 outputs need slices of 16 channels (whole packed rows).
+    small.max_binding_bytes = 8192;
+    Conv wide = conv(1, 8, 9, 9, 40, 3);
+    ConvPlan p = plan(wide, small);
+    REQUIRE(p.dispatches.size() == 3);
+    CHECK(p.dispatches[0].push.as<ConvPush>().ocg == 16);
+    CHECK(p.dispatches[2].push.as<ConvPush>().ocg == 8);
+    // The tiled kernel's unpacked weights split anywhere: 20 x 81 outputs fit.
+    DeviceCaps small_gpu = gpu_device();
+    small_gpu.max_binding_bytes = 8192;
+    CHECK(plan(wide, small_gpu).dispatches.size() == 2);
+
+    // Groups split in whole groups.
+    small.max_binding_bytes = 4096;
+    Conv grouped = conv(1, 8, 8, 8, 16, 3, 1, 4);
+    ConvPlan g = plan(grouped, small);
+    CHECK(g.dispatches.size() == 2);
+    CHECK(g.dispatches[0].groups[2] == 2);  // two groups per dispatch
+
+    // One image's input larger than any binding cannot be planned.
+    Conv huge = conv(1, 64, 20, 20, 8, 3);
+    CHECK_THROWS_WITH_AS(plan(huge, small), doctest::Contains("conv input of one image"),
+                         VulkanError);
+}
+
+TEST_CASE("channel windows move the bindings' limits") {
+    DeviceCaps small = cpu_device();
+    small.max_binding_bytes = 8192;
+    // Writing channels [30, 46) of a 46-channel 9x9 output: (30 + 16) x 81 floats exceed 2044,
+    // so the window cannot be planned; from channel 8 it can.
+    Conv v = conv(1, 8, 9, 9, 46, 3);
+    v.problem.out_channels = 16;
+    v.problem.y_channel = 30;
+    CHECK_THROWS_WITH_AS(plan(v, small), doctest::Contains("16 output channels exceed"),
+                         VulkanError);
+    v.problem.y_channel = 8;
+    ConvPlan p = plan(v, small);
+    REQUIRE(p.dispatches.size() == 1);
+    ConvPush push = p.dispatches[0].push.as<ConvPush>();
+    CHECK(push.y_channel == 8);
+    CHECK(push.y_image_stride == 46 * 81);
+    CHECK(push.x_image_stride == 8 * 81);
+}
