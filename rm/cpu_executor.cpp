@@ -102,6 +102,9 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph,
             case Op::Add:
                 out = cpu::add(need(n, 0), need(n, 1));
                 break;
+            case Op::Mul:
+                out = cpu::mul(need(n, 0), need(n, 1));
+                break;
             case Op::MaxPool:
                 out = cpu::max_pool(need(n, 0), a);
                 break;

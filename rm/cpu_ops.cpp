@@ -102,19 +102,23 @@ Tensor relu(const Tensor& x) {
     return y;
 }
 
-Tensor add(const Tensor& a, const Tensor& b, bool fused_relu) {
+namespace {
+
+// y = max(f(a, b), lo) element-wise, b (or a) broadcast numpy-style.
+template <typename F>
+Tensor binary(const Tensor& a, const Tensor& b, bool fused_relu, F f) {
     Shape out = broadcast_shape(a.shape, b.shape);
     Tensor y(out);
     float lo = fused_relu ? 0.0f : -std::numeric_limits<float>::infinity();
     if (a.shape == b.shape) {
-        for (int64_t i = 0; i < y.size(); ++i) y.data[i] = std::max(a.data[i] + b.data[i], lo);
+        for (int64_t i = 0; i < y.size(); ++i) y.data[i] = std::max(f(a.data[i], b.data[i]), lo);
         return y;
     }
     std::vector<int64_t> sa = broadcast_strides(a.shape, out), sb = broadcast_strides(b.shape, out);
     std::vector<int64_t> index(out.size(), 0);
     int64_t ia = 0, ib = 0;
     for (int64_t i = 0; i < y.size(); ++i) {
-        y.data[i] = std::max(a.data[ia] + b.data[ib], lo);
+        y.data[i] = std::max(f(a.data[ia], b.data[ib]), lo);
         // Odometer increment of the multi-index, keeping both source offsets in step.
         for (size_t d = out.size(); d-- > 0;) {
             ++index[d];
@@ -127,6 +131,16 @@ Tensor add(const Tensor& a, const Tensor& b, bool fused_relu) {
         }
     }
     return y;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, bool fused_relu) {
+    return binary(a, b, fused_relu, [](float u, float v) { return u + v; });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b, bool fused_relu) {
+    return binary(a, b, fused_relu, [](float u, float v) { return u * v; });
 }
 
 Tensor max_pool(const Tensor& x, const Attrs& a) {

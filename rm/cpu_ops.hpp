@@ -10,7 +10,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs&
 Tensor batchnorm(const Tensor& x, const Tensor& scale, const Tensor& b, const Tensor& mean,
                  const Tensor& var, float epsilon);
 Tensor relu(const Tensor& x);
-Tensor add(const Tensor& a, const Tensor& b, bool fused_relu = false);  // numpy broadcasting
+// Binary element-wise ops with numpy broadcasting (a per-channel [C,1,1] constant, a scalar).
+Tensor add(const Tensor& a, const Tensor& b, bool fused_relu = false);
+Tensor mul(const Tensor& a, const Tensor& b, bool fused_relu = false);
 Tensor max_pool(const Tensor& x, const Attrs& a);
 Tensor average_pool(const Tensor& x, const Attrs& a);
 Tensor global_average_pool(const Tensor& x);

@@ -6,11 +6,12 @@
 namespace rm {
 
 namespace {
-constexpr std::array<std::pair<Op, std::string_view>, 13> kOpNames{{
+constexpr std::array<std::pair<Op, std::string_view>, 14> kOpNames{{
     {Op::Conv, "Conv"},
     {Op::BatchNormalization, "BatchNormalization"},
     {Op::Relu, "Relu"},
     {Op::Add, "Add"},
+    {Op::Mul, "Mul"},
     {Op::MaxPool, "MaxPool"},
     {Op::AveragePool, "AveragePool"},
     {Op::GlobalAveragePool, "GlobalAveragePool"},

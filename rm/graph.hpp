@@ -16,6 +16,7 @@ enum class Op {
     BatchNormalization,
     Relu,
     Add,
+    Mul,
     MaxPool,
     AveragePool,
     GlobalAveragePool,

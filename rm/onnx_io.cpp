@@ -190,11 +190,12 @@ void load_constant_node(Loader& l, NodeContext& c) {
 bool load_node(Loader& l, NodeContext& c, Node& node) {
     const auto op = op_from_name(c.proto.op_type());
     if (!op || !(c.proto.domain().empty() || c.proto.domain() == "ai.onnx"))
-        c.fail("operator '" + (c.proto.domain().empty() ? "" : c.proto.domain() + ".") +
-               c.proto.op_type() +
-               "' is not supported (rmvk supports Conv, BatchNormalization, Relu, Add, MaxPool, "
-               "AveragePool, "
-               "GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Identity, Softmax, Constant)");
+        c.fail(
+            "operator '" + (c.proto.domain().empty() ? "" : c.proto.domain() + ".") +
+            c.proto.op_type() +
+            "' is not supported (rmvk supports Conv, BatchNormalization, Relu, Add, Mul, MaxPool, "
+            "AveragePool, "
+            "GlobalAveragePool, Flatten, Reshape, Gemm, MatMul, Identity, Softmax, Constant)");
     node.op = *op;
     Attrs& a = node.attrs;
     size_t float_inputs = static_cast<size_t>(c.proto.input_size());
@@ -234,6 +235,7 @@ bool load_node(Loader& l, NodeContext& c, Node& node) {
             c.expect_inputs(1, 1);
             break;
         case Op::Add:
+        case Op::Mul:
         case Op::MatMul:
             c.expect_inputs(2, 2);
             break;

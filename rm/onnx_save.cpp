@@ -179,6 +179,7 @@ void write_node(const Graph& graph, const Node& n, int64_t opset, onnx::GraphPro
         }
         case Op::Relu:
         case Op::Add:
+        case Op::Mul:
         case Op::GlobalAveragePool:
         case Op::MatMul:
         case Op::Identity:

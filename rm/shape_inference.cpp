@@ -281,6 +281,7 @@ Shape infer_node(Node& n, const Graph& g, const ShapeMap& shapes) {
             return x;
         }
         case Op::Add:
+        case Op::Mul:
             return broadcast(n, input_shape(n, shapes, 0, "A"), input_shape(n, shapes, 1, "B"));
         case Op::GlobalAveragePool: {
             Shape x = input_shape(n, shapes, 0, "X");

@@ -1,19 +1,21 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
-// Element-wise ops over a flat range: Relu, Add (numpy broadcasting over up to 4 dims via
-// strides, optional fused ReLU) and BatchNormalization (per channel y = (x - mean) * scale + shift,
-// as rm::cpu::batchnorm computes it).
+// Element-wise ops over a flat range: Relu, binary ops (Add, Mul; numpy broadcasting over up to
+// 4 dims via strides, optional fused ReLU) and BatchNormalization (per channel
+// y = (x - mean) * scale + shift, as rm::cpu::batchnorm computes it).
 layout(local_size_x = 256) in;
-layout(constant_id = 0) const uint MODE = 0;  // 0: relu, 1: add, 2: batchnorm
+layout(constant_id = 0) const uint MODE = 0;  // 0: relu, 1: binary op, 2: batchnorm
 layout(constant_id = 1) const bool RELU = false;
 layout(constant_id = 2) const bool SAME_SHAPE = true;
+layout(constant_id = 3) const uint OP = 0;         // binary: 0 add, 1 mul (rmvk::BinaryOp)
+layout(constant_id = 4) const bool A_FULL = true;  // binary: a has the output's shape (sliced)
 layout(std430, binding = 0) readonly buffer A {
     float a[];
 };
 layout(std430, binding = 1) readonly buffer B {
     float b[];
-};  // add: 2nd operand; bn: (scale, mean, shift) per channel
+};  // binary: 2nd operand; bn: (scale, mean, shift) per channel
 layout(std430, binding = 2) writeonly buffer Y {
     float y[];
 };
@@ -29,6 +31,10 @@ layout(push_constant) uniform P {
 }
 p;
 
+float binary_op(float u, float v) {
+    return OP == 1 ? u * v : u + v;
+}
+
 void main() {
     uint i = flat_group_id() * 256 + gl_LocalInvocationID.x;
     if (i >= p.count) return;
@@ -37,7 +43,7 @@ void main() {
         v = max(a[p.a_off + i], 0.0);
     } else if (MODE == 1) {
         if (SAME_SHAPE) {
-            v = a[p.a_off + i] + b[p.b_off + i];
+            v = binary_op(a[p.a_off + i], b[p.b_off + i]);
         } else {
             uint g = p.first + i, ia = 0, ib = 0;
             [[unroll]] for (int d = 3; d >= 0; --d) {
@@ -46,8 +52,8 @@ void main() {
                 ia += idx * p.a_stride[d];
                 ib += idx * p.b_stride[d];
             }
-            // a's binding starts at the dispatch's first element only for same-shape slices.
-            v = a[p.a_off + ia] + b[p.b_off + ib];
+            // a's binding starts at the dispatch's first element only when a is sliced.
+            v = binary_op(A_FULL ? a[p.a_off + i] : a[p.a_off + ia], b[p.b_off + ib]);
         }
         v = apply_relu(v, RELU);
     } else {

@@ -162,7 +162,7 @@ TEST_CASE("conv2d small case by hand") {
     CHECK(y.data == std::vector<float>{12.5f, 16.5f, 24.5f, 28.5f});
 }
 
-TEST_CASE("batchnorm, relu, add") {
+TEST_CASE("batchnorm, relu, add, mul") {
     Tensor x({1, 2, 1, 2}, std::vector<float>{1, 3, -2, 6});
     Tensor scale({2}, std::vector<float>{2, 0.5f}), bias({2}, std::vector<float>{1, -1});
     Tensor mean({2}, std::vector<float>{1, 2}), var({2}, std::vector<float>{4, 16});
@@ -182,6 +182,16 @@ TEST_CASE("batchnorm, relu, add") {
     Tensor d({1, 3, 2, 2}, 0.0f);
     CHECK(cpu::add(d, c3).data == std::vector<float>{1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3});
     CHECK_THROWS_AS(cpu::add(a, Tensor({4})), Error);
+
+    // Mul by a per-channel constant, a scalar, in either order, with a fused ReLU.
+    Tensor e({1, 3, 1, 2}, std::vector<float>{1, -2, 3, -4, 5, -6});
+    CHECK(cpu::mul(e, c3).data == std::vector<float>{1, -2, 6, -8, 15, -18});
+    CHECK(cpu::mul(c3, e).data == std::vector<float>{1, -2, 6, -8, 15, -18});
+    CHECK(cpu::mul(e, Tensor({}, std::vector<float>{-0.5f})).data ==
+          std::vector<float>{-0.5f, 1, -1.5f, 2, -2.5f, 3});
+    CHECK(cpu::mul(e, c3, true).data == std::vector<float>{1, 0, 6, 0, 15, 0});
+    CHECK(cpu::mul(a, a).data == std::vector<float>{1, 4, 9, 16, 25, 36});
+    CHECK_THROWS_AS(cpu::mul(e, Tensor({2, 1, 1})), Error);
 }
 
 TEST_CASE("max and average pooling by hand, with padding and ceil_mode") {

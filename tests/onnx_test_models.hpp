@@ -38,6 +38,7 @@ inline rm::Graph every_op_graph() {
     g.initializers["w2"] = random_tensor({4, 2, 1, 1}, 7);
     g.initializers["fc_w"] = random_tensor({5, 4}, 8);
     g.initializers["fc_b"] = random_tensor({5}, 9);
+    g.initializers["channel_scale"] = random_tensor({4, 1, 1}, 10);
     auto add = [&](std::string name, Op op, std::vector<std::string> in,
                    std::string out) -> rm::Attrs& {
         g.nodes.push_back({std::move(name), op, std::move(in), {std::move(out)}, {}});
@@ -59,7 +60,8 @@ inline rm::Graph every_op_graph() {
     ap.pads = {1, 1, 1, 1};
     ap.count_include_pad = true;
     add("add", Op::Add, {"mp", "ap"}, "sum");
-    auto& gconv = add("conv2", Op::Conv, {"sum", "w2"}, "c2");
+    add("scale", Op::Mul, {"sum", "channel_scale"}, "scaled");
+    auto& gconv = add("conv2", Op::Conv, {"scaled", "w2"}, "c2");
     gconv.kernel = {1, 1};
     gconv.group = 2;
     add("gap", Op::GlobalAveragePool, {"c2"}, "gap");

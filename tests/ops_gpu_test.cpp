@@ -49,6 +49,29 @@ void check_pools(GpuEnv& env) {
                              rm::cpu::global_average_pool(x)) <= kTolerance);
 }
 
+// Mul by a per-channel constant (either operand order), a scalar, a full tensor, and with a
+// fused ReLU.
+void check_mul(GpuEnv& env, const rm::Tensor& x, const rm::Tensor& b, const rm::Tensor& bc) {
+    rm::Graph per_channel = single_node_graph(rm::Op::Mul, x.shape, {"x", "c"}, {{"c", bc}});
+    CHECK(max_relative_error(run_gpu(*env.context, per_channel, {{"x", x}}, 2),
+                             rm::cpu::mul(x, bc)) <= kTolerance);
+    rm::Graph reversed = single_node_graph(rm::Op::Mul, x.shape, {"c", "x"}, {{"c", bc}});
+    CHECK(max_relative_error(run_gpu(*env.context, reversed, {{"x", x}}, 2), rm::cpu::mul(bc, x)) <=
+          kTolerance);
+    rm::Tensor s({}, std::vector<float>{-1.25f});
+    rm::Graph scalar = single_node_graph(rm::Op::Mul, x.shape, {"x", "s"}, {{"s", s}});
+    CHECK(max_relative_error(run_gpu(*env.context, scalar, {{"x", x}}, 2), rm::cpu::mul(x, s)) <=
+          kTolerance);
+    rm::Graph full = single_node_graph(rm::Op::Mul, x.shape, {"x", "b"}, {}, {}, {{"b", b.shape}});
+    CHECK(max_relative_error(run_gpu(*env.context, full, {{"x", x}, {"b", b}}, 2),
+                             rm::cpu::mul(x, b)) <= kTolerance);
+    rm::Graph mul_relu = per_channel;
+    mul_relu.nodes[0].outputs = {"t"};
+    mul_relu.nodes.push_back({"relu", rm::Op::Relu, {"t"}, {"y"}, {}});
+    CHECK(max_relative_error(run_gpu(*env.context, mul_relu, {{"x", x}}, 2),
+                             rm::cpu::mul(x, bc, true)) <= kTolerance);
+}
+
 void check_elementwise(GpuEnv& env) {
     rm::Tensor x = random_tensor({2, 7, 5, 3}, 11);
     rm::Tensor b = random_tensor({2, 7, 5, 3}, 12);
@@ -70,6 +93,7 @@ void check_elementwise(GpuEnv& env) {
     rm::Graph add_bc = single_node_graph(rm::Op::Add, x.shape, {"x", "c"}, {{"c", bc}});
     CHECK(max_relative_error(run_gpu(*env.context, add_bc, {{"x", x}}, 2), rm::cpu::add(x, bc)) <=
           kTolerance);
+    check_mul(env, x, b, bc);
 
     rm::Tensor scale = random_tensor({7}, 14, 0.5f, 1.5f), shift = random_tensor({7}, 15);
     rm::Tensor mean = random_tensor({7}, 16), var = random_tensor({7}, 17, 0.2f, 2.0f);
@@ -145,6 +169,8 @@ TEST_CASE("pools and element-wise ops split over several dispatches under a tiny
     rm::Graph add = single_node_graph(rm::Op::Add, x.shape, {"x", "b"}, {}, {}, {{"b", b.shape}});
     CHECK(max_relative_error(run_gpu(*env->context, add, {{"x", x}, {"b", b}}, 2),
                              rm::cpu::add(x, b)) <= kTolerance);
+    // A per-channel Mul: the full operand and the output are sliced, the constant bound whole.
+    check_mul(*env, x, b, random_tensor({7, 1, 1}, 13));
     check_validation_clean(*env);
 }
 

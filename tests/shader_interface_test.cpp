@@ -251,7 +251,8 @@ TEST_CASE("pool, element-wise, gemm, softmax and peak-probe constants match thei
                 FIELD(EltwisePush, "channels", channels), FIELD(EltwisePush, "inner", inner)});
     check_spec("eltwise", sizeof(EltwiseSpec),
                {FIELD(EltwiseSpec, "MODE", mode), FIELD(EltwiseSpec, "RELU", relu),
-                FIELD(EltwiseSpec, "SAME_SHAPE", same_shape)});
+                FIELD(EltwiseSpec, "SAME_SHAPE", same_shape), FIELD(EltwiseSpec, "OP", op),
+                FIELD(EltwiseSpec, "A_FULL", a_full)});
     check_push("gemm", sizeof(GemmPush),
                {FIELD(GemmPush, "a_off", a_off), FIELD(GemmPush, "b_off", b_off),
                 FIELD(GemmPush, "c_off", c_off), FIELD(GemmPush, "y_off", y_off),

@@ -174,6 +174,13 @@ TEST_CASE("Add broadcasting") {
     Graph bad = one_input({2, 3}, {{"c", {4}}});
     bad.nodes.push_back(node("a", Op::Add, {"x", "c"}));
     CHECK(error_of(bad) == "node 'a' (Add): shapes [2, 3] and [4] cannot be broadcast");
+    Graph m = one_input({2, 3, 4, 5}, {{"s", {}}});
+    m.nodes.push_back(node("m", Op::Mul, {"s", "x"}));
+    CHECK(single(m) == Shape{2, 3, 4, 5});
+    Graph bad_mul = one_input({2, 3, 4, 5}, {{"c", {2, 1, 1}}});
+    bad_mul.nodes.push_back(node("m", Op::Mul, {"x", "c"}));
+    CHECK(error_of(bad_mul) ==
+          "node 'm' (Mul): shapes [2, 3, 4, 5] and [2, 1, 1] cannot be broadcast");
 }
 
 TEST_CASE("Flatten and Reshape") {

@@ -11,6 +11,7 @@ ImU32 op_color(rm::Op op) {
         case rm::Op::Relu:
             return rgb(44, 128, 84);
         case rm::Op::Add:
+        case rm::Op::Mul:
             return rgb(186, 110, 34);
         case rm::Op::MaxPool:
         case rm::Op::AveragePool:

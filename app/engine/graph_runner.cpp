@@ -151,7 +151,8 @@ void GraphRunner::Impl::plan_fusion() {
                 }
             }
         }
-        if (n.op == rm::Op::Conv || n.op == rm::Op::Add || n.op == rm::Op::BatchNormalization) {
+        if (n.op == rm::Op::Conv || n.op == rm::Op::Add || n.op == rm::Op::Mul ||
+            n.op == rm::Op::BatchNormalization) {
             const rm::Node* r = only_reader(s.output);
             if (r && r->op == rm::Op::Relu) {
                 absorb(r);
@@ -322,7 +323,9 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(Step& s) {
         case rm::Op::Relu:
             return plan_relu(planner, in(0), y);
         case rm::Op::Add:
-            return plan_add(planner, in(0), in(1), y, s.relu);
+            return plan_binary(planner, BinaryOp::Add, in(0), in(1), y, s.relu);
+        case rm::Op::Mul:
+            return plan_binary(planner, BinaryOp::Mul, in(0), in(1), y, s.relu);
         case rm::Op::MaxPool:
             return plan_pool(planner, in(0), y, n.attrs, false);
         case rm::Op::AveragePool:

@@ -61,8 +61,11 @@ std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, cons
 std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorRef& x,
                                            const TensorRef& y);
 std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, const TensorRef& y);
-std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
-                               const TensorRef& y, bool relu);
+// Binary element-wise ops with numpy broadcasting over up to 4 dimensions (a per-channel
+// [C,1,1] constant, a scalar, or a full tensor); the values are eltwise.comp's OP constant.
+enum class BinaryOp : uint32_t { Add = 0, Mul = 1 };
+std::vector<Dispatch> plan_binary(KernelPlanner& planner, BinaryOp op, const TensorRef& a,
+                                  const TensorRef& b, const TensorRef& y, bool relu);
 // params: (scale, mean, shift) per channel.
 std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
                                      const TensorRef& params, const TensorRef& y, bool relu);

@@ -121,10 +121,16 @@ std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, cons
     return out;
 }
 
-std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
-                               const TensorRef& y, bool relu) {
-    bool same = a.shape == b.shape && a.shape == y.shape;
-    const ComputePipeline& pipe = eltwise_pipeline(planner, {1, relu, same});
+std::vector<Dispatch> plan_binary(KernelPlanner& planner, BinaryOp op, const TensorRef& a_in,
+                                  const TensorRef& b_in, const TensorRef& y, bool relu) {
+    // Add and Mul commute: the operand with the output's shape goes first, so it can be sliced.
+    const bool swap = b_in.shape == y.shape && a_in.shape != y.shape;
+    const TensorRef& a = swap ? b_in : a_in;
+    const TensorRef& b = swap ? a_in : b_in;
+    const bool same = a.shape == b.shape && a.shape == y.shape;
+    const bool a_full = a.shape == y.shape;
+    const ComputePipeline& pipe =
+        eltwise_pipeline(planner, {1, relu, same, static_cast<uint32_t>(op), a_full});
     std::vector<Dispatch> out;
     uint64_t total = count_of(y);
     if (same) {
@@ -135,11 +141,12 @@ std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const
         }
         return out;
     }
-    // Broadcasting: both operands bound whole, output sliced; up to 4 dimensions.
+    // Broadcasting: the broadcast operand bound whole (a too unless it has the output's shape,
+    // then it is sliced with the output); up to 4 dimensions.
     if (y.shape.size() > 4)
-        throw VulkanError("Add with broadcasting supports at most 4 dimensions");
-    require_fits(planner, a, "Add");
-    require_fits(planner, b, "Add");
+        throw VulkanError("element-wise ops with broadcasting support at most 4 dimensions");
+    if (!a_full) require_fits(planner, a, "broadcast element-wise");
+    require_fits(planner, b, "broadcast element-wise");
     auto strides = [&](const rm::Shape& s) {
         std::vector<uint32_t> st(4, 0);
         uint64_t stride = 1;
@@ -157,7 +164,9 @@ std::vector<Dispatch> plan_add(KernelPlanner& planner, const TensorRef& a, const
     for (uint64_t f = 0; f < total; f += chunk) {
         uint64_t cnt = std::min(chunk, total - f);
         Dispatch d =
-            eltwise_dispatch(planner, pipe, a, 0, count_of(a), b, 0, count_of(b), y, f, cnt);
+            a_full
+                ? eltwise_dispatch(planner, pipe, a, f, cnt, b, 0, count_of(b), y, f, cnt)
+                : eltwise_dispatch(planner, pipe, a, 0, count_of(a), b, 0, count_of(b), y, f, cnt);
         EltwisePush push = d.push.as<EltwisePush>();
         for (int i = 0; i < 4; ++i) {
             push.dims[i] = u32(dims[i]);

@@ -96,9 +96,11 @@ struct EltwisePush {
 };
 static_assert(sizeof(EltwisePush) <= kMaxPushBytes);
 struct EltwiseSpec {
-    uint32_t mode;  // 0: relu, 1: add, 2: batchnorm
+    uint32_t mode;  // 0: relu, 1: binary op, 2: batchnorm
     uint32_t relu;
     uint32_t same_shape;
+    uint32_t op = 0;      // binary: rmvk::BinaryOp (0 add, 1 mul)
+    uint32_t a_full = 1;  // binary: a has the output's shape (sliced with it)
 };
 
 // shaders/gemm.comp
