@@ -1,6 +1,7 @@
 #include "rm/residual_blocks.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <unordered_set>
 
@@ -37,6 +38,56 @@ std::optional<ConvUnit> unit_ending_at(const GraphIndex& ix, const std::string& 
     }
     if (u.conv->inputs.size() < 2 || u.conv->inputs[0].empty()) return std::nullopt;
     return u;
+}
+
+// The constant of a Mul that scales `tensor` per channel or as a whole: the Mul's other input
+// when it is an initializer of shape [], [1..], [C,1,1] or [1,C,1,1]; else null.
+const Tensor* mul_constant(const GraphIndex& ix, const Node& mul, const std::string& tensor) {
+    if (mul.op != Op::Mul || mul.inputs.size() != 2 || mul.inputs[0] == mul.inputs[1])
+        return nullptr;
+    const std::string& other = mul.inputs[0] == tensor ? mul.inputs[1] : mul.inputs[0];
+    const Tensor* c = ix.initializer(other);
+    if (!c || c->shape.size() > 4) return nullptr;
+    if (c->size() == 1) return c;
+    const Shape& s = c->shape;
+    const bool chw = s.size() == 3 && s[1] == 1 && s[2] == 1;
+    const bool nchw = s.size() == 4 && s[0] == 1 && s[2] == 1 && s[3] == 1;
+    return chw || nchw ? c : nullptr;
+}
+
+// A node that scales its one non-constant input per channel: a Mul by a constant, or a
+// BatchNormalization whose parameters are constants. Returns that input, or "".
+std::string scaled_input(const GraphIndex& ix, const Node& n) {
+    if (n.op == Op::Mul) {
+        for (const auto& in : n.inputs)
+            if (!ix.initializer(in) && mul_constant(ix, n, in)) return in;
+        return "";
+    }
+    if (n.op != Op::BatchNormalization || n.inputs.size() < 5 || n.inputs[0].empty()) return "";
+    for (size_t i = 1; i < 5; ++i)
+        if (!ix.initializer(n.inputs[i])) return "";
+    return n.inputs[0];
+}
+
+// Walks back from `tensor` over per-channel scale nodes whose outputs only the walk reads;
+// stops before a BN that belongs to a Conv (a conv unit) and at anything else. Returns the
+// tensor reached; `nodes` gets the scale nodes in graph order.
+std::string through_scales(const GraphIndex& ix, std::string tensor,
+                           std::vector<const Node*>& nodes) {
+    for (int guard = 0; guard < 16; ++guard) {
+        tensor = through_identities(ix, tensor);
+        const Node* p = ix.producer(tensor);
+        if (!p || !ix.private_tensor(tensor)) break;
+        std::string in = scaled_input(ix, *p);
+        if (in.empty()) break;
+        if (p->op == Op::BatchNormalization) {
+            const Node* c = ix.producer(through_identities(ix, in));
+            if (c && c->op == Op::Conv && ix.private_tensor(in)) break;
+        }
+        nodes.insert(nodes.begin(), p);
+        tensor = in;
+    }
+    return through_identities(ix, tensor);
 }
 
 struct Chain {
@@ -194,6 +245,31 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
     return "";
 }
 
+// Empty when every shortcut scale acts on as many channels as the tensor it scales.
+std::string why_scales_do_not_fit(const GraphIndex& ix, const BlockMatch& m) {
+    const int64_t cin = m.in_channels;
+    int64_t cout = cin;
+    if (m.projection)
+        if (const Tensor* w = ix.initializer(m.shortcut.conv->inputs[1]); w && !w->shape.empty())
+            cout = w->shape[0];
+    auto check = [&](const std::vector<const Node*>& nodes, int64_t channels) -> std::string {
+        for (const Node* n : nodes) {
+            // A Mul's constant may also be a single value; BN parameters are per channel.
+            const bool mul = n->op == Op::Mul;
+            for (size_t i = mul ? 0 : 1; i < (mul ? n->inputs.size() : 5); ++i) {
+                const Tensor* c = ix.initializer(n->inputs[i]);
+                if (!c || c->size() == channels || (mul && c->size() == 1)) continue;
+                return "shortcut scale '" + n->name + "' (" + std::string(op_name(n->op)) +
+                       ") has " + std::to_string(c->size()) + " values for " +
+                       std::to_string(channels) + " channels";
+            }
+        }
+        return "";
+    };
+    std::string why = check(m.shortcut_pre, cin);
+    return why.empty() ? check(m.shortcut_post, cout) : why;
+}
+
 // "layer1.0" from "layer1.0.conv1" and "layer1.0.add"; the Add's name when nothing is shared.
 std::string block_name(const BlockMatch& m) {
     std::string prefix = m.add->name;
@@ -217,18 +293,24 @@ std::optional<BlockMatch> match_at_add(const GraphIndex& ix, const Node& add) {
     if (add.inputs.size() != 2 || add.outputs.size() != 1) return std::nullopt;
     for (int order = 0; order < 2; ++order) {
         const std::string& main_t = add.inputs[order];
-        const std::string short_t = through_identities(ix, add.inputs[1 - order]);
         if (!ix.private_tensor(main_t)) continue;
+        // Shortcut: [scales] for identity, or [scales] conv[+BN] [scales] for a projection.
+        std::vector<const Node*> post, pre;
+        const std::string short_t = through_scales(ix, add.inputs[1 - order], post);
         std::optional<ConvUnit> proj;
-        if (ix.private_tensor(add.inputs[1 - order])) proj = unit_ending_at(ix, short_t);
+        if (ix.private_tensor(short_t)) proj = unit_ending_at(ix, short_t);
+        const std::string proj_input = proj ? through_scales(ix, proj->conv->inputs[0], pre) : "";
         for (const Chain& c : chains_ending_at(ix, main_t)) {
             if (c.units.size() < 2) continue;
             BlockMatch m;
             if (c.input == short_t) {
                 m.projection = false;
-            } else if (proj && through_identities(ix, proj->conv->inputs[0]) == c.input) {
+                m.shortcut_post = post;
+            } else if (proj && proj_input == c.input) {
                 m.projection = true;
                 m.shortcut = *proj;
+                m.shortcut_pre = pre;
+                m.shortcut_post = post;
             } else {
                 continue;
             }
@@ -266,10 +348,13 @@ std::vector<BlockMatch> match_residual_blocks(const Graph& graph) {
             b.main_nodes.push_back(m.main[i].conv->name);
             if (m.main[i].bn) b.main_nodes.push_back(m.main[i].bn->name);
         }
+        for (const Node* s : m.shortcut_pre) b.shortcut_nodes.push_back(s->name);
         if (m.projection) {
             b.shortcut_nodes.push_back(m.shortcut.conv->name);
             if (m.shortcut.bn) b.shortcut_nodes.push_back(m.shortcut.bn->name);
         }
+        for (const Node* s : m.shortcut_post) b.shortcut_nodes.push_back(s->name);
+        b.projection = m.projection;
         b.add_node = n.name;
         b.relu_node = m.relu ? m.relu->name : "";
         const Tensor* w0 = ix.initializer(m.main[0].conv->inputs[1]);
@@ -283,10 +368,40 @@ std::vector<BlockMatch> match_residual_blocks(const Graph& graph) {
         std::string dummy;
         b.input_non_negative = non_negative(ix, b.input, dummy);
         b.reason = why_not_convertible(ix, m);
+        if (b.reason.empty()) b.reason = why_scales_do_not_fit(ix, m);
         b.convertible = b.reason.empty();
         blocks.push_back(std::move(m));
     }
     return blocks;
+}
+
+ChannelAffine shortcut_affine(const Graph& graph, const std::vector<const Node*>& nodes,
+                              int64_t channels) {
+    ChannelAffine a{std::vector<double>(channels, 1.0), std::vector<double>(channels, 0.0)};
+    GraphIndex ix(graph);
+    for (const Node* n : nodes) {
+        std::vector<double> s(channels), t(channels, 0.0);
+        if (n->op == Op::Mul) {
+            const Tensor* c = nullptr;
+            for (const auto& in : n->inputs)
+                if (const Tensor* k = ix.initializer(in)) c = k;
+            for (int64_t ch = 0; ch < channels; ++ch) s[ch] = c->data[c->size() == 1 ? 0 : ch];
+        } else {
+            // The same per-channel affine fold_batchnorm folds into a conv.
+            auto value = [&](size_t i, int64_t ch) {
+                return double(graph.initializers.at(n->inputs[i]).data[ch]);
+            };
+            for (int64_t ch = 0; ch < channels; ++ch) {
+                s[ch] = value(1, ch) / std::sqrt(value(4, ch) + double(n->attrs.epsilon));
+                t[ch] = value(2, ch) - value(3, ch) * s[ch];
+            }
+        }
+        for (int64_t ch = 0; ch < channels; ++ch) {
+            a.scale[ch] *= s[ch];
+            a.shift[ch] = a.shift[ch] * s[ch] + t[ch];
+        }
+    }
+    return a;
 }
 
 }  // namespace detail

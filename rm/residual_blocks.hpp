@@ -11,10 +11,13 @@ struct ResidualBlock {
     enum class Kind { Basic, Bottleneck };
     std::string name;  // e.g. "layer1.0" or the Add node's name
     Kind kind = Kind::Basic;
-    std::string input;                        // tensor x
-    std::string output;                       // tensor after the final ReLU
-    std::vector<std::string> main_nodes;      // convs/BNs/ReLUs of the main branch, in order
-    std::vector<std::string> shortcut_nodes;  // empty for identity; conv (+BN) for projection
+    std::string input;                    // tensor x
+    std::string output;                   // tensor after the final ReLU
+    std::vector<std::string> main_nodes;  // convs/BNs/ReLUs of the main branch, in order
+    // The shortcut path in order: per-channel scales (Mul by a constant, BatchNormalization)
+    // and, for a projection, its conv (+BN). Empty for a plain identity shortcut.
+    std::vector<std::string> shortcut_nodes;
+    bool projection = false;
     std::string add_node;
     std::string relu_node;  // the ReLU after the Add
     int64_t stride = 1;

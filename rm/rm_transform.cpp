@@ -54,7 +54,11 @@ class ChainBuilder {
             if (i + 1 < n) {
                 origin.channels = {{0, cin, true, orig.info.input}, {cin, cin + out, false, ""}};
             } else {
+                for (const Node* s : m.shortcut_pre)
+                    append(origin.residual_nodes, origin_of(s->name));
                 if (m.projection) append(origin.residual_nodes, origin_of(m.shortcut.conv->name));
+                for (const Node* s : m.shortcut_post)
+                    append(origin.residual_nodes, origin_of(s->name));
                 append(origin.residual_nodes, origin_of(m.add->name));
             }
             std::string wname = names_.fresh(conv.name + ".weight");
@@ -138,13 +142,18 @@ class ChainBuilder {
         for (int64_t o = 0; o < out; ++o)
             std::memcpy(weight.ptr() + (o * cols + cin) * k2, w.ptr() + o * prev * k2,
                         sizeof(float) * prev * k2);
+        // The merge columns: the shortcut's per-channel scales, around the projection if any.
+        const auto post = detail::shortcut_affine(g_, m.shortcut_post, out);
         if (m.projection) {
+            const auto pre = detail::shortcut_affine(g_, m.shortcut_pre, cin);
             const Tensor& p = g_.initializers.at(m.shortcut.conv->inputs[1]);
             for (int64_t o = 0; o < out; ++o)
                 for (int64_t j = 0; j < cin; ++j)
-                    weight.data[(o * cols + j) * k2 + centre] = p.data[o * cin + j];
+                    weight.data[(o * cols + j) * k2 + centre] = static_cast<float>(
+                        post.scale[o] * double(p.data[o * cin + j]) * pre.scale[j]);
         } else {
-            for (int64_t o = 0; o < out; ++o) weight.data[(o * cols + o) * k2 + centre] = 1.0f;
+            for (int64_t o = 0; o < out; ++o)
+                weight.data[(o * cols + o) * k2 + centre] = static_cast<float>(post.scale[o]);
         }
         return weight;
     }
@@ -164,10 +173,19 @@ class ChainBuilder {
         // conv bias + projection bias, both folded from the residual graph in double and
         // rounded once.
         std::vector<double> b = folded_bias(residual_, *orig.main.back().conv, orig.main.back().bn);
+        // Shortcut: post(P(pre(x)) + pb) = post.scale*P*pre.scale*x + post.scale*(P*pre.shift +
+        // pb) + post.shift, where a projection's 1x1, unpadded conv sees pre.shift everywhere.
+        const auto post = detail::shortcut_affine(g_, m.shortcut_post, out);
+        std::vector<double> sb(out, 0.0);
         if (m.projection) {
-            std::vector<double> pb = folded_bias(residual_, *orig.shortcut.conv, orig.shortcut.bn);
-            for (int64_t o = 0; o < out; ++o) b[o] += pb[o];
+            sb = folded_bias(residual_, *orig.shortcut.conv, orig.shortcut.bn);
+            const auto pre = detail::shortcut_affine(g_, m.shortcut_pre, cin);
+            const Tensor& p = g_.initializers.at(m.shortcut.conv->inputs[1]);
+            for (int64_t o = 0; o < out; ++o)
+                for (int64_t j = 0; j < cin; ++j)
+                    sb[o] += double(p.data[o * cin + j]) * pre.shift[j];
         }
+        for (int64_t o = 0; o < out; ++o) b[o] += post.scale[o] * sb[o] + post.shift[o];
         Tensor bias(Shape{out});
         for (int64_t o = 0; o < out; ++o) bias.data[o] = static_cast<float>(b[o]);
         return bias;
@@ -239,6 +257,8 @@ RmResult rm_transform(const Graph& residual, const RmOptions& options) {
         for (const auto& u : f->main) replaced.insert(u.conv);
         for (const Node* r : f->relus) replaced.insert(r);
         if (f->projection) replaced.insert(f->shortcut.conv);
+        for (const auto* list : {&f->shortcut_pre, &f->shortcut_post})
+            for (const Node* s : *list) replaced.insert(s);
         replaced.insert(f->add);
         replaced.insert(f->relu);
         emit_at[f->relu] = {f, o};

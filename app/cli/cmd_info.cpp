@@ -102,7 +102,7 @@ void print_text(const ModelInfo& m) {
     for (const auto& b : m.blocks) {
         std::printf("  %-20s %-10s stride %lld%s%s  %s%s\n", b.name.c_str(), kind_name(b.kind),
                     static_cast<long long>(b.stride),
-                    b.shortcut_nodes.empty() ? ", identity shortcut" : ", projection shortcut",
+                    b.projection ? ", projection shortcut" : ", identity shortcut",
                     b.groups > 1 ? (", groups " + std::to_string(b.groups)).c_str() : "",
                     b.convertible ? "convertible" : "NOT convertible: ",
                     b.convertible ? "" : b.reason.c_str());
@@ -146,7 +146,7 @@ void print_json(const ModelInfo& m) {
              ", \"input\": " + json_string(b.input) + ", \"output\": " + json_string(b.output) +
              ", \"stride\": " + std::to_string(b.stride) +
              ", \"groups\": " + std::to_string(b.groups) +
-             ", \"projection\": " + (b.shortcut_nodes.empty() ? "false" : "true") +
+             ", \"projection\": " + (b.projection ? "true" : "false") +
              ", \"input_non_negative\": " + (b.input_non_negative ? "true" : "false") +
              ", \"convertible\": " + (b.convertible ? "true" : "false") +
              ", \"reason\": " + json_string(b.reason) + "}" +
