@@ -20,7 +20,8 @@ constexpr const char* kUsage =
     "parameters, multiply-accumulates), totals, and the residual blocks found with whether\n"
     "each can be converted to a plain Conv-ReLU chain (and why not).\n"
     "\n"
-    "  MODEL      a .onnx file or builtin:NAME; omitted: the bundled default model\n"
+    "  MODEL      a .onnx file (ONNX opsets 7-21) or builtin:NAME; omitted: the bundled\n"
+    "             default model\n"
     "  --json     print the same as one JSON object\n"
     "  --batch N  batch size for shapes and MACs (default: the model's, or 1)\n";
 
