@@ -77,6 +77,7 @@ void print_text(const ModelInfo& m) {
     const rm::Graph& g = m.graph;
     std::printf("model: %s%s%s\n", g.name.empty() ? "(unnamed)" : g.name.c_str(),
                 m.spec.empty() ? " (bundled default)" : "  from ", m.spec.c_str());
+    if (g.opset) std::printf("ONNX opset: %lld\n", static_cast<long long>(g.opset));
     std::printf("inputs:\n");
     for (const auto& in : g.inputs)
         std::printf("  %-24s %s\n", in.name.c_str(), shape_of(m.shapes, in.name).c_str());
@@ -114,7 +115,7 @@ void print_json(const ModelInfo& m) {
     const rm::Graph& g = m.graph;
     std::string o = "{\n  \"model\": " + json_string(g.name) + ",\n  \"source\": " +
                     json_string(m.spec.empty() ? rm::default_model_path() : m.spec) +
-                    ",\n  \"inputs\": [";
+                    ",\n  \"opset\": " + std::to_string(g.opset) + ",\n  \"inputs\": [";
     for (size_t i = 0; i < g.inputs.size(); ++i) {
         auto it = m.shapes.find(g.inputs[i].name);
         o += std::string(i ? ", " : "") + "{\"name\": " + json_string(g.inputs[i].name) +
