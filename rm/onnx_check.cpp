@@ -38,10 +38,14 @@ void check_initializer(const onnx::TensorProto& t, const std::string& dir,
         std::string location;
         int64_t offset = 0;
         stored = -1;
-        for (const auto& kv : t.external_data()) {
-            if (kv.key() == "location") location = kv.value();
-            if (kv.key() == "offset") offset = std::stoll(kv.value());
-            if (kv.key() == "length") stored = std::stoll(kv.value()) / bytes_each;
+        try {
+            for (const auto& kv : t.external_data()) {
+                if (kv.key() == "location") location = kv.value();
+                if (kv.key() == "offset") offset = std::stoll(kv.value());
+                if (kv.key() == "length") stored = std::stoll(kv.value()) / bytes_each;
+            }
+        } catch (const std::exception&) {
+            throw Error(where + " has an unreadable external data offset or length");
         }
         std::error_code ec;
         const auto size = std::filesystem::file_size(std::filesystem::path(dir) / location, ec);

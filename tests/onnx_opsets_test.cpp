@@ -291,3 +291,38 @@ TEST_CASE("saving refuses opsets rmvk does not write") {
     rm::save_onnx(g, path.string());
     CHECK(rm::load_onnx(path.string()).opset == 8);
 }
+
+TEST_CASE("above opset 17 rmvk's structural checks catch what ONNX's checker would") {
+    rm::Graph g = Model(13, "Relu").load();
+    const std::string path = saved_at(g, 21, "structural.onnx");
+    CHECK(rm::check_onnx_file(path).find("rmvk's structural checks passed (opset 21") == 0);
+    onnx::ModelProto good;
+    REQUIRE(good.ParseFromString(rmtest::read_file(path)));
+    auto refused = [&](void (*spoil)(onnx::ModelProto&)) {
+        onnx::ModelProto m = good;
+        spoil(m);
+        rmtest::write_file(path, rmtest::bytes_of(m));
+        try {
+            rm::check_onnx_file(path);
+        } catch (const rm::Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("(passed)");
+    };
+    CHECK(refused([](onnx::ModelProto& m) {
+              m.mutable_graph()->mutable_node(1)->set_input(0, "nope");
+          }).find("node 'relu' (Relu): input 'nope' is not defined before it") !=
+          std::string::npos);
+    CHECK(refused([](onnx::ModelProto& m) {
+              m.mutable_graph()->mutable_initializer(0)->mutable_raw_data()->resize(8);
+          }).find("holds 2 values for dimensions of 108") != std::string::npos);
+    CHECK(refused([](onnx::ModelProto& m) {
+              m.mutable_graph()->mutable_node(0)->set_domain("com.x");
+          }).find("is not an operator rmvk writes") != std::string::npos);
+    CHECK(refused([](onnx::ModelProto& m) {
+              m.mutable_graph()->mutable_node(2)->set_output(0, "c");
+          }).find("'c' is defined twice") != std::string::npos);
+    CHECK(refused([](onnx::ModelProto& m) {
+              m.mutable_graph()->mutable_output(0)->set_name("q");
+          }).find("graph output 'q' is never produced") != std::string::npos);
+}
