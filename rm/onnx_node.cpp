@@ -81,10 +81,14 @@ void parse_batchnorm(NodeContext& c, Attrs& a) {
 }
 
 // Relu-6 (7-12), Relu-13 (13) bfloat16, Relu-14 (14-21) integer types: the same for float32.
+void parse_relu(NodeContext& c, Attrs&) {
+    c.expect_inputs(1, 1);
+    c.ignore("consumed_inputs");  // Relu-1's in-place hint, kept by some old converters
+}
+
 // GlobalAveragePool-1 (7-21): the only version.
 void parse_unary(NodeContext& c, Attrs&) {
     c.expect_inputs(1, 1);
-    c.ignore("consumed_inputs");  // Relu-1's in-place hint, kept by some old converters
 }
 
 // Add-7 (7-12): numpy-style broadcasting (Add-6's broadcast/axis attributes are gone, and are
@@ -234,7 +238,7 @@ const std::vector<OperatorSpec>& operator_specs() {
     static const std::vector<OperatorSpec> specs{
         {"Conv", {1, 11}, parse_conv},
         {"BatchNormalization", {7, 9, 14, 15}, parse_batchnorm},
-        {"Relu", {6, 13, 14}, parse_unary},
+        {"Relu", {6, 13, 14}, parse_relu},
         {"Add", {7, 13, 14}, parse_binary},
         {"MaxPool", {1, 8, 10, 11, 12}, parse_maxpool},
         {"AveragePool", {7, 10, 11, 19}, parse_averagepool},
