@@ -33,8 +33,8 @@ void print_usage() {
         "usage: rmvk [COMMAND] [ARGS...]\n\ncommands:\n");
     for (const auto& c : kCommands) std::printf("  %-9s %s\n", c.name, c.summary);
     std::printf(
-        "\nMODEL is a .onnx file or builtin:NAME (builtin:resnet18 ... builtin:wide_resnet101_2);\n"
-        "omitted, it is the bundled Fashion-MNIST ResNet.\n"
+        "\nMODEL is a .onnx file (ONNX opsets 7-21) or builtin:NAME (builtin:resnet18 ...\n"
+        "builtin:wide_resnet101_2); omitted, it is the bundled Fashion-MNIST ResNet.\n"
         "Run 'rmvk COMMAND --help' for a command's options.\n");
 }
 

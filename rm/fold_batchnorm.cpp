@@ -86,6 +86,7 @@ Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
     out.inputs = in.inputs;
     out.outputs = in.outputs;
     out.metadata = in.metadata;
+    out.opset = in.opset;
     std::unordered_map<std::string, std::string> producer;
     for (const auto& n : in.nodes) {
         if (n.op == Op::Identity && alias.count(n.outputs.empty() ? "" : n.outputs[0])) continue;
@@ -148,6 +149,7 @@ FoldResult fold_batchnorm(const Graph& graph) {
     out.inputs = g.inputs;
     out.outputs = g.outputs;
     out.metadata = g.metadata;
+    out.opset = g.opset;
     NodeMapping mapping;
     std::unordered_map<std::string, Tensor> new_weights;
     for (const auto& n : g.nodes) {

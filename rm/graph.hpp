@@ -73,6 +73,7 @@ struct Graph {
     std::vector<Node> nodes;
     std::unordered_map<std::string, Tensor> initializers;
     std::map<std::string, std::string> metadata;  // ONNX metadata_props (preprocessing, labels)
+    int64_t opset = 0;  // the ONNX opset it was read at; 0: built by rmvk (saved at 13)
 
     const Node* find_node(std::string_view node_name) const;
     // The node that writes `tensor`, or nullptr for graph inputs and initializers.

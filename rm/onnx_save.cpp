@@ -110,10 +110,24 @@ std::string unique_name(std::string base, std::unordered_set<std::string>& taken
     return name;
 }
 
-void write_node(const Graph& graph, const Node& n, int64_t opset, onnx::GraphProto& g,
-                std::unordered_set<std::string>& taken) {
+// Writes one node in the form `opset` gives its operator (see the version notes beside each
+// parser in onnx_node.cpp); `shapes` may be empty when shape inference failed.
+void write_node(const Graph& graph, const Node& n, int64_t opset, const ShapeMap& shapes,
+                onnx::GraphProto& g, std::unordered_set<std::string>& taken) {
     auto fail = [&](const std::string& what) {
         throw Error("node '" + n.name + "' (" + std::string(op_name(n.op)) + "): " + what);
+    };
+    const std::string at_opset = " at opset " + std::to_string(opset);
+    auto input_shape = [&]() -> const Shape& {
+        auto it = n.inputs.empty() ? shapes.end() : shapes.find(n.inputs[0]);
+        if (it == shapes.end())
+            fail("the input's shape is unknown, and" + at_opset + " it is needed");
+        return it->second;
+    };
+    // Negative axes exist from opset 11 on; before, count from the front.
+    auto written_axis = [&](int64_t axis) {
+        if (axis >= 0 || opset >= 11) return axis;
+        return axis + static_cast<int64_t>(input_shape().size());
     };
     onnx::NodeProto& p = *g.add_node();
     p.set_name(n.name);
@@ -155,14 +169,40 @@ void write_node(const Graph& graph, const Node& n, int64_t opset, onnx::GraphPro
             }
             break;
         case Op::Flatten:
-        case Op::Softmax:
-            set_int(p, "axis", a.axis);
+            set_int(p, "axis", written_axis(a.axis));
             break;
+        case Op::Softmax: {
+            if (opset < 13) {
+                // Softmax-1/11 normalizes all the axes from `axis` on together: the same only
+                // when the later ones have size 1.
+                const Shape& x = input_shape();
+                const int64_t axis = a.axis < 0 ? a.axis + static_cast<int64_t>(x.size()) : a.axis;
+                for (size_t i = static_cast<size_t>(axis) + 1; i < x.size(); ++i)
+                    if (x[i] != 1)
+                        fail("a Softmax along axis " + std::to_string(a.axis) + " of a " +
+                             to_string(x) + " tensor cannot be written" + at_opset +
+                             " (before 13 Softmax normalizes all axes from its axis on); save "
+                             "at opset 13 or later");
+            }
+            set_int(p, "axis", written_axis(a.axis));
+            break;
+        }
         case Op::Gemm:
             set_float(p, "alpha", a.alpha);
             set_float(p, "beta", a.beta);
             set_int(p, "transA", a.trans_a ? 1 : 0);
             set_int(p, "transB", a.trans_b ? 1 : 0);
+            if (opset < 11 && (n.inputs.size() < 3 || n.inputs[2].empty())) {
+                // C is optional from Gemm-11 on; before, a zero C means the same.
+                const std::string c_name = unique_name(n.name + "_zero_c", taken);
+                while (p.input_size() > 2) p.mutable_input()->RemoveLast();
+                p.add_input(c_name);
+                auto* t = g.add_initializer();
+                t->set_name(c_name);
+                t->set_data_type(onnx::TensorProto::FLOAT);
+                t->add_dims(1);
+                t->add_float_data(0.0f);
+            }
             break;
         case Op::Reshape: {
             // rmvk keeps the target shape as an attribute; ONNX wants it as an int64 input.
@@ -262,16 +302,20 @@ Graph shape_only_copy(const Graph& graph) {
 }  // namespace
 
 void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& options) {
-    if (options.opset < 9 || options.opset > 17)
-        throw Error(path + ": opset " + std::to_string(options.opset) +
-                    " cannot be written (rmvk writes 9 to 17)");
+    const int64_t opset_version = options.opset ? options.opset : graph.opset ? graph.opset : 13;
+    if (opset_version < kMinOpset || opset_version > kMaxOpset)
+        throw Error(path + ": opset " + std::to_string(opset_version) +
+                    " cannot be written (rmvk writes " + std::to_string(kMinOpset) + " to " +
+                    std::to_string(kMaxOpset) + ")");
     onnx::ModelProto m;
+    // IR 8 can hold every opset rmvk writes (nothing here needs IR 9's float8 or IR 10's int4),
+    // and it is the newest Debian's ONNX checker reads.
     m.set_ir_version(8);
     m.set_producer_name("rmvk");
     m.set_producer_version("0.1.0");
     auto* opset = m.add_opset_import();
     opset->set_domain("");
-    opset->set_version(options.opset);
+    opset->set_version(opset_version);
     for (const auto& [k, v] : graph.metadata) {
         auto* kv = m.add_metadata_props();
         kv->set_key(k);
@@ -285,8 +329,15 @@ void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& o
     for (const auto& n : graph.nodes)
         for (const auto& o : n.outputs) taken.insert(o);
     for (const auto& in : graph.inputs) taken.insert(in.name);
+    ShapeMap shapes;
     try {
-        for (const auto& n : graph.nodes) write_node(graph, n, options.opset, g, taken);
+        Graph shell = shape_only_copy(graph);
+        shapes = infer_shapes(shell);
+    } catch (const Error&) {
+        // Still write the model; outputs then carry only their element type.
+    }
+    try {
+        for (const auto& n : graph.nodes) write_node(graph, n, opset_version, shapes, g, taken);
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
@@ -295,13 +346,6 @@ void save_onnx(const Graph& graph, const std::string& path, const SaveOptions& o
     for (const auto& in : graph.inputs) {
         symbolic_batch = symbolic_batch || (!in.shape.empty() && in.shape[0] < 0);
         set_value_info(*g.add_input(), in.name, &in.shape, false);
-    }
-    ShapeMap shapes;
-    try {
-        Graph shell = shape_only_copy(graph);
-        shapes = infer_shapes(shell);
-    } catch (const Error&) {
-        // Still write the model; outputs then carry only their element type.
     }
     for (const auto& out : graph.outputs) {
         auto it = shapes.find(out);

@@ -276,6 +276,7 @@ RmResult rm_transform(const Graph& residual, const RmOptions& options) {
     plain.inputs = g.inputs;
     plain.outputs = g.outputs;
     plain.metadata = g.metadata;
+    plain.opset = g.opset;
     detail::NameSet names(g);
     ChainBuilder builder(g, fold.mapping, residual, names, plain, result.mapping);
     for (const auto& n : g.nodes) {

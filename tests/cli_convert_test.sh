@@ -46,6 +46,21 @@ FIXTURE="$SRC/tests/fixtures/pytorch/bottleneck_kept_op9_initinputs_b2_32x32.onn
 check "convert of a PyTorch export exits 0" test $? -eq 0
 check "convert used the asked size" grep -q "verify at 40x24" "$TMP/fx.txt"
 
+# The plain model is written at the input's opset and checked: ONNX's checker knows opsets up
+# to 17, rmvk's structural checks cover 18 to 21.
+for fx in basic_kept_op7_initinputs_b1_32x32:7:"ONNX's checker passed" \
+          bottleneck_fused_op8_b2_33x47:8:"ONNX's checker passed" \
+          basic_fused_op18_dynbatch_b2_33x47:18:"rmvk's structural checks passed" \
+          resnext_fused_op21_b1_33x47:21:"rmvk's structural checks passed"; do
+    IFS=: read -r name opset says <<<"$fx"
+    "$RMVK" convert "$SRC/tests/fixtures/pytorch/$name.onnx" -o "$TMP/$name.plain.onnx" >"$TMP/$name.txt" 2>&1
+    check "convert of the opset-$opset fixture exits 0" test $? -eq 0
+    check "convert says which check passed at opset $opset" grep -q "^check: $says (opset $opset" "$TMP/$name.txt"
+    "$RMVK" info "$TMP/$name.plain.onnx" --json >"$TMP/$name.info.json" 2>&1
+    check "the opset-$opset plain model loads back" test $? -eq 0
+    check "the plain model is at opset $opset" grep -q "\"opset\": $opset," "$TMP/$name.info.json"
+done
+
 # This ResNeXt's last block has 6 channels per group for a 64-channel input: refused.
 RESNEXT="$SRC/tests/fixtures/pytorch/resnext_kept_op17_b1_33x47.onnx"
 "$RMVK" convert "$RESNEXT" -o "$TMP/rx.onnx" >"$TMP/rx.txt" 2>&1

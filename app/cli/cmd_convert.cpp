@@ -13,6 +13,7 @@
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
 #include "rm/model_loader.hpp"
+#include "rm/onnx_check.hpp"
 #include "rm/onnx_io.hpp"
 #include "rm/rm_transform.hpp"
 #include "rm/shape_inference.hpp"
@@ -26,11 +27,14 @@ constexpr const char* kUsage =
     "\n"
     "Folds BatchNormalization, replaces every convertible residual block by a plain\n"
     "Conv-ReLU chain (RM: reserve the block input in extra channels, merge it into the last\n"
-    "conv), writes the result as ONNX (weights in PLAIN.onnx.data when large), prints\n"
-    "parameters and MACs before and after, and the largest difference between the residual\n"
-    "and plain outputs on a fixed random input (CPU reference).\n"
+    "conv), writes the result as ONNX at the input's opset (13 for builtin models; weights in\n"
+    "PLAIN.onnx.data when large) and checks the file (ONNX's checker up to the opset it knows,\n"
+    "rmvk's structural checks above), prints parameters and MACs before and after, and the\n"
+    "largest difference between the residual and plain outputs on a fixed random input (CPU\n"
+    "reference).\n"
     "\n"
-    "  MODEL              a .onnx file or builtin:NAME; omitted: the bundled default model\n"
+    "  MODEL              a .onnx file (ONNX opsets 7-21) or builtin:NAME; omitted: the\n"
+    "                     bundled default model\n"
     "  -o, --output FILE  where to write the plain model (required)\n"
     "  --require-all      fail if any residual block cannot be converted\n"
     "  --verify-size HxW  input size for the check (default: the model's size, or a smaller\n"
@@ -160,6 +164,7 @@ int cmd_convert(const std::vector<std::string>& argv) {
 
     t = Clock::now();
     rm::SaveOptions save;
+    save.opset = residual.opset;  // 0 (a builtin model): the saver's default
     const int64_t weight_bytes = after.total_params * int64_t(sizeof(float));
     save.force_external_data = weight_bytes > kExternalDataBytes;
     rm::save_onnx(plain, out_path, save);
@@ -170,6 +175,9 @@ int cmd_convert(const std::vector<std::string>& argv) {
     std::printf("wrote %s%s, %s (%.2f s)\n", out_path.c_str(),
                 save.force_external_data ? (" + " + out_path + ".data").c_str() : "",
                 human_bytes(written).c_str(), seconds_since(t));
+    t = Clock::now();
+    const std::string checked = rm::check_onnx_file(out_path);
+    std::printf("check: %s (%.2f s)\n", checked.c_str(), seconds_since(t));
 
     if (!args.has("--no-verify")) {
         t = Clock::now();

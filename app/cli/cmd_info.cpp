@@ -20,7 +20,8 @@ constexpr const char* kUsage =
     "parameters, multiply-accumulates), totals, and the residual blocks found with whether\n"
     "each can be converted to a plain Conv-ReLU chain (and why not).\n"
     "\n"
-    "  MODEL      a .onnx file or builtin:NAME; omitted: the bundled default model\n"
+    "  MODEL      a .onnx file (ONNX opsets 7-21) or builtin:NAME; omitted: the bundled\n"
+    "             default model\n"
     "  --json     print the same as one JSON object\n"
     "  --batch N  batch size for shapes and MACs (default: the model's, or 1)\n";
 
@@ -76,6 +77,7 @@ void print_text(const ModelInfo& m) {
     const rm::Graph& g = m.graph;
     std::printf("model: %s%s%s\n", g.name.empty() ? "(unnamed)" : g.name.c_str(),
                 m.spec.empty() ? " (bundled default)" : "  from ", m.spec.c_str());
+    if (g.opset) std::printf("ONNX opset: %lld\n", static_cast<long long>(g.opset));
     std::printf("inputs:\n");
     for (const auto& in : g.inputs)
         std::printf("  %-24s %s\n", in.name.c_str(), shape_of(m.shapes, in.name).c_str());
@@ -113,7 +115,7 @@ void print_json(const ModelInfo& m) {
     const rm::Graph& g = m.graph;
     std::string o = "{\n  \"model\": " + json_string(g.name) + ",\n  \"source\": " +
                     json_string(m.spec.empty() ? rm::default_model_path() : m.spec) +
-                    ",\n  \"inputs\": [";
+                    ",\n  \"opset\": " + std::to_string(g.opset) + ",\n  \"inputs\": [";
     for (size_t i = 0; i < g.inputs.size(); ++i) {
         auto it = m.shapes.find(g.inputs[i].name);
         o += std::string(i ? ", " : "") + "{\"name\": " + json_string(g.inputs[i].name) +

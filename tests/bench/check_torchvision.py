@@ -9,8 +9,15 @@ CPU reference (or, with --device 0, rmvk's Vulkan kernels on that device) on the
 and on the RM-converted plain graph, and the script prints max|Δ| / max|ref| for each with
 PASS/FAIL at 1e-4. Exit status 1 when anything fails.
 
+--opsets 7,8,18,21 exports each model at those opsets instead of its own: below 9 by ONNX's
+version converter from an opset-9 export, above 17 by declaring an opset-17 export at that
+opset (tests/fixtures/make_fixtures.py's to_opset, as for the opset fixtures). --convert also
+runs `rmvk convert` on each export (the plain model is written at the same opset and checked),
+and with --ort NODE_PATH (a folder holding node_modules/onnxruntime-node) runs that plain model
+in ONNX Runtime (tests/bench/ort_compare.js) against PyTorch's output.
+
 Usage: /usr/bin/python3 tests/bench/check_torchvision.py RMVK_BINARY [--models a,b] [--graphs residual,plain]
-       [--device cpu|INDEX|NAME] [--work DIR]
+       [--device cpu|INDEX|NAME] [--work DIR] [--opsets 7,8,...] [--convert] [--ort NODE_PATH]
 """
 import argparse
 import os
@@ -23,6 +30,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from make_fixtures import to_opset  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -48,8 +58,10 @@ def randomize_bn(model, gen):
             m.bias.data.copy_(torch.randn(c, generator=gen) * 0.2)
 
 
-def export(name, work):
+def export(name, work, target=None):
     opset, keep_bn, init_inputs, batch, dynamic, h, w = FORMS[name]
+    if target:
+        opset = 9 if target < 9 else 17 if target > 17 else target
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
     model = getattr(torchvision.models, name)(weights=None)
@@ -58,18 +70,44 @@ def export(name, work):
     x = torch.randn(batch, 3, h, w, generator=gen)
     with torch.no_grad():
         y = model(x)
-    path = os.path.join(work, name + ".onnx")
+    stem = name + (f"_op{target}" if target else "")
+    path = os.path.join(work, stem + ".onnx")
     torch.onnx.export(
         model, x, path, input_names=["input"], output_names=["logits"], opset_version=opset,
         training=torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL,
         keep_initializers_as_inputs=init_inputs,
         dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}} if dynamic else None)
+    if target and target != opset:
+        to_opset(path, target)
+        opset = f"{target} (from {opset})"
+        init_inputs = init_inputs or target == 7  # IR 3 lists initializers as inputs
     np.save(os.path.join(work, name + ".input.npy"), x.numpy())
     np.save(os.path.join(work, name + ".ref.npy"), y.numpy())
     form = (f"opset {opset}, BN {'kept' if keep_bn else 'fused'}, "
             f"initializers {'as inputs' if init_inputs else 'apart'}, batch {batch}"
             f"{' (dynamic)' if dynamic else ''}, {h}x{w}")
-    return path, form
+    return path, stem, form
+
+
+def convert(args, path, stem, work, name):
+    """rmvk convert, then the plain model in ONNX Runtime; returns the number of failures."""
+    plain = os.path.join(work, stem + ".plain.onnx")
+    proc = subprocess.run([args.rmvk, "convert", path, "-o", plain],
+                          capture_output=True, text=True)
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    checked = [ln for ln in lines if ln.startswith(("check:", "wrote", "converted", "error"))]
+    print("  convert: " + ("ok" if proc.returncode == 0 else f"FAIL ({proc.returncode})") + "; " +
+          " | ".join(checked), flush=True)
+    if proc.returncode != 0:
+        return 1
+    if not args.ort:
+        return 0
+    env = dict(os.environ, NODE_PATH=os.path.join(args.ort, "node_modules"))
+    ort = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort_compare.js"),
+                          plain, os.path.join(work, name + ".input.npy"), os.path.join(work, name + ".ref.npy")],
+                         capture_output=True, text=True, env=env)
+    print("  onnxruntime: " + (ort.stdout + ort.stderr).strip().splitlines()[-1], flush=True)
+    return ort.returncode != 0
 
 
 def main():
@@ -79,7 +117,11 @@ def main():
     ap.add_argument("--graphs", default="residual,plain")
     ap.add_argument("--device", default="cpu", help="cpu (the CPU reference) or a Vulkan device index/name")
     ap.add_argument("--work", default=None, help="keep exported files here (default: a temp dir)")
+    ap.add_argument("--opsets", default="", help="export at these opsets instead (e.g. 7,8,18,21)")
+    ap.add_argument("--convert", action="store_true", help="also run rmvk convert on each export")
+    ap.add_argument("--ort", default=None, help="NODE_PATH with onnxruntime-node: run the plain model in it")
     args = ap.parse_args()
+    targets = [int(o) for o in args.opsets.split(",") if o] or [None]
     work = args.work or tempfile.mkdtemp(prefix="rmvk_torchvision_")
     os.makedirs(work, exist_ok=True)
     failures = 0
@@ -88,33 +130,36 @@ def main():
     for name in args.models.split(","):
         if name not in FORMS:
             sys.exit(f"unknown model '{name}' (known: {', '.join(FORMS)})")
-        path, form = export(name, work)
-        print(f"# {name}: {form}", flush=True)
-        ref = np.load(os.path.join(work, name + ".ref.npy"))
-        for graph in args.graphs.split(","):
-            out = os.path.join(work, f"{name}.{graph}.npy")
-            start = time.time()
-            proc = subprocess.run([args.rmvk, "run", path, "--input", os.path.join(work, name + ".input.npy"),
-                                   "--output", out, "--graph", graph, "--device", args.device],
-                                  capture_output=True, text=True)
-            seconds = time.time() - start
-            if proc.returncode != 0:
-                failures += 1
-                print(f"{name:18} {graph:8} rmvk failed ({proc.returncode}): "
-                      f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}  FAIL")
-                continue
-            y = np.load(out)
-            if y.shape != ref.shape:
-                failures += 1
-                print(f"{name:18} {graph:8} shape {y.shape} != {ref.shape}  FAIL")
-                continue
-            diff = float(np.abs(y.astype(np.float64) - ref).max())
-            scale = float(np.abs(ref).max())
-            ratio = diff / scale
-            ok = ratio <= TOLERANCE
-            failures += not ok
-            print(f"{name:18} {graph:8} {diff:10.3e} {scale:10.3e} {ratio:10.3e}  "
-                  f"{'PASS' if ok else 'FAIL'}    ({seconds:.1f} s)", flush=True)
+        for target in targets:
+            path, stem, form = export(name, work, target)
+            print(f"# {name}: {form}", flush=True)
+            ref = np.load(os.path.join(work, name + ".ref.npy"))
+            if args.convert:
+                failures += convert(args, path, stem, work, name)
+            for graph in args.graphs.split(","):
+                out = os.path.join(work, f"{stem}.{graph}.npy")
+                start = time.time()
+                proc = subprocess.run([args.rmvk, "run", path, "--input", os.path.join(work, name + ".input.npy"),
+                                       "--output", out, "--graph", graph, "--device", args.device],
+                                      capture_output=True, text=True)
+                seconds = time.time() - start
+                if proc.returncode != 0:
+                    failures += 1
+                    print(f"{stem:18} {graph:8} rmvk failed ({proc.returncode}): "
+                          f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}  FAIL")
+                    continue
+                y = np.load(out)
+                if y.shape != ref.shape:
+                    failures += 1
+                    print(f"{stem:18} {graph:8} shape {y.shape} != {ref.shape}  FAIL")
+                    continue
+                diff = float(np.abs(y.astype(np.float64) - ref).max())
+                scale = float(np.abs(ref).max())
+                ratio = diff / scale
+                ok = ratio <= TOLERANCE
+                failures += not ok
+                print(f"{stem:18} {graph:8} {diff:10.3e} {scale:10.3e} {ratio:10.3e}  "
+                      f"{'PASS' if ok else 'FAIL'}    ({seconds:.1f} s)", flush=True)
     print(f"work dir: {work}")
     sys.exit(1 if failures else 0)
 
