@@ -36,6 +36,7 @@ const std::map<std::string, std::string> kRefused = {
     // Float32 tensors only.
     {"test_add_uint8", "only float32 is supported"},
     {"test_maxpool_2d_uint8", "only float32 is supported"},
+    {"test_mul_uint8", "only float32 is supported"},
     {"test_identity_opt", "is not a tensor"},
     {"test_identity_sequence", "is not a tensor"},
     // Inference only: batch statistics are training.
