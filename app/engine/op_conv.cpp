@@ -20,9 +20,13 @@ DeviceCaps device_caps(const Context::Impl& ctx) {
                                                : K::Auto;
     using W = DeviceCaps::Winograd;
     caps.winograd = ctx.winograd == 1 ? W::Off : ctx.winograd == 2 ? W::On : W::Auto;
+    caps.winograd_m = static_cast<uint32_t>(ctx.winograd_m);
+    caps.winograd_orientation = ctx.winograd_orientation;
+    // RMVK_WINOGRAD (benchmarks): 0 off, 1 on wherever it applies, 2 or 4 only F(2,3) / F(4,3).
     if (const char* env = std::getenv("RMVK_WINOGRAD"); env && caps.winograd == W::Auto) {
-        if (std::strcmp(env, "0") == 0) caps.winograd = W::Off;
-        if (std::strcmp(env, "1") == 0) caps.winograd = W::On;
+        const int v = std::atoi(env);
+        caps.winograd = v == 0 ? W::Off : W::On;
+        if (v == 2 || v == 4) caps.winograd_m = static_cast<uint32_t>(v);
     }
     // Tuning experiments.
     if (const char* env = std::getenv("RMVK_CONV_TILE")) caps.tile = env;
