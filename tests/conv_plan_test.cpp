@@ -217,6 +217,9 @@ TEST_CASE("Winograd where the cost model says it is faster, by the kind of layer
     CHECK(plan(narrow, cpu_device(W::Auto)).name == "direct rows");
     Conv stem = conv(1, 3, 224, 224, 64, 3);
     CHECK(plan(stem, cpu_device(W::Auto)).name == "direct rows");
+    // So do tiny ones, where two more dispatches cost more than the multiplications saved.
+    Conv tiny = conv(1, 64, 7, 7, 64, 3);
+    CHECK(plan(tiny, cpu_device(W::Auto)).name == "direct rows");
     // Not a Winograd conv: strided, dilated, grouped, 1x1.
     Conv strided = conv(1, 64, 56, 56, 64, 3, 2);
     CHECK(plan(strided, cpu_device(W::On)).name == "direct rows");

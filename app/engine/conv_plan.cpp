@@ -290,14 +290,17 @@ namespace conv_detail {
 // timings of ResNet layer shapes and of narrow layers (tests/bench/winograd_layers.sh): a
 // multiply-add slot (useful or padding: rows rounded to 16 per invocation, columns to whole
 // workgroups) of the direct 3x3 kernel and of the Winograd GEMM, an element a spatial kernel
-// stores (lavapipe stores lane by lane), and an element of the transformed input (written by
-// its transform, read by the GEMM) and of the products (read by the output transform).
+// stores (lavapipe stores lane by lane), an element of the transformed input (written by its
+// transform, read by the GEMM) and of the products (read by the output transform), and each
+// dispatch (the barrier before it and handing out its workgroups: ~40 us, which decides the
+// smallest layers).
 constexpr double kDirectSlotNs = 0.10, kGemmSlotNs = 0.12, kStoreNs = 2.5, kInputNs = 2.5,
-                 kProductNs = 1.6;
+                 kProductNs = 1.6, kDispatchNs = 40e3;
 
 double estimated_ns(const ConvPlan& plan) {
     double ns = kInputNs * static_cast<double>(plan.winograd_input_elements) +
-                kProductNs * static_cast<double>(plan.winograd_product_elements);
+                kProductNs * static_cast<double>(plan.winograd_product_elements) +
+                kDispatchNs * static_cast<double>(plan.dispatches.size());
     for (const auto& d : plan.dispatches) {
         const ConvKernelUse& k = plan.kernels.at(d.kernel);
         if (k.shader != "conv2d_direct" && k.shader != "conv2d") continue;

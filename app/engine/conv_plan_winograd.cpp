@@ -50,9 +50,14 @@ WinogradShape winograd_shape(const ConvProblem& p, uint32_t m, bool transposed, 
     return s;
 }
 
+// Scratch (transformed input, products) per conv at most: a large batch runs spatially rather
+// than holding gigabytes of transformed tensors.
+constexpr uint64_t kMaxScratchElements = 64ull << 20;  // 256 MB each
+
 // Everything one binding must hold fits (Winograd plans do not slice).
 bool fits(const ConvProblem& p, const WinogradShape& s, const DeviceCaps& caps) {
-    const uint64_t limit = max_binding_elements(caps.max_binding_bytes, caps.offset_alignment);
+    const uint64_t limit = std::min(
+        max_binding_elements(caps.max_binding_bytes, caps.offset_alignment), kMaxScratchElements);
     const uint64_t x = static_cast<uint64_t>(rm::element_count(p.x)),
                    y = static_cast<uint64_t>(rm::element_count(p.y)),
                    r = static_cast<uint64_t>(p.residual.empty() ? 0
