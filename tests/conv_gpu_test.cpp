@@ -106,6 +106,7 @@ const ConvCase kCases[] = {
 TEST_CASE("conv kernel matches the CPU reference on awkward shapes") {
     auto env = make_gpu_env();
     if (!env) return;
+    env->context->impl().winograd = 1;  // the spatial kernels (winograd_gpu_test has the rest)
     for (const auto& k : kCases) {
         CAPTURE(k.name);
         CHECK(run_conv_case(*env, k) <= kTolerance);
@@ -118,6 +119,7 @@ TEST_CASE(
     "both conv kernels (shared-memory tiles for GPUs, texel-buffer direct for CPUs) are exact") {
     auto env = make_gpu_env();
     if (!env) return;
+    env->context->impl().winograd = 1;
     for (int variant : {1, 2}) {
         env->context->impl().conv_variant = variant;
         for (const auto& k : kCases) {
@@ -132,6 +134,7 @@ TEST_CASE(
 TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     auto env = make_gpu_env();
     if (!env) return;
+    env->context->impl().winograd = 1;
     // 4 KiB bindings: the weights, input planes and outputs below all need several slices,
     // over output channels and over images.
     env->context->impl().max_binding_override = 4096;

@@ -13,8 +13,9 @@ using namespace rmvk;
 namespace {
 
 // lavapipe on an AVX2 machine, and a discrete GPU.
-DeviceCaps cpu_device() {
+DeviceCaps cpu_device(DeviceCaps::Winograd winograd = DeviceCaps::Winograd::Off) {
     DeviceCaps caps;
+    caps.winograd = winograd;
     caps.type = "cpu";
     caps.subgroup_shuffle = true;
     caps.subgroup_size = 8;
@@ -23,8 +24,9 @@ DeviceCaps cpu_device() {
     return caps;
 }
 
-DeviceCaps gpu_device() {
+DeviceCaps gpu_device(DeviceCaps::Winograd winograd = DeviceCaps::Winograd::Off) {
     DeviceCaps caps;
+    caps.winograd = winograd;
     caps.type = "discrete";
     caps.subgroup_shuffle = true;
     caps.subgroup_size = 32;
@@ -174,4 +176,77 @@ TEST_CASE("channel windows move the bindings' limits") {
     CHECK(push.y_channel == 8);
     CHECK(push.y_image_stride == 46 * 81);
     CHECK(push.x_image_stride == 8 * 81);
+}
+
+TEST_CASE("Winograd where the cost model says it is faster, by the kind of layer") {
+    using W = DeviceCaps::Winograd;
+    // ResNet's 3x3 layers: F(4,3) down to 14x14 (output channels across lanes where there are
+    // few tiles), F(2,3) at 7x7 (4 tiles of F(4,3) would leave most of the GEMM idle).
+    struct Expect {
+        int64_t c, hw;
+        const char* name;
+        bool transposed;
+    };
+    for (Expect e : {Expect{64, 56, "winograd F(4,3)", true},
+                     {128, 28, "winograd F(4,3)", false},
+                     {256, 14, "winograd F(4,3)", true},
+                     {512, 7, "winograd F(2,3)", true}}) {
+        CAPTURE(e.c);
+        Conv v = conv(1, e.c, e.hw, e.hw, e.c, 3);
+        ConvPlan p = plan(v, cpu_device(W::Auto));
+        CHECK(p.name == e.name);
+        CHECK(p.weights.winograd_transposed == e.transposed);
+        CHECK(p.weights.packed_rows == (e.transposed ? 0u : 16u));
+        REQUIRE(p.dispatches.size() == 3);
+        CHECK(p.kernels.at(p.dispatches[0].kernel).shader == "winograd_input");
+        CHECK(p.kernels.at(p.dispatches[1].kernel).shader == "conv2d_direct");
+        CHECK(p.kernels.at(p.dispatches[2].kernel).shader == "winograd_output");
+        CHECK_FALSE(p.dispatches[0].after_previous);
+        CHECK(p.dispatches[1].after_previous);
+        CHECK(p.dispatches[2].after_previous);
+        // GEMM groups: one per transformed position.
+        CHECK(p.dispatches[1].groups[2] == (e.name[11] == '4' ? 36u : 16u));
+        const int64_t m = e.name[11] - '0', tiles = (e.hw + m - 1) / m * ((e.hw + m - 1) / m);
+        const int64_t padded =
+            (tiles + (e.transposed ? 15 : 3)) / (e.transposed ? 16 : 4) * (e.transposed ? 16 : 4);
+        CHECK(p.winograd_input_elements == uint64_t((m + 2) * (m + 2) * e.c * padded));
+        CHECK(p.winograd_product_elements == uint64_t((m + 2) * (m + 2) * e.c * padded));
+    }
+    // Narrow layers and the 3-channel stem stay direct: the transforms would cost more.
+    Conv narrow = conv(1, 8, 56, 56, 8, 3);
+    CHECK(plan(narrow, cpu_device(W::Auto)).name == "direct rows");
+    Conv stem = conv(1, 3, 224, 224, 64, 3);
+    CHECK(plan(stem, cpu_device(W::Auto)).name == "direct rows");
+    // So do tiny ones, where two more dispatches cost more than the multiplications saved.
+    Conv tiny = conv(1, 64, 7, 7, 64, 3);
+    CHECK(plan(tiny, cpu_device(W::Auto)).name == "direct rows");
+    // Not a Winograd conv: strided, dilated, grouped, 1x1.
+    Conv strided = conv(1, 64, 56, 56, 64, 3, 2);
+    CHECK(plan(strided, cpu_device(W::On)).name == "direct rows");
+    Conv grouped = conv(1, 64, 56, 56, 64, 3, 1, 2);
+    CHECK(plan(grouped, cpu_device(W::On)).name == "direct rows");
+    Conv dilated = conv(1, 64, 28, 28, 64, 3);
+    dilated.attrs.dilations = {2, 2};
+    dilated.attrs.pads = {2, 2, 2, 2};
+    CHECK(plan(dilated, cpu_device(W::On)).name == "direct rows");
+    Conv pointwise = conv(1, 64, 28, 28, 64, 1);
+    CHECK(plan(pointwise, cpu_device(W::On)).name == "direct");
+    // Off, and GPUs (the cost model is fitted to the CPU kernel), keep the spatial kernels;
+    // forcing it on a GPU runs the GEMM on the tiled kernel with unpacked weights.
+    Conv v = conv(1, 64, 56, 56, 64, 3);
+    CHECK(plan(v, cpu_device(W::Off)).name == "direct rows");
+    CHECK(plan(v, gpu_device(W::Auto)).name == "tiled");
+    ConvPlan forced = plan(v, gpu_device(W::On));
+    CHECK(forced.name == "winograd F(4,3)");
+    CHECK(forced.kernels.at(forced.dispatches[1].kernel).shader == "conv2d");
+    CHECK(forced.weights.packed_rows == 0);
+    DeviceCaps f2 = cpu_device(W::On);
+    f2.winograd_m = 2;
+    CHECK(plan(v, f2).name == "winograd F(2,3)");
+    // Transformed tensors that exceed one binding: the spatial plan, whose bindings fit.
+    DeviceCaps small = cpu_device(W::On);
+    small.max_binding_bytes = 1 << 20;  // V of F(4,3) is 36 x 64 x 196 floats = 1.8 MB
+    ConvPlan spatial = plan(v, small);
+    CHECK(spatial.name == "direct rows");
+    CHECK(spatial.dispatches.size() == 1);
 }

@@ -59,10 +59,12 @@ struct WindowCase {
     int64_t y_channels, y_channel, oc;
     int64_t r_channels, r_channel;  // 0 channels: no residual
     uint64_t x_first;               // the input's element offset in its buffer
+    bool winograd = false;          // through the Winograd kernels
 };
 
-void run_window_case(GpuEnv& env, const WindowCase& k) {
-    CAPTURE(k.name);
+void run_window_case(GpuEnv& env, const WindowCase& k, int orientation = 0) {
+    const std::string name = k.name;
+    CAPTURE(name);
     Context::Impl& ctx = env.context->impl();
     const int64_t n = 2;
     rm::Attrs a;
@@ -97,11 +99,20 @@ void run_window_case(GpuEnv& env, const WindowCase& k) {
     problem.out_channels = k.oc;
     problem.y_channel = k.y_channel;
     problem.residual_channel = k.r_channel;
-    ConvPlan plan = plan_conv(problem, device_caps(ctx));
+    DeviceCaps caps = device_caps(ctx);
+    caps.winograd = k.winograd ? DeviceCaps::Winograd::On : DeviceCaps::Winograd::Off;
+    caps.winograd_orientation = orientation;  // the GEMM with tiles or channels across lanes
+    ConvPlan plan = plan_conv(problem, caps);
+    CHECK((plan.weights.winograd_m != 0) == k.winograd);
     HostTensor xd = host_tensor(ctx, x, k.x_first),
                wd = host_tensor(ctx, conv_device_weights(w, k.group, plan.weights)),
                bd = host_tensor(ctx, b), yd = host_tensor(ctx, y0), rd = host_tensor(ctx, r);
+    rm::Tensor scratch_v({int64_t(std::max<uint64_t>(plan.winograd_input_elements, 1))}),
+        scratch_m({int64_t(std::max<uint64_t>(plan.winograd_product_elements, 1))});
+    HostTensor vd = host_tensor(ctx, scratch_v), md = host_tensor(ctx, scratch_m);
     std::array<VkBuffer, kConvOperands> buffers{};
+    buffers[size_t(ConvOperand::WinogradInput)] = vd.buffer->handle();
+    buffers[size_t(ConvOperand::WinogradProduct)] = md.buffer->handle();
     buffers[size_t(ConvOperand::X)] = xd.buffer->handle();
     buffers[size_t(ConvOperand::W)] = wd.buffer->handle();
     buffers[size_t(ConvOperand::Bias)] = bd.buffer->handle();
@@ -134,6 +145,9 @@ const WindowCase kWindowCases[] = {
     {"1x1 pointwise, input at an odd offset", 6, 8, 1, 1, 0, 1, 12, 4, 8, 21, 5, 13, 15, 1, 3},
     {"1x1 stride 2, rows of 4k floats", 7, 12, 1, 2, 0, 1, 10, 2, 7, 9, 1, 5, 5, 0, 0},
     {"3x3 groups 2", 7, 7, 3, 1, 1, 2, 10, 2, 6, 12, 6, 4, 6, 1, 0},
+    {"Winograd, odd sizes", 9, 11, 3, 1, 1, 1, 11, 3, 5, 13, 4, 6, 9, 2, 0, true},
+    {"Winograd, rows of 8 pixels", 6, 16, 3, 1, 1, 1, 9, 4, 5, 20, 16, 4, 4, 0, 0, true},
+    {"Winograd, output channels of 4k", 7, 8, 3, 1, 1, 1, 10, 1, 6, 21, 5, 8, 15, 3, 0, true},
 };
 
 }  // namespace
@@ -144,7 +158,9 @@ TEST_CASE("both conv kernels read and write channel windows of batch-2 tensors")
     for (int variant : {1, 2}) {
         CAPTURE(variant);
         env->context->impl().conv_variant = variant;
-        for (const auto& k : kWindowCases) run_window_case(*env, k);
+        for (const auto& k : kWindowCases)
+            for (int orientation : {1, 2})
+                if (orientation == 1 || k.winograd) run_window_case(*env, k, orientation);
     }
     check_validation_clean(*env);
 }

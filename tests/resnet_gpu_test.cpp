@@ -52,6 +52,30 @@ TEST_CASE("built-in ResNets, residual and plain, match the CPU executor") {
     check_validation_clean(*env);
 }
 
+TEST_CASE("built-in ResNets match the CPU executor with Winograd in every 3x3 stride-1 conv") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    env->context->impl().winograd = 2;  // wherever it applies, F(4,3) or F(2,3) as planned
+    for (int m : {2, 4}) {
+        env->context->impl().winograd_m = m;
+        for (const char* arch : {"resnet18", "resnet50"}) {
+            CAPTURE(m);
+            CAPTURE(arch);
+            rm::Graph residual = small_resnet(arch, 32, 28);
+            CHECK(gpu_vs_cpu(*env->context, residual, 2) <= kTolerance);
+            CHECK(gpu_vs_cpu(*env->context, rm::rm_transform(residual).plain, 1) <= kTolerance);
+        }
+    }
+    GraphRunner runner(*env->context, small_resnet("resnet18", 32, 28), 1);
+    auto res = runner.run({{"input", random_tensor({1, 3, 32, 28}, 3, 0.0f, 1.0f)}});
+    int winograd = 0;
+    for (const auto& t : res.timings) winograd += t.method.rfind("winograd", 0) == 0;
+    CHECK(winograd == 13);  // every 3x3 conv but the three with stride 2
+    env->context->impl().winograd = 0;
+    env->context->impl().winograd_m = 0;
+    check_validation_clean(*env);
+}
+
 TEST_CASE("residual Adds are fused into the conv that runs last, on both conv kernels") {
     auto env = make_gpu_env();
     if (!env) return;

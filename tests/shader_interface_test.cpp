@@ -279,11 +279,47 @@ TEST_CASE("pool, element-wise, gemm, softmax and peak-probe constants match thei
                {FIELD(PeakBandwidthSpec, "", workgroup_size)});
 }
 
+TEST_CASE("Winograd transform constants match their shaders") {
+    check_push(
+        "winograd_input", sizeof(WinogradInputPush),
+        {FIELD(WinogradInputPush, "x_off", x_off), FIELD(WinogradInputPush, "v_off", v_off),
+         FIELD(WinogradInputPush, "c", c), FIELD(WinogradInputPush, "h", h),
+         FIELD(WinogradInputPush, "w", w),
+         FIELD(WinogradInputPush, "x_image_stride", x_image_stride),
+         FIELD(WinogradInputPush, "x_channel", x_channel),
+         FIELD(WinogradInputPush, "tiles_h", tiles_h), FIELD(WinogradInputPush, "tiles_w", tiles_w),
+         FIELD(WinogradInputPush, "tiles", tiles),
+         FIELD(WinogradInputPush, "tiles_padded", tiles_padded),
+         FIELD(WinogradInputPush, "pad_top", pad_top),
+         FIELD(WinogradInputPush, "pad_left", pad_left)});
+    check_spec("winograd_input", sizeof(WinogradInputSpec),
+               {FIELD(WinogradInputSpec, "M", m), FIELD(WinogradInputSpec, "PACKED", packed)});
+    check_push(
+        "winograd_output", sizeof(WinogradOutputPush),
+        {FIELD(WinogradOutputPush, "m_off", m_off), FIELD(WinogradOutputPush, "b_off", b_off),
+         FIELD(WinogradOutputPush, "y_off", y_off), FIELD(WinogradOutputPush, "r_off", r_off),
+         FIELD(WinogradOutputPush, "oc", oc), FIELD(WinogradOutputPush, "oh", oh),
+         FIELD(WinogradOutputPush, "ow", ow),
+         FIELD(WinogradOutputPush, "y_image_stride", y_image_stride),
+         FIELD(WinogradOutputPush, "y_channel", y_channel),
+         FIELD(WinogradOutputPush, "r_image_stride", r_image_stride),
+         FIELD(WinogradOutputPush, "r_channel", r_channel),
+         FIELD(WinogradOutputPush, "tiles_h", tiles_h),
+         FIELD(WinogradOutputPush, "tiles_w", tiles_w), FIELD(WinogradOutputPush, "tiles", tiles),
+         FIELD(WinogradOutputPush, "tiles_padded", tiles_padded),
+         FIELD(WinogradOutputPush, "has_bias", has_bias)});
+    check_spec(
+        "winograd_output", sizeof(WinogradOutputSpec),
+        {FIELD(WinogradOutputSpec, "M", m), FIELD(WinogradOutputSpec, "RELU", relu),
+         FIELD(WinogradOutputSpec, "RESIDUAL", residual), FIELD(WinogradOutputSpec, "Y4", y4),
+         FIELD(WinogradOutputSpec, "TRANSPOSED", transposed)});
+}
+
 TEST_CASE("every compiled shader is covered by a check above") {
     // A new shader family needs its Push/Spec structs and a check here.
-    std::vector<std::string> covered = {"conv2d",  "conv2d_direct",   "pool2d",
-                                        "eltwise", "global_avg_pool", "gemm",
-                                        "softmax", "peak_fma",        "peak_bandwidth"};
+    std::vector<std::string> covered = {
+        "conv2d",  "conv2d_direct", "pool2d",         "eltwise",        "global_avg_pool", "gemm",
+        "softmax", "peak_fma",      "peak_bandwidth", "winograd_input", "winograd_output"};
     for (const auto& e : shaders::kAll) {
         CAPTURE(e.name);
         CHECK(std::find(covered.begin(), covered.end(), std::string(e.name)) != covered.end());

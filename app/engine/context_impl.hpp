@@ -107,9 +107,11 @@ struct Context::Impl {
     // Conv kernel choice: 0 by device type, 1 shared-memory tiles (GPUs), 2 texel-buffer direct
     // (CPUs).
     int conv_variant = 0;
-    // Winograd for stride-1 3x3 convs: 0 per layer where measured faster (RMVK_WINOGRAD=0|1
-    // forces it off|on), 1 never, 2 wherever it applies.
+    // Winograd for stride-1 3x3 convs: 0 per layer where measured faster (or as RMVK_WINOGRAD
+    // says), 1 never, 2 wherever it applies; winograd_m 2 or 4 allows only F(2,3) or F(4,3).
     int winograd = 0;
+    int winograd_m = 0;
+    int winograd_orientation = 0;  // as DeviceCaps::winograd_orientation
     uint64_t offset_alignment() const {
         return std::max(properties.limits.minStorageBufferOffsetAlignment,
                         properties.limits.minTexelBufferOffsetAlignment);

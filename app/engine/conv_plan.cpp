@@ -3,10 +3,13 @@
 #include "app/engine/conv_plan.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "app/engine/conv_plan_internal.hpp"
 #include "app/engine/vulkan_error.hpp"
+#include "rm/winograd.hpp"
 
 namespace rmvk {
 
@@ -24,6 +27,13 @@ BindingRange binding_range(uint64_t tensor_first, uint64_t first, uint64_t count
         throw VulkanError("internal error: a binding of " + std::to_string(range) +
                           " bytes exceeds the device limit of " + std::to_string(max_bytes));
     return {start, range, static_cast<uint32_t>((byte - start) / 4)};
+}
+
+void grid_1d(uint64_t groups, uint32_t out[3]) {
+    uint64_t gx = std::min<uint64_t>(std::max<uint64_t>(groups, 1), 65535);
+    out[0] = static_cast<uint32_t>(gx);
+    out[1] = static_cast<uint32_t>(std::max<uint64_t>((groups + gx - 1) / gx, 1));
+    out[2] = 1;
 }
 
 namespace conv_detail {
@@ -74,8 +84,8 @@ uint32_t packed_rows(const DeviceCaps& caps) {
     return direct_by_device(caps) ? choose_tile(caps, 1, 1).rm : 0;
 }
 
-void plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
-                  ConvOperand x_operand, ConvOperand y_operand, const Tile* forced) {
+uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
+                      const SpatialOperands& operands, const Tile* forced) {
     const rm::Attrs& a = *p.attrs;
     const auto& xs = p.x;
     const auto& ys = p.y;
@@ -108,7 +118,6 @@ void plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
     const int64_t rows = forced ? (std::string(forced->shader) == "conv2d_direct" ? forced->rm : 0)
                                 : packed_rows(caps);
     const bool packed = rows > 0;
-    plan.weights.packed_rows = static_cast<uint32_t>(rows);
     const int64_t packed_group = packed ? (ocg + rows - 1) / rows * rows * k : 0;
     auto weight_span = [&](int64_t oc0,
                            int64_t count) -> std::pair<uint64_t, uint64_t> {  // elements
@@ -212,13 +221,13 @@ void plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
             PlannedDispatch d;
             d.kernel = kernel;
             ConvPush push{};
-            d.bindings.push_back(bind(x_operand, p.x_first, static_cast<uint64_t>(n0) * x_stride,
+            d.bindings.push_back(bind(operands.x, p.x_first, static_cast<uint64_t>(n0) * x_stride,
                                       span(nb, x_stride, p.x_channel + c, hw), push.x_off,
                                       x4 || xr4 ? 16 : 4));
             if (x4) push.x_off /= 4;  // in texels (the start is 16-byte aligned, x_stride % 4 == 0)
             auto [w_first, w_count] = weight_span(oc0, occ);
             d.bindings.push_back(
-                bind(ConvOperand::W, 0, w_first, w_count, push.w_off, packed ? 16 : 4));
+                bind(operands.w, 0, w_first, w_count, push.w_off, packed ? 16 : 4));
             if (packed) {
                 if (push.w_off % 4 != 0)
                     throw VulkanError(
@@ -229,10 +238,10 @@ void plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
                 d.bindings.push_back(bind(ConvOperand::Bias, 0, static_cast<uint64_t>(oc0),
                                           static_cast<uint64_t>(occ), push.b_off, 4));
             else  // unused (has_bias = 0): any valid range
-                d.bindings.push_back(bind(ConvOperand::W, 0, 0, 1, push.b_off, 4));
+                d.bindings.push_back(bind(operands.w, 0, 0, 1, push.b_off, 4));
             // Output and residual: from channel oc0 (of the window) of image n0.
             d.bindings.push_back(
-                bind(y_operand, p.y_first,
+                bind(operands.y, p.y_first,
                      static_cast<uint64_t>(n0) * y_stride + static_cast<uint64_t>(oc0) * ohw,
                      span(nb, y_stride, p.y_channel + occ, ohw), push.y_off, y4 ? 16 : 4));
             push.r_off = push.y_off;
@@ -270,13 +279,63 @@ void plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
             plan.dispatches.push_back(std::move(d));
         }
     }
+    return static_cast<uint32_t>(rows);
 }
 
 }  // namespace conv_detail
 
+namespace conv_detail {
+
+// Estimated nanoseconds per unit of work on lavapipe (2 threads, AVX2), fitted to per-stage
+// timings of ResNet layer shapes and of narrow layers (tests/bench/winograd_layers.sh): a
+// multiply-add slot (useful or padding: rows rounded to 16 per invocation, columns to whole
+// workgroups) of the direct 3x3 kernel and of the Winograd GEMM, an element a spatial kernel
+// stores (lavapipe stores lane by lane), an element of the transformed input (written by its
+// transform, read by the GEMM) and of the products (read by the output transform), and each
+// dispatch (the barrier before it and handing out its workgroups: ~40 us, which decides the
+// smallest layers).
+constexpr double kDirectSlotNs = 0.10, kGemmSlotNs = 0.12, kStoreNs = 2.5, kInputNs = 2.5,
+                 kProductNs = 1.6, kDispatchNs = 40e3;
+
+double estimated_ns(const ConvPlan& plan) {
+    double ns = kInputNs * static_cast<double>(plan.winograd_input_elements) +
+                kProductNs * static_cast<double>(plan.winograd_product_elements) +
+                kDispatchNs * static_cast<double>(plan.dispatches.size());
+    for (const auto& d : plan.dispatches) {
+        const ConvKernelUse& k = plan.kernels.at(d.kernel);
+        if (k.shader != "conv2d_direct" && k.shader != "conv2d") continue;
+        ConvSpec spec;  // the first member of DirectConvSpec too
+        std::memcpy(&spec, k.spec.data(), sizeof spec);
+        const ConvPush push = d.push.as<ConvPush>();
+        const double slots = static_cast<double>(d.groups[0]) * spec.tn * d.groups[1] * spec.tm *
+                             d.groups[2] * push.cg * spec.kh * spec.kw;
+        const double stores =
+            static_cast<double>(push.n) * push.ocg * d.groups[2] * push.oh * push.ow;
+        ns += (plan.winograd_input_elements ? kGemmSlotNs : kDirectSlotNs) * slots +
+              kStoreNs * stores;
+    }
+    return ns;
+}
+
+}  // namespace conv_detail
+
+// Winograd where it applies and, unless forced, where the cost model says it is faster: so far
+// the model is fitted to the CPU-device kernel only, so other devices keep the spatial kernels.
 ConvPlan plan_conv(const ConvProblem& problem, const DeviceCaps& caps) {
+    using namespace conv_detail;
     ConvPlan plan;
-    conv_detail::plan_spatial(problem, caps, plan, ConvOperand::X, ConvOperand::Y, nullptr);
+    plan.weights.packed_rows = plan_spatial(problem, caps, plan, {}, nullptr);
+    const bool forced = caps.winograd == DeviceCaps::Winograd::On;
+    if (!forced && !direct_by_device(caps)) return plan;
+    double best = forced ? INFINITY : estimated_ns(plan);
+    for (const WinogradOption& o : winograd_options(problem, caps)) {
+        ConvPlan w;
+        plan_winograd(problem, caps, o.m, o.transposed, w);
+        if (double ns = estimated_ns(w); ns < best) {
+            best = ns;
+            plan = std::move(w);
+        }
+    }
     return plan;
 }
 
@@ -296,6 +355,21 @@ rm::Tensor pack_conv_weights(const rm::Tensor& w, int64_t groups, uint32_t rows)
 
 rm::Tensor conv_device_weights(const rm::Tensor& w, int64_t groups,
                                const ConvWeightLayout& layout) {
+    if (layout.winograd_m) {
+        // U[xi][oc][c] as the weights [(m+2)^2 * oc, c, 1, 1] of a grouped pointwise conv.
+        rm::Tensor u = rm::winograd::transform_weights(w, static_cast<int>(layout.winograd_m));
+        const int64_t positions = u.shape[0], oc = u.shape[1], c = u.shape[2];
+        if (layout.winograd_transposed) {  // [xi][c][oc]: the GEMM's input, oc across lanes
+            rm::Tensor t({positions * c, oc});
+            for (int64_t xi = 0; xi < positions; ++xi)
+                for (int64_t o = 0; o < oc; ++o)
+                    for (int64_t ci = 0; ci < c; ++ci)
+                        t.data[(xi * c + ci) * oc + o] = u.data[(xi * oc + o) * c + ci];
+            return t;
+        }
+        u.shape = {positions * oc, c, 1, 1};
+        return layout.packed_rows ? pack_conv_weights(u, positions, layout.packed_rows) : u;
+    }
     return layout.packed_rows ? pack_conv_weights(w, groups, layout.packed_rows) : w;
 }
 

@@ -26,8 +26,12 @@ struct DeviceCaps {
     ConvKernel conv_kernel = ConvKernel::Auto;  // Auto: by device type
     enum class Winograd { Auto, Off, On };
     Winograd winograd = Winograd::Auto;  // Auto: per layer, where measured faster
-    std::string tile;                    // "name:TM:TN:TK:RM:RN" (RMVK_CONV_TILE); "": chosen
-    uint32_t cu = 0;  // direct kernel's input channels per iteration (RMVK_CONV_CU); 0: chosen
+    uint32_t winograd_m = 0;             // 2 or 4: only F(m, 3); 0: chosen
+    // The Winograd GEMM's orientation: 0 chosen, 1 tiles across lanes, 2 output channels
+    // across lanes (CPU kernel, oc % 4 == 0).
+    int winograd_orientation = 0;
+    std::string tile;  // "name:TM:TN:TK:RM:RN" (RMVK_CONV_TILE); "": chosen
+    uint32_t cu = 0;   // direct kernel's input channels per iteration (RMVK_CONV_CU); 0: chosen
 };
 
 // Elements one binding can always cover, whatever the alignment of its start.
@@ -42,6 +46,10 @@ struct BindingRange {
 };
 BindingRange binding_range(uint64_t tensor_first, uint64_t first, uint64_t count, uint64_t align,
                            uint64_t max_bytes);
+
+// A 2-D grid of at least `groups` workgroups, for kernels that use flat_group_id() (grids
+// wider than the 65535 every device allows in x).
+void grid_1d(uint64_t groups, uint32_t out[3]);
 
 // The tensors a conv plan binds. Weights and bias sit at the start of their own buffers; the
 // Winograd operands are scratch buffers the runner provides (ConvPlan's sizes).
@@ -68,6 +76,7 @@ struct ConvProblem {
 struct ConvWeightLayout {
     uint32_t packed_rows = 0;  // 0: [oc, cg, kh, kw] as in the graph; else pack_conv_weights
     uint32_t winograd_m = 0;   // 2 or 4: transformed for F(m, 3) (then packed) first
+    bool winograd_transposed = false;  // transformed as [xi][c][oc] instead of [xi][oc][c]
 };
 
 // One pipeline a plan uses.

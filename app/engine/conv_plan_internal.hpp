@@ -2,6 +2,7 @@
 // Shared by the conv planner's files (conv_plan.cpp, conv_plan_winograd.cpp): tile choice and
 // the spatial (direct or tiled) planner.
 #include <cstdint>
+#include <vector>
 
 #include "app/engine/conv_plan.hpp"
 
@@ -20,9 +21,28 @@ Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_
 // Output channels per packed row group for this device's conv kernel; 0: weights not packed.
 uint32_t packed_rows(const DeviceCaps& caps);
 
-// Appends the kernel and dispatches of a direct or tiled conv to `plan`, reading x_operand and
-// writing y_operand; `forced`: this tile instead of the device's choice.
-void plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
-                  ConvOperand x_operand, ConvOperand y_operand, const Tile* forced);
+// Which operands a spatial plan binds as its input, weights and output.
+struct SpatialOperands {
+    ConvOperand x = ConvOperand::X, w = ConvOperand::W, y = ConvOperand::Y;
+};
+// Appends the kernel and dispatches of a direct or tiled conv to `plan`; `forced`: this tile
+// instead of the device's choice. Returns the packing its weights need (0: unpacked).
+uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan,
+                      const SpatialOperands& operands, const Tile* forced);
+
+// The Winograd plans this conv allows: F(m, 3) with the GEMM's tiles or (transposed) output
+// channels across lanes, where it applies and every transformed tensor fits one binding.
+struct WinogradOption {
+    uint32_t m = 0;
+    bool transposed = false;
+};
+std::vector<WinogradOption> winograd_options(const ConvProblem& p, const DeviceCaps& caps);
+// Appends the three stages of a Winograd F(m, 3) conv to `plan`.
+void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, bool transposed,
+                   ConvPlan& plan);
+
+// Device time of a plan on the CPU-device kernels (lavapipe) by the cost model the planner
+// chooses with (README, Performance: "Winograd").
+double estimated_ns(const ConvPlan& plan);
 
 }  // namespace rmvk::conv_detail

@@ -71,6 +71,7 @@ struct NodeTiming {
     double device_ms = 0;
     int64_t macs = 0;
     std::string fused_into;
+    std::string method;  // how a conv ran: "direct rows", "tiled", "winograd F(4,3)", ...
 };
 
 struct RunOptions {

@@ -531,9 +531,13 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
     }
     std::vector<double> node_ms(m.graph.nodes.size(), 0.0);
     for (size_t si = 0; si < m.steps.size(); ++si) node_ms[m.steps[si].node] = step_ms[si];
+    std::vector<const std::string*> method(m.graph.nodes.size(), nullptr);
+    for (const auto& s : m.steps)
+        if (!s.conv.name.empty()) method[s.node] = &s.conv.name;
     for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
         const auto& n = m.graph.nodes[i];
-        r.timings.push_back({n.name, n.op, node_ms[i], m.macs[i], m.fused_into[i]});
+        r.timings.push_back({n.name, n.op, node_ms[i], m.macs[i], m.fused_into[i],
+                             method[i] ? *method[i] : std::string()});
         r.device_total_ms += node_ms[i];
     }
     r.wall_ms = ms_since(start);

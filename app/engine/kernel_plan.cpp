@@ -18,11 +18,7 @@ BufferRange KernelPlanner::bind(const TensorRef& t, uint64_t first, uint64_t cou
 }
 
 void KernelPlanner::grid_1d(uint64_t groups, uint32_t out[3]) {
-    uint64_t gx = std::min<uint64_t>(std::max<uint64_t>(groups, 1), 65535);
-    out[0] = static_cast<uint32_t>(gx);
-    out[1] = static_cast<uint32_t>((groups + gx - 1) / gx);
-    out[2] = 1;
-    if (out[1] == 0) out[1] = 1;
+    rmvk::grid_1d(groups, out);
 }
 
 }  // namespace rmvk

@@ -1,7 +1,7 @@
 // Conv on the device: the planner's device description, and a plan turned into pipelines and
 // descriptor ranges.
 #include <cstdlib>
-#include <cstring>
+#include <string>
 
 #include "app/engine/kernel_plan.hpp"
 
@@ -20,9 +20,15 @@ DeviceCaps device_caps(const Context::Impl& ctx) {
                                                : K::Auto;
     using W = DeviceCaps::Winograd;
     caps.winograd = ctx.winograd == 1 ? W::Off : ctx.winograd == 2 ? W::On : W::Auto;
+    caps.winograd_m = static_cast<uint32_t>(ctx.winograd_m);
+    caps.winograd_orientation = ctx.winograd_orientation;
+    // RMVK_WINOGRAD (benchmarks): 0 off, 1 on wherever it applies, 2 or 4 only F(2,3) / F(4,3);
+    // anything else: chosen per layer.
     if (const char* env = std::getenv("RMVK_WINOGRAD"); env && caps.winograd == W::Auto) {
-        if (std::strcmp(env, "0") == 0) caps.winograd = W::Off;
-        if (std::strcmp(env, "1") == 0) caps.winograd = W::On;
+        const std::string v = env;
+        if (v == "0") caps.winograd = W::Off;
+        if (v == "1" || v == "2" || v == "4") caps.winograd = W::On;
+        if (v == "2" || v == "4") caps.winograd_m = static_cast<uint32_t>(v[0] - '0');
     }
     // Tuning experiments.
     if (const char* env = std::getenv("RMVK_CONV_TILE")) caps.tile = env;

@@ -64,6 +64,39 @@ struct DirectConvSpec {
     uint32_t rows;  // row layout: RN neighbouring pixels of one output row per invocation
 };
 
+// shaders/winograd_input.comp: tiles of channels [x_channel, x_channel + c) of x, numbered
+// (image, tile row, tile column) and padded to tiles_padded (a multiple of 4) per V row.
+struct WinogradInputPush {
+    uint32_t x_off, v_off;  // v_off in vec4s
+    uint32_t c, h, w;
+    uint32_t x_image_stride, x_channel;
+    uint32_t tiles_h, tiles_w, tiles, tiles_padded;
+    int32_t pad_top, pad_left;
+};
+static_assert(sizeof(WinogradInputPush) <= kMaxPushBytes);
+struct WinogradInputSpec {
+    uint32_t m;       // F(m, 3)
+    uint32_t packed;  // V as the GEMM's packed weights (output channels across lanes)
+};
+
+// shaders/winograd_output.comp: writes channels [y_channel, y_channel + oc) of y.
+struct WinogradOutputPush {
+    uint32_t m_off, b_off, y_off, r_off;  // m_off in RGBA texels
+    uint32_t oc, oh, ow;
+    uint32_t y_image_stride, y_channel;
+    uint32_t r_image_stride, r_channel;
+    uint32_t tiles_h, tiles_w, tiles, tiles_padded;
+    uint32_t has_bias;
+};
+static_assert(sizeof(WinogradOutputPush) <= kMaxPushBytes);
+struct WinogradOutputSpec {
+    uint32_t m;
+    uint32_t relu;
+    uint32_t residual;
+    uint32_t y4;          // rows of a tile stored as vec4s (F(4,3), aligned rows of 4k floats)
+    uint32_t transposed;  // products as [xi][tile][oc] (output channels across lanes)
+};
+
 // shaders/pool2d.comp
 struct PoolPush {
     uint32_t x_off, y_off;
