@@ -447,6 +447,9 @@ Graph load_onnx_bytes(const void* data, size_t size, const std::string& label,
         throw Error(label + ": " + msg);
     }
     check_old_softmax(l, shapes);
+    // A plain model (written by rmvk or another tool) keeps its Dirac and zero blocks as
+    // structure, not values.
+    structure_conv_weights(l.graph);
     return std::move(l.graph);
 }
 

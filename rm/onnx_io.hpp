@@ -11,7 +11,8 @@ namespace rm {
 // files beside the model; initializers that are also graph inputs are treated as constants;
 // Constant nodes feeding Reshape become initializers. Throws rm::Error that names the file,
 // the node and the operator ("model.onnx: node 'Conv_12' (Conv): group=3 does not divide 64
-// input channels"). Runs infer_shapes before returning.
+// input channels"). Runs infer_shapes before returning, and keeps conv weights that have Dirac
+// or zero blocks (a plain model's widened convs) as structured weights (structure_conv_weights).
 Graph load_onnx(const std::string& path);
 
 // The same from bytes in memory (fuzzing, tests). `label` stands for the file name in errors;
