@@ -48,6 +48,15 @@ bool is_parameter_input(const Node& n, size_t index) {
     return true;
 }
 
+// A structured conv multiplies only its blocks: the dense MACs scaled by the blocks' share.
+int64_t node_structured_macs(const Graph& graph, const Node& n, int64_t dense_macs) {
+    const ConvStructure* s =
+        n.op == Op::Conv && n.inputs.size() > 1 ? graph.structure(n.inputs[1]) : nullptr;
+    if (!s || dense_macs == 0) return dense_macs;
+    const int64_t per_pixel = s->out_channels() * s->shape[1] * s->shape[2] * s->shape[3];
+    return per_pixel ? dense_macs / per_pixel * s->block_macs_per_pixel() : 0;
+}
+
 }  // namespace
 
 GraphCost compute_cost(const Graph& graph, const ShapeMap& shapes) {
@@ -57,14 +66,25 @@ GraphCost compute_cost(const Graph& graph, const ShapeMap& shapes) {
         NodeCost c;
         c.node = n.name;
         c.macs = node_macs(n, shapes);
+        c.structured_macs = node_structured_macs(graph, n, c.macs);
         for (size_t i = 0; i < n.inputs.size(); ++i) {
             if (!is_parameter_input(n, i)) continue;
-            auto it = graph.initializers.find(n.inputs[i]);
-            if (it == graph.initializers.end()) continue;
-            c.params += it->second.size();
-            if (counted.insert(n.inputs[i]).second) cost.total_params += it->second.size();
+            int64_t dense = 0, stored = 0;
+            if (auto it = graph.initializers.find(n.inputs[i]); it != graph.initializers.end())
+                dense = stored = it->second.size();
+            else if (const ConvStructure* s = graph.structure(n.inputs[i]))
+                dense = s->dense_values(), stored = s->stored_values();
+            else
+                continue;
+            c.params += dense;
+            c.structured_params += stored;
+            if (counted.insert(n.inputs[i]).second) {
+                cost.total_params += dense;
+                cost.total_structured_params += stored;
+            }
         }
         cost.total_macs += c.macs;
+        cost.total_structured_macs += c.structured_macs;
         cost.nodes.push_back(std::move(c));
     }
     return cost;

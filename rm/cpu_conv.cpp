@@ -107,19 +107,20 @@ struct ConvGeometry {
     }
 };
 
-ConvGeometry geometry(const Tensor& x, const Tensor& w, const Attrs& a) {
-    if (x.shape.size() != 4 || w.shape.size() != 4)
+// The geometry of a conv over `cin` channels of x (all of them, or a structured block's range).
+ConvGeometry geometry(const Tensor& x, int64_t cin, const Shape& w, const Attrs& a) {
+    if (x.shape.size() != 4 || w.size() != 4)
         throw Error("conv2d needs a 4-D input and weight, got " + to_string(x.shape) + " and " +
-                    to_string(w.shape));
+                    to_string(w));
     if (!a.auto_pad.empty() && a.auto_pad != "NOTSET")
         throw Error("conv2d: auto_pad " + a.auto_pad +
                     " must be resolved into pads first (infer_shapes does)");
     ConvGeometry g{};
-    g.batch = x.shape[0], g.cin = x.shape[1], g.h = x.shape[2], g.w = x.shape[3];
-    g.group = a.group, g.cout = w.shape[0], g.kh = w.shape[2], g.kw = w.shape[3];
-    if (g.group <= 0 || g.cin % g.group || g.cout % g.group || w.shape[1] * g.group != g.cin)
-        throw Error("conv2d: weight " + to_string(w.shape) + " with group " +
-                    std::to_string(g.group) + " does not fit input " + to_string(x.shape));
+    g.batch = x.shape[0], g.cin = cin, g.h = x.shape[2], g.w = x.shape[3];
+    g.group = a.group, g.cout = w[0], g.kh = w[2], g.kw = w[3];
+    if (g.group <= 0 || g.cin % g.group || g.cout % g.group || w[1] * g.group != g.cin)
+        throw Error("conv2d: weight " + to_string(w) + " with group " + std::to_string(g.group) +
+                    " does not fit input " + to_string(x.shape));
     g.cin_g = g.cin / g.group, g.cout_g = g.cout / g.group;
     g.sh = a.strides[0], g.sw = a.strides[1], g.dh = a.dilations[0], g.dw = a.dilations[1];
     g.pt = a.pads[0], g.pl = a.pads[1];
@@ -229,12 +230,14 @@ void compute_task(MicroKernel kernel, const ConvGeometry& g, const float* x, con
     }
 }
 
-// Convolution of one (image, group): y_rows[M_g, N] = bias + W_g x im2col(x_group).
+// Convolution of one (image, group): y_rows[M_g, N] = bias + W_g x im2col(x_group), or
+// y_rows += W_g x im2col(x_group) when `fill` is false.
 void conv_one(MicroKernel kernel, const ConvGeometry& g, const float* x_group, const float* w_group,
-              const float* bias, float* y_rows, int threads) {
+              const float* bias, bool fill, float* y_rows, int threads) {
     int64_t n = g.n();
-    for (int64_t m = 0; m < g.cout_g; ++m)
-        std::fill(y_rows + m * n, y_rows + (m + 1) * n, bias ? bias[m] : 0.0f);
+    if (fill)
+        for (int64_t m = 0; m < g.cout_g; ++m)
+            std::fill(y_rows + m * n, y_rows + (m + 1) * n, bias ? bias[m] : 0.0f);
     int64_t n_panels = (n + kNr - 1) / kNr, m_panels = (g.cout_g + kMr - 1) / kMr;
     std::vector<float> w_edge = edge_rows(w_group, g);
     int64_t tiles_n = (n_panels + kTileNPanels - 1) / kTileNPanels;
@@ -251,19 +254,25 @@ void conv_one(MicroKernel kernel, const ConvGeometry& g, const float* x_group, c
     });
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs& a, int threads) {
-    ConvGeometry g = geometry(x, w, a);
+// y[:, y_c0 + channels of w] = (or +=, without `fill`) conv of x[:, x_c0 + cin channels].
+void conv_into(const Tensor& x, int64_t x_c0, int64_t cin, const Tensor& w, const Tensor* bias,
+               bool fill, const Attrs& a, Tensor& y, int64_t y_c0, int threads) {
+    ConvGeometry g = geometry(x, cin, w.shape, a);
+    if (y.shape.size() != 4 || y.shape[0] != g.batch || y.shape[2] != g.oh || y.shape[3] != g.ow ||
+        x_c0 < 0 || x_c0 + cin > x.shape[1] || y_c0 < 0 || y_c0 + g.cout > y.shape[1])
+        throw Error("conv2d: channels [" + std::to_string(x_c0) + ", " +
+                    std::to_string(x_c0 + cin) + ") of " + to_string(x.shape) + " to [" +
+                    std::to_string(y_c0) + ", " + std::to_string(y_c0 + g.cout) + ") of " +
+                    to_string(y.shape) + " do not fit");
     MicroKernel kernel = pick_kernel();
-    Tensor y({g.batch, g.cout, g.oh, g.ow});
     int workers = resolve_threads(threads);
+    const int64_t x_image = x.shape[1] * g.h * g.w, y_image = y.shape[1] * g.n();
     auto run = [&](int64_t job, int inner_threads) {
         int64_t image = job / g.group, gi = job % g.group;
-        const float* xg = x.ptr() + (image * g.cin + gi * g.cin_g) * g.h * g.w;
-        float* yg = y.ptr() + (image * g.cout + gi * g.cout_g) * g.n();
+        const float* xg = x.ptr() + image * x_image + (x_c0 + gi * g.cin_g) * g.h * g.w;
+        float* yg = y.ptr() + image * y_image + (y_c0 + gi * g.cout_g) * g.n();
         const float* bg = bias ? bias->ptr() + gi * g.cout_g : nullptr;
-        conv_one(kernel, g, xg, w.ptr() + gi * g.cout_g * g.k(), bg, yg, inner_threads);
+        conv_one(kernel, g, xg, w.ptr() + gi * g.cout_g * g.k(), bg, fill, yg, inner_threads);
     };
     int64_t jobs = g.batch * g.group;
     // Many small groups (depthwise, grouped convs, batches): one thread per job. Otherwise
@@ -272,6 +281,48 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs&
         parallel_for(jobs, workers, [&](int64_t j) { run(j, 1); });
     else
         for (int64_t j = 0; j < jobs; ++j) run(j, workers);
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs& a, int threads) {
+    ConvGeometry g = geometry(x, x.shape.size() == 4 ? x.shape[1] : 0, w.shape, a);
+    Tensor y;
+    y.shape = {g.batch, g.cout, g.oh, g.ow};
+    y.data.resize(static_cast<size_t>(element_count(y.shape)));  // every value written
+    conv_into(x, 0, g.cin, w, bias, true, a, y, 0, threads);
+    return y;
+}
+
+Tensor conv2d_structured(const Tensor& x, const ConvStructure& s, const Tensor* bias,
+                         const Attrs& a, int threads) {
+    ConvGeometry g = geometry(x, x.shape.size() == 4 ? x.shape[1] : 0, s.shape, a);
+    Tensor y(Shape{g.batch, g.cout, g.oh, g.ow});
+    const int64_t n = g.n();
+    if (bias)
+        for (int64_t image = 0; image < g.batch; ++image)
+            for (int64_t o = 0; o < g.cout; ++o)
+                std::fill_n(y.ptr() + (image * g.cout + o) * n, n, bias->data[o]);
+    for (const auto& b : s.blocks)
+        conv_into(x, b.in_begin, b.in_count(), *b.weight, nullptr, false, block_attrs(s, b, a), y,
+                  b.out_begin, threads);
+    // Dirac entries: scale * the input pixel the centre tap reads.
+    const int64_t cy = (g.kh / 2) * g.dh - g.pt, cx = (g.kw / 2) * g.dw - g.pl;
+    parallel_for(static_cast<int64_t>(s.diracs.size()), threads, [&](int64_t i) {
+        const DiracEntry& d = s.diracs[i];
+        for (int64_t image = 0; image < g.batch; ++image) {
+            const float* src = x.ptr() + (image * g.cin + d.in) * g.h * g.w;
+            float* dst = y.ptr() + (image * g.cout + d.out) * n;
+            for (int64_t oy = 0; oy < g.oh; ++oy) {
+                const int64_t iy = oy * g.sh + cy;
+                if (iy < 0 || iy >= g.h) continue;
+                for (int64_t ox = 0; ox < g.ow; ++ox) {
+                    const int64_t ix = ox * g.sw + cx;
+                    if (ix >= 0 && ix < g.w) dst[oy * g.ow + ox] += d.scale * src[iy * g.w + ix];
+                }
+            }
+        }
+    });
     return y;
 }
 

@@ -79,7 +79,16 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph,
         Tensor out;
         switch (n.op) {
             case Op::Conv:
-                out = cpu::conv2d(need(n, 0), need(n, 1), get(n, 2), a, options.threads);
+                if (const ConvStructure* w =
+                        n.inputs.size() > 1 ? graph.structure(n.inputs[1]) : nullptr) {
+                    if (options.dense_structured)  // one dense weight at a time, freed after
+                        out =
+                            cpu::conv2d(need(n, 0), materialise(*w), get(n, 2), a, options.threads);
+                    else
+                        out = cpu::conv2d_structured(need(n, 0), *w, get(n, 2), a, options.threads);
+                } else {
+                    out = cpu::conv2d(need(n, 0), need(n, 1), get(n, 2), a, options.threads);
+                }
                 break;
             case Op::BatchNormalization:
                 out = cpu::batchnorm(need(n, 0), need(n, 1), need(n, 2), need(n, 3), need(n, 4),
@@ -156,8 +165,8 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph,
         auto it = live.find(o);
         if (it != live.end())
             result[o] = it->second;
-        else if (auto init = graph.initializers.find(o); init != graph.initializers.end())
-            result[o] = init->second;
+        else if (graph.is_initializer(o))
+            result[o] = graph.materialise(o);
     }
     return result;
 }

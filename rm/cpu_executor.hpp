@@ -10,6 +10,9 @@ namespace rm {
 struct CpuRunOptions {
     int threads = 0;                  // 0: std::thread::hardware_concurrency()
     bool keep_intermediates = false;  // return every node output, not only the graph outputs
+    // Run convs with structured weights on their dense weight (materialised one conv at a time)
+    // instead of block by block: what a generic runtime does with the exported ONNX.
+    bool dense_structured = false;
     // Called after each node with its index and the node count (progress bars).
     std::function<void(size_t done, size_t total)> on_node;
 };

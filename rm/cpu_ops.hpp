@@ -7,6 +7,11 @@ namespace rm::cpu {
 // Shapes are checked by the caller (infer_shapes); bias may be null.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Attrs& a,
               int threads = 0);
+// The same conv with a structured weight: bias, then each dense block on its channel ranges,
+// then the Dirac entries (scale * the input pixel under the centre tap). The sums are those of
+// the dense conv in another order.
+Tensor conv2d_structured(const Tensor& x, const ConvStructure& w, const Tensor* bias,
+                         const Attrs& a, int threads = 0);
 Tensor batchnorm(const Tensor& x, const Tensor& scale, const Tensor& b, const Tensor& mean,
                  const Tensor& var, float epsilon);
 Tensor relu(const Tensor& x);

@@ -1,6 +1,7 @@
 #include "rm/fold_batchnorm.hpp"
 
 #include <cmath>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -49,7 +50,7 @@ BnAffine bn_affine(const Graph& g, const Node& bn, int64_t channels) {
 }
 
 bool can_fold(const detail::GraphIndex& ix, const Graph& weights, const Node& bn) {
-    auto constant = [&](const std::string& name) { return weights.initializers.count(name) > 0; };
+    auto constant = [&](const std::string& name) { return weights.is_initializer(name); };
     if (bn.op != Op::BatchNormalization || bn.inputs.size() < 5 || bn.outputs.empty()) return false;
     for (size_t i = 1; i < 5; ++i)
         if (!constant(bn.inputs[i])) return false;
@@ -108,9 +109,10 @@ Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
 }  // namespace
 
 std::vector<double> folded_bias(const Graph& graph, const Node& conv, const Node* bn) {
-    const Tensor& w = constant_input(graph, conv, 1, "weight");
-    if (w.shape.empty()) throw Error(where(conv) + ": weight has no shape");
-    const int64_t channels = w.shape[0];
+    const Shape* w = conv.inputs.size() > 1 ? graph.initializer_shape(conv.inputs[1]) : nullptr;
+    if (!w) throw Error(where(conv) + ": weight is missing or not a constant");
+    if (w->empty()) throw Error(where(conv) + ": weight has no shape");
+    const int64_t channels = (*w)[0];
     std::vector<double> b(channels, 0.0);
     if (conv.inputs.size() > 2 && !conv.inputs[2].empty()) {
         const Tensor& bias = constant_input(graph, conv, 2, "bias");
@@ -152,34 +154,46 @@ FoldResult fold_batchnorm(const Graph& graph) {
     out.opset = g.opset;
     NodeMapping mapping;
     std::unordered_map<std::string, Tensor> new_weights;
+    std::unordered_map<std::string, ConvStructure> new_structured;
     for (const auto& n : g.nodes) {
         if (fold_bns.count(&n)) continue;
         Node copy = n;
         auto found = bn_of_conv.find(&n);
         if (found != bn_of_conv.end()) {
             const Node& bn = *found->second;
-            const Tensor& w = graph.initializers.at(n.inputs[1]);
-            const int64_t channels = w.shape[0];
-            const int64_t per_out = channels ? w.size() / channels : 0;
+            const int64_t channels = graph.initializer_shape(n.inputs[1])->at(0);
             BnAffine a = bn_affine(graph, bn, channels);
             std::vector<double> bias = folded_bias(graph, n, &bn);
-            Tensor wf(w.shape);
-            for (int64_t c = 0; c < channels; ++c)
-                for (int64_t k = 0; k < per_out; ++k)
-                    wf.data[c * per_out + k] =
-                        static_cast<float>(double(w.data[c * per_out + k]) * a.scale[c]);
+            std::optional<Tensor> wf;
+            std::optional<ConvStructure> ws;
+            if (const ConvStructure* st = graph.structure(n.inputs[1])) {
+                ws = scale_rows(*st, a.scale);
+            } else {
+                const Tensor& w = graph.initializers.at(n.inputs[1]);
+                const int64_t per_out = channels ? w.size() / channels : 0;
+                wf.emplace(w.shape);
+                for (int64_t c = 0; c < channels; ++c)
+                    for (int64_t k = 0; k < per_out; ++k)
+                        wf->data[c * per_out + k] =
+                            static_cast<float>(double(w.data[c * per_out + k]) * a.scale[c]);
+            }
             Tensor bf(Shape{channels});
             for (int64_t c = 0; c < channels; ++c) bf.data[c] = static_cast<float>(bias[c]);
 
-            std::string wname = readers[n.inputs[1]] == 1 && !new_weights.count(n.inputs[1])
+            auto taken = [&](const std::string& name) {
+                return new_weights.count(name) || new_structured.count(name);
+            };
+            std::string wname = readers[n.inputs[1]] == 1 && !taken(n.inputs[1])
                                     ? n.inputs[1]
                                     : names.fresh(n.name + ".weight");
             bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
-            std::string bname =
-                has_bias && readers[n.inputs[2]] == 1 && !new_weights.count(n.inputs[2])
-                    ? n.inputs[2]
-                    : names.fresh(n.name + ".bias");
-            new_weights[wname] = std::move(wf);
+            std::string bname = has_bias && readers[n.inputs[2]] == 1 && !taken(n.inputs[2])
+                                    ? n.inputs[2]
+                                    : names.fresh(n.name + ".bias");
+            if (ws)
+                new_structured[wname] = std::move(*ws);
+            else
+                new_weights[wname] = std::move(*wf);
             new_weights[bname] = std::move(bf);
             copy.inputs.resize(3);
             copy.inputs[1] = wname;
@@ -200,8 +214,12 @@ FoldResult fold_batchnorm(const Graph& graph) {
     for (const auto& n : out.nodes)
         for (const auto& i : n.inputs) used.insert(i);
     for (auto& [name, t] : new_weights) out.initializers[name] = std::move(t);
+    for (auto& [name, t] : new_structured) out.structured_weights[name] = std::move(t);
     for (const auto& [name, t] : graph.initializers)
-        if (used.count(name) && !out.initializers.count(name)) out.initializers[name] = t;
+        if (used.count(name) && !out.is_initializer(name)) out.initializers[name] = t;
+    // Structured weights share their blocks' values: copying them is cheap.
+    for (const auto& [name, t] : graph.structured_weights)
+        if (used.count(name) && !out.is_initializer(name)) out.structured_weights[name] = t;
     result.graph = std::move(out);
     result.mapping = std::move(mapping);
     return result;

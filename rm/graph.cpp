@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "rm/error.hpp"
+
 namespace rm {
 
 namespace {
@@ -61,7 +63,27 @@ std::vector<const Node*> Graph::consumers(std::string_view tensor) const {
 }
 
 bool Graph::is_initializer(std::string_view tensor) const {
-    return initializers.find(std::string(tensor)) != initializers.end();
+    return initializer_shape(tensor) != nullptr;
+}
+
+const Shape* Graph::initializer_shape(std::string_view tensor) const {
+    const std::string name(tensor);
+    if (auto it = initializers.find(name); it != initializers.end()) return &it->second.shape;
+    if (auto it = structured_weights.find(name); it != structured_weights.end())
+        return &it->second.shape;
+    return nullptr;
+}
+
+const ConvStructure* Graph::structure(std::string_view tensor) const {
+    auto it = structured_weights.find(std::string(tensor));
+    return it == structured_weights.end() ? nullptr : &it->second;
+}
+
+Tensor Graph::materialise(std::string_view tensor) const {
+    const std::string name(tensor);
+    if (auto it = initializers.find(name); it != initializers.end()) return it->second;
+    if (const ConvStructure* s = structure(tensor)) return rm::materialise(*s);
+    throw Error("no initializer named '" + name + "'");
 }
 
 }  // namespace rm

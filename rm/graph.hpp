@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "rm/conv_structure.hpp"
 #include "rm/tensor.hpp"
 
 namespace rm {
@@ -72,6 +73,9 @@ struct Graph {
     std::vector<std::string> outputs;
     std::vector<Node> nodes;
     std::unordered_map<std::string, Tensor> initializers;
+    // Conv weights held as their structure (conv_structure.hpp) instead of dense values: the
+    // plain graph's widened convs. A name is in at most one of the two maps.
+    std::unordered_map<std::string, ConvStructure> structured_weights;
     std::map<std::string, std::string> metadata;  // ONNX metadata_props (preprocessing, labels)
     int64_t opset = 0;  // the ONNX opset it was read at; 0: built by rmvk (saved at 13)
 
@@ -80,7 +84,12 @@ struct Graph {
     const Node* producer(std::string_view tensor) const;
     // Nodes that read `tensor`, in graph order.
     std::vector<const Node*> consumers(std::string_view tensor) const;
+    // Initializers of either kind (dense or structured).
     bool is_initializer(std::string_view tensor) const;
+    const Shape* initializer_shape(std::string_view tensor) const;  // nullptr: not one
+    const ConvStructure* structure(std::string_view tensor) const;  // nullptr: not structured
+    // The dense values of an initializer of either kind (a copy; throws rm::Error if unknown).
+    Tensor materialise(std::string_view tensor) const;
 };
 
 }  // namespace rm

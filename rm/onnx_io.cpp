@@ -215,6 +215,9 @@ Graph load_onnx_bytes(const void* data, size_t size, const std::string& label,
         if (msg.rfind(label + ":", 0) == 0) throw;
         throw Error(label + ": " + msg);
     }
+    // A plain model (written by rmvk or another tool) keeps its Dirac and zero blocks as
+    // structure, not values.
+    structure_conv_weights(l.graph);
     return std::move(l.graph);
 }
 

@@ -21,7 +21,9 @@ const std::vector<std::string>& onnx_operator_names();
 // constants; Constant nodes feeding Reshape become initializers. Throws rm::Error that names the
 // file, the node and the operator ("model.onnx: node 'Conv_12' (Conv): group=3 does not divide 64
 // input channels"), also for an opset or operator version it does not know. The graph keeps
-// the model's opset. Runs infer_shapes before returning.
+// the model's opset. Runs infer_shapes before returning, and keeps conv weights that have
+// Dirac or zero blocks (a plain model's widened convs) as structured weights
+// (structure_conv_weights).
 Graph load_onnx(const std::string& path);
 
 // The same from bytes in memory (fuzzing, tests). `label` stands for the file name in errors;

@@ -165,12 +165,12 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
     for (const auto& u : m.main) units.push_back(&u);
     if (m.projection) units.push_back(&m.shortcut);
     for (const ConvUnit* u : units) {
-        const Tensor* w = ix.initializer(u->conv->inputs[1]);
-        if (!w || w->shape.size() != 4) return conv_label(*u->conv) + " has no constant 4-D weight";
+        const Shape* w = ix.initializer_shape(u->conv->inputs[1]);
+        if (!w || w->size() != 4) return conv_label(*u->conv) + " has no constant 4-D weight";
         const auto& a = u->conv->attrs;
         bool unpadded = a.pads.size() == 4 && a.pads[0] == 0 && a.pads[1] == 0 && a.pads[2] == 0 &&
                         a.pads[3] == 0;
-        if (a.auto_pad.rfind("SAME", 0) == 0 && unpadded && (w->shape[2] > 1 || w->shape[3] > 1))
+        if (a.auto_pad.rfind("SAME", 0) == 0 && unpadded && ((*w)[2] > 1 || (*w)[3] > 1))
             return conv_label(*u->conv) + " uses auto_pad=" + a.auto_pad +
                    " that was never resolved into pads";
     }
@@ -183,7 +183,7 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
     int64_t sh = 1, sw = 1;
     for (size_t i = 0; i < m.main.size(); ++i) {
         const Node& c = *m.main[i].conv;
-        const Shape& w = ix.initializer(c.inputs[1])->shape;
+        const Shape& w = *ix.initializer_shape(c.inputs[1]);
         const int64_t kh = w[2], kw = w[3];
         const auto& a = c.attrs;
         const int64_t dh = attr_at(a.dilations, 0, 1), dw = attr_at(a.dilations, 1, 1);
@@ -216,7 +216,7 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
         }
     }
     const Node& last = *m.main.back().conv;
-    const int64_t cout = ix.initializer(last.inputs[1])->shape[0];
+    const int64_t cout = (*ix.initializer_shape(last.inputs[1]))[0];
     if (!m.projection) {
         if (sh != 1 || sw != 1)
             return "identity shortcut but the main branch has stride " + std::to_string(sh);
@@ -226,7 +226,7 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
         return "";
     }
     const Node& p = *m.shortcut.conv;
-    const Shape& pw = ix.initializer(p.inputs[1])->shape;
+    const Shape& pw = *ix.initializer_shape(p.inputs[1]);
     const auto& pa = p.attrs;
     if (pw[2] != 1 || pw[3] != 1)
         return "projection " + conv_label(p) + " is " + std::to_string(pw[2]) + "x" +
@@ -250,8 +250,8 @@ std::string why_scales_do_not_fit(const GraphIndex& ix, const BlockMatch& m) {
     const int64_t cin = m.in_channels;
     int64_t cout = cin;
     if (m.projection)
-        if (const Tensor* w = ix.initializer(m.shortcut.conv->inputs[1]); w && !w->shape.empty())
-            cout = w->shape[0];
+        if (const Shape* w = ix.initializer_shape(m.shortcut.conv->inputs[1]); w && !w->empty())
+            cout = (*w)[0];
     auto check = [&](const std::vector<const Node*>& nodes, int64_t channels) -> std::string {
         for (const Node* n : nodes) {
             // A Mul's constant may also be a single value; BN parameters are per channel.
@@ -357,9 +357,8 @@ std::vector<BlockMatch> match_residual_blocks(const Graph& graph) {
         b.projection = m.projection;
         b.add_node = n.name;
         b.relu_node = m.relu ? m.relu->name : "";
-        const Tensor* w0 = ix.initializer(m.main[0].conv->inputs[1]);
-        m.in_channels =
-            w0 && w0->shape.size() == 4 ? w0->shape[1] * m.main[0].conv->attrs.group : 0;
+        const Shape* w0 = ix.initializer_shape(m.main[0].conv->inputs[1]);
+        m.in_channels = w0 && w0->size() == 4 ? (*w0)[1] * m.main[0].conv->attrs.group : 0;
         b.stride = 1;
         for (const auto& u : m.main) {
             b.stride *= attr_at(u.conv->attrs.strides, 0, 1);

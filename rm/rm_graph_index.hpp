@@ -45,9 +45,14 @@ class GraphIndex {
     bool private_tensor(const std::string& tensor) const {
         return consumers(tensor).size() == 1 && !is_graph_output(tensor);
     }
+    // A dense constant, or nullptr (also for structured weights: see initializer_shape).
     const Tensor* initializer(const std::string& name) const {
         auto it = graph_.initializers.find(name);
         return it == graph_.initializers.end() ? nullptr : &it->second;
+    }
+    // The shape of a constant (dense or structured), or nullptr.
+    const Shape* initializer_shape(const std::string& name) const {
+        return graph_.initializer_shape(name);
     }
 
   private:
@@ -64,6 +69,7 @@ class NameSet {
     explicit NameSet(const Graph& graph) {
         for (const auto& in : graph.inputs) used_.insert(in.name);
         for (const auto& [name, t] : graph.initializers) used_.insert(name);
+        for (const auto& [name, s] : graph.structured_weights) used_.insert(name);
         for (const auto& n : graph.nodes) {
             used_.insert(n.name);
             for (const auto& o : n.outputs) used_.insert(o);

@@ -1,7 +1,8 @@
 #include "rm/rm_transform.hpp"
 
+#include <algorithm>
 #include <cstring>
-#include <functional>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -9,7 +10,6 @@
 #include "rm/fold_batchnorm.hpp"
 #include "rm/rm_block_match.hpp"
 #include "rm/rm_graph_index.hpp"
-#include "rm/thread_pool.hpp"
 
 namespace rm {
 
@@ -18,10 +18,12 @@ namespace {
 using detail::BlockMatch;
 
 // Writes one converted block as a chain of widened Conv + ReLU nodes (see RM.md). The
-// reserved copy of the block input x occupies channels [0, Cin) of every widened conv.
+// reserved copy of the block input x occupies channels [0, Cin) of every widened conv. Their
+// weights are recorded as structures (conv_structure.hpp) that own the folded convs' tensors,
+// moved out of the folded graph: the plain graph holds no Dirac or zero values.
 class ChainBuilder {
   public:
-    ChainBuilder(const Graph& folded, const NodeMapping& fold_mapping, const Graph& residual,
+    ChainBuilder(Graph& folded, const NodeMapping& fold_mapping, const Graph& residual,
                  detail::NameSet& names, Graph& plain, NodeMapping& mapping)
         : g_(folded),
           fold_mapping_(fold_mapping),
@@ -31,15 +33,14 @@ class ChainBuilder {
           mapping_(mapping) {}
 
     // `m` matches in the folded graph, `orig` the same block in the residual graph (for names
-    // and for biases folded in double). Nodes are added now; their weights are made later by
-    // make_weights, so that the GBs of a big plain model are filled on all cores at once.
+    // and for biases folded in double).
     void emit(const BlockMatch& m, const BlockMatch& orig) {
         const int64_t cin = m.in_channels;
         const size_t n = m.main.size();
         std::string input = m.info.input;
         for (size_t i = 0; i < n; ++i) {
             const Node& c = *m.main[i].conv;
-            const Shape& w = g_.initializers.at(c.inputs[1]).shape;
+            const Shape& w = shape_of(c.inputs[1]);
             const int64_t out = w[0];
             Node conv;
             conv.name = names_.fresh(c.name + ".rm");
@@ -63,8 +64,10 @@ class ChainBuilder {
             }
             std::string wname = names_.fresh(conv.name + ".weight");
             std::string bname = names_.fresh(conv.name + ".bias");
-            jobs_.push_back({wname, [this, &m, i] { return weight(m, i); }});
-            jobs_.push_back({bname, [this, &m, &orig, i] { return bias(m, orig, i); }});
+            plain_.initializers.emplace(bname, bias(m, orig, i));
+            ConvStructure st = structure(m, i);
+            check_structure(st, "node '" + conv.name + "'");
+            plain_.structured_weights.emplace(wname, std::move(st));
             conv.inputs = {input, wname, bname};
             const auto channels = origin.channels;
             mapping_[conv.name] = std::move(origin);
@@ -87,81 +90,96 @@ class ChainBuilder {
         }
     }
 
-    // Builds every weight and bias the emitted nodes read, in parallel.
-    void make_weights() {
-        std::vector<Tensor> made(jobs_.size());
-        parallel_for(static_cast<int64_t>(jobs_.size()), 0,
-                     [&](int64_t j) { made[j] = jobs_[j].make(); });
-        for (size_t j = 0; j < jobs_.size(); ++j)
-            plain_.initializers.emplace(jobs_[j].name, std::move(made[j]));
-        jobs_.clear();
+    // A folded weight the blocks took that the plain graph also reads directly (a shared
+    // weight), or nullptr.
+    const Tensor* taken(const std::string& name) const {
+        auto it = taken_.find(name);
+        return it == taken_.end() ? nullptr : it->second.get();
     }
 
   private:
-    struct Job {
-        std::string name;
-        std::function<Tensor()> make;
-    };
+    // The folded graph's weight `name`, moved into shared ownership on first use.
+    std::shared_ptr<const Tensor> take(const std::string& name) {
+        if (auto it = taken_.find(name); it != taken_.end()) return it->second;
+        std::shared_ptr<const Tensor> t;
+        if (auto d = g_.initializers.find(name); d != g_.initializers.end()) {
+            t = std::make_shared<const Tensor>(std::move(d->second));
+            g_.initializers.erase(d);
+        } else {
+            t = std::make_shared<const Tensor>(g_.materialise(name));  // a structured source
+        }
+        return taken_[name] = t;
+    }
+    // The folded graph's dense weight `name`, taken or not.
+    const Tensor& values(const std::string& name) const {
+        if (const Tensor* t = taken(name)) return *t;
+        return g_.initializers.at(name);
+    }
+    const Shape& shape_of(const std::string& name) const {
+        if (const Tensor* t = taken(name)) return t->shape;
+        return *g_.initializer_shape(name);
+    }
 
-    // The weight of the i-th widened conv of block `m` (see RM.md; reserved channels first).
-    Tensor weight(const BlockMatch& m, size_t i) const {
+    // The weight of the i-th widened conv of block `m` (see RM.md; reserved channels first):
+    // the folded conv as a block, the reserved copy and an identity merge as Dirac entries,
+    // the projection shortcut as a centre-only block.
+    ConvStructure structure(const BlockMatch& m, size_t i) {
         const int64_t cin = m.in_channels;
         const Node& c = *m.main[i].conv;
-        const Tensor& w = g_.initializers.at(c.inputs[1]);
-        const int64_t out = w.shape[0], kh = w.shape[2], kw = w.shape[3];
-        const int64_t k2 = kh * kw, centre = (kh / 2) * kw + kw / 2;
-        const int64_t prev =
-            i == 0 ? cin : g_.initializers.at(m.main[i - 1].conv->inputs[1]).shape[0];
-        Tensor weight;
+        const int64_t prev = i == 0 ? cin : shape_of(m.main[i - 1].conv->inputs[1])[0];
+        std::shared_ptr<const Tensor> w = take(c.inputs[1]);
+        const int64_t out = w->shape[0], kh = w->shape[2], kw = w->shape[3];
+        ConvStructure s;
         if (i + 1 < m.main.size()) {
-            const int64_t rows = cin + out;
+            for (int64_t r = 0; r < cin; ++r) s.diracs.push_back({r, r, 1.0f});
             if (i == 0) {
                 // Reads x only: Dirac rows, then the original conv over the same x.
-                weight = Tensor(Shape{rows, cin, kh, kw});
-                for (int64_t r = 0; r < cin; ++r) weight.data[(r * cin + r) * k2 + centre] = 1.0f;
-                std::memcpy(weight.ptr() + cin * cin * k2, w.ptr(), sizeof(float) * w.size());
+                s.shape = {cin + out, cin, kh, kw};
+                s.blocks.push_back({cin, cin + out, 0, cin, 1, false, w});
             } else if (c.attrs.group == 1) {
-                const int64_t cols = cin + prev;
-                weight = Tensor(Shape{rows, cols, kh, kw});
-                for (int64_t r = 0; r < cin; ++r) weight.data[(r * cols + r) * k2 + centre] = 1.0f;
-                for (int64_t o = 0; o < out; ++o)
-                    std::memcpy(weight.ptr() + ((cin + o) * cols + cin) * k2,
-                                w.ptr() + o * prev * k2, sizeof(float) * prev * k2);
+                s.shape = {cin + out, cin + prev, kh, kw};
+                s.blocks.push_back({cin, cin + out, cin, cin + prev, 1, false, w});
             } else {
                 // The reserved copy travels as Cin/cpg extra groups placed first.
-                const int64_t cpg = w.shape[1];
-                weight = Tensor(Shape{rows, cpg, kh, kw});
-                for (int64_t r = 0; r < cin; ++r)
-                    weight.data[(r * cpg + r % cpg) * k2 + centre] = 1.0f;
-                std::memcpy(weight.ptr() + cin * cpg * k2, w.ptr(), sizeof(float) * w.size());
+                const int64_t cpg = w->shape[1];
+                s.shape = {cin + out, cpg, kh, kw};
+                s.group = c.attrs.group + cin / cpg;
+                s.blocks.push_back({cin, cin + out, cin, cin + prev, c.attrs.group, false, w});
             }
-            return weight;
+            return s;
         }
-        const int64_t cols = cin + prev;
-        weight = Tensor(Shape{out, cols, kh, kw});
-        for (int64_t o = 0; o < out; ++o)
-            std::memcpy(weight.ptr() + (o * cols + cin) * k2, w.ptr() + o * prev * k2,
-                        sizeof(float) * prev * k2);
+        s.shape = {out, cin + prev, kh, kw};
         // The merge columns: the shortcut's per-channel scales, around the projection if any.
         const auto post = detail::shortcut_affine(g_, m.shortcut_post, out);
+        auto ones = [](const std::vector<double>& v) {
+            return std::all_of(v.begin(), v.end(), [](double x) { return x == 1.0; });
+        };
         if (m.projection) {
+            // Its folded 1x1 weights at the kernel centre; first, as the dense columns are.
             const auto pre = detail::shortcut_affine(g_, m.shortcut_pre, cin);
-            const Tensor& p = g_.initializers.at(m.shortcut.conv->inputs[1]);
-            for (int64_t o = 0; o < out; ++o)
-                for (int64_t j = 0; j < cin; ++j)
-                    weight.data[(o * cols + j) * k2 + centre] = static_cast<float>(
-                        post.scale[o] * double(p.data[o * cin + j]) * pre.scale[j]);
+            std::shared_ptr<const Tensor> p = take(m.shortcut.conv->inputs[1]);
+            if (!ones(pre.scale) || !ones(post.scale)) {
+                auto scaled = std::make_shared<Tensor>(p->shape);
+                for (int64_t o = 0; o < out; ++o)
+                    for (int64_t j = 0; j < cin; ++j)
+                        scaled->data[o * cin + j] = static_cast<float>(
+                            post.scale[o] * double(p->data[o * cin + j]) * pre.scale[j]);
+                p = std::move(scaled);
+            }
+            s.blocks.push_back({0, out, 0, cin, 1, true, std::move(p)});
         } else {
             for (int64_t o = 0; o < out; ++o)
-                weight.data[(o * cols + o) * k2 + centre] = static_cast<float>(post.scale[o]);
+                if (const auto v = static_cast<float>(post.scale[o]); v != 0.0f)
+                    s.diracs.push_back({o, o, v});
         }
-        return weight;
+        s.blocks.push_back({0, out, cin, cin + prev, 1, false, w});
+        return s;
     }
 
     Tensor bias(const BlockMatch& m, const BlockMatch& orig, size_t i) const {
         const int64_t cin = m.in_channels;
         const Node& c = *m.main[i].conv;
-        const int64_t out = g_.initializers.at(c.inputs[1]).shape[0];
+        const int64_t out = shape_of(c.inputs[1])[0];
         if (i + 1 < m.main.size()) {
             Tensor bias(Shape{cin + out});  // reserved rows: zero bias
             if (c.inputs.size() > 2 && !c.inputs[2].empty()) {
@@ -180,7 +198,7 @@ class ChainBuilder {
         if (m.projection) {
             sb = folded_bias(residual_, *orig.shortcut.conv, orig.shortcut.bn);
             const auto pre = detail::shortcut_affine(g_, m.shortcut_pre, cin);
-            const Tensor& p = g_.initializers.at(m.shortcut.conv->inputs[1]);
+            const Tensor& p = values(m.shortcut.conv->inputs[1]);
             for (int64_t o = 0; o < out; ++o)
                 for (int64_t j = 0; j < cin; ++j)
                     sb[o] += double(p.data[o * cin + j]) * pre.shift[j];
@@ -200,13 +218,13 @@ class ChainBuilder {
         to.insert(to.end(), from.begin(), from.end());
     }
 
-    const Graph& g_;
+    Graph& g_;
     const NodeMapping& fold_mapping_;
     const Graph& residual_;
     detail::NameSet& names_;
     Graph& plain_;
     NodeMapping& mapping_;
-    std::vector<Job> jobs_;
+    std::unordered_map<std::string, std::shared_ptr<const Tensor>> taken_;
 };
 
 bool has_unfolded_bn(const BlockMatch& m) {
@@ -221,7 +239,7 @@ RmResult rm_transform(const Graph& residual, const RmOptions& options) {
     RmResult result;
     std::vector<BlockMatch> originals = detail::match_residual_blocks(residual);
     FoldResult fold = fold_batchnorm(residual);
-    const Graph& g = fold.graph;
+    Graph& g = fold.graph;
     std::vector<BlockMatch> folded = detail::match_residual_blocks(g);
     std::unordered_map<std::string, const BlockMatch*> folded_by_add;
     for (const auto& m : folded) folded_by_add[m.add->name] = &m;
@@ -295,15 +313,20 @@ RmResult rm_transform(const Graph& residual, const RmOptions& options) {
         result.mapping[n.name] = std::move(origin);
         plain.nodes.push_back(n);
     }
-    builder.make_weights();
     // Carry over the folded graph's weights that the plain graph still reads (moved: the
     // folded graph is ours and no longer needed).
     std::unordered_set<std::string> used;
     for (const auto& n : plain.nodes)
         for (const auto& i : n.inputs) used.insert(i);
-    for (auto& [name, t] : fold.graph.initializers)
-        if (used.count(name) && !plain.initializers.count(name))
-            plain.initializers.emplace(name, std::move(t));
+    for (const auto& name : used) {
+        if (plain.is_initializer(name)) continue;
+        if (auto d = g.initializers.find(name); d != g.initializers.end())
+            plain.initializers.emplace(name, std::move(d->second));
+        else if (auto st = g.structured_weights.find(name); st != g.structured_weights.end())
+            plain.structured_weights.emplace(name, std::move(st->second));
+        else if (const Tensor* t = builder.taken(name))
+            plain.initializers.emplace(name, *t);
+    }
     return result;
 }
 

@@ -306,6 +306,7 @@ ShapeMap infer_impl(const Graph& graph, std::vector<Node>& nodes,
                     const std::vector<ValueInfo>& inputs, int64_t batch) {
     ShapeMap shapes;
     for (const auto& [name, t] : graph.initializers) shapes[name] = t.shape;
+    for (const auto& [name, s] : graph.structured_weights) shapes[name] = s.shape;
     int64_t total_bytes = 0;
     for (const auto& in : inputs) {
         Shape s = in.shape;
@@ -343,9 +344,11 @@ ShapeMap infer_shapes(Graph& graph, int64_t batch) {
     return infer_impl(graph, graph.nodes, graph.inputs, batch);
 }
 
-ShapeMap infer_shapes_of(const Graph& graph, int64_t batch) {
+ShapeMap infer_shapes_of(const Graph& graph, int64_t batch, std::vector<Node>* resolved_nodes) {
     std::vector<Node> nodes = graph.nodes;
-    return infer_impl(graph, nodes, graph.inputs, batch);
+    ShapeMap shapes = infer_impl(graph, nodes, graph.inputs, batch);
+    if (resolved_nodes) *resolved_nodes = std::move(nodes);
+    return shapes;
 }
 
 ShapeMap infer_shapes_for_inputs(const Graph& graph,

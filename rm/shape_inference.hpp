@@ -16,8 +16,10 @@ using ShapeMap = std::unordered_map<std::string, Shape>;
 // (channel mismatch, group not dividing channels, empty or absurdly large outputs, ...).
 ShapeMap infer_shapes(Graph& graph, int64_t batch = 0);
 
-// The same on a copy; for callers holding a const graph.
-ShapeMap infer_shapes_of(const Graph& graph, int64_t batch = 0);
+// The same on a copy of the nodes; for callers holding a const graph. `resolved_nodes`, when
+// given, receives the nodes with auto_pad and kernel sizes resolved.
+ShapeMap infer_shapes_of(const Graph& graph, int64_t batch = 0,
+                         std::vector<Node>* resolved_nodes = nullptr);
 
 // Shapes for concrete input shapes (keyed by graph input name; the declared shapes are ignored,
 // so check them first). Used by the CPU executor with the shapes of the tensors it was given.

@@ -139,7 +139,7 @@ TEST_CASE("Bottlenecks with identity and projection shortcuts convert exactly") 
         // The middle conv of l1.1 is dense over Cin + w channels.
         const rm::Node* mid = r.plain.find_node("l1.1.conv2.rm");
         REQUIRE(mid);
-        CHECK(r.plain.initializers.at(mid->inputs[1]).shape == rm::Shape{20, 20, 3, 3});
+        CHECK(*r.plain.initializer_shape(mid->inputs[1]) == rm::Shape{20, 20, 3, 3});
     }
 }
 
@@ -235,7 +235,7 @@ TEST_CASE("grouped 3x3 (ResNeXt) converts with reserved whole groups, else is re
     const rm::Node* mid = r.plain.find_node("x1.conv2.rm");
     REQUIRE(mid);
     CHECK(mid->attrs.group == 4 + 16 / 4);
-    CHECK(r.plain.initializers.at(mid->inputs[1]).shape == rm::Shape{32, 4, 3, 3});
+    CHECK(*r.plain.initializer_shape(mid->inputs[1]) == rm::Shape{32, 4, 3, 3});
 
     GraphMaker odd({1, 3, 10, 10});
     std::string y = stem(odd, 3, 6);

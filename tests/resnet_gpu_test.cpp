@@ -66,7 +66,8 @@ TEST_CASE("built-in ResNets match the CPU executor with Winograd in every 3x3 st
             CHECK(gpu_vs_cpu(*env->context, rm::rm_transform(residual).plain, 1) <= kTolerance);
         }
     }
-    GraphRunner runner(*env->context, small_resnet("resnet18", 32, 28), 1);
+    const rm::Graph resnet18 = small_resnet("resnet18", 32, 28);
+    GraphRunner runner(*env->context, resnet18, 1);
     auto res = runner.run({{"input", random_tensor({1, 3, 32, 28}, 3, 0.0f, 1.0f)}});
     int winograd = 0;
     for (const auto& t : res.timings) winograd += t.method.rfind("winograd", 0) == 0;

@@ -80,7 +80,7 @@ TEST_CASE("the merge column of a reserved channel carries its scale, a zero scal
     REQUIRE(r.converted == 2);
     const rm::Node* conv2 = r.plain.find_node("b1.conv2.rm");
     REQUIRE(conv2);
-    const rm::Tensor& w = r.plain.initializers.at(conv2->inputs[1]);
+    const rm::Tensor w = r.plain.materialise(conv2->inputs[1]);
     REQUIRE(w.shape == rm::Shape{6, 12, 3, 3});
     const float want[] = {0.5f, -2.0f, 0.0f, 1.0f, 3.0f, -0.25f};
     for (int64_t o = 0; o < 6; ++o)

@@ -89,7 +89,7 @@ TEST_CASE("the mapping names residual nodes, reserved ranges and their source te
 
     // Reserved rows of conv1' are Dirac kernels with zero bias.
     const rm::Node* conv = r.plain.find_node("layer1.0.conv1.rm");
-    const rm::Tensor& w = r.plain.initializers.at(conv->inputs[1]);
+    const rm::Tensor w = r.plain.materialise(conv->inputs[1]);
     CHECK(w.shape == rm::Shape{16, 8, 3, 3});
     double row_sum = 0;
     for (int64_t i = 0; i < 8 * 9; ++i) row_sum += w.data[3 * 8 * 9 + i];

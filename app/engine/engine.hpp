@@ -102,11 +102,15 @@ struct MemoryReport {
 };
 
 // A graph prepared for one device and batch size: weights uploaded once, pipelines built,
-// command buffer recorded. run() may be called many times.
+// command buffer recorded. run() may be called many times. The runner reads the caller's graph
+// (it keeps no copy of it): the graph must outlive the runner.
 class GraphRunner {
   public:
     GraphRunner(Context& context, const rm::Graph& graph, int64_t batch = 1,
                 const RunOptions& options = {});
+    // A temporary graph would be gone before the first run.
+    GraphRunner(Context& context, rm::Graph&& graph, int64_t batch = 1,
+                const RunOptions& options = {}) = delete;
     ~GraphRunner();
     GraphRunner(const GraphRunner&) = delete;
     GraphRunner& operator=(const GraphRunner&) = delete;

@@ -51,7 +51,8 @@ struct GraphRunner::Impl {
     }
 
     Context::Impl& ctx;
-    rm::Graph graph;
+    const rm::Graph& graph;       // the caller's: weights are read from it, never copied
+    std::vector<rm::Node> nodes;  // graph.nodes with auto_pad and kernel sizes resolved
     int64_t batch;
     RunOptions options;
     KernelPlanner planner;
@@ -80,6 +81,9 @@ struct GraphRunner::Impl {
     void allocate_and_plan();
     void record();
     TensorRef weight(const std::string& name);
+    // The dense values of initializer `name`: the graph's own, or a structured weight
+    // materialised into `holder`.
+    const rm::Tensor& dense(const std::string& name, rm::Tensor& holder) const;
     TensorRef upload(const rm::Tensor& t);
     void write_buffer(const TensorRef& dst, const float* src);
     void read_buffer(const TensorRef& src, float* dst) const;
@@ -90,31 +94,31 @@ struct GraphRunner::Impl {
 
 void GraphRunner::Impl::plan_fusion() {
     std::unordered_map<std::string, std::vector<size_t>> readers;
-    for (size_t i = 0; i < graph.nodes.size(); ++i)
-        for (const auto& in : graph.nodes[i].inputs)
+    for (size_t i = 0; i < nodes.size(); ++i)
+        for (const auto& in : nodes[i].inputs)
             if (!in.empty()) readers[in].push_back(i);
     std::unordered_set<std::string> outputs(graph.outputs.begin(), graph.outputs.end());
-    fused_into.assign(graph.nodes.size(), "");
-    std::vector<bool> absorbed(graph.nodes.size(), false);
+    fused_into.assign(nodes.size(), "");
+    std::vector<bool> absorbed(nodes.size(), false);
     std::unordered_map<std::string, size_t> producer;
-    for (size_t i = 0; i < graph.nodes.size(); ++i)
-        for (const auto& out : graph.nodes[i].outputs) producer[out] = i;
+    for (size_t i = 0; i < nodes.size(); ++i)
+        for (const auto& out : nodes[i].outputs) producer[out] = i;
 
     // The single reader of `tensor` when it has exactly one and is not a graph output.
     auto only_reader = [&](const std::string& tensor) -> const rm::Node* {
         auto it = readers.find(tensor);
         if (!options.fuse || outputs.count(tensor) || it == readers.end() || it->second.size() != 1)
             return nullptr;
-        return &graph.nodes[it->second[0]];
+        return &nodes[it->second[0]];
     };
-    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
         if (absorbed[i]) continue;
-        const rm::Node& n = graph.nodes[i];
+        const rm::Node& n = nodes[i];
         Step s;
         s.node = i;
         s.output = n.outputs.at(0);
         auto absorb = [&](const rm::Node* r) {
-            size_t idx = static_cast<size_t>(r - graph.nodes.data());
+            size_t idx = static_cast<size_t>(r - nodes.data());
             absorbed[idx] = true;
             fused_into[idx] = n.name;
             s.fused.push_back(idx);
@@ -176,8 +180,14 @@ TensorRef GraphRunner::Impl::upload(const rm::Tensor& t) {
 TensorRef GraphRunner::Impl::weight(const std::string& name) {
     auto it = tensors.find(name);
     if (it != tensors.end()) return it->second;
-    const rm::Tensor& t = graph.initializers.at(name);
-    return tensors[name] = upload(t);
+    rm::Tensor holder;
+    return tensors[name] = upload(dense(name, holder));
+}
+
+const rm::Tensor& GraphRunner::Impl::dense(const std::string& name, rm::Tensor& holder) const {
+    if (auto it = graph.initializers.find(name); it != graph.initializers.end()) return it->second;
+    holder = graph.materialise(name);
+    return holder;
 }
 
 void GraphRunner::Impl::write_buffer(const TensorRef& dst, const float* src) {
@@ -211,7 +221,7 @@ void GraphRunner::Impl::read_buffer(const TensorRef& src, float* dst) const {
 }
 
 void GraphRunner::Impl::plan_conv_step(Step& s) {
-    const rm::Node& n = graph.nodes[s.node];
+    const rm::Node& n = nodes[s.node];
     const bool residual = !s.residual.empty();
     bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
     ConvProblem problem;
@@ -234,8 +244,9 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
     };
     if (s.fold_bn) {
         // W' = W * g/sqrt(var+eps), b' = beta + (b - mean) * g/sqrt(var+eps), in double.
-        const rm::Node& bn = graph.nodes[s.fused.front()];
-        const auto& wt = graph.initializers.at(n.inputs[1]);
+        const rm::Node& bn = nodes[s.fused.front()];
+        rm::Tensor holder;
+        const auto& wt = dense(n.inputs[1], holder);
         const auto& g = graph.initializers.at(bn.inputs[1]).data;
         const auto& beta = graph.initializers.at(bn.inputs[2]).data;
         const auto& mean = graph.initializers.at(bn.inputs[3]).data;
@@ -255,8 +266,8 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
         const std::string& wname = n.inputs[1];
         if (as_in_graph)
             w = graph.is_initializer(wname) ? weight(wname) : tensors.at(wname);
-        else if (graph.is_initializer(wname))
-            w = upload_weights(graph.initializers.at(wname));
+        else if (rm::Tensor holder; graph.is_initializer(wname))
+            w = upload_weights(dense(wname, holder));
         else
             throw rm::Error("node '" + n.name +
                             "' (Conv): weights computed at run time are not supported");
@@ -284,7 +295,7 @@ void GraphRunner::Impl::realize_conv_steps() {
             scratch[i] =
                 std::make_unique<Buffer>(ctx, scratch_elements[i] * 4, MemoryKind::DeviceLocal);
     for (auto& s : steps) {
-        if (graph.nodes[s.node].op != rm::Op::Conv) continue;
+        if (nodes[s.node].op != rm::Op::Conv) continue;
         for (int i = 0; i < 2; ++i)
             if (scratch[i])
                 s.conv_buffers[static_cast<size_t>(ConvOperand::WinogradInput) + i] =
@@ -295,7 +306,7 @@ void GraphRunner::Impl::realize_conv_steps() {
 }
 
 std::vector<Dispatch> GraphRunner::Impl::plan_step(Step& s) {
-    const rm::Node& n = graph.nodes[s.node];
+    const rm::Node& n = nodes[s.node];
     auto in = [&](size_t k) -> TensorRef {
         const std::string& name = n.inputs.at(k);
         if (graph.is_initializer(name)) return weight(name);
@@ -355,7 +366,7 @@ void GraphRunner::Impl::allocate_and_plan() {
         return it == root.end() ? t : it->second;
     };
     for (const auto& s : steps) {
-        const rm::Node& n = graph.nodes[s.node];
+        const rm::Node& n = nodes[s.node];
         if (is_view(n.op) && !graph.is_initializer(n.inputs.at(0)))
             root[s.output] = root_of(n.inputs.at(0));
     }
@@ -363,7 +374,7 @@ void GraphRunner::Impl::allocate_and_plan() {
     for (const auto& o : pinned) pinned_roots.insert(root_of(o));
     std::unordered_map<std::string, size_t> last_use;
     for (size_t si = 0; si < steps.size(); ++si) {
-        for (const auto& in : graph.nodes[steps[si].node].inputs)
+        for (const auto& in : nodes[steps[si].node].inputs)
             if (!in.empty() && !graph.is_initializer(in)) last_use[root_of(in)] = si;
         if (!steps[si].residual.empty()) last_use[root_of(steps[si].residual)] = si;
         last_use.try_emplace(root_of(steps[si].output), si);
@@ -384,7 +395,7 @@ void GraphRunner::Impl::allocate_and_plan() {
     uint64_t activation_bytes = 0;
     for (size_t si = 0; si < steps.size(); ++si) {
         Step& s = steps[si];
-        const rm::Node& n = graph.nodes[s.node];
+        const rm::Node& n = nodes[s.node];
         const rm::Shape& shape = shapes.at(s.output);
         if (is_view(n.op)) {
             const std::string& src = n.inputs.at(0);
@@ -475,12 +486,12 @@ GraphRunner::GraphRunner(Context& context, const rm::Graph& graph, int64_t batch
     : impl_(std::make_unique<Impl>(context.impl(), graph, batch, options)) {
     if (batch < 1) throw rm::Error("batch size must be at least 1, got " + std::to_string(batch));
     Impl& m = *impl_;
-    m.shapes = rm::infer_shapes(m.graph, batch);  // also resolves auto_pad and kernel sizes
-    for (const auto& n : m.graph.nodes)
+    m.shapes = rm::infer_shapes_of(m.graph, batch, &m.nodes);
+    for (const auto& n : m.nodes)
         if (n.op == rm::Op::Conv && (m.shapes.at(n.inputs.at(0)).size() != 4))
             throw rm::Error("node '" + n.name + "' (Conv): only 2-D convolutions run on the GPU");
     auto cost = rm::compute_cost(m.graph, m.shapes);
-    m.macs.assign(m.graph.nodes.size(), 0);
+    m.macs.assign(m.nodes.size(), 0);
     for (size_t i = 0; i < cost.nodes.size() && i < m.macs.size(); ++i)
         m.macs[i] = cost.nodes[i].macs;
     m.plan_fusion();
@@ -529,13 +540,13 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
                         (ticks[2 * m.steps[si].query + 1] - ticks[2 * m.steps[si].query]) & mask) *
                     m.ctx.timestamp_period_ns() * 1e-6;
     }
-    std::vector<double> node_ms(m.graph.nodes.size(), 0.0);
+    std::vector<double> node_ms(m.nodes.size(), 0.0);
     for (size_t si = 0; si < m.steps.size(); ++si) node_ms[m.steps[si].node] = step_ms[si];
-    std::vector<const std::string*> method(m.graph.nodes.size(), nullptr);
+    std::vector<const std::string*> method(m.nodes.size(), nullptr);
     for (const auto& s : m.steps)
         if (!s.conv.name.empty()) method[s.node] = &s.conv.name;
-    for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
-        const auto& n = m.graph.nodes[i];
+    for (size_t i = 0; i < m.nodes.size(); ++i) {
+        const auto& n = m.nodes[i];
         r.timings.push_back({n.name, n.op, node_ms[i], m.macs[i], m.fused_into[i],
                              method[i] ? *method[i] : std::string()});
         r.device_total_ms += node_ms[i];
@@ -546,8 +557,7 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
 
 rm::Tensor GraphRunner::read_tensor(const std::string& name) const {
     const Impl& m = *impl_;
-    if (auto it = m.graph.initializers.find(name); it != m.graph.initializers.end())
-        return it->second;
+    if (m.graph.is_initializer(name)) return m.graph.materialise(name);
     if (auto f = m.fused_away.find(name); f != m.fused_away.end() && !m.tensors.count(name))
         throw rm::Error("tensor '" + name + "' was fused into node '" + f->second +
                         "' and never stored (prepare the runner with fuse = false to see it)");

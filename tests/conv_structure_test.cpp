@@ -1,0 +1,491 @@
+#include "rm/conv_structure.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "pass_test_graphs.hpp"
+#include "rm/cost.hpp"
+#include "rm/cpu_executor.hpp"
+#include "rm/cpu_ops.hpp"
+#include "rm/error.hpp"
+#include "rm/fold_batchnorm.hpp"
+#include "rm/onnx_io.hpp"
+#include "rm/resnet_builder.hpp"
+#include "rm/rm_transform.hpp"
+#include "rm/shape_inference.hpp"
+
+using namespace rm;
+
+namespace {
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+    return a.shape == b.shape &&
+           std::memcmp(a.ptr(), b.ptr(), sizeof(float) * static_cast<size_t>(a.size())) == 0;
+}
+
+// Same blocks (ranges, kinds, values bit for bit) and the same Dirac entries.
+bool same_structure(const ConvStructure& a, const ConvStructure& b) {
+    if (a.shape != b.shape || a.group != b.group || a.blocks.size() != b.blocks.size() ||
+        a.diracs.size() != b.diracs.size())
+        return false;
+    for (size_t i = 0; i < a.blocks.size(); ++i) {
+        const DenseBlock &x = a.blocks[i], &y = b.blocks[i];
+        if (x.out_begin != y.out_begin || x.out_end != y.out_end || x.in_begin != y.in_begin ||
+            x.in_end != y.in_end || x.group != y.group || x.centre_only != y.centre_only ||
+            !same_bits(*x.weight, *y.weight))
+            return false;
+    }
+    for (size_t i = 0; i < a.diracs.size(); ++i)
+        if (a.diracs[i].out != b.diracs[i].out || a.diracs[i].in != b.diracs[i].in ||
+            std::memcmp(&a.diracs[i].scale, &b.diracs[i].scale, sizeof(float)) != 0)
+            return false;
+    return true;
+}
+
+// True when some kernel of a block is all zeros (describe_conv leaves those out of blocks).
+bool has_zero_kernel(const ConvStructure& s) {
+    for (const auto& b : s.blocks) {
+        const Tensor& w = *b.weight;
+        const int64_t taps = w.shape[2] * w.shape[3];
+        for (int64_t k = 0; k < w.size() / taps; ++k)
+            if (std::all_of(w.ptr() + k * taps, w.ptr() + (k + 1) * taps,
+                            [](float v) { return v == 0.0f; }))
+                return true;
+    }
+    return false;
+}
+
+// A [out, in, k, k] weight of zeros with the given (out, in, tap, value) entries.
+Tensor weight_with(Shape shape, std::vector<std::tuple<int64_t, int64_t, int64_t, float>> values) {
+    Tensor w(std::move(shape));
+    const int64_t taps = w.shape[2] * w.shape[3];
+    for (auto [o, i, t, v] : values) w.data[(o * w.shape[1] + i) * taps + t] = v;
+    return w;
+}
+
+std::vector<ConvRegion> regions_of(const Tensor& w, int64_t group, const Tensor* bias = nullptr) {
+    return conv_regions(describe_conv(w, group), bias);
+}
+
+bool has_region(const std::vector<ConvRegion>& r, RegionKind kind, int64_t out0, int64_t out1,
+                int64_t in0, int64_t in1) {
+    for (const auto& x : r)
+        if (x.kind == kind && x.out_begin == out0 && x.out_end == out1 && x.in_begin == in0 &&
+            x.in_end == in1)
+            return true;
+    return false;
+}
+
+int count_kind(const std::vector<ConvRegion>& r, RegionKind kind) {
+    int n = 0;
+    for (const auto& x : r) n += x.kind == kind;
+    return n;
+}
+
+// The plain graphs of RM on the PyTorch fixtures and two small built-in ResNets.
+std::vector<std::pair<std::string, Graph>> plain_models() {
+    std::vector<std::pair<std::string, Graph>> out;
+    namespace fs = std::filesystem;
+    for (const auto& e : fs::directory_iterator(fs::path(RMVK_FIXTURE_DIR) / "pytorch"))
+        if (e.path().extension() == ".onnx")
+            out.emplace_back(e.path().stem().string(),
+                             rm_transform(load_onnx(e.path().string())).plain);
+    for (const char* arch : {"resnet18", "resnet50"}) {
+        ResNetConfig c;
+        c.arch = arch;
+        c.input_height = c.input_width = 40;
+        c.base_width = 8;
+        c.num_classes = 10;
+        out.emplace_back(arch, rm_transform(build_resnet(c)).plain);
+    }
+    return out;
+}
+
+Attrs conv_attrs(int64_t k, int64_t stride, std::vector<int64_t> pads, int64_t group = 1) {
+    Attrs a;
+    a.kernel = {k, k};
+    a.strides = {stride, stride};
+    a.pads = std::move(pads);
+    a.group = group;
+    return a;
+}
+
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+    REQUIRE(a.shape == b.shape);
+    double diff = 0, ref = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) {
+        diff = std::max(diff, std::fabs(double(a.data[i]) - b.data[i]));
+        ref = std::max(ref, std::fabs(double(a.data[i])));
+    }
+    return diff / std::max(ref, 1e-30);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "RM records blocks and Dirac entries; describe_conv finds them again in the dense weight") {
+    int structured = 0;
+    for (const auto& [name, plain] : plain_models()) {
+        CAPTURE(name);
+        for (const auto& [wname, s] : plain.structured_weights) {
+            CAPTURE(wname);
+            ++structured;
+            CHECK_NOTHROW(check_structure(s, wname));
+            const Tensor dense = materialise(s);
+            const ConvStructure found = describe_conv(dense, s.group);
+            CHECK_NOTHROW(check_structure(found, wname));
+            const Tensor back = materialise(found);
+            CHECK(std::equal(back.data.begin(), back.data.end(), dense.data.begin()));
+            // A 1x1 conv's projection merge is indistinguishable from the block beside it: the
+            // dense weight is one full block there; a block with zero columns (a shortcut scaled
+            // by 0) is found as narrower blocks. Everywhere else: the same description.
+            const bool merged_1x1 = s.shape[2] == 1 && s.diracs.empty();
+            if (merged_1x1)
+                CHECK((is_plain_dense(found) || has_zero_kernel(s)));
+            else if (!has_zero_kernel(s))
+                CHECK(same_structure(found, s));
+            // Streaming in pieces gives the same values.
+            std::vector<float> rows(dense.data.size());
+            const int64_t oc = s.out_channels(), per = dense.size() / oc;
+            for (int64_t r0 = 0; r0 < oc; r0 += 3)
+                materialise_rows(s, r0, std::min(oc, r0 + 3), rows.data() + r0 * per);
+            CHECK(std::memcmp(rows.data(), dense.ptr(), rows.size() * sizeof(float)) == 0);
+        }
+    }
+    CHECK(structured > 40);
+}
+
+TEST_CASE("regions of the RM convs: reserved copies, identity merges, projection merges") {
+    ResNetConfig c;
+    c.input_height = c.input_width = 40;
+    c.base_width = 8;
+    c.num_classes = 10;
+    c.arch = "resnet18";
+    RmResult basic = rm_transform(build_resnet(c));
+    auto regions = [](const Graph& g, const std::string& node) {
+        const Node* n = g.find_node(node);
+        REQUIRE(n);
+        const ConvStructure* s = g.structure(n->inputs[1]);
+        REQUIRE(s);
+        return conv_regions(*s, &g.initializers.at(n->inputs[2]));
+    };
+    // BasicBlock, 8 channels: conv1' copies x into [0, 8), then the folded conv1.
+    auto r = regions(basic.plain, "layer1.0.conv1.rm");
+    CHECK(r.size() == 2);
+    CHECK(has_region(r, RegionKind::Block, 8, 16, 0, 8));
+    CHECK(has_region(r, RegionKind::Copy, 0, 8, 0, 8));
+    // conv2' with an identity shortcut: the folded conv2 over [8, 16) plus a merge of [0, 8).
+    r = regions(basic.plain, "layer1.0.conv2.rm");
+    CHECK(r.size() == 2);
+    CHECK(has_region(r, RegionKind::Block, 0, 8, 8, 16));
+    CHECK(has_region(r, RegionKind::Merge, 0, 8, 0, 8));
+    // conv2' with a projection shortcut: a centre-only block over the reserved 8 channels.
+    r = regions(basic.plain, "layer2.0.conv2.rm");
+    CHECK(r.size() == 2);
+    CHECK(has_region(r, RegionKind::Block, 0, 16, 0, 8));
+    CHECK(basic.plain.structure(basic.plain.find_node("layer2.0.conv2.rm")->inputs[1])
+              ->blocks[0]
+              .centre_only);
+    CHECK(has_region(r, RegionKind::Block, 0, 16, 8, 24));
+
+    c.arch = "resnet50";
+    RmResult bottleneck = rm_transform(build_resnet(c));
+    // Bottleneck layer2.0 (input 32 channels, width 16): the middle conv copies the reserved 32
+    // channels (stride 2) and has zero cross blocks; only the folded conv2 is multiplied.
+    r = regions(bottleneck.plain, "layer2.0.conv2.rm");
+    CHECK(r.size() == 2);
+    CHECK(has_region(r, RegionKind::Copy, 0, 32, 0, 32));
+    CHECK(has_region(r, RegionKind::Block, 32, 48, 32, 48));
+}
+
+TEST_CASE("near-Dirac kernels are not copies: exact comparisons only") {
+    const float one_plus = std::nextafter(1.0f, 2.0f);  // 1 + 1.19e-7: what 1 + 1e-7 rounds to
+    const int64_t c = 4;                                // centre tap of a 3x3 kernel
+    Tensor w = weight_with({7, 7, 3, 3}, {
+                                             {0, 0, c, 1.0f},      // a copy
+                                             {1, 1, 0, 1.0f},      // a 1 off the centre
+                                             {2, 2, c, one_plus},  // not exactly 1
+                                             {3, 3, c, 1.0f},      // ... with a bias below
+                                             {4, 4, c, 1.0f},      // a tiny value elsewhere
+                                             {4, 6, c, 1e-30f},    // (another centre)
+                                             {5, 5, c, 1.0f},      // a tiny value off-centre
+                                             {5, 6, 8, 1e-30f},    //
+                                             {6, 0, c, -0.0f},     // -0.0 is zero: a zero row
+                                         });
+    Tensor bias(Shape{7});
+    bias.data[3] = 1e-30f;
+    const ConvStructure s = describe_conv(w, 1);
+    CHECK_NOTHROW(check_structure(s, "w"));
+    auto r = conv_regions(s, &bias);
+    CHECK(has_region(r, RegionKind::Copy, 0, 1, 0, 1));
+    CHECK(has_region(r, RegionKind::Block, 1, 2, 1, 2));  // the off-centre 1 is multiplied
+    CHECK(has_region(r, RegionKind::ScaledCopy, 2, 3, 2, 3));
+    for (const auto& x : r)
+        if (x.kind == RegionKind::ScaledCopy) CHECK(x.scale == one_plus);
+    // Row 3 adds its 1 to a bias; rows 4 and 5 add theirs to a block that multiplies the tiny
+    // values (input channel 6 has two of them, so it is no merge column): one run of merges.
+    CHECK(has_region(r, RegionKind::Merge, 3, 6, 3, 6));
+    CHECK(has_region(r, RegionKind::Block, 4, 5, 6, 7));
+    CHECK(s.blocks[1].centre_only);
+    CHECK(has_region(r, RegionKind::Block, 5, 6, 6, 7));
+    CHECK(has_region(r, RegionKind::Zero, 6, 7, 0, 0));
+    CHECK(count_kind(r, RegionKind::Copy) == 1);
+    // The description holds every value exactly (-0.0 comes back as 0.0, the same value).
+    const Tensor back = materialise(s);
+    for (size_t i = 0; i < w.data.size(); ++i) CHECK(back.data[i] == w.data[i]);
+
+    // Without the bias, row 3 is a copy too; with no bias at all, the same.
+    CHECK(count_kind(conv_regions(s, nullptr), RegionKind::Copy) == 2);
+
+    // A merge column with a tiny value in another row is a centre-only block, not a merge.
+    Tensor m = weight_with({2, 3, 3, 3}, {{0, 0, c, 1.0f},
+                                          {1, 0, c, 1e-30f},
+                                          {0, 1, 0, 0.5f},
+                                          {0, 2, 0, 0.5f},
+                                          {1, 1, 0, 0.5f},
+                                          {1, 2, 0, 0.5f}});
+    r = regions_of(m, 1);
+    CHECK(count_kind(r, RegionKind::Merge) == 0);
+    CHECK(has_region(r, RegionKind::Block, 0, 2, 0, 1));
+    CHECK(describe_conv(m, 1).blocks[0].centre_only);
+    CHECK(has_region(r, RegionKind::Block, 0, 2, 1, 3));
+}
+
+TEST_CASE("hand-built structures: grouped, depthwise, 1x1, partial groups") {
+    const int64_t c = 4;
+    // Depthwise 3x3 with 3 reserved Dirac channels first (an inverted residual's depthwise').
+    Tensor dw(Shape{7, 1, 3, 3});
+    for (int64_t o = 0; o < 3; ++o) dw.data[o * 9 + c] = 1.0f;
+    for (int64_t o = 3; o < 7; ++o)
+        for (int64_t t = 0; t < 9; ++t) dw.data[o * 9 + t] = 0.1f * float(o + t + 1);
+    ConvStructure s = describe_conv(dw, 7);
+    REQUIRE(s.blocks.size() == 1);
+    CHECK(s.blocks[0].group == 4);
+    CHECK(s.blocks[0].in_begin == 3);
+    CHECK(s.diracs.size() == 3);
+    auto r = conv_regions(s, nullptr);
+    CHECK(has_region(r, RegionKind::Copy, 0, 3, 0, 3));
+
+    // Group 2 over [4, 2, 3, 3]: group 0 full, group 1 has one zero input channel: per-group
+    // blocks, the second over one input channel only.
+    Tensor g(Shape{4, 2, 3, 3}, 0.25f);
+    for (int64_t o = 2; o < 4; ++o)
+        for (int64_t t = 0; t < 9; ++t) g.data[(o * 2 + 1) * 9 + t] = 0.0f;
+    s = describe_conv(g, 2);
+    CHECK_NOTHROW(check_structure(s, "g"));
+    REQUIRE(s.blocks.size() == 2);
+    CHECK((s.blocks[0].out_begin == 0 && s.blocks[0].out_end == 2 && s.blocks[0].in_end == 2));
+    CHECK((s.blocks[1].out_begin == 2 && s.blocks[1].in_begin == 2 && s.blocks[1].in_end == 3));
+    CHECK(same_bits(materialise(s), g));
+
+    // A dense conv is one full block; a 1x1 identity merge is found in a 1x1 conv too.
+    CHECK(is_plain_dense(describe_conv(Tensor(Shape{3, 2, 3, 3}, 0.5f), 1)));
+    Tensor p = weight_with({2, 4, 1, 1}, {{0, 0, 0, 1.0f},
+                                          {1, 1, 0, 1.0f},
+                                          {0, 2, 0, 0.5f},
+                                          {0, 3, 0, 0.5f},
+                                          {1, 2, 0, 0.5f},
+                                          {1, 3, 0, 0.5f}});
+    r = regions_of(p, 1);
+    CHECK(has_region(r, RegionKind::Merge, 0, 2, 0, 2));
+    CHECK(has_region(r, RegionKind::Block, 0, 2, 2, 4));
+    CHECK_FALSE(describe_conv(p, 1).blocks[0].centre_only);  // 1x1: a plain block
+
+    CHECK_THROWS_AS(describe_conv(Tensor(Shape{3, 2, 3}), 1), Error);
+    CHECK_THROWS_AS(describe_conv(Tensor(Shape{3, 2, 3, 3}), 2), Error);
+}
+
+TEST_CASE("check_structure refuses inconsistent structures") {
+    auto block = [](int64_t o0, int64_t o1, int64_t i0, int64_t i1, int64_t k) {
+        return DenseBlock{
+            o0, o1, i0, i1, 1, false, std::make_shared<Tensor>(Shape{o1 - o0, i1 - i0, k, k})};
+    };
+    ConvStructure s;
+    s.shape = {4, 4, 3, 3};
+    s.blocks = {block(2, 4, 2, 4, 3)};
+    s.diracs = {{0, 0, 1.0f}, {1, 1, 1.0f}};
+    CHECK_NOTHROW(check_structure(s, "ok"));
+    ConvStructure bad = s;
+    bad.blocks.push_back(block(3, 4, 3, 4, 3));
+    CHECK_THROWS_WITH_AS(check_structure(bad, "w"), doctest::Contains("overlaps"), Error);
+    bad = s;
+    bad.blocks = {block(2, 5, 2, 4, 3)};
+    CHECK_THROWS_WITH_AS(check_structure(bad, "w"), doctest::Contains("outside"), Error);
+    bad = s;
+    bad.blocks = {block(2, 4, 2, 4, 1)};
+    CHECK_THROWS_WITH_AS(check_structure(bad, "w"), doctest::Contains("shape"), Error);
+    bad = s;
+    bad.diracs = {{1, 1, 1.0f}, {0, 0, 1.0f}};
+    CHECK_THROWS_WITH_AS(check_structure(bad, "w"), doctest::Contains("sorted"), Error);
+    bad = s;
+    bad.diracs.push_back({3, 3, 1.0f});
+    CHECK_THROWS_WITH_AS(check_structure(bad, "w"), doctest::Contains("inside a block"), Error);
+    bad = s;
+    bad.shape = {4, 2, 3, 3};
+    bad.group = 2;
+    bad.blocks = {DenseBlock{1, 3, 0, 2, 1, false, std::make_shared<Tensor>(Shape{2, 2, 3, 3})}};
+    bad.diracs.clear();
+    CHECK_THROWS_WITH_AS(check_structure(bad, "w"), doctest::Contains("straddles"), Error);
+    bad.blocks.clear();
+    bad.diracs = {{0, 3, 1.0f}};
+    CHECK_THROWS_WITH_AS(check_structure(bad, "w"), doctest::Contains("groups"), Error);
+}
+
+TEST_CASE("structured CPU conv equals the dense conv (strides, pads, groups, batch 2)") {
+    passtest::GraphMaker maker({1});
+    struct Case {
+        Shape w;
+        int64_t group, stride;
+        std::vector<int64_t> pads;
+    };
+    for (const Case& k :
+         {Case{{9, 5, 3, 3}, 1, 1, {1, 1, 1, 1}}, Case{{9, 5, 3, 3}, 1, 2, {1, 1, 1, 1}},
+          Case{{9, 5, 3, 3}, 1, 2, {2, 1, 0, 2}}, Case{{12, 3, 3, 3}, 4, 1, {1, 1, 1, 1}},
+          Case{{7, 10, 1, 1}, 1, 2, {0, 0, 0, 0}}}) {
+        CAPTURE(to_string(k.w));
+        CAPTURE(k.stride);
+        // Dirac rows, a merge column, a centre-only column range and a full range.
+        Tensor w = maker.random(k.w, -1.0f, 1.0f);
+        const int64_t icg = k.w[1], taps = k.w[2] * k.w[3],
+                      centre = (k.w[2] / 2) * k.w[3] + k.w[3] / 2;
+        for (int64_t o = 0; o < 3; ++o)
+            for (int64_t j = 0; j < icg * taps; ++j)
+                w.data[o * icg * taps + j] = j == (o % icg) * taps + centre ? 1.0f : 0.0f;
+        for (int64_t o = 3; o < k.w[0]; ++o)
+            for (int64_t t = 0; t < taps; ++t)
+                if (t != centre) w.data[(o * icg + 0) * taps + t] = 0.0f;
+        Tensor x = maker.random({2, icg * k.group, 13, 9}, -1.0f, 1.0f);
+        Tensor bias = maker.random({k.w[0]}, -0.5f, 0.5f);
+        for (int64_t o = 0; o < 3; ++o) bias.data[o] = 0.0f;
+        const Attrs a = conv_attrs(k.w[2], k.stride, k.pads, k.group);
+        const ConvStructure s = describe_conv(w, k.group);
+        CHECK(s.blocks.size() >= 1);
+        const Tensor dense = cpu::conv2d(x, w, &bias, a);
+        const Tensor structured = cpu::conv2d_structured(x, s, &bias, a);
+        CHECK(max_rel_diff(dense, structured) <= 1e-6);
+        // The reserved rows are bit-exact copies.
+        for (int64_t i = 0; i < dense.shape[2] * dense.shape[3]; ++i)
+            CHECK(structured.data[i] == dense.data[i]);
+    }
+}
+
+TEST_CASE("plain graphs run structured on the CPU as they run dense") {
+    for (const auto& [name, plain] : plain_models()) {
+        CAPTURE(name);
+        Shape in = plain.inputs.at(0).shape;
+        if (in[0] < 0) in[0] = 2;
+        Tensor x = passtest::random_input(in);
+        CpuRunOptions dense;
+        dense.dense_structured = true;
+        auto a = run_cpu(plain, {{plain.inputs[0].name, x}}, dense).at(plain.outputs[0]);
+        auto b = run_cpu(plain, {{plain.inputs[0].name, x}}).at(plain.outputs[0]);
+        CHECK(max_rel_diff(a, b) <= 1e-5);
+    }
+}
+
+TEST_CASE("scale_rows folds a BatchNormalization exactly as on the dense weight") {
+    ResNetConfig c;
+    c.input_height = c.input_width = 32;
+    c.base_width = 8;
+    c.arch = "resnet18";
+    Graph plain = rm_transform(build_resnet(c)).plain;
+    const ConvStructure& s = plain.structured_weights.begin()->second;
+    std::vector<double> scale(s.out_channels());
+    for (size_t o = 0; o < scale.size(); ++o) scale[o] = 0.3 + 0.01 * double(o);
+    Tensor dense = materialise(s);
+    const int64_t per = dense.size() / s.out_channels();
+    for (int64_t o = 0; o < s.out_channels(); ++o)
+        for (int64_t j = 0; j < per; ++j) {
+            float& v = dense.data[o * per + j];
+            v = static_cast<float>(double(v) * scale[o]);
+        }
+    CHECK(same_bits(materialise(scale_rows(s, scale)), dense));
+    CHECK_THROWS_AS(scale_rows(s, {1.0}), Error);
+
+    // fold_batchnorm on a structured conv followed by a BN: the same as on the dense one.
+    passtest::GraphMaker m({1, 3, 9, 11});
+    m.g.initializers["w"] = weight_with({4, 3, 3, 3}, {{0, 0, 4, 1.0f}, {1, 1, 4, 1.0f}});
+    for (int64_t t = 0; t < 9; ++t) m.g.initializers["w"].data[(2 * 3 + 2) * 9 + t] = 0.1f * t;
+    m.g.nodes.push_back(
+        {"conv", Op::Conv, {"input", "w"}, {"conv"}, conv_attrs(3, 1, {1, 1, 1, 1})});
+    m.output(m.bn("bn", "conv", 4));
+    Graph dense_graph = m.g;
+    structure_conv_weights(m.g);
+    REQUIRE(m.g.structure("w"));
+    FoldResult fs = fold_batchnorm(m.g), fd = fold_batchnorm(dense_graph);
+    const std::string wname = fs.graph.nodes[0].inputs[1];
+    REQUIRE(fs.graph.structure(wname));
+    CHECK(same_bits(fs.graph.materialise(wname), fd.graph.initializers.at(wname)));
+}
+
+TEST_CASE("structure_conv_weights: plain ONNX files load structured, residual ones stay dense") {
+    ResNetConfig c;
+    c.input_height = c.input_width = 32;
+    c.base_width = 8;
+    c.num_classes = 10;
+    c.arch = "resnet50";
+    Graph residual = build_resnet(c);
+    Graph before = residual;
+    structure_conv_weights(residual);
+    CHECK(residual.structured_weights.empty());
+    CHECK(residual.initializers.size() == before.initializers.size());
+
+    RmResult r = rm_transform(residual);
+    const std::string path =
+        (std::filesystem::temp_directory_path() / "rmvk_conv_structure_test.onnx").string();
+    save_onnx(r.plain, path);
+    Graph loaded = load_onnx(path);
+    std::filesystem::remove(path);
+    int compared = 0;
+    for (const auto& [name, s] : r.plain.structured_weights) {
+        CAPTURE(name);
+        REQUIRE(loaded.is_initializer(name));
+        CHECK(same_bits(loaded.materialise(name), materialise(s)));
+        if (const ConvStructure* l = loaded.structure(name)) {
+            CHECK((same_structure(*l, s) || s.shape[2] == 1));
+            ++compared;
+        }
+    }
+    CHECK(compared >= 16);  // every 3x3 conv' and every 1x1 with Dirac rows or merges
+
+    // A weight that another operator reads as a tensor stays dense.
+    passtest::GraphMaker m({1, 2, 5, 5});
+    m.g.initializers["w"] = weight_with({2, 2, 3, 3}, {{0, 0, 4, 1.0f}, {1, 1, 4, 1.0f}});
+    m.g.nodes.push_back(
+        {"conv", Op::Conv, {"input", "w"}, {"conv"}, conv_attrs(3, 1, {1, 1, 1, 1})});
+    m.g.nodes.push_back({"flat", Op::Flatten, {"w"}, {"flat"}, {}});
+    m.output("conv");
+    m.output("flat");
+    structure_conv_weights(m.g);
+    CHECK(m.g.structured_weights.empty());
+    m.g.nodes.pop_back();
+    m.g.outputs.pop_back();
+    structure_conv_weights(m.g);
+    CHECK(m.g.structure("w"));
+    materialise_all(m.g);
+    CHECK(m.g.structured_weights.empty());
+    CHECK(m.g.initializers.at("w").data[4] == 1.0f);
+}
+
+TEST_CASE("cost: dense MACs of the exported ONNX, structured MACs of the blocks") {
+    ResNetConfig c;
+    c.arch = "resnet50";
+    Graph residual = build_resnet(c);
+    RmResult r = rm_transform(residual);
+    Graph& plain = r.plain;
+    GraphCost before = compute_cost(residual, infer_shapes(residual, 1));
+    GraphCost after = compute_cost(plain, infer_shapes(plain, 1));
+    MESSAGE("ResNet-50 plain: dense " << after.total_macs / 1e9 << " GMACs, structured "
+                                      << after.total_structured_macs / 1e9 << " GMACs, stored "
+                                      << after.total_structured_params / 1e6 << "M values");
+    CHECK(after.total_macs / 1e9 == doctest::Approx(46.07).epsilon(0.01));
+    // The blocks are the residual graph's convs (projections included), at the same sizes.
+    CHECK(after.total_structured_macs == before.total_macs);
+    CHECK(before.total_structured_macs == before.total_macs);
+    CHECK(after.total_params / 1e6 == doctest::Approx(277).epsilon(0.01));
+    CHECK(after.total_structured_params < before.total_params * 1.01);
+}
