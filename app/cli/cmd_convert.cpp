@@ -127,7 +127,7 @@ rm::Tensor random_input(const rm::Shape& shape) {
 int cmd_convert(const std::vector<std::string>& argv) {
     Args args(argv, {"-o", "--output", "--verify-size"}, {"--require-all", "--no-verify"});
     if (args.help()) {
-        std::fputs(kUsage, stdout);
+        std::printf("%s\n%s", kUsage, kExitCodesHelp);
         return 0;
     }
     if (args.positional().size() > 1) throw UsageError("expected at most one MODEL");

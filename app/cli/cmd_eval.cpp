@@ -35,7 +35,8 @@ constexpr const char* kHelp =
     "as the model's metadata asks (the bundled model: x/255, then (x - 0.2860) / 0.3530).\n\n"
     "  --dataset NAME     fashion-mnist (the only one so far; the default)\n"
     "  --graph G          residual | plain | both (default residual). both also counts the\n"
-    "                     images whose top-1 class differs and the largest logit |d|\n"
+    "                     images whose top-1 class differs and compares all logits as\n"
+    "                     'rmvk run --graph both' does (the exit status says the verdict)\n"
     "  --device D         cpu (reference executor; the default) | Vulkan device INDEX | NAME\n"
     "  --limit N          only the first N test images\n"
     "  --batch B          images per run (default 100)\n"
@@ -155,7 +156,7 @@ void check_model(const rm::Graph& graph) {
 int cmd_eval(const std::vector<std::string>& argv) {
     Args args(argv, {"--dataset", "--graph", "--device", "--limit", "--batch", "--data-dir"}, {});
     if (args.help()) {
-        std::printf("%s", kHelp);
+        std::printf("%s\n%s", kHelp, kExitCodesHelp);
         return 0;
     }
     if (args.positional().size() > 1)

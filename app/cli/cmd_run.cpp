@@ -33,7 +33,8 @@ constexpr const char* kHelp =
     "  --output Y.npy     write the output (the residual graph's when --graph both)\n"
     "  --graph G          residual | plain | both (default residual). plain is the RM-converted\n"
     "                     network without shortcuts; both runs the two and compares them:\n"
-    "                     they match when max|d| <= 1e-4 * max|residual output|\n"
+    "                     they match when max|d| <= 1e-4 * max|residual output| and\n"
+    "                     neither holds a NaN or Inf (the exit status says which)\n"
     "  --device D         cpu (reference executor) | Vulkan device INDEX | NAME substring;\n"
     "                     default: the default Vulkan device, or cpu when there is none\n"
     "  --batch B          repeat a batch-1 input B times\n";
@@ -116,7 +117,7 @@ void print_top5(const GraphRun& run, const std::vector<std::string>& labels) {
 int cmd_run(const std::vector<std::string>& argv) {
     Args args(argv, {"--input", "--output", "--graph", "--device", "--batch"}, {});
     if (args.help()) {
-        std::printf("%s", kHelp);
+        std::printf("%s\n%s", kHelp, kExitCodesHelp);
         return 0;
     }
     if (args.positional().size() > 1)
