@@ -13,7 +13,9 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/exit_codes.hpp"
 #include "app/engine/engine.hpp"
+#include "rm/compare.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
 #include "rm/fashion_mnist.hpp"
@@ -33,16 +35,13 @@ constexpr const char* kHelp =
     "as the model's metadata asks (the bundled model: x/255, then (x - 0.2860) / 0.3530).\n\n"
     "  --dataset NAME     fashion-mnist (the only one so far; the default)\n"
     "  --graph G          residual | plain | both (default residual). both also counts the\n"
-    "                     images whose top-1 class differs and the largest logit |d|\n"
+    "                     images whose top-1 class differs and compares all logits as\n"
+    "                     'rmvk run --graph both' does (the exit status says the verdict)\n"
     "  --device D         cpu (reference executor; the default) | Vulkan device INDEX | NAME\n"
     "  --limit N          only the first N test images\n"
     "  --batch B          images per run (default 100)\n"
     "  --data-dir DIR     where the dataset's .gz files are (default "
     "/usr/share/datasets/fashion-mnist)\n";
-
-// Same criterion as 'rmvk run --graph both': the graphs match when every logit difference is
-// within 1e-4 of the largest residual logit.
-constexpr double kMatchTolerance = 1e-4;
 
 // Runs one graph on one batch and returns its first output. The only place that knows about
 // devices, so GPU eval means adding a branch here.
@@ -157,7 +156,7 @@ void check_model(const rm::Graph& graph) {
 int cmd_eval(const std::vector<std::string>& argv) {
     Args args(argv, {"--dataset", "--graph", "--device", "--limit", "--batch", "--data-dir"}, {});
     if (args.help()) {
-        std::printf("%s", kHelp);
+        std::printf("%s\n%s", kHelp, kExitCodesHelp);
         return 0;
     }
     if (args.positional().size() > 1)
@@ -197,7 +196,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
     std::fflush(stdout);
 
     int64_t top1_differs = 0;
-    double max_diff = 0, max_logit = 0;
+    rm::OutputComparison logits;  // over every batch, with rmvk run's criterion
     Progress progress(set.count);
     for (int64_t begin = 0; begin < set.count; begin += batch) {
         const int64_t end = std::min(set.count, begin + batch);
@@ -220,10 +219,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
             const auto& b = scores[1].logits;
             for (int64_t i = 0; i < end - begin; ++i)
                 if (argmax(a.ptr() + i * 10, 10) != argmax(b.ptr() + i * 10, 10)) ++top1_differs;
-            for (int64_t i = 0; i < a.size(); ++i) {
-                max_diff = std::max(max_diff, std::abs(double(a.data[i]) - b.data[i]));
-                max_logit = std::max(max_logit, std::abs(double(a.data[i])));
-            }
+            logits.append(rm::compare_outputs(a, b));
         }
         progress.update(end);
     }
@@ -234,15 +230,11 @@ int cmd_eval(const std::vector<std::string>& argv) {
                     static_cast<long long>(set.count), 100.0 * s.correct / set.count, s.seconds,
                     set.count / std::max(s.seconds, 1e-9));
     if (scores.size() == 2) {
-        const bool match = std::isfinite(max_diff) && max_diff <= kMatchTolerance * max_logit;
-        std::printf(
-            "residual vs plain: top-1 differs on %lld images, max|d logit| = %.3g (max|logit| = "
-            "%.4g)\n",
-            static_cast<long long>(top1_differs), max_diff, max_logit);
-        std::printf("%s\n", match
-                                ? "outputs match"
-                                : "MISMATCH: the plain graph does not reproduce the residual one");
-        if (!match) return 1;
+        std::printf("residual vs plain: top-1 differs on %lld images\n%s\n%s\n",
+                    static_cast<long long>(top1_differs),
+                    rm::comparison_summary(logits, "residual", "plain").c_str(),
+                    rm::verdict_line(logits, "residual", "plain").c_str());
+        return exit_code_for(logits.verdict());
     }
     return 0;
 }
