@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -10,6 +11,20 @@
 namespace rmvk {
 
 namespace {
+
+// An integer field (index, count, bytes): absent gives the fallback; a value outside T's range,
+// or NaN, is refused rather than cast (that cast is undefined behaviour).
+template <typename T>
+T integer_or(const Json& j, const std::string& key, T fallback) {
+    if (!j.contains(key)) return fallback;
+    const double v = j.at(key).number();
+    // Both bounds are powers of two, so exact as doubles: [min, max + 1).
+    const double lo = static_cast<double>(std::numeric_limits<T>::min());
+    const double hi = static_cast<double>(std::numeric_limits<T>::max() / 2 + 1) * 2.0;
+    if (!(v >= lo && v < hi))
+        throw std::runtime_error("\"" + key + "\": " + Json(v).dump() + " is out of range");
+    return static_cast<T>(v);
+}
 
 Json device_json(const DeviceInfo& d) {
     Json j = Json::object();
@@ -31,21 +46,19 @@ Json device_json(const DeviceInfo& d) {
 
 DeviceInfo device_from(const Json& j) {
     DeviceInfo d;
-    d.index = static_cast<int>(j.number_or("index", 0));
+    d.index = integer_or<int>(j, "index", 0);
     d.name = j.at("name").str();
     d.vendor = j.str_or("vendor", "");
     d.type = j.str_or("type", "");
     d.driver = j.str_or("driver", "");
     d.api_version = j.str_or("api_version", "");
-    d.max_storage_buffer_range = static_cast<uint64_t>(j.number_or("max_storage_buffer_range", 0));
-    d.max_compute_shared_memory =
-        static_cast<uint32_t>(j.number_or("max_compute_shared_memory", 0));
-    d.max_workgroup_invocations =
-        static_cast<uint32_t>(j.number_or("max_workgroup_invocations", 0));
-    d.subgroup_size = static_cast<uint32_t>(j.number_or("subgroup_size", 0));
-    d.timestamp_valid_bits = static_cast<uint32_t>(j.number_or("timestamp_valid_bits", 0));
+    d.max_storage_buffer_range = integer_or<uint64_t>(j, "max_storage_buffer_range", 0);
+    d.max_compute_shared_memory = integer_or<uint32_t>(j, "max_compute_shared_memory", 0);
+    d.max_workgroup_invocations = integer_or<uint32_t>(j, "max_workgroup_invocations", 0);
+    d.subgroup_size = integer_or<uint32_t>(j, "subgroup_size", 0);
+    d.timestamp_valid_bits = integer_or<uint32_t>(j, "timestamp_valid_bits", 0);
     d.timestamp_period_ns = static_cast<float>(j.number_or("timestamp_period_ns", 0));
-    d.device_local_memory = static_cast<uint64_t>(j.number_or("device_local_memory", 0));
+    d.device_local_memory = integer_or<uint64_t>(j, "device_local_memory", 0);
     return d;
 }
 
@@ -73,7 +86,7 @@ LayerRow layer_from(const Json& j) {
     r.op = j.str_or("op", "");
     r.kernel = j.str_or("kernel", "");
     r.device_ms = j.at("device_ms").number();
-    r.macs = static_cast<int64_t>(j.number_or("macs", 0));
+    r.macs = integer_or<int64_t>(j, "macs", 0);
     r.gflops = j.number_or("gflops", 0);
     r.peak_percent = j.number_or("peak_percent", 0);
     r.fused_into = j.str_or("fused_into", "");
@@ -112,12 +125,12 @@ GraphBench graph_from(const Json& j) {
     g.throughput_ips = j.number_or("throughput_ips", 0);
     g.upload_ms = j.number_or("upload_ms", 0);
     g.download_ms = j.number_or("download_ms", 0);
-    g.total_macs = static_cast<int64_t>(j.number_or("total_macs", 0));
-    g.params = static_cast<int64_t>(j.number_or("params", 0));
+    g.total_macs = integer_or<int64_t>(j, "total_macs", 0);
+    g.params = integer_or<int64_t>(j, "params", 0);
     g.gflops = j.number_or("gflops", 0);
     g.peak_percent = j.number_or("peak_percent", 0);
-    g.weight_bytes = static_cast<uint64_t>(j.number_or("weight_bytes", 0));
-    g.peak_activation_bytes = static_cast<uint64_t>(j.number_or("peak_activation_bytes", 0));
+    g.weight_bytes = integer_or<uint64_t>(j, "weight_bytes", 0);
+    g.peak_activation_bytes = integer_or<uint64_t>(j, "peak_activation_bytes", 0);
     for (const auto& l : j.at("layers").items()) g.layers.push_back(layer_from(l));
     return g;
 }
@@ -166,15 +179,15 @@ BenchReport bench_report_from_json(const std::string& text) {
     r.rmvk_version = j.str_or("rmvk_version", "");
     r.date = j.str_or("date", "");
     r.model = j.str_or("model", "");
-    r.batch = static_cast<int64_t>(j.number_or("batch", 1));
+    r.batch = integer_or<int64_t>(j, "batch", 1);
     if (j.contains("input_size")) {
         const auto& s = j.at("input_size").items();
         if (s.size() != 2) throw std::runtime_error("input_size must be [height, width]");
         r.input_height = s[0].integer();
         r.input_width = s[1].integer();
     }
-    r.warmup = static_cast<int>(j.number_or("warmup", 0));
-    r.iters = static_cast<int>(j.number_or("iters", 0));
+    r.warmup = integer_or<int>(j, "warmup", 0);
+    r.iters = integer_or<int>(j, "iters", 0);
     r.device = device_from(j.at("device"));
     if (j.contains("peak") && !j.at("peak").is_null()) {
         r.peak_measured = true;

@@ -276,6 +276,9 @@ double Json::number() const {
 
 int64_t Json::integer() const {
     expect_type(type_, Type::Number);
+    // llround has no meaningful result outside int64's range [-2^63, 2^63).
+    if (!(number_ >= -0x1p63 && number_ < 0x1p63))
+        throw std::runtime_error("expected an integer, found " + dump());
     return static_cast<int64_t>(std::llround(number_));
 }
 
