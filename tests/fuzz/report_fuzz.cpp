@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "app/engine/bench_report.hpp"
+#include "app/report/bench_report.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rmvk::BenchReport report;
