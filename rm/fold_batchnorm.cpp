@@ -106,7 +106,28 @@ Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
     return out;
 }
 
+// Output channel c of `w` times scale[c], in double, rounded once.
+Tensor scale_dense_rows(const Tensor& w, const std::vector<double>& scale) {
+    const int64_t channels = static_cast<int64_t>(scale.size());
+    const int64_t per_out = channels ? w.size() / channels : 0;
+    Tensor out(w.shape);
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t k = 0; k < per_out; ++k)
+            out.data[c * per_out + k] =
+                static_cast<float>(double(w.data[c * per_out + k]) * scale[c]);
+    return out;
+}
+
 }  // namespace
+
+Tensor folded_weight(const Graph& graph, const Node& conv, const Node* bn) {
+    if (conv.inputs.size() < 2 || !graph.is_initializer(conv.inputs[1]))
+        throw Error(where(conv) + ": weight is missing or not a constant");
+    Tensor w = graph.materialise(conv.inputs[1]);
+    if (!bn) return w;
+    if (w.shape.empty()) throw Error(where(conv) + ": weight has no shape");
+    return scale_dense_rows(w, bn_affine(graph, *bn, w.shape[0]).scale);
+}
 
 std::vector<double> folded_bias(const Graph& graph, const Node& conv, const Node* bn) {
     const Shape* w = conv.inputs.size() > 1 ? graph.initializer_shape(conv.inputs[1]) : nullptr;
@@ -169,13 +190,7 @@ FoldResult fold_batchnorm(const Graph& graph) {
             if (const ConvStructure* st = graph.structure(n.inputs[1])) {
                 ws = scale_rows(*st, a.scale);
             } else {
-                const Tensor& w = graph.initializers.at(n.inputs[1]);
-                const int64_t per_out = channels ? w.size() / channels : 0;
-                wf.emplace(w.shape);
-                for (int64_t c = 0; c < channels; ++c)
-                    for (int64_t k = 0; k < per_out; ++k)
-                        wf->data[c * per_out + k] =
-                            static_cast<float>(double(w.data[c * per_out + k]) * a.scale[c]);
+                wf.emplace(scale_dense_rows(graph.initializers.at(n.inputs[1]), a.scale));
             }
             Tensor bf(Shape{channels});
             for (int64_t c = 0; c < channels; ++c) bf.data[c] = static_cast<float>(bias[c]);
