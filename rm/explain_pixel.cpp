@@ -123,7 +123,7 @@ WorkedPixel work_pixel(const BlockExplanation& e, const Graph& residual, const G
     for (size_t k = nodes.size(); k-- > 0;)
         scale[k] = scale[k + 1] * (nodes[k]->op == Op::Conv ? nodes[k]->attrs.strides[0] : 1);
     const Tensor& xin = tensor(residual_tensors, b.input, "residual");
-    w.reserved.push_back({"block input x" + position(r, y * scale[0], x * scale[0]),
+    w.reserved.push_back({"block input x (residual run)" + position(r, y * scale[0], x * scale[0]),
                           at(xin, r, y * scale[0], x * scale[0])});
     for (size_t k = 0; k < nodes.size(); ++k) {
         if (nodes[k] == &last) break;

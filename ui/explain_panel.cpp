@@ -292,7 +292,13 @@ void ExplainPanel::update_pixel(const AppState& state) {
         pixel_ = *pixel_request_;
         pixel_request_.reset();
     }
-    if (pixel_[1] < 0) pixel_ = {0, s[2] / 2, s[3] / 2};
+    if (pixel_[1] < 0) {
+        // Default: channel 0 where the block output is largest (a ReLU leaves many zeros).
+        const float* c0 = out->second.data.data();
+        const int64_t hw = s[2] * s[3];
+        const int64_t best = std::max_element(c0, c0 + hw) - c0;
+        pixel_ = {0, best / s[3], best % s[3]};
+    }
     std::string key = bind_key_ + "|" +
                       std::to_string(reinterpret_cast<uintptr_t>(state.runs.get())) + "|" +
                       std::to_string(pixel_[0]) + "," + std::to_string(pixel_[1]) + "," +

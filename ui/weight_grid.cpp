@@ -18,6 +18,9 @@ namespace {
 
 // Pictures larger than this per side are drawn from a summary (or a detail window).
 constexpr int64_t kMaxTexels = 2048;
+// A summary has about this many texels per side: near the region's size, so that a lone Dirac
+// value (a summary texel is the largest value of its cells) is not lost to minification.
+constexpr int64_t kSummaryTexels = 256;
 // A detail window is built when the visible taps fit in this many per side.
 constexpr int64_t kDetailTaps = 1024;
 
@@ -113,7 +116,7 @@ void WeightGrid::bind(const rm::ExplainedConv& conv, const std::string& key) {
     const int64_t kh = s.shape.at(2), kw = s.shape.at(3);
     scale_ = conv.original_max_abs > 0 ? conv.original_max_abs : 1.0f;
     summary_ = outs * kh > kMaxTexels || ins * kw > kMaxTexels;
-    const int64_t p = summary_ ? ceil_div(std::max(outs, ins), kMaxTexels) : 0;
+    const int64_t p = summary_ ? ceil_div(std::max(outs, ins), kSummaryTexels) : 0;
     overview_ = render_weight(s, scale_, int(p), 0, outs, 0, ins);
     overview_tex_ =
         std::make_unique<Texture>(renderer_, overview_.width, overview_.height, overview_.rgba);
