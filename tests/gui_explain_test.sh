@@ -98,5 +98,15 @@ outline "$TMP/r.png" "$GREY" "the zero blocks (ResNet-50)"
 amber=$(colour_fraction "$TMP/export.png" "100%x100%+0+0" "$AMBER")
 at_least "$amber" 0.001 || fail_with "the exported PNG has the outlines burnt in (amber share $amber)"
 
+# 5. A reserved channel clicked in the feature maps opens the Dirac row that made it.
+run_gui --device cpu --tab features --select /layer2/layer2.0/conv1/Conv --click-reserved 3 \
+    --dump-state "$TMP/link.json"
+[ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (reserved channel link)"
+$PY "$SRC/tests/gui_check.py" "$TMP/link.json" \
+    's["active_tab"] == "Explain" and s["explain"]["step"] == 4' \
+    '[c["node"] for c in s["explain"]["convs"] if c["drawn"]] == ["/layer2/layer2.0/conv1/Conv.rm"]' \
+    's["explain"]["highlight_row"] == 2' \
+    || fail=1
+
 [ "$fail" -eq 0 ] && echo "gui_explain_test: OK"
 exit $fail

@@ -304,6 +304,8 @@ class App {
         if (startup_ == Startup::Done && !page_applied_) {
             page_applied_ = true;
             if (options_.page > 1) feature_maps_.request_page(options_.page - 1);
+            if (options_.click_reserved >= 0)
+                feature_maps_.request_reserved_pick(options_.click_reserved);
             if (options_.explain_step > 0) explain_.request_step(options_.explain_step);
             if (options_.explain_conv > 0) explain_.request_conv(options_.explain_conv - 1);
             if (options_.pixel[0] >= 0)
@@ -375,6 +377,17 @@ class App {
             residual_view_.focus(sel.residual_primary);
         }
         if (focus_both) plain_view_.focus(node);
+    }
+
+    // A reserved channel picked in the feature maps: its Dirac row in the conv' that wrote it
+    // (the picked node may be the ReLU after that conv).
+    void show_dirac_row(const FeatureMapsPanel::ReservedPick& pick) {
+        const rm::Graph& plain = state_.model->rm.plain;
+        const rm::Node* n = plain.find_node(pick.node);
+        while (n && n->op != rm::Op::Conv && !n->inputs.empty()) n = plain.producer(n->inputs[0]);
+        if (!n) return;
+        explain_.show_row(n->name, pick.channel);
+        active_tab_request_ = "Explain";
     }
 
     // One at a time, each once the work before it is done: a model and an image dropped
@@ -539,6 +552,7 @@ class App {
             };
             if (tab("Feature maps")) {
                 feature_maps_.draw(state_);
+                if (auto pick = feature_maps_.take_reserved_pick()) show_dirac_row(*pick);
                 ImGui::EndTabItem();
             }
             if (tab("Timing")) {
@@ -558,7 +572,8 @@ class App {
                 explain_.draw(state_, active_tab_ == "Explain");
                 ImGui::EndTabItem();
             }
-            if (ImGui::GetFrameCount() > 2) active_tab_request_.clear();
+            if (ImGui::GetFrameCount() > 2 && active_tab_ == active_tab_request_)
+                active_tab_request_.clear();
             ImGui::EndTabBar();
         }
         ImGui::EndChild();

@@ -79,6 +79,7 @@ ExplainPanel::~ExplainPanel() = default;
 
 void ExplainPanel::show_row(const std::string& node, int64_t row) {
     show_node_ = node;
+    highlight_node_ = node;
     highlight_row_ = row;
 }
 
@@ -236,13 +237,21 @@ void ExplainPanel::draw(const AppState& state, bool active) {
         conv.node.c_str(), (long long)ws[0], (long long)(ws[1] * conv.weight.group),
         (long long)ws[2], (long long)ws[3],
         grid_->summary() ? " (summary: largest value per cell)" : "");
+    if (conv.node == highlight_node_ && highlight_row_ >= 0)
+        ImGui::TextColored(theme::kReservedText4,
+                           "framed: row %lld, the Dirac row that makes reserved channel %lld "
+                           "(picked in the feature maps)",
+                           (long long)highlight_row_, (long long)highlight_row_);
     const float pixel_h = 176;
     const float side_w = 230;
     ImVec2 avail = ImGui::GetContentRegionAvail();
     const float grid_h = std::max(120.0f, avail.y - pixel_h - 8);
-    std::string key =
-        bind_key_ + "|" + e.block.name + "|" + std::to_string(step_) + "|" + std::to_string(conv_);
-    int64_t row = (step_ == 3 && conv_ == 0) || (step_ == 2 && conv.plain) ? highlight_row_ : -1;
+    // The same weight at two steps (a reserve conv' at steps 3 and 4) is one picture.
+    std::string key = bind_key_ + "|" + conv.node + "|" +
+                      (conv.plain   ? "plain"
+                       : step_ == 0 ? "raw"
+                                    : "folded");
+    int64_t row = conv.node == highlight_node_ ? highlight_row_ : -1;
     grid_->draw(conv, key, ImVec2(avail.x - side_w - 8, grid_h), row);
     ImGui::SameLine(0, 8);
     ImGui::BeginGroup();
@@ -269,7 +278,11 @@ void ExplainPanel::draw(const AppState& state, bool active) {
         ImGui::TextColored(ImVec4(1.0f, 0.47f, 0.35f, 1), "plain");
         ImGui::SameLine();
         ImGui::TextDisabled("(log count)");
-        WeightHistogram h = weight_histogram(*original, conv, 41);
+        if (hist_key_ != key) {
+            hist_key_ = key;
+            hist_ = weight_histogram(*original, conv, 41);
+        }
+        const WeightHistogram& h = hist_;
         draw_histogram(h, side_w - 10, 90);
         ImGui::TextDisabled("plain: %.1f%% zeros", 100.0 * double(h.plain_zeros) /
                                                        double(std::max<int64_t>(1, h.plain_total)));

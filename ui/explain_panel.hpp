@@ -12,6 +12,7 @@
 #include "rm/explain_block.hpp"
 #include "rm/explain_pixel.hpp"
 #include "ui/app_state.hpp"
+#include "ui/explain_diagram.hpp"
 
 namespace rmvk::ui {
 
@@ -81,7 +82,10 @@ class ExplainPanel {
     int step_ = 0, conv_ = 0;
     int pending_step_ = 0, pending_conv_ = -1;
     std::string show_node_;
+    std::string highlight_node_;
     int64_t highlight_row_ = -1;
+    std::string hist_key_;
+    WeightHistogram hist_;
     std::optional<std::array<int64_t, 3>> pixel_request_;
     std::array<int64_t, 3> pixel_{0, -1, -1};
     std::string pixel_key_;

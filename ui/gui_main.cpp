@@ -15,7 +15,7 @@ const char* kUsage =
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
     "                [--tab features|timing|input|explain] [--page N] [--pan PIXELS]\n"
     "                [--step 1-4] [--conv K] [--pixel C,Y,X] [--step-cycle]\n"
-    "                [--export-explain FILE.png] [--check-redraw]\n"
+    "                [--export-explain FILE.png] [--click-reserved K] [--check-redraw]\n"
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
@@ -27,6 +27,7 @@ const char* kUsage =
     "--step/--conv show that RM step and conv in the Explain tab, --pixel its worked pixel\n"
     "(channel, row, column of the block output); --step-cycle steps once per frame (fps);\n"
     "--export-explain writes the Explain tab's weight picture as PNG at the end.\n"
+    "--click-reserved K clicks the K-th reserved channel (1-based) in the feature maps.\n"
     "--drop acts as if PATH (model, image or bench report) were dropped on the window;\n"
     "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n";
 
@@ -109,6 +110,8 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             o.pixel = parse_pixel(value(i));
         else if (a == "--step-cycle")
             o.step_cycle = true;
+        else if (a == "--click-reserved")
+            o.click_reserved = number(i) - 1;
         else if (a == "--export-explain")
             o.export_explain = value(i);
         else if (a == "--drop")

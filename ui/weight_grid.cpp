@@ -116,10 +116,22 @@ void WeightGrid::bind(const rm::ExplainedConv& conv, const std::string& key) {
     const int64_t kh = s.shape.at(2), kw = s.shape.at(3);
     scale_ = conv.original_max_abs > 0 ? conv.original_max_abs : 1.0f;
     summary_ = outs * kh > kMaxTexels || ins * kw > kMaxTexels;
-    const int64_t p = summary_ ? ceil_div(std::max(outs, ins), kSummaryTexels) : 0;
-    overview_ = render_weight(s, scale_, int(p), 0, outs, 0, ins);
-    overview_tex_ =
-        std::make_unique<Texture>(renderer_, overview_.width, overview_.height, overview_.rgba);
+    // Stepping back and forth shows the same few weights again: keep their pictures.
+    auto hit =
+        std::find_if(cache_.begin(), cache_.end(), [&](const Cached& c) { return c.key == key; });
+    if (hit == cache_.end()) {
+        const int64_t p = summary_ ? ceil_div(std::max(outs, ins), kSummaryTexels) : 0;
+        Cached c;
+        c.key = key;
+        c.image = render_weight(s, scale_, int(p), 0, outs, 0, ins);
+        c.texture =
+            std::make_shared<Texture>(renderer_, c.image.width, c.image.height, c.image.rgba);
+        cache_.push_back(std::move(c));
+        if (cache_.size() > kCached) cache_.erase(cache_.begin());
+        hit = cache_.end() - 1;
+    }
+    overview_ = hit->image;
+    overview_tex_ = hit->texture;
     detail_ = {};
     detail_tex_.reset();
     fit_pending_ = true;

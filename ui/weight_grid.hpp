@@ -60,8 +60,15 @@ class WeightGrid {
 
     Renderer& renderer_;
     std::string key_;
+    struct Cached {
+        std::string key;
+        WeightImage image;
+        std::shared_ptr<Texture> texture;
+    };
+    static constexpr size_t kCached = 12;
+    std::vector<Cached> cache_;  // oldest first
     WeightImage overview_;
-    std::unique_ptr<Texture> overview_tex_;
+    std::shared_ptr<Texture> overview_tex_;
     WeightImage detail_;
     std::unique_ptr<Texture> detail_tex_;
     bool summary_ = false;
