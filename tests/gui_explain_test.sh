@@ -98,6 +98,15 @@ outline "$TMP/r.png" "$GREY" "the zero blocks (ResNet-50)"
 amber=$(colour_fraction "$TMP/export.png" "100%x100%+0+0" "$AMBER")
 at_least "$amber" 0.001 || fail_with "the exported PNG has the outlines burnt in (amber share $amber)"
 
+# Zoomed in, the summary gives way to a picture of the visible cells at every tap.
+run_gui "$MODEL" --device cpu --tab explain --select layer3.0.conv1 --step 4 --conv 2 --zoom 8 \
+    --screenshot "$TMP/z.png" --dump-state "$TMP/z.json"
+[ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (resnet50, zoomed)"
+$PY "$SRC/tests/gui_check.py" "$TMP/z.json" 's["explain"]["summary"] and s["explain"]["detail"]' || fail=1
+# The centre of the 768x768 weight is inside the reserved block: its Dirac taps are red dots.
+red=$(colour_fraction "$TMP/z.png" "$GRID" "rgb(181,5,38)")
+at_least "$red" 0.0005 || fail_with "the zoomed picture shows the Dirac taps (red share $red)"
+
 # 5. A reserved channel clicked in the feature maps opens the Dirac row that made it.
 run_gui --device cpu --tab features --select /layer2/layer2.0/conv1/Conv --click-reserved 3 \
     --dump-state "$TMP/link.json"

@@ -54,13 +54,22 @@ void draw_block_diagram(const rm::BlockExplanation& e, int step, float width) {
     ImDrawList* dl = ImGui::GetWindowDrawList();
     const ImVec2 p = ImGui::GetCursorScreenPos();
     const float h = 66, box_h = 34, gap = 10, top = p.y + 26;
-    const float box_w =
-        std::min(96.0f, (width - gap * float(boxes.size() - 1)) / float(boxes.size()));
+    // Convs get the room their channel counts need; ReLU, x and y less.
+    auto weight = [](const Box& b) {
+        return b.add ? 0.0f : b.sub.empty() || b.label == "x" ? 0.7f : 1.4f;
+    };
+    float total = 0, adds = 0;
+    for (const Box& b : boxes) {
+        total += weight(b);
+        adds += b.add ? box_h : 0.0f;
+    }
+    const float unit =
+        std::min(80.0f, (width - adds - gap * float(boxes.size() - 1)) / std::max(total, 1.0f));
     float x = p.x;
     ImVec2 x_centre, add_centre;
     for (size_t k = 0; k < boxes.size(); ++k) {
         const Box& b = boxes[k];
-        const float w = b.add ? box_h : box_w;
+        const float w = b.add ? box_h : unit * weight(b);
         ImVec2 a(x, top), c(x + w, top + box_h);
         if (b.add) {
             add_centre = ImVec2(x + w / 2, top + box_h / 2);

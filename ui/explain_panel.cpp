@@ -252,6 +252,11 @@ void ExplainPanel::draw(const AppState& state, bool active) {
                        : step_ == 0 ? "raw"
                                     : "folded");
     int64_t row = conv.node == highlight_node_ ? highlight_row_ : -1;
+    if (zoom_request_ > 0 && key == grid_key_) {
+        grid_->request_zoom(zoom_request_);
+        zoom_request_ = 0;
+    }
+    grid_key_ = key;
     grid_->draw(conv, key, ImVec2(avail.x - side_w - 8, grid_h), row);
     ImGui::SameLine(0, 8);
     ImGui::BeginGroup();
@@ -411,11 +416,11 @@ void ExplainPanel::draw_pixel(const AppState& state, float height) {
             ImGui::TextUnformatted(plain.c_str());
         };
         char buf[96];
-        std::snprintf(buf, sizeof(buf), "bias %.5g + cols %.5g", w.plain[0].value,
+        std::snprintf(buf, sizeof(buf), "bias %.4g + cols %.5g", w.plain[0].value,
                       w.plain[1].value);
         row("main branch F(x)", w.residual[0].value, buf);
         if (w.plain[2].value != 0)
-            std::snprintf(buf, sizeof(buf), "bias %.5g + reserved cols %.5g", w.plain[2].value,
+            std::snprintf(buf, sizeof(buf), "bias %.4g + reserved %.5g", w.plain[2].value,
                           w.plain[3].value);
         else
             std::snprintf(buf, sizeof(buf), "reserved cols %.6g", w.plain[3].value);

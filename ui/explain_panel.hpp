@@ -66,6 +66,7 @@ class ExplainPanel {
     // (a reserved channel picked in the feature maps).
     void show_row(const std::string& node, int64_t row);
     void next_step() { step_ = (step_ + 1) % 4; }
+    void request_zoom(double factor) { zoom_request_ = factor; }
     bool export_png(const std::string& path);
 
   private:
@@ -81,10 +82,11 @@ class ExplainPanel {
     std::string error_;
     int step_ = 0, conv_ = 0;
     int pending_step_ = 0, pending_conv_ = -1;
+    double zoom_request_ = 0;
     std::string show_node_;
     std::string highlight_node_;
     int64_t highlight_row_ = -1;
-    std::string hist_key_;
+    std::string hist_key_, grid_key_;
     WeightHistogram hist_;
     std::optional<std::array<int64_t, 3>> pixel_request_;
     std::array<int64_t, 3> pixel_{0, -1, -1};

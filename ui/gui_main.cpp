@@ -14,7 +14,7 @@ const char* kUsage =
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
     "                [--tab features|timing|input|explain] [--page N] [--pan PIXELS]\n"
-    "                [--step 1-4] [--conv K] [--pixel C,Y,X] [--step-cycle]\n"
+    "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]\n"
     "                [--export-explain FILE.png] [--click-reserved K] [--check-redraw]\n"
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
@@ -24,7 +24,8 @@ const char* kUsage =
     "--pan drags the residual graph pane by PIXELS each of those frames (the fps while panning).\n"
     "--check-redraw draws the last frame whole too and reports pixels that the partial redraw\n"
     "got wrong (redraw_mismatch in the state dump).\n"
-    "--step/--conv show that RM step and conv in the Explain tab, --pixel its worked pixel\n"
+    "--step/--conv show that RM step and conv in the Explain tab (--zoom: N times its fitted\n"
+    "size, centred), --pixel its worked pixel\n"
     "(channel, row, column of the block output); --step-cycle steps once per frame (fps);\n"
     "--export-explain writes the Explain tab's weight picture as PNG at the end.\n"
     "--click-reserved K clicks the K-th reserved channel (1-based) in the feature maps.\n"
@@ -110,6 +111,8 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             o.pixel = parse_pixel(value(i));
         else if (a == "--step-cycle")
             o.step_cycle = true;
+        else if (a == "--zoom")
+            o.explain_zoom = number(i);
         else if (a == "--click-reserved")
             o.click_reserved = number(i) - 1;
         else if (a == "--export-explain")

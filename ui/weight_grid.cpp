@@ -179,6 +179,12 @@ void WeightGrid::draw(const rm::ExplainedConv& conv, const std::string& key, ImV
         pan_x_ = pan_y_ = 0;
         fit_pending_ = false;
     }
+    if (zoom_request_ > 0) {
+        zoom_ = std::clamp(fit * zoom_request_, fit, 64.0);
+        pan_x_ = (full_w - size.x / zoom_) / 2;
+        pan_y_ = (full_h - size.y / zoom_) / 2;
+        zoom_request_ = 0;
+    }
     ImVec2 p0 = ImGui::GetCursorScreenPos();
     ImVec2 p1(p0.x + size.x, p0.y + size.y);
     ImGui::InvisibleButton("##weightgrid", size);

@@ -50,6 +50,8 @@ class WeightGrid {
     int texture_height() const;
     int cells_per_texel() const { return overview_.cells_per_texel; }
     bool detail_shown() const { return detail_shown_; }
+    // From the next draw: `factor` times the fitted zoom, centred (scripted use).
+    void request_zoom(double factor) { zoom_request_ = factor; }
     // The overview picture with the parts' outlines burnt in, as PNG.
     bool export_png(const std::string& path, const rm::ExplainedConv& conv) const;
 
@@ -77,6 +79,7 @@ class WeightGrid {
     // View: screen pixels per tap and the tap at the region's top-left corner.
     double zoom_ = 1, pan_x_ = 0, pan_y_ = 0;
     bool fit_pending_ = true;
+    double zoom_request_ = 0;
 };
 
 }  // namespace rmvk::ui
