@@ -8,7 +8,7 @@
 #include "app/cli/commands.hpp"
 #include "app/cli/progress.hpp"
 #include "app/cli/table.hpp"
-#include "app/engine/bench_report.hpp"
+#include "app/report/bench_report.hpp"
 #include "rm/error.hpp"
 #include "rm/model_loader.hpp"
 #include "rm/resnet_builder.hpp"

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "app/engine/engine.hpp"
+#include "app/report/device_info.hpp"
 
 namespace rmvk {
 
