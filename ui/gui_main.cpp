@@ -13,7 +13,9 @@ const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
-    "                [--tab features|timing|input] [--page N] [--pan PIXELS] [--check-redraw]\n"
+    "                [--tab features|timing|input|explain] [--page N] [--pan PIXELS]\n"
+    "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]\n"
+    "                [--export-explain FILE.png] [--click-reserved K] [--check-redraw]\n"
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
@@ -22,8 +24,33 @@ const char* kUsage =
     "--pan drags the residual graph pane by PIXELS each of those frames (the fps while panning).\n"
     "--check-redraw draws the last frame whole too and reports pixels that the partial redraw\n"
     "got wrong (redraw_mismatch in the state dump).\n"
+    "--step/--conv show that RM step and conv in the Explain tab (--zoom: N times its fitted\n"
+    "size, centred), --pixel its worked pixel\n"
+    "(channel, row, column of the block output); --step-cycle steps once per frame (fps);\n"
+    "--export-explain writes the Explain tab's weight picture as PNG at the end.\n"
+    "--click-reserved K clicks the K-th reserved channel (1-based) in the feature maps.\n"
     "--drop acts as if PATH (model, image or bench report) were dropped on the window;\n"
     "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n";
+
+std::array<int64_t, 3> parse_pixel(const std::string& v) {
+    std::array<int64_t, 3> p{};
+    size_t at = 0;
+    for (int k = 0; k < 3; ++k) {
+        size_t used = 0;
+        try {
+            p[size_t(k)] = std::stoll(v.substr(at), &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        at += used;
+        bool sep_ok = k < 2 ? at < v.size() && v[at] == ',' : at == v.size();
+        if (used == 0 || p[size_t(k)] < 0 || !sep_ok)
+            throw std::invalid_argument("--pixel wants CHANNEL,Y,X (non-negative), got '" + v +
+                                        "'");
+        ++at;
+    }
+    return p;
+}
 
 }  // namespace
 
@@ -75,6 +102,21 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             o.check_redraw = true;
         else if (a == "--page")
             o.page = number(i);
+        else if (a == "--step") {
+            o.explain_step = number(i);
+            if (o.explain_step > 4) throw std::invalid_argument("--step wants 1, 2, 3 or 4");
+        } else if (a == "--conv")
+            o.explain_conv = number(i);
+        else if (a == "--pixel")
+            o.pixel = parse_pixel(value(i));
+        else if (a == "--step-cycle")
+            o.step_cycle = true;
+        else if (a == "--zoom")
+            o.explain_zoom = number(i);
+        else if (a == "--click-reserved")
+            o.click_reserved = number(i) - 1;
+        else if (a == "--export-explain")
+            o.export_explain = value(i);
         else if (a == "--drop")
             o.drop.push_back(value(i));
         else if (a == "--browse")
@@ -95,8 +137,10 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
         o.tab = "Timing";
     else if (o.tab == "input")
         o.tab = "Input";
+    else if (o.tab == "explain")
+        o.tab = "Explain";
     else if (!o.tab.empty())
-        throw std::invalid_argument("--tab wants features, timing or input");
+        throw std::invalid_argument("--tab wants features, timing, input or explain");
     if (!o.browse.empty() && o.browse != "model" && o.browse != "image" && o.browse != "report")
         throw std::invalid_argument("--browse wants model, image or report");
     if (o.browse.empty() != o.pick.empty())
