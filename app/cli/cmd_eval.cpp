@@ -126,25 +126,6 @@ int64_t argmax(const float* row, int64_t n) {
     return std::max_element(row, row + n) - row;
 }
 
-// The images [begin, end) as one preprocessed batch, exactly as 'rmvk run' would feed each.
-rm::Tensor make_batch(const rm::LabelledImages& set, int64_t begin, int64_t end,
-                      const rm::Preprocessing& pre) {
-    const int64_t per_image = pre.channels * pre.height * pre.width;
-    rm::Tensor x({end - begin, pre.channels, pre.height, pre.width});
-    const size_t image_bytes = static_cast<size_t>(set.rows * set.cols);
-    for (int64_t i = begin; i < end; ++i) {
-        rm::Image img;
-        img.width = static_cast<int>(set.cols);
-        img.height = static_cast<int>(set.rows);
-        img.channels = 1;
-        auto first = set.pixels.begin() + static_cast<std::ptrdiff_t>(i * image_bytes);
-        img.pixels.assign(first, first + static_cast<std::ptrdiff_t>(image_bytes));
-        rm::Tensor one = rm::preprocess(img, pre);
-        std::copy(one.data.begin(), one.data.end(), x.data.begin() + (i - begin) * per_image);
-    }
-    return x;
-}
-
 // The model must take one image input and give 10 scores.
 void check_model(const rm::Graph& graph) {
     if (graph.inputs.size() != 1 || graph.outputs.empty())
@@ -200,7 +181,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
     Progress progress(set.count);
     for (int64_t begin = 0; begin < set.count; begin += batch) {
         const int64_t end = std::min(set.count, begin + batch);
-        const rm::Tensor x = make_batch(set, begin, end, pre);
+        const rm::Tensor x = rm::image_batch(set, begin, end, pre);
         for (auto& s : scores) {
             auto t0 = std::chrono::steady_clock::now();
             s.logits = run(s.graph, x);
