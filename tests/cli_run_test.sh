@@ -62,6 +62,16 @@ if "$RMVK" devices >"$TMP/devices.txt" 2>&1; then
     check "small builtin outputs match on the GPU" grep -q "^outputs match" "$TMP/small_gpu.txt"
     check "small builtin gpu top-5 equals cpu top-5" test "$(top5 "$TMP/small_gpu.txt")" = "$(top5 "$TMP/small_cpu.txt")"
 
+    # A tuning override the tiled kernel cannot run (32 invocations for a 64-wide tile would
+    # never finish) is refused in one line before anything runs.
+    RMVK_CONV_TILE=tiled:64:64:16:8:16 "$RMVK" run "$SMALL" --input "$IMAGE" >"$TMP/badtile.out" 2>"$TMP/badtile.txt"
+    check "bad RMVK_CONV_TILE exits 1" test $? -eq 1
+    check "bad RMVK_CONV_TILE names the variable" grep -q "RMVK_CONV_TILE=tiled:64:64:16:8:16: .*multiple of TN" "$TMP/badtile.txt"
+    check "bad RMVK_CONV_TILE is one line" test "$(wc -l <"$TMP/badtile.txt")" -eq 1
+    check "bad RMVK_CONV_TILE runs nothing" test "$(grep -c '^  1\. ' "$TMP/badtile.out")" -eq 0
+    RMVK_CONV_CU=lots "$RMVK" run "$SMALL" --input "$IMAGE" >"$TMP/badcu.txt" 2>&1
+    check "bad RMVK_CONV_CU exits 1 naming it" grep -q "RMVK_CONV_CU=lots" "$TMP/badcu.txt"
+
     if [ -f "$FIXTURE.onnx" ]; then
         "$RMVK" run "$FIXTURE.onnx" --input "$FIXTURE.input.npy" --graph both >"$TMP/fixture.txt" 2>&1
         check "PyTorch fixture residual and plain match on the GPU" grep -q "^outputs match" "$TMP/fixture.txt"

@@ -3,9 +3,11 @@
 #include "app/engine/conv_plan.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "app/engine/conv_plan_internal.hpp"
 #include "app/engine/vulkan_error.hpp"
@@ -36,17 +38,113 @@ void grid_1d(uint64_t groups, uint32_t out[3]) {
     out[2] = 1;
 }
 
+namespace {
+
+std::vector<std::string> split_fields(const std::string& s, char sep) {
+    std::vector<std::string> out(1);
+    for (char ch : s) {
+        if (ch == sep)
+            out.emplace_back();
+        else
+            out.back() += ch;
+    }
+    return out;
+}
+
+// A positive decimal integer, or nullopt.
+std::optional<uint32_t> positive(const std::string& s) {
+    uint32_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || v == 0) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+conv_detail::Tile parse_tile_override(const DeviceCaps& caps) {
+    using conv_detail::Tile;
+    const std::string what = "RMVK_CONV_TILE=" + caps.tile + ": ";
+    auto refuse = [&](const std::string& why) { throw VulkanError(what + why); };
+    const std::vector<std::string> f = split_fields(caps.tile, ':');
+    if (f.size() != 6)
+        refuse("expected name:TM:TN:TK:RM:RN (name tiled or direct, e.g. tiled:64:64:16:4:4)");
+    Tile t{"conv2d", 0, 0, 0, 0, 0};
+    if (f[0] == "direct" || f[0] == "conv2d_direct")
+        t.shader = "conv2d_direct";
+    else if (f[0] != "tiled" && f[0] != "conv2d")
+        refuse("unknown kernel '" + f[0] + "' (tiled or direct)");
+    uint32_t* values[] = {&t.tm, &t.tn, &t.tk, &t.rm, &t.rn};
+    for (size_t i = 0; i < 5; ++i) {
+        auto v = positive(f[i + 1]);
+        if (!v || *v > 4096) refuse("'" + f[i + 1] + "' is not a size from 1 to 4096");
+        *values[i] = *v;
+    }
+    if (t.tm % t.rm != 0 || t.tn % t.rn != 0) refuse("RM must divide TM and RN must divide TN");
+    if (t.rm * t.rn > 128)
+        refuse("RM x RN = " + std::to_string(t.rm * t.rn) +
+               " accumulators per invocation (at most 128)");
+    const uint32_t wg = t.workgroup();
+    if (wg > caps.max_workgroup_invocations)
+        refuse("a workgroup of " + std::to_string(wg) + " invocations exceeds the device's " +
+               std::to_string(caps.max_workgroup_invocations));
+    if (std::string(t.shader) == "conv2d") {
+        // The im2col loader gives each invocation one column of the TN-wide tile and steps
+        // through the TK rows by WG / TN: fewer invocations than TN would never advance.
+        if (wg < t.tn || wg % t.tn != 0)
+            refuse("the tiled kernel needs (TM/RM) x (TN/RN) = " + std::to_string(wg) +
+                   " invocations to be a multiple of TN = " + std::to_string(t.tn));
+        const uint64_t shared = uint64_t{t.tk} * (t.tm + t.tn) * 4;
+        if (shared > caps.max_shared_memory)
+            refuse("its tiles need " + std::to_string(shared) +
+                   " bytes of shared memory, the device has " +
+                   std::to_string(caps.max_shared_memory));
+    } else {
+        if (!caps.subgroup_shuffle) refuse("the direct kernel needs subgroup shuffles");
+        if (t.tm != t.rm || t.rm % 4 != 0 || t.tk != 1)
+            refuse("the direct kernel needs TM = RM, a multiple of 4, and TK = 1");
+        if (wg % std::max<uint32_t>(caps.subgroup_size, 1) != 0)
+            refuse("the direct kernel needs TN/RN = " + std::to_string(wg) +
+                   " invocations to be a multiple of the subgroup size " +
+                   std::to_string(caps.subgroup_size));
+    }
+    return t;
+}
+
+void apply_tuning_overrides(DeviceCaps& caps, const char* winograd, const char* tile,
+                            const char* cu) {
+    // RMVK_WINOGRAD (benchmarks): 0 off, 1 on wherever it applies, 2 or 4 only F(2,3) /
+    // F(4,3); unset or empty: chosen per layer. The API's choice (Context::Impl) wins.
+    using W = DeviceCaps::Winograd;
+    if (winograd && *winograd) {
+        const std::string v = winograd;
+        if (v != "0" && v != "1" && v != "2" && v != "4")
+            throw VulkanError("RMVK_WINOGRAD=" + v +
+                              ": expected 0 (off), 1 (wherever it applies), 2 or 4 (only F(2,3) "
+                              "or F(4,3))");
+        if (caps.winograd == W::Auto) {
+            caps.winograd = v == "0" ? W::Off : W::On;
+            if (v == "2" || v == "4") caps.winograd_m = static_cast<uint32_t>(v[0] - '0');
+        }
+    }
+    if (tile && *tile) {
+        caps.tile = tile;
+        parse_tile_override(caps);  // refused here, before anything runs
+    }
+    if (cu && *cu) {
+        auto v = positive(cu);
+        if (!v || *v > 16)
+            throw VulkanError(std::string("RMVK_CONV_CU=") + cu +
+                              ": expected input channels per iteration from 1 to 16");
+        caps.cu = *v;
+    }
+}
+
 namespace conv_detail {
 
 // RMVK_CONV_TILE=name:TM:TN:TK:RM:RN overrides the choice (tuning experiments).
 bool tile_override(const DeviceCaps& caps, Tile& t) {
     if (caps.tile.empty()) return false;
-    t = {"conv2d", 64, 64, 16, 4, 4};
-    char name[32] = {0};
-    if (std::sscanf(caps.tile.c_str(), "%31[^:]:%u:%u:%u:%u:%u", name, &t.tm, &t.tn, &t.tk, &t.rm,
-                    &t.rn) != 6)
-        return false;
-    t.shader = std::string(name) == "direct" ? "conv2d_direct" : "conv2d";
+    t = parse_tile_override(caps);
     return true;
 }
 

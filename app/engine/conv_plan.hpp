@@ -20,6 +20,8 @@ struct DeviceCaps {
     uint32_t subgroup_size = 32;
     uint64_t max_binding_bytes = 128ull << 20;  // the largest range one binding may cover
     uint64_t offset_alignment = 16;             // binding offsets are multiples of this (bytes)
+    uint32_t max_workgroup_invocations = 1024;
+    uint32_t max_shared_memory = 32768;  // bytes per workgroup
 
     // Choices forced by tests and benchmarks, and tuning experiments.
     enum class ConvKernel { Auto, Tiled, Direct };
@@ -33,6 +35,13 @@ struct DeviceCaps {
     std::string tile;  // "name:TM:TN:TK:RM:RN" (RMVK_CONV_TILE); "": chosen
     uint32_t cu = 0;   // direct kernel's input channels per iteration (RMVK_CONV_CU); 0: chosen
 };
+
+// Reads the tuning variables (RMVK_WINOGRAD, RMVK_CONV_TILE, RMVK_CONV_CU; null or empty:
+// unset) into caps, refusing with a VulkanError that names the variable any value a kernel
+// cannot run with (a tile with fewer invocations than its width, more shared memory or
+// invocations than the device has, ...).
+void apply_tuning_overrides(DeviceCaps& caps, const char* winograd, const char* tile,
+                            const char* cu);
 
 // Elements one binding can always cover, whatever the alignment of its start.
 uint64_t max_binding_elements(uint64_t max_binding_bytes, uint64_t offset_alignment);

@@ -15,6 +15,14 @@ struct Tile {
 };
 
 bool direct_by_device(const DeviceCaps& caps);
+}  // namespace rmvk::conv_detail
+
+namespace rmvk {
+// caps.tile (RMVK_CONV_TILE) as a tile; throws a VulkanError saying what is wrong with it.
+conv_detail::Tile parse_tile_override(const DeviceCaps& caps);
+}  // namespace rmvk
+
+namespace rmvk::conv_detail {
 // `row_width`: the output width when the CPU kernel will use its row layout (kernels wider
 // than 1 or strided), else 0.
 Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_width = 0);

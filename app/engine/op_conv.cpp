@@ -22,18 +22,10 @@ DeviceCaps device_caps(const Context::Impl& ctx) {
     caps.winograd = ctx.winograd == 1 ? W::Off : ctx.winograd == 2 ? W::On : W::Auto;
     caps.winograd_m = static_cast<uint32_t>(ctx.winograd_m);
     caps.winograd_orientation = ctx.winograd_orientation;
-    // RMVK_WINOGRAD (benchmarks): 0 off, 1 on wherever it applies, 2 or 4 only F(2,3) / F(4,3);
-    // anything else: chosen per layer.
-    if (const char* env = std::getenv("RMVK_WINOGRAD"); env && caps.winograd == W::Auto) {
-        const std::string v = env;
-        if (v == "0") caps.winograd = W::Off;
-        if (v == "1" || v == "2" || v == "4") caps.winograd = W::On;
-        if (v == "2" || v == "4") caps.winograd_m = static_cast<uint32_t>(v[0] - '0');
-    }
-    // Tuning experiments.
-    if (const char* env = std::getenv("RMVK_CONV_TILE")) caps.tile = env;
-    if (const char* env = std::getenv("RMVK_CONV_CU"))
-        caps.cu = static_cast<uint32_t>(std::max(1, std::atoi(env)));
+    caps.max_workgroup_invocations = ctx.info.max_workgroup_invocations;
+    caps.max_shared_memory = ctx.info.max_compute_shared_memory;
+    apply_tuning_overrides(caps, std::getenv("RMVK_WINOGRAD"), std::getenv("RMVK_CONV_TILE"),
+                           std::getenv("RMVK_CONV_CU"));
     return caps;
 }
 
