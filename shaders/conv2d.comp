@@ -22,6 +22,10 @@ layout(constant_id = 12) const uint DW = 1;
 layout(constant_id = 13) const bool POINTWISE = false;  // 1x1, stride 1, no padding: no im2col
 layout(constant_id = 14) const
     bool RESIDUAL = false;  // y = relu(conv + bias + r): a fused residual Add
+// Split-K: SPLIT_K workgroups along z share one output tile, each summing a slice of K, and
+// write raw partial sums to Y as [split][channel][column]; conv2d_splitk.comp adds them up
+// with bias, residual and ReLU. Gives small layers (batch 1, 7x7 maps) enough workgroups.
+layout(constant_id = 15) const uint SPLIT_K = 1;
 
 layout(std430, binding = 0) readonly buffer X {
     float x[];
@@ -65,7 +69,9 @@ void main() {
     const uint tx =
         lid % (TN / RN);  // pixel direction: neighbouring invocations, neighbouring pixels
     const uint ty = lid / (TN / RN);
-    const uint group = p.group_first + gl_WorkGroupID.z;
+    const uint zg = gl_WorkGroupID.z / SPLIT_K;  // group within the dispatch
+    const uint split = gl_WorkGroupID.z % SPLIT_K;
+    const uint group = p.group_first + zg;
     const uint ocl0 = gl_WorkGroupID.y * TM;  // within this group's slice
     const uint col0 = gl_WorkGroupID.x * TN;
     const uint ohw = p.oh * p.ow;
@@ -73,7 +79,11 @@ void main() {
     const uint K = p.cg * KH * KW;
     const uint hw = p.h * p.w;
     // Row of W for local output channel m: weights of this dispatch start at w_off.
-    const uint w_row0 = p.w_off + (gl_WorkGroupID.z * p.ocg + ocl0) * K;
+    const uint w_row0 = p.w_off + (zg * p.ocg + ocl0) * K;
+    // This workgroup's slice of K, in whole TK steps.
+    const uint k_slice = ((K + SPLIT_K - 1) / SPLIT_K + TK - 1) / TK * TK;
+    const uint k_begin = split * k_slice;
+    const uint k_end = min(K, k_begin + k_slice);
 
     // The im2col column this invocation loads is fixed for the whole K loop: decompose it once.
     // Loader layout for B: idx = lid + WG*r, kk = idx / TN, nn = idx % TN.
@@ -91,19 +101,19 @@ void main() {
     [[unroll]] for (uint i = 0; i < RM; ++i) [[unroll]] for (uint j = 0; j < RN; ++j) acc[i][j] =
         0.0;
 
-    for (uint k0 = 0; k0 < K; k0 += TK) {
+    for (uint k0 = k_begin; k0 < k_end; k0 += TK) {
         // Stage W[ocl0.., k0..] (row-major in k, so consecutive invocations read consecutive k).
         [[unroll]] for (uint idx = lid; idx < TK * TM; idx += WG) {
             uint m = idx / TK, kk = idx % TK;
             float v = 0.0;
-            if (ocl0 + m < p.ocg && k0 + kk < K) v = w[w_row0 + m * K + k0 + kk];
+            if (ocl0 + m < p.ocg && k0 + kk < k_end) v = w[w_row0 + m * K + k0 + kk];
             As[kk][m] = v;
         }
         // Stage im2col(X)[k0.., col0..].
         [[unroll]] for (uint kk = kk0; kk < TK; kk += WG / TN) {
             uint k = k0 + kk;
             float v = 0.0;
-            if (col_ok && k < K) {
+            if (col_ok && k < k_end) {
                 if (POINTWISE) {
                     v = x[x_base + k * hw + pix];
                 } else {
@@ -129,7 +139,15 @@ void main() {
     [[unroll]] for (uint i = 0; i < RM; ++i) {
         uint ocl = ocl0 + ty * RM + i;
         if (ocl >= p.ocg) continue;
-        uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to the dispatch's first
+        uint oc = zg * p.ocg + ocl;  // relative to the dispatch's first
+        if (SPLIT_K > 1) {
+            const uint channels = p.ocg * (gl_NumWorkGroups.z / SPLIT_K);
+            [[unroll]] for (uint j = 0; j < RN; ++j) {
+                uint c2 = col0 + tx + j * (TN / RN);
+                if (c2 < cols) y[p.y_off + (split * channels + oc) * cols + c2] = acc[i][j];
+            }
+            continue;
+        }
         float bv = p.has_bias != 0 ? bias[p.b_off + oc] : 0.0;
         [[unroll]] for (uint j = 0; j < RN; ++j) {
             uint c2 = col0 + tx + j * (TN / RN);

@@ -131,6 +131,43 @@ TEST_CASE(
     check_validation_clean(*env);
 }
 
+TEST_CASE("split-K: the tiled kernel with K split over workgroups matches the CPU reference") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    auto& impl = env->context->impl();
+    impl.winograd = 1;
+    impl.conv_variant = 1;  // the GPU kernel, forced on lavapipe
+    // 132 compute units: these small layers give a few workgroups, so K splits up to 32 ways
+    // (where K allows two 16-deep steps per slice); the reduce adds bias and ReLU.
+    impl.compute_units_override = 132;
+    for (const auto& k : kCases) {
+        CAPTURE(k.name);
+        CHECK(run_conv_case(*env, k, true) <= kTolerance);
+        CHECK(run_conv_case(*env, k, false) <= kTolerance);
+    }
+    // Sliced over images and output channels under a small binding limit, each slice split.
+    impl.max_binding_override = 8192;
+    CHECK(
+        run_conv_case(
+            *env, {"split batch", 3, 8, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <=
+        kTolerance);
+    CHECK(run_conv_case(
+              *env, {"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <=
+          kTolerance);
+    CHECK(
+        run_conv_case(
+            *env, {"split groups", 1, 16, 8, 8, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 2, true}) <=
+        kTolerance);
+    impl.max_binding_override = 0;
+    // A forced split on a deep layer.
+    impl.compute_units_override = 0;
+    setenv("RMVK_CONV_TILE", "tiled:32:32:16:2:2:5", 1);
+    CHECK(run_conv_case(*env, kCases[16], true) <= kTolerance);  // deep K, wide OC
+    unsetenv("RMVK_CONV_TILE");
+    impl.conv_variant = 0;
+    check_validation_clean(*env);
+}
+
 TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     auto env = make_gpu_env();
     if (!env) return;

@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "app/engine/vulkan_error.hpp"
+#include "rm/resnet_builder.hpp"
+#include "rm/shape_inference.hpp"
 
 using namespace rmvk;
 
@@ -68,6 +70,30 @@ ConvPlan plan(Conv& v, const DeviceCaps& caps) {
         }
     }
     return p;
+}
+
+// A discrete GPU with this many compute units (an RTX 3090 has 82 SMs, an H100 SXM 132).
+DeviceCaps gpu_with_units(uint32_t units) {
+    DeviceCaps caps = gpu_device();
+    caps.compute_units = units;
+    caps.max_binding_bytes = (1ull << 32) - 1;
+    return caps;
+}
+
+TiledConvSpec tiled_spec(const ConvPlan& p) {
+    REQUIRE(p.kernels.at(0).spec.size() * 4 == sizeof(TiledConvSpec));
+    TiledConvSpec s;
+    std::memcpy(&s, p.kernels[0].spec.data(), sizeof s);
+    return s;
+}
+
+// Workgroups of each dispatch of the tiled conv kernel (the split-K reduce left out).
+std::vector<uint64_t> conv_workgroups(const ConvPlan& p) {
+    std::vector<uint64_t> out;
+    for (const auto& d : p.dispatches)
+        if (p.kernels.at(d.kernel).shader == "conv2d")
+            out.push_back(uint64_t{d.groups[0]} * d.groups[1] * d.groups[2]);
+    return out;
 }
 
 DirectConvSpec direct_spec(const ConvPlan& p) {
@@ -249,4 +275,110 @@ TEST_CASE("Winograd where the cost model says it is faster, by the kind of layer
     ConvPlan spatial = plan(v, small);
     CHECK(spatial.name == "direct rows");
     CHECK(spatial.dispatches.size() == 1);
+}
+
+TEST_CASE("every ResNet-50 conv at batch 1 gives each of 82 or 132 compute units 2 workgroups") {
+    rm::ResNetConfig config;
+    config.arch = "resnet50";
+    rm::Graph g = rm::build_resnet(config);
+    rm::ShapeMap shapes = rm::infer_shapes(g, 1);
+    for (uint32_t units : {82u, 132u}) {
+        CAPTURE(units);
+        const DeviceCaps caps = gpu_with_units(units);
+        int convs = 0, split = 0;
+        for (const rm::Node& n : g.nodes) {
+            if (n.op != rm::Op::Conv) continue;
+            CAPTURE(n.name);
+            ConvProblem problem;
+            problem.x = shapes.at(n.inputs[0]);
+            problem.y = shapes.at(n.outputs[0]);
+            problem.bias = true;
+            problem.attrs = &n.attrs;
+            ConvPlan p = plan_conv(problem, caps);
+            CHECK(p.kernels.at(0).shader == "conv2d");
+            const std::vector<uint64_t> wgs = conv_workgroups(p);
+            REQUIRE(wgs.size() == 1);
+            CHECK(wgs[0] >= 2 * units);
+            ++convs;
+            split += tiled_spec(p).split_k > 1;
+        }
+        CHECK(convs == 53);
+        CHECK(split > 0);  // the 7x7 and 14x14 layers need it
+    }
+    // At batch 32 every layer fills the device without a split, all but layer4's 512-channel
+    // convs (8 x 25 tiles of 64x64 < 264) with 64x64 tiles.
+    shapes = rm::infer_shapes(g, 32);
+    int wide = 0, all = 0;
+    for (const rm::Node& n : g.nodes) {
+        if (n.op != rm::Op::Conv) continue;
+        ConvProblem problem;
+        problem.x = shapes.at(n.inputs[0]);
+        problem.y = shapes.at(n.outputs[0]);
+        problem.attrs = &n.attrs;
+        TiledConvSpec s = tiled_spec(plan_conv(problem, gpu_with_units(132)));
+        CHECK(s.base.tm * s.base.tn >= 32 * 64);
+        CHECK(s.split_k == 1);
+        wide += s.base.tm == 64 && s.base.tn == 64;
+        ++all;
+    }
+    CHECK(wide == all - 5);
+}
+
+TEST_CASE("split-K: partials sized per dispatch, reduced in one pass after the conv") {
+    // layer4's 3x3 conv at batch 1: 512 x 49 outputs, K = 4608. 32x32 tiles give 16 x 2 = 32
+    // workgroups; 132 units want 264, so K splits 9 ways (512 deep each).
+    Conv v = conv(1, 512, 7, 7, 512, 3);
+    v.problem.relu = true;
+    ConvPlan p = plan(v, gpu_with_units(132));
+    CHECK(p.name == "tiled split-K 9");
+    TiledConvSpec s = tiled_spec(p);
+    CHECK(s.base.tm == 32);
+    CHECK(s.base.tn == 32);
+    CHECK(s.split_k == 9);
+    REQUIRE(p.kernels.size() == 2);
+    CHECK(p.kernels[1].shader == "conv2d_splitk");
+    REQUIRE(p.dispatches.size() == 2);
+    CHECK(p.dispatches[0].groups[0] == 2);
+    CHECK(p.dispatches[0].groups[1] == 16);
+    CHECK(p.dispatches[0].groups[2] == 9);
+    CHECK(p.split_k_elements == 9ull * 512 * 49);
+    // The conv writes the partials; the reduce reads them, with bias and ReLU, into y.
+    CHECK(p.dispatches[0].bindings[3].operand == ConvOperand::SplitKPartials);
+    const PlannedDispatch& r = p.dispatches[1];
+    CHECK(r.after_previous);
+    REQUIRE(r.bindings.size() == 4);
+    CHECK(r.bindings[0].operand == ConvOperand::SplitKPartials);
+    CHECK(r.bindings[1].operand == ConvOperand::Bias);
+    CHECK(r.bindings[3].operand == ConvOperand::Y);
+    ConvSplitKPush rp = r.push.as<ConvSplitKPush>();
+    CHECK(rp.splits == 9);
+    CHECK(rp.channels == 512);
+    CHECK(rp.has_bias == 1);
+    CHECK(uint64_t{r.groups[0]} * r.groups[1] * 64 >= 512 * 49);
+    ConvSplitKSpec rs;
+    std::memcpy(&rs, p.kernels[1].spec.data(), sizeof rs);
+    CHECK(rs.relu == 1);
+
+    // A shallow K limits the split to slices of two 16-deep steps.
+    Conv shallow = conv(1, 64, 7, 7, 64, 1);
+    CHECK(tiled_spec(plan(shallow, gpu_with_units(132))).split_k == 2);
+    // Slices over output channels each get their reduce, the scratch sized for the largest.
+    DeviceCaps small = gpu_with_units(132);
+    small.max_binding_bytes = 64 * 1024;
+    Conv sliced = conv(1, 64, 7, 7, 300, 3);
+    ConvPlan q = plan(sliced, small);
+    REQUIRE(q.dispatches.size() >= 4);
+    for (size_t i = 0; i < q.dispatches.size(); ++i) {
+        CAPTURE(i);
+        CHECK(q.dispatches[i].kernel == i % 2);
+        CHECK(q.dispatches[i].after_previous == (i > 0));
+        for (const auto& b : q.dispatches[i].bindings)
+            if (b.operand == ConvOperand::SplitKPartials) CHECK(b.range <= q.split_k_elements * 4);
+    }
+    // Forced by RMVK_CONV_TILE's seventh field.
+    DeviceCaps forced = gpu_device();
+    forced.tile = "tiled:64:64:16:4:4:3";
+    ConvPlan f = plan(v, forced);
+    CHECK(tiled_spec(f).split_k == 3);
+    CHECK(tiled_spec(f).base.tm == 64);
 }

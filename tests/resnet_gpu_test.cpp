@@ -103,6 +103,20 @@ TEST_CASE("residual Adds are fused into the conv that runs last, on both conv ke
     check_validation_clean(*env);
 }
 
+TEST_CASE("split-K convs with fused residual Adds and ReLUs match the CPU reference") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    // The GPU kernel on a 132-unit description: every conv of this small net splits K, and
+    // the reduce pass applies bias, the block's residual Add and ReLU.
+    env->context->impl().conv_variant = 1;
+    env->context->impl().compute_units_override = 132;
+    CHECK(gpu_vs_cpu(*env->context, small_resnet("resnet50", 32, 32), 1) <= kTolerance);
+    CHECK(gpu_vs_cpu(*env->context, small_resnet("resnet18", 32, 32), 2) <= kTolerance);
+    env->context->impl().compute_units_override = 0;
+    env->context->impl().conv_variant = 0;
+    check_validation_clean(*env);
+}
+
 TEST_CASE("a plain ResNet runs sliced under a tiny binding limit") {
     auto env = make_gpu_env();
     if (!env) return;

@@ -216,7 +216,22 @@ std::vector<Field> conv_spec_fields(size_t base) {
 TEST_CASE("conv push and specialization constants match both conv kernels") {
     check_push("conv2d", sizeof(ConvPush), kConvPushFields);
     check_push("conv2d_direct", sizeof(ConvPush), kConvPushFields);
-    check_spec("conv2d", sizeof(ConvSpec), conv_spec_fields(0));
+    std::vector<Field> tiled = conv_spec_fields(offsetof(TiledConvSpec, base));
+    tiled.push_back(FIELD(TiledConvSpec, "SPLIT_K", split_k));
+    check_spec("conv2d", sizeof(TiledConvSpec), tiled);
+    check_push(
+        "conv2d_splitk", sizeof(ConvSplitKPush),
+        {FIELD(ConvSplitKPush, "p_off", p_off), FIELD(ConvSplitKPush, "b_off", b_off),
+         FIELD(ConvSplitKPush, "r_off", r_off), FIELD(ConvSplitKPush, "y_off", y_off),
+         FIELD(ConvSplitKPush, "splits", splits), FIELD(ConvSplitKPush, "channels", channels),
+         FIELD(ConvSplitKPush, "n", n), FIELD(ConvSplitKPush, "ohw", ohw),
+         FIELD(ConvSplitKPush, "y_image_stride", y_image_stride),
+         FIELD(ConvSplitKPush, "y_channel", y_channel),
+         FIELD(ConvSplitKPush, "r_image_stride", r_image_stride),
+         FIELD(ConvSplitKPush, "r_channel", r_channel),
+         FIELD(ConvSplitKPush, "has_bias", has_bias)});
+    check_spec("conv2d_splitk", sizeof(ConvSplitKSpec),
+               {FIELD(ConvSplitKSpec, "RELU", relu), FIELD(ConvSplitKSpec, "RESIDUAL", residual)});
     std::vector<Field> direct = conv_spec_fields(offsetof(DirectConvSpec, base));
     for (Field f : {FIELD(DirectConvSpec, "X4", x4), FIELD(DirectConvSpec, "CU", cu),
                     FIELD(DirectConvSpec, "SG", sg), FIELD(DirectConvSpec, "Y4", y4),
@@ -316,9 +331,10 @@ TEST_CASE("Winograd transform constants match their shaders") {
 
 TEST_CASE("every compiled shader is covered by a check above") {
     // A new shader family needs its Push/Spec structs and a check here.
-    std::vector<std::string> covered = {
-        "conv2d",  "conv2d_direct", "pool2d",         "eltwise",        "global_avg_pool", "gemm",
-        "softmax", "peak_fma",      "peak_bandwidth", "winograd_input", "winograd_output"};
+    std::vector<std::string> covered = {"conv2d",         "conv2d_splitk",  "conv2d_direct",
+                                        "pool2d",         "eltwise",        "global_avg_pool",
+                                        "gemm",           "softmax",        "peak_fma",
+                                        "peak_bandwidth", "winograd_input", "winograd_output"};
     for (const auto& e : shaders::kAll) {
         CAPTURE(e.name);
         CHECK(std::find(covered.begin(), covered.end(), std::string(e.name)) != covered.end());

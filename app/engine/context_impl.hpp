@@ -112,6 +112,8 @@ struct Context::Impl {
     int winograd = 0;
     int winograd_m = 0;
     int winograd_orientation = 0;  // as DeviceCaps::winograd_orientation
+    // Compute units the planner assumes instead of the device's (tests: split-K on lavapipe).
+    uint32_t compute_units_override = 0;
     uint64_t offset_alignment() const {
         return std::max(properties.limits.minStorageBufferOffsetAlignment,
                         properties.limits.minTexelBufferOffsetAlignment);

@@ -62,12 +62,15 @@ std::optional<uint32_t> positive(const std::string& s) {
 }  // namespace
 
 conv_detail::Tile parse_tile_override(const DeviceCaps& caps) {
+    using conv_detail::kMaxSplitK;
     using conv_detail::Tile;
     const std::string what = "RMVK_CONV_TILE=" + caps.tile + ": ";
     auto refuse = [&](const std::string& why) { throw VulkanError(what + why); };
     const std::vector<std::string> f = split_fields(caps.tile, ':');
-    if (f.size() != 6)
-        refuse("expected name:TM:TN:TK:RM:RN (name tiled or direct, e.g. tiled:64:64:16:4:4)");
+    if (f.size() != 6 && f.size() != 7)
+        refuse(
+            "expected name:TM:TN:TK:RM:RN[:SPLIT] (name tiled or direct, e.g. tiled:64:64:16:4:4, "
+            "SPLIT a split-K factor for tiled)");
     Tile t{"conv2d", 0, 0, 0, 0, 0};
     if (f[0] == "direct" || f[0] == "conv2d_direct")
         t.shader = "conv2d_direct";
@@ -78,6 +81,14 @@ conv_detail::Tile parse_tile_override(const DeviceCaps& caps) {
         auto v = positive(f[i + 1]);
         if (!v || *v > 4096) refuse("'" + f[i + 1] + "' is not a size from 1 to 4096");
         *values[i] = *v;
+    }
+    if (f.size() == 7) {
+        auto v = positive(f[6]);
+        if (!v || *v > kMaxSplitK)
+            refuse("'" + f[6] + "' is not a split-K factor from 1 to " +
+                   std::to_string(kMaxSplitK));
+        if (std::string(t.shader) != "conv2d") refuse("only the tiled kernel splits K");
+        t.split = *v;
     }
     if (t.tm % t.rm != 0 || t.tn % t.rn != 0) refuse("RM must divide TM and RN must divide TN");
     if (t.rm * t.rn > 128)
@@ -156,7 +167,37 @@ bool direct_by_device(const DeviceCaps& caps) {
            (caps.conv_kernel == K::Auto && caps.type == "cpu" && caps.subgroup_shuffle);
 }
 
-Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_width) {
+Tile choose_gpu_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t k,
+                     int64_t conv_groups) {
+    // 256 invocations each, largest (most reuse per load) first. Not measured on a GPU yet:
+    // the rule only makes sure small layers fill the device.
+    static constexpr Tile kTiles[] = {{"conv2d", 64, 64, 16, 4, 4},
+                                      {"conv2d", 32, 64, 16, 2, 4},
+                                      {"conv2d", 64, 32, 16, 4, 2},
+                                      {"conv2d", 32, 32, 16, 2, 2}};
+    const uint64_t target =
+        uint64_t{kWorkgroupsPerUnit} * std::max<uint32_t>(caps.compute_units, 1);
+    auto workgroups = [&](const Tile& t) {
+        return static_cast<uint64_t>((ocg + t.tm - 1) / t.tm) *
+               static_cast<uint64_t>((cols + t.tn - 1) / t.tn) *
+               static_cast<uint64_t>(std::max<int64_t>(conv_groups, 1));
+    };
+    for (const Tile& t : kTiles) {
+        if (ocg <= 32 && t.tm > 32) continue;  // narrow layers: less of the tile is padding
+        if (workgroups(t) >= target) return t;
+    }
+    // Even the smallest tile leaves units idle: split K over more workgroups, each slice at
+    // least two TK steps deep so that it still amortises its tile loads.
+    Tile t = kTiles[3];
+    const uint64_t max_split =
+        std::clamp<uint64_t>(static_cast<uint64_t>(k) / (2 * t.tk), 1, kMaxSplitK);
+    const uint64_t wg = std::max<uint64_t>(workgroups(t), 1);
+    t.split = static_cast<uint32_t>(std::min((target + wg - 1) / wg, max_split));
+    return t;
+}
+
+Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_width, int64_t k,
+                 int64_t conv_groups) {
     if (Tile t; tile_override(caps, t)) return t;
     if (direct_by_device(caps)) {
         // 4 pixels per invocation; small feature maps (7x7) get narrower workgroups so that
@@ -170,10 +211,7 @@ Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_
             return {"conv2d_direct", 16, 2 * tn, 1, 16, 8};
         return {"conv2d_direct", 16, tn, 1, 16, 4};
     }
-    // Narrow layers (few output channels, e.g. the first conv of a tiny net, grouped convs)
-    // waste less of a 32-wide tile; everything else uses the 64x64 tile.
-    if (ocg <= 32) return {"conv2d", 32, 64, 16, 2, 4};
-    return {"conv2d", 64, 64, 16, 4, 4};
+    return choose_gpu_tile(caps, ocg, cols, k, conv_groups);
 }
 
 uint32_t packed_rows(const DeviceCaps& caps) {
@@ -261,8 +299,26 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
                            a.pads[0] == 0 && a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
     // The CPU kernel's row layout: RN neighbouring pixels of one output row per invocation.
     const bool rows_mode = packed && !pointwise && (kw > 1 || a.strides[1] > 1);
-    Tile t =
-        forced ? *forced : choose_tile(caps, ocg_dispatch, images * oh * ow, rows_mode ? ow : 0);
+    const int64_t groups_dispatch = groups > 1 ? oc_chunk / ocg : 1;
+    Tile t = forced ? *forced
+                    : choose_tile(caps, ocg_dispatch, images * oh * ow, rows_mode ? ow : 0, k,
+                                  groups_dispatch);
+    const bool is_direct = std::string(t.shader) == "conv2d_direct";
+    if (!is_direct) {
+        // Narrow tiles need more workgroups along x than the 65535 every device allows.
+        while (images > 1 && (images * oh * ow + t.tn - 1) / t.tn > 65535)
+            images = (images + 1) / 2;
+        if ((oh * ow + t.tn - 1) / t.tn > 65535)
+            throw VulkanError("conv output of " + std::to_string(oh * ow) +
+                              " pixels per image is too large for one dispatch");
+    }
+    // Split-K partials ([split][channel][column] of one dispatch) within one binding, and the
+    // z dimension within 65535.
+    uint32_t split = is_direct ? 1 : t.split;
+    while (split > 1 &&
+           (static_cast<uint64_t>(split) * static_cast<uint64_t>(oc_chunk * images) * ohw > limit ||
+            static_cast<uint64_t>(split) * static_cast<uint64_t>(groups_dispatch) > 65535))
+        --split;
     // The CPU kernel reads a pointwise conv's input 4 pixels per RGBA texel when planes (and
     // so every image and channel) start at multiples of 4 floats.
     const bool x4 = packed && pointwise && t.rn % 4 == 0 && hw % t.rn == 0 && x_stride % 4 == 0 &&
@@ -293,16 +349,23 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
                   residual};
     DirectConvSpec direct{spec, x4,  cu,       std::max<uint32_t>(caps.subgroup_size, 1),
                           y4,   xr4, rows_mode};
-    const bool is_direct = std::string(t.shader) == "conv2d_direct";
     // The CPU kernel reads X, W, bias and the residual through texel buffers: W always as
     // RGBA, X and the residual when x4/xr4 and y4.
-    ConvKernelUse use{t.shader, is_direct ? spec_words(direct) : spec_words(spec), 5,
+    ConvKernelUse use{t.shader,
+                      is_direct ? spec_words(direct) : spec_words(TiledConvSpec{spec, split}), 5,
                       sizeof(ConvPush)};
     use.texel_mask = packed ? 0b10111u : 0u;
     use.rgba_mask = packed ? (x4 || xr4 ? 0b11u : 0b10u) | (y4 ? 0b10000u : 0u) : 0u;
     const uint32_t kernel = static_cast<uint32_t>(plan.kernels.size());
     plan.kernels.push_back(std::move(use));
     if (plan.name.empty()) plan.name = !is_direct ? "tiled" : rows_mode ? "direct rows" : "direct";
+    uint32_t reduce_kernel = 0;
+    if (split > 1) {
+        plan.name = "tiled split-K " + std::to_string(split);
+        reduce_kernel = static_cast<uint32_t>(plan.kernels.size());
+        plan.kernels.push_back({"conv2d_splitk", spec_words(ConvSplitKSpec{p.relu, residual}), 4,
+                                sizeof(ConvSplitKPush)});
+    }
 
     const uint64_t max_bytes = caps.max_binding_bytes;
     auto bind = [&](ConvOperand operand, uint64_t tensor_first, uint64_t first, uint64_t count,
@@ -374,6 +437,41 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
             d.groups[0] = u32((slots + t.tn - 1) / t.tn);
             d.groups[1] = u32(((groups > 1 ? ocg : occ) + t.tm - 1) / t.tm);
             d.groups[2] = u32(groups > 1 ? occ / ocg : 1);
+            if (split > 1) {
+                // The conv writes partial sums to the scratch buffer (the previous slice's
+                // reduce must have read them first); the reduce writes y.
+                const uint64_t partials = uint64_t{split} * static_cast<uint64_t>(occ * nb) * ohw;
+                plan.split_k_elements = std::max(plan.split_k_elements, partials);
+                PlannedDispatch r;
+                r.kernel = reduce_kernel;
+                r.after_previous = true;
+                const PlannedBinding scratch{ConvOperand::SplitKPartials, 0, partials * 4};
+                r.bindings = {scratch, d.bindings[2], residual ? d.bindings[4] : scratch,
+                              d.bindings[3]};
+                ConvSplitKPush rp{};
+                rp.b_off = push.b_off;
+                rp.r_off = residual ? push.r_off : 0;
+                rp.y_off = push.y_off;
+                rp.splits = split;
+                rp.channels = u32(occ);
+                rp.n = u32(nb);
+                rp.ohw = u32(ohw);
+                rp.y_image_stride = push.y_image_stride;
+                rp.y_channel = push.y_channel;
+                rp.r_image_stride = push.r_image_stride;
+                rp.r_channel = push.r_channel;
+                rp.has_bias = push.has_bias;
+                r.push = rp;
+                grid_1d((partials / split + 63) / 64, r.groups);
+                d.bindings[3] = d.bindings[4] = scratch;
+                push.y_off = push.r_off = 0;
+                d.push = push;
+                d.groups[2] *= split;
+                d.after_previous = !plan.dispatches.empty();
+                plan.dispatches.push_back(std::move(d));
+                plan.dispatches.push_back(std::move(r));
+                continue;
+            }
             plan.dispatches.push_back(std::move(d));
         }
     }

@@ -22,6 +22,9 @@ struct DeviceCaps {
     uint64_t offset_alignment = 16;             // binding offsets are multiples of this (bytes)
     uint32_t max_workgroup_invocations = 1024;
     uint32_t max_shared_memory = 32768;  // bytes per workgroup
+    // Shader cores running workgroups side by side (DeviceInfo::compute_units); the GPU tile
+    // and split-K choice aim for at least kWorkgroupsPerUnit workgroups on each. 0: as 1.
+    uint32_t compute_units = 0;
 
     // Choices forced by tests and benchmarks, and tuning experiments.
     enum class ConvKernel { Auto, Tiled, Direct };
@@ -32,7 +35,7 @@ struct DeviceCaps {
     // The Winograd GEMM's orientation: 0 chosen, 1 tiles across lanes, 2 output channels
     // across lanes (CPU kernel, oc % 4 == 0).
     int winograd_orientation = 0;
-    std::string tile;  // "name:TM:TN:TK:RM:RN" (RMVK_CONV_TILE); "": chosen
+    std::string tile;  // "name:TM:TN:TK:RM:RN[:SPLIT]" (RMVK_CONV_TILE); "": chosen
     uint32_t cu = 0;   // direct kernel's input channels per iteration (RMVK_CONV_CU); 0: chosen
 };
 
@@ -62,8 +65,22 @@ void grid_1d(uint64_t groups, uint32_t out[3]);
 
 // The tensors a conv plan binds. Weights and bias sit at the start of their own buffers; the
 // Winograd operands are scratch buffers the runner provides (ConvPlan's sizes).
-enum class ConvOperand : uint32_t { X, W, Bias, Y, Residual, WinogradInput, WinogradProduct };
-constexpr size_t kConvOperands = 7;
+// SplitKPartials: the split-K partial sums (ConvPlan::split_k_elements), a scratch buffer too.
+enum class ConvOperand : uint32_t {
+    X,
+    W,
+    Bias,
+    Y,
+    Residual,
+    WinogradInput,
+    WinogradProduct,
+    SplitKPartials
+};
+constexpr size_t kConvOperands = 8;
+
+// Workgroups per compute unit the GPU planner aims for: one to run while another waits on
+// memory.
+constexpr uint32_t kWorkgroupsPerUnit = 2;
 
 struct ConvProblem {
     rm::Shape x, y;      // NCHW shapes of the input and output tensors
@@ -113,6 +130,7 @@ struct ConvPlan {
     std::string name;  // "direct", "direct rows", "tiled", "winograd F(4,3)", ...
     ConvWeightLayout weights;
     uint64_t winograd_input_elements = 0, winograd_product_elements = 0;  // scratch sizes
+    uint64_t split_k_elements = 0;                                        // scratch size
     std::vector<ConvKernelUse> kernels;
     std::vector<PlannedDispatch> dispatches;
 };

@@ -8,9 +8,12 @@
 
 namespace rmvk::conv_detail {
 
+constexpr uint32_t kMaxSplitK = 32;
+
 struct Tile {
     const char* shader;
     uint32_t tm, tn, tk, rm, rn;
+    uint32_t split = 1;  // the tiled kernel's split-K factor (SPLIT_K)
     uint32_t workgroup() const { return (tm / rm) * (tn / rn); }
 };
 
@@ -25,7 +28,14 @@ conv_detail::Tile parse_tile_override(const DeviceCaps& caps);
 namespace rmvk::conv_detail {
 // `row_width`: the output width when the CPU kernel will use its row layout (kernels wider
 // than 1 or strided), else 0.
-Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_width = 0);
+// `k`, `conv_groups`: the reduction depth and the groups in one dispatch (split-K; 0: none).
+Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_width = 0,
+                 int64_t k = 0, int64_t conv_groups = 1);
+// The tiled kernel's tile and split-K factor for an (M = ocg, N = cols, K = k) product in
+// `conv_groups` groups: the largest tile that gives every compute unit kWorkgroupsPerUnit
+// workgroups, else the smallest with K split to make up the rest.
+Tile choose_gpu_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t k,
+                     int64_t conv_groups);
 // Output channels per packed row group for this device's conv kernel; 0: weights not packed.
 uint32_t packed_rows(const DeviceCaps& caps);
 

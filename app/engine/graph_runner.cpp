@@ -59,8 +59,9 @@ struct GraphRunner::Impl {
     RunOptions options;
     KernelPlanner planner;
     DeviceCaps planner_caps;
-    uint64_t scratch_elements[2] = {0, 0};  // Winograd input / product, the largest of any conv
-    std::unique_ptr<Buffer> scratch[2];
+    // Winograd input / product and split-K partials, the largest of any conv.
+    uint64_t scratch_elements[3] = {0, 0, 0};
+    std::unique_ptr<Buffer> scratch[3];
     rm::ShapeMap shapes;
     std::vector<Step> steps;
     std::vector<std::string> fused_into;  // per node: the node that carried it ("" = itself)
@@ -275,23 +276,25 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
         b[static_cast<size_t>(ConvOperand::Residual)] = tensors.at(s.residual).buffer->handle();
     scratch_elements[0] = std::max(scratch_elements[0], s.conv.winograd_input_elements);
     scratch_elements[1] = std::max(scratch_elements[1], s.conv.winograd_product_elements);
+    scratch_elements[2] = std::max(scratch_elements[2], s.conv.split_k_elements);
 }
 
 void GraphRunner::Impl::realize_conv_steps() {
-    // One pair of Winograd scratch buffers serves every conv: steps run one after another.
-    for (int i = 0; i < 2; ++i)
+    // One set of scratch buffers serves every conv: steps run one after another.
+    for (int i = 0; i < 3; ++i)
         if (scratch_elements[i])
             scratch[i] =
                 std::make_unique<Buffer>(ctx, scratch_elements[i] * 4, MemoryKind::DeviceLocal);
     for (auto& s : steps) {
         if (nodes[s.node].op != rm::Op::Conv) continue;
-        for (int i = 0; i < 2; ++i)
+        for (int i = 0; i < 3; ++i)
             if (scratch[i])
                 s.conv_buffers[static_cast<size_t>(ConvOperand::WinogradInput) + i] =
                     scratch[i]->handle();
         s.dispatches = realize_conv_plan(ctx, s.conv, s.conv_buffers);
     }
-    memory.peak_activation_bytes += (scratch_elements[0] + scratch_elements[1]) * 4;
+    memory.peak_activation_bytes +=
+        (scratch_elements[0] + scratch_elements[1] + scratch_elements[2]) * 4;
 }
 
 std::vector<Dispatch> GraphRunner::Impl::plan_step(Step& s) {

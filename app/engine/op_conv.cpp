@@ -24,6 +24,8 @@ DeviceCaps device_caps(const Context::Impl& ctx) {
     caps.winograd_orientation = ctx.winograd_orientation;
     caps.max_workgroup_invocations = ctx.info.max_workgroup_invocations;
     caps.max_shared_memory = ctx.info.max_compute_shared_memory;
+    caps.compute_units =
+        ctx.compute_units_override ? ctx.compute_units_override : ctx.info.compute_units;
     apply_tuning_overrides(caps, std::getenv("RMVK_WINOGRAD"), std::getenv("RMVK_CONV_TILE"),
                            std::getenv("RMVK_CONV_CU"));
     return caps;

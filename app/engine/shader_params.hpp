@@ -43,13 +43,35 @@ struct ConvPush {
 };
 static_assert(sizeof(ConvPush) <= kMaxPushBytes);
 
-// shaders/conv2d.comp: constant_id 0..14.
+// shaders/conv2d.comp and conv2d_direct.comp: constant_id 0..14.
 struct ConvSpec {
     uint32_t workgroup_size;
     uint32_t tm, tn, tk, rm, rn;  // tile: output channels x pixels, depth; per invocation
     uint32_t relu;
     uint32_t kh, kw, sh, sw, dh, dw;
     uint32_t pointwise;
+    uint32_t residual;
+};
+
+// shaders/conv2d.comp: the shared constants, then constant_id 15.
+struct TiledConvSpec {
+    ConvSpec base;
+    uint32_t split_k;  // workgroups along z per output tile, each a slice of K (1: no split)
+};
+
+// shaders/conv2d_splitk.comp: sums split_k partials ([split][channel][column]) into y.
+struct ConvSplitKPush {
+    uint32_t p_off, b_off, r_off, y_off;
+    uint32_t splits;
+    uint32_t channels;  // output channels of the dispatch
+    uint32_t n, ohw;
+    uint32_t y_image_stride, y_channel;
+    uint32_t r_image_stride, r_channel;
+    uint32_t has_bias;
+};
+static_assert(sizeof(ConvSplitKPush) <= kMaxPushBytes);
+struct ConvSplitKSpec {
+    uint32_t relu;
     uint32_t residual;
 };
 
