@@ -42,14 +42,14 @@ class Window {
             std::fprintf(stderr, "rmvk gui: GLFW: %s\n", message);
         });
         if (!glfwInit())
-            throw RenderError(
+            throw VulkanError(
                 "cannot open a window: no display (set DISPLAY, or run under xvfb-run)");
         glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
         window_ =
             glfwCreateWindow(width, height, "rmvk - residual vs plain (RM)", nullptr, nullptr);
         if (!window_) {
             glfwTerminate();
-            throw RenderError("cannot create a window on this display");
+            throw VulkanError("cannot create a window on this display");
         }
     }
     ~Window() {
@@ -707,7 +707,7 @@ int run_app(const GuiOptions& options) {
     try {
         App app(options);
         return app.run();
-    } catch (const RenderError& e) {
+    } catch (const VulkanError& e) {
         std::fprintf(stderr, "rmvk gui: error: %s\n", e.what());
         return 1;
     }

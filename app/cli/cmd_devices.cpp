@@ -5,7 +5,7 @@
 #include "app/cli/commands.hpp"
 #include "app/cli/table.hpp"
 #include "app/engine/engine.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 #include "app/report/bench_report.hpp"
 
 namespace rmvk::cli {
