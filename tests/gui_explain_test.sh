@@ -107,6 +107,12 @@ $PY "$SRC/tests/gui_check.py" "$TMP/z.json" 's["explain"]["summary"] and s["expl
 red=$(colour_fraction "$TMP/z.png" "$GRID" "rgb(181,5,38)")
 at_least "$red" 0.0005 || fail_with "the zoomed picture shows the Dirac taps (red share $red)"
 
+# The arrow keys step through the steps: from 1, right three times and left once is step 3.
+run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 1 \
+    --keys right,right,right,left --dump-state "$TMP/keys.json"
+[ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (arrow keys)"
+$PY "$SRC/tests/gui_check.py" "$TMP/keys.json" 's["explain"]["step"] == 3' || fail=1
+
 # 5. A reserved channel clicked in the feature maps opens the Dirac row that made it.
 run_gui --device cpu --tab features --select /layer2/layer2.0/conv1/Conv --click-reserved 3 \
     --dump-state "$TMP/link.json"

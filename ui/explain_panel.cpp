@@ -168,16 +168,17 @@ void ExplainPanel::draw(const AppState& state, bool active) {
         ImGui::EndCombo();
     }
     ImGui::SameLine();
+    // Requests first, so that keys pressed in the same frame step from the requested step.
+    if (pending_step_ > 0) {
+        step_ = std::clamp(pending_step_ - 1, 0, 3);
+        pending_step_ = 0;
+    }
     draw_header(active);
     if (!explained_) {
         ImGui::TextColored(theme::kBad, "%s", error_.c_str());
         return;
     }
     const rm::BlockExplanation& e = *explained_;
-    if (pending_step_ > 0) {
-        step_ = std::clamp(pending_step_ - 1, 0, 3);
-        pending_step_ = 0;
-    }
     if (!show_node_.empty()) {
         step_ = 3;
         for (size_t i = 0; i < e.steps[3].convs.size(); ++i)

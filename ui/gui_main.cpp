@@ -15,7 +15,8 @@ const char* kUsage =
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
     "                [--tab features|timing|input|explain] [--page N] [--pan PIXELS]\n"
     "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]\n"
-    "                [--export-explain FILE.png] [--click-reserved K] [--check-redraw]\n"
+    "                [--export-explain FILE.png] [--click-reserved K] [--keys left,right,...]\n"
+    "                [--check-redraw]\n"
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
@@ -28,7 +29,8 @@ const char* kUsage =
     "size, centred), --pixel its worked pixel\n"
     "(channel, row, column of the block output); --step-cycle steps once per frame (fps);\n"
     "--export-explain writes the Explain tab's weight picture as PNG at the end.\n"
-    "--click-reserved K clicks the K-th reserved channel (1-based) in the feature maps.\n"
+    "--click-reserved K clicks the K-th reserved channel (1-based) in the feature maps;\n"
+    "--keys taps those arrow keys, one every other frame.\n"
     "--drop acts as if PATH (model, image or bench report) were dropped on the window;\n"
     "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n";
 
@@ -113,7 +115,15 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             o.step_cycle = true;
         else if (a == "--zoom")
             o.explain_zoom = number(i);
-        else if (a == "--click-reserved")
+        else if (a == "--keys") {
+            std::string v = value(i) + ",";
+            for (size_t at = 0, comma; (comma = v.find(',', at)) != std::string::npos;
+                 at = comma + 1) {
+                o.keys.push_back(v.substr(at, comma - at));
+                if (o.keys.back() != "left" && o.keys.back() != "right")
+                    throw std::invalid_argument("--keys wants left and right, comma-separated");
+            }
+        } else if (a == "--click-reserved")
             o.click_reserved = number(i) - 1;
         else if (a == "--export-explain")
             o.export_explain = value(i);
