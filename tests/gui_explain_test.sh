@@ -113,6 +113,12 @@ run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 1
 [ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (arrow keys)"
 $PY "$SRC/tests/gui_check.py" "$TMP/keys.json" 's["explain"]["step"] == 3' || fail=1
 
+# Stepping redraws only what changed, and what it redraws is what a whole redraw gives.
+run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step-cycle --frames 13 \
+    --check-redraw --dump-state "$TMP/redraw.json"
+[ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (check redraw)"
+$PY "$SRC/tests/gui_check.py" "$TMP/redraw.json" 's["redraw_mismatch"] == 0' || fail=1
+
 # 5. A reserved channel clicked in the feature maps opens the Dirac row that made it.
 run_gui --device cpu --tab features --select /layer2/layer2.0/conv1/Conv --click-reserved 3 \
     --dump-state "$TMP/link.json"
