@@ -31,7 +31,7 @@ DIRAC_IS_MAPPING='all([p["out"] for p in c["parts"] if p["kind"] == "reserved Di
 PIXEL_AGREES='s["explain"]["pixel"]["agree"] and abs(s["explain"]["pixel"]["residual"] - s["explain"]["pixel"]["plain"]) <= 1e-4 * s["explain"]["pixel"]["max_abs_ref"]'
 
 # 1. The bundled model's layer2.0: BasicBlock, projection shortcut. conv1' is drawn first.
-run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 4 \
+run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 4 --hover 20,3 \
     --screenshot "$TMP/b1.png" --dump-state "$TMP/b1.json"
 [ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (bundled, conv1')"
 $PY "$SRC/tests/gui_check.py" "$TMP/b1.json" \
@@ -43,6 +43,7 @@ $PY "$SRC/tests/gui_check.py" "$TMP/b1.json" \
     '[p["kind"] for p in s["explain"]["convs"][0]["parts"]] == ["original (folded)", "reserved Dirac copy"]' \
     "$DIRAC_IS_MAPPING" "$EXACT" "$PIXEL_AGREES" \
     's["explain"]["pixel"]["residual"] > 0' \
+    '"original (folded): residual weight layer2.0.conv1.weight[4, 3]" in s["explain"]["hover"]' \
     's["explain"]["costs"][3]["macs"] > s["explain"]["costs"][1]["macs"] == s["explain"]["costs"][0]["macs"]' \
     || fail=1
 outline "$TMP/b1.png" "$AMBER" "the reserved Dirac copy"
@@ -50,7 +51,7 @@ outline "$TMP/b1.png" "$CYAN" "the original (folded) block"
 
 # 2. Its conv2': the projection merge is the folded 1x1 shortcut, at a worked pixel we pick.
 run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 4 --conv 2 \
-    --pixel 3,4,5 --screenshot "$TMP/b2.png" --dump-state "$TMP/b2.json"
+    --pixel 3,4,5 --hover 5,3 --screenshot "$TMP/b2.png" --dump-state "$TMP/b2.json"
 [ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (bundled, conv2')"
 $PY "$SRC/tests/gui_check.py" "$TMP/b2.json" \
     's["explain"]["convs"][1]["drawn"] and s["explain"]["conv"] == 1' \
@@ -59,18 +60,21 @@ $PY "$SRC/tests/gui_check.py" "$TMP/b2.json" \
     'len(s["explain"]["convs"][1]["parts"][0]["centre_values"]) == 32 * 16 and max(abs(v) for v in s["explain"]["convs"][1]["parts"][0]["centre_values"]) > 0' \
     "$EXACT" "$PIXEL_AGREES" \
     '(s["explain"]["pixel"]["channel"], s["explain"]["pixel"]["y"], s["explain"]["pixel"]["x"]) == (3, 4, 5)' \
+    '"projection shortcut layer2.0.downsample.0.weight[5, 3]" in s["explain"]["hover"]' \
+    '"%.4f" % s["explain"]["convs"][1]["parts"][0]["centre_values"][5 * 16 + 3] in s["explain"]["hover"].split("\n")[3]' \
     || fail=1
 outline "$TMP/b2.png" "$MAGENTA" "the projection merge"
 outline "$TMP/b2.png" "$CYAN" "the original (folded) block"
 
 # 3. layer1.0 has an identity shortcut: conv2' merges it with Dirac columns; twice the MACs.
 run_gui --device cpu --tab explain --select /layer1/layer1.0/conv2/Conv --step 4 --conv 2 \
-    --screenshot "$TMP/b3.png" --dump-state "$TMP/b3.json"
+    --hover 2,2 --screenshot "$TMP/b3.png" --dump-state "$TMP/b3.json"
 [ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (bundled, identity)"
 $PY "$SRC/tests/gui_check.py" "$TMP/b3.json" \
     's["explain"]["block"] == "layer1.0" and not s["explain"]["projection"]' \
     '[(p["out"], p["in"]) for p in s["explain"]["convs"][1]["parts"] if p["kind"] == "identity merge"] == [([0, 16], [0, 16])]' \
     's["explain"]["costs"][3]["macs"] == 2 * s["explain"]["costs"][1]["macs"]' \
+    '"Dirac: adds reserved channel 2" in s["explain"]["hover"]' \
     "$EXACT" "$DIRAC_IS_MAPPING" "$PIXEL_AGREES" \
     || fail=1
 outline "$TMP/b3.png" "$GREEN" "the identity merge"

@@ -310,6 +310,8 @@ class App {
             if (options_.explain_step > 0) explain_.request_step(options_.explain_step);
             if (options_.explain_conv > 0) explain_.request_conv(options_.explain_conv - 1);
             if (options_.explain_zoom > 0) explain_.request_zoom(options_.explain_zoom);
+            if (options_.hover[0] >= 0)
+                explain_.request_hover(options_.hover[0], options_.hover[1]);
             if (options_.pixel[0] >= 0)
                 explain_.request_pixel(options_.pixel[0], options_.pixel[1], options_.pixel[2]);
             dropped_.insert(dropped_.end(), options_.drop.begin(), options_.drop.end());

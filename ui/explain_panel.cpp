@@ -497,6 +497,9 @@ ExplainFacts ExplainPanel::facts(const AppState& state) const {
         cf.title = c.title;
         cf.plain = c.plain;
         cf.drawn = int(i) == conv_;
+        if (cf.drawn && hover_[0] >= 0 && hover_[0] < c.weight.out_channels() &&
+            hover_[1] < c.weight.in_channels())
+            f.hover = describe_cell(c, hover_[0], hover_[1]);
         cf.shape = c.weight.shape;
         cf.shape[1] *= c.weight.group;
         if (auto it = m.rm.mapping.find(c.node); c.plain && it != m.rm.mapping.end())

@@ -122,7 +122,7 @@ std::string explain_json(const ExplainFacts& f) {
       << ", \"detail\": " << (f.detail ? "true" : "false") << ", \"texture\": [" << f.texture_w
       << ", " << f.texture_h << "], \"cells_per_texel\": " << f.cells_per_texel
       << ", \"highlight_row\": " << f.highlight_row << ", \"exported\": " << quote(f.exported)
-      << ",\n    \"costs\": [";
+      << ", \"hover\": " << quote(f.hover) << ",\n    \"costs\": [";
     for (size_t i = 0; i < f.costs.size(); ++i) o << (i ? ", " : "") << cost_json(f.costs[i]);
     o << "],\n    \"convs\": [";
     for (size_t i = 0; i < f.convs.size(); ++i) {
