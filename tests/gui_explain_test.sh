@@ -75,6 +75,8 @@ $PY "$SRC/tests/gui_check.py" "$TMP/b3.json" \
     '[(p["out"], p["in"]) for p in s["explain"]["convs"][1]["parts"] if p["kind"] == "identity merge"] == [([0, 16], [0, 16])]' \
     's["explain"]["costs"][3]["macs"] == 2 * s["explain"]["costs"][1]["macs"]' \
     '"Dirac: adds reserved channel 2" in s["explain"]["hover"]' \
+    'sum(s["explain"]["histogram"]["plain"]) == 16 * 32 * 9 and sum(s["explain"]["histogram"]["original"]) == 16 * 16 * 9' \
+    's["explain"]["histogram"]["plain"][-1] == 16 and s["explain"]["histogram"]["plain_zeros"] >= 16 * 16 * 9 - 16' \
     "$EXACT" "$DIRAC_IS_MAPPING" "$PIXEL_AGREES" \
     || fail=1
 outline "$TMP/b3.png" "$GREEN" "the identity merge"

@@ -522,6 +522,11 @@ ExplainFacts ExplainPanel::facts(const AppState& state) const {
         }
         f.convs.push_back(std::move(cf));
     }
+    if (!hist_key_.empty() && hist_key_ == grid_key_) {
+        f.hist_original = hist_.original;
+        f.hist_plain = hist_.plain;
+        f.hist_plain_zeros = hist_.plain_zeros;
+    }
     f.pixel = worked_;
     f.pixel_error = pixel_error_;
     return f;

@@ -49,6 +49,9 @@ struct ExplainFacts {
     int64_t highlight_row = -1;
     std::string exported;  // last PNG written
     std::string hover;     // the tooltip of the --hover cell
+    // The drawn conv's histogram (empty when none is shown): value counts per bin.
+    std::vector<int64_t> hist_original, hist_plain;
+    int64_t hist_plain_zeros = 0;
 };
 
 class ExplainPanel {

@@ -159,7 +159,15 @@ std::string explain_json(const ExplainFacts& f) {
         }
         o << "]}";
     }
-    o << "],\n    \"pixel\": ";
+    auto counts = [](const std::vector<int64_t>& v) {
+        std::string out = "[";
+        for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+        return out + "]";
+    };
+    o << "],\n    \"histogram\": {\"original\": " << counts(f.hist_original)
+      << ", \"plain\": " << counts(f.hist_plain) << ", \"plain_zeros\": " << f.hist_plain_zeros
+      << "}";
+    o << ",\n    \"pixel\": ";
     if (f.pixel) {
         const auto& w = *f.pixel;
         o << "{\"channel\": " << w.channel << ", \"y\": " << w.y << ", \"x\": " << w.x
