@@ -170,6 +170,26 @@ TEST_CASE("malformed or foreign JSON gets a clear error") {
     CHECK_THROWS_WITH(rmvk::bench_report_from_json(bad), doctest::Contains("must be number"));
 }
 
+TEST_CASE("integer fields out of range are refused, not cast (that cast is undefined)") {
+    const std::string head =
+        R"({"kind": "rmvk bench report", "graphs": [], "device": {"name": "d", )";
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json(head + R"("index": 1e300}})"),
+                      doctest::Contains("\"index\": 1e+300 is out of range"));
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json(head + R"("subgroup_size": -1}})"),
+                      doctest::Contains("\"subgroup_size\": -1 is out of range"));
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json(head + R"("index": 2147483648}})"),
+                      doctest::Contains("out of range"));
+    CHECK_THROWS_WITH(
+        rmvk::bench_report_from_json(
+            R"({"kind": "rmvk bench report", "input_size": [1e19, 1], "device": {"name": "d"}, "graphs": []})"),
+        doctest::Contains("\"input_size\": 1e+19 is out of range"));
+    // The largest values each type holds still load.
+    const rmvk::BenchReport r = rmvk::bench_report_from_json(
+        head + R"("index": 2147483647, "device_local_memory": 18446744073709551615}})");
+    CHECK(r.device.index == 2147483647);
+    CHECK(r.device.device_local_memory == 18446744073709551615ull);
+}
+
 TEST_CASE("median and p95 of timing samples") {
     CHECK(rmvk::cli::median({3, 1, 2}) == 2);
     CHECK(rmvk::cli::median({4, 1, 3, 2}) == 2.5);

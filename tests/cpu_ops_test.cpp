@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "rm/compare.hpp"
 #include "rm/error.hpp"
 
 using namespace rm;
@@ -51,12 +52,7 @@ Tensor naive_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Attrs
 // max |a - b| / max |b|: relative to the output's scale, so values near zero do not dominate.
 double relative_error(const Tensor& got, const Tensor& want) {
     REQUIRE(got.shape == want.shape);
-    double diff = 0, scale = 0;
-    for (int64_t i = 0; i < want.size(); ++i) {
-        diff = std::max(diff, std::fabs(static_cast<double>(got.data[i]) - want.data[i]));
-        scale = std::max(scale, std::fabs(static_cast<double>(want.data[i])));
-    }
-    return scale == 0 ? diff : diff / scale;
+    return rm::compare_outputs(want, got).relative_error();
 }
 
 struct ConvCase {

@@ -14,6 +14,7 @@
 
 #include "app/engine/engine.hpp"
 #include "app/engine/vulkan_error.hpp"
+#include "rm/compare.hpp"
 
 namespace rmvk::test {
 
@@ -60,13 +61,7 @@ inline rm::Tensor random_tensor(const rm::Shape& shape, uint32_t seed, float lo 
 // max |got - want| / max |want|: the largest error relative to the reference's magnitude.
 inline double max_relative_error(const rm::Tensor& got, const rm::Tensor& want) {
     REQUIRE(got.shape == want.shape);
-    double err = 0, scale = 0;
-    for (int64_t i = 0; i < want.size(); ++i) {
-        err = std::max(err, static_cast<double>(std::fabs(got.data[i] - want.data[i])));
-        scale = std::max(scale, static_cast<double>(std::fabs(want.data[i])));
-        if (std::isnan(got.data[i])) return INFINITY;
-    }
-    return scale > 0 ? err / scale : err;
+    return rm::compare_outputs(want, got).relative_error();
 }
 
 constexpr double kTolerance = 1e-4;

@@ -505,8 +505,8 @@ class App {
                                     : fs::path(state_.runs->image_path).filename().c_str());
             ImGui::SameLine();
             const auto& c = state_.runs->comparison;
-            ImGui::TextColored(c.match ? theme::kGood : theme::kBad,
-                               c.match ? "| outputs match" : "| outputs differ");
+            ImGui::TextColored(verdict_colour(c.values.verdict()), "| %s",
+                               verdict_label(c.values.verdict()));
         }
         if (worker_.busy()) {
             ImGui::SameLine();

@@ -38,23 +38,59 @@ void top_table(const char* id, const char* title, const std::vector<TopClass>& t
 
 }  // namespace
 
+const char* verdict_badge(rm::Verdict v) {
+    switch (v) {
+        case rm::Verdict::match:
+            return "  OUTPUTS MATCH  ";
+        case rm::Verdict::mismatch:
+            return "  OUTPUTS DIFFER  ";
+        case rm::Verdict::not_finite:
+            return "  OUTPUTS NOT FINITE  ";
+    }
+    return "";
+}
+
+const char* verdict_label(rm::Verdict v) {
+    switch (v) {
+        case rm::Verdict::match:
+            return "outputs match";
+        case rm::Verdict::mismatch:
+            return "outputs differ";
+        case rm::Verdict::not_finite:
+            return "outputs not finite";
+    }
+    return "";
+}
+
+ImVec4 verdict_colour(rm::Verdict v) {
+    switch (v) {
+        case rm::Verdict::match:
+            return theme::kGood;
+        case rm::Verdict::mismatch:
+            return theme::kBad;
+        case rm::Verdict::not_finite:
+            return theme::kNotFinite;
+    }
+    return theme::kBad;
+}
+
 void draw_outputs_panel(const AppState& state) {
     if (!state.runs) {
         ImGui::TextDisabled("no run yet");
         return;
     }
     const Comparison& c = state.runs->comparison;
-    ImVec4 verdict = c.match ? theme::kGood : theme::kBad;
+    ImVec4 verdict = verdict_colour(c.values.verdict());
     ImGui::PushStyleColor(ImGuiCol_Button,
                           ImVec4(verdict.x * 0.45f, verdict.y * 0.45f, verdict.z * 0.45f, 1));
     ImGui::PushStyleColor(ImGuiCol_ButtonHovered,
                           ImVec4(verdict.x * 0.5f, verdict.y * 0.5f, verdict.z * 0.5f, 1));
-    ImGui::Button(c.match ? "  OUTPUTS MATCH  " : "  OUTPUTS DIFFER  ");
+    ImGui::Button(verdict_badge(c.values.verdict()));
     ImGui::PopStyleColor(2);
     ImGui::SameLine();
     ImGui::BeginGroup();
-    ImGui::Text("max|diff| %.3g   NMSE %.3g", c.max_abs_diff, c.nmse);
-    ImGui::TextDisabled("tolerance 1e-4 * max|ref| = %.3g", c.tolerance);
+    ImGui::Text("max|diff| %.3g   NMSE %.3g", c.values.max_abs_diff, c.values.nmse());
+    ImGui::TextDisabled("tolerance 1e-4 * max|ref| = %.3g", c.values.tolerance());
     ImGui::EndGroup();
     float half = (ImGui::GetContentRegionAvail().x - 8) / 2;
     ImGui::BeginChild("top_res", {half, 0}, false);

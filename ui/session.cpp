@@ -176,19 +176,7 @@ Comparison compare(const LoadedModel& model, const GraphRun& residual, const Gra
     Comparison c;
     const rm::Tensor& a = residual.tensors.at(residual.output);
     const rm::Tensor& b = plain.tensors.at(plain.output);
-    if (a.data.size() != b.data.size())
-        throw rm::Error("residual and plain outputs differ in size");
-    double err2 = 0, ref2 = 0;
-    for (size_t i = 0; i < a.data.size(); ++i) {
-        double d = double(a.data[i]) - double(b.data[i]);
-        c.max_abs_diff = std::max(c.max_abs_diff, std::abs(d));
-        c.max_abs_ref = std::max(c.max_abs_ref, std::abs(double(a.data[i])));
-        err2 += d * d;
-        ref2 += double(a.data[i]) * double(a.data[i]);
-    }
-    c.nmse = ref2 > 0 ? err2 / ref2 : err2;
-    c.tolerance = 1e-4 * c.max_abs_ref;
-    c.match = c.max_abs_diff <= c.tolerance;
+    c.values = rm::compare_outputs(a, b);
     c.residual_top = top_classes(a, ends_in_softmax(model.residual), model.labels);
     c.plain_top = top_classes(b, ends_in_softmax(model.rm.plain), model.labels);
     return c;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/engine/engine.hpp"
+#include "rm/compare.hpp"
 #include "rm/cost.hpp"
 #include "rm/graph.hpp"
 #include "rm/image.hpp"
@@ -50,8 +51,7 @@ struct TopClass {
 
 struct Comparison {
     std::vector<TopClass> residual_top, plain_top;
-    double max_abs_diff = 0, max_abs_ref = 0, nmse = 0, tolerance = 0;
-    bool match = false;
+    rm::OutputComparison values;  // residual (the reference) vs plain, as rmvk run says it
 };
 
 struct RunSet {

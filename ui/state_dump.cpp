@@ -233,9 +233,13 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
         o << "  \"image\": " << quote(r.image_path) << ",\n";
         o << "  \"outputs\": {\"residual_top5\": " << top_json(c.residual_top)
           << ",\n    \"plain_top5\": " << top_json(c.plain_top)
-          << ",\n    \"max_abs_diff\": " << num(c.max_abs_diff) << ", \"nmse\": " << num(c.nmse)
-          << ", \"tolerance\": " << num(c.tolerance)
-          << ", \"match\": " << (c.match ? "true" : "false") << "},\n";
+          << ",\n    \"max_abs_diff\": " << num(c.values.max_abs_diff)
+          << ", \"nmse\": " << num(c.values.nmse())
+          << ", \"tolerance\": " << num(c.values.tolerance())
+          << ", \"verdict\": " << quote(rm::to_string(c.values.verdict()))
+          << ", \"match\": " << (c.values.match() ? "true" : "false")
+          << ", \"residual_non_finite\": " << c.values.reference_non_finite.count
+          << ", \"plain_non_finite\": " << c.values.candidate_non_finite.count << "},\n";
         o << "  \"timings\": {\"residual\": " << timing_json(r.residual)
           << ",\n    \"plain\": " << timing_json(r.plain)
           << ", \"peak_gflops\": " << num(r.peak_gflops) << "},\n";

@@ -278,7 +278,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     }
 
     {
-        ProgressBar progress(graphs.size() * static_cast<size_t>(settings.warmup + settings.iters));
+        Progress progress(static_cast<int64_t>(graphs.size()) * (settings.warmup + settings.iters));
         for (const auto& [name, graph] : graphs) {
             std::string label = name + " graph";
             report.graphs.push_back(bench_graph(context, graph, name, settings,

@@ -2,8 +2,11 @@
 
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include "app/report/json_text.hpp"
 
@@ -14,10 +17,34 @@ namespace rmvk {
 
 namespace {
 
+// v.get_to(out), refusing integers out of out's range: nlohmann casts a float such as 1e300
+// straight to the integer type, which is undefined behaviour, and wraps -1 to 4294967295.
+template <class T>
+void get_checked(const Json& v, const char* key, T& out) {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        bool ok = true;
+        if (v.is_number_unsigned()) {
+            ok = std::in_range<T>(v.get<uint64_t>());
+        } else if (v.is_number_integer()) {
+            ok = std::in_range<T>(v.get<int64_t>());
+        } else if (v.is_number_float()) {
+            // [min, max + 1): both bounds are powers of two, so exact as doubles.
+            const double d = v.get<double>();
+            const double lo = static_cast<double>(std::numeric_limits<T>::min());
+            const double hi = static_cast<double>(std::numeric_limits<T>::max() / 2 + 1) * 2.0;
+            ok = d >= lo && d < hi;
+        }
+        if (!ok)
+            throw std::runtime_error(std::string("\"") + key + "\": " + v.dump() +
+                                     " is out of range");
+    }
+    v.get_to(out);
+}
+
 template <class T>
 void optional_key(const Json& j, const char* key, T& out) {
     auto it = j.find(key);
-    if (it != j.end() && !it->is_null()) it->get_to(out);
+    if (it != j.end() && !it->is_null()) get_checked(*it, key, out);
 }
 
 }  // namespace
@@ -149,8 +176,8 @@ BenchReport bench_report_from_json(const std::string& text) {
             const Json& s = j["input_size"];
             if (!s.is_array() || s.size() != 2)
                 throw std::runtime_error("input_size must be [height, width]");
-            s[0].get_to(r.input_height);
-            s[1].get_to(r.input_width);
+            get_checked(s[0], "input_size", r.input_height);
+            get_checked(s[1], "input_size", r.input_width);
         }
         optional_key(j, "warmup", r.warmup);
         optional_key(j, "iters", r.iters);

@@ -1,5 +1,5 @@
-// libFuzzer entry point for the ONNX loader (built by tests/fuzz/run_fuzz.sh, not part of the
-// library). Any input must load or throw rm::Error; anything else is a bug.
+// Fuzz target: the ONNX loader (protobuf decoding, initializers, attributes, shape inference).
+// Any input must load or throw rm::Error; anything else is a bug.
 #include <cstddef>
 #include <cstdint>
 
