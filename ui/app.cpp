@@ -159,6 +159,7 @@ class App {
             }
             if (scripted() && options_.step_cycle && startup_done() && !worker_.busy())
                 explain_.next_step();
+            if (scripted() && startup_done() && !worker_.busy()) press_scripted_key();
             ImGui::NewFrame();
             draw_ui();
             ImGui::Render();
@@ -309,6 +310,8 @@ class App {
             if (options_.explain_step > 0) explain_.request_step(options_.explain_step);
             if (options_.explain_conv > 0) explain_.request_conv(options_.explain_conv - 1);
             if (options_.explain_zoom > 0) explain_.request_zoom(options_.explain_zoom);
+            if (options_.hover[0] >= 0)
+                explain_.request_hover(options_.hover[0], options_.hover[1]);
             if (options_.pixel[0] >= 0)
                 explain_.request_pixel(options_.pixel[0], options_.pixel[1], options_.pixel[2]);
             dropped_.insert(dropped_.end(), options_.drop.begin(), options_.drop.end());
@@ -378,6 +381,17 @@ class App {
             residual_view_.focus(sel.residual_primary);
         }
         if (focus_both) plain_view_.focus(node);
+    }
+
+    // --keys: each key held for one frame and released the next, as GLFW reports a tap.
+    void press_scripted_key() {
+        if (key_index_ >= options_.keys.size()) return;
+        const std::string& k = options_.keys[key_index_];
+        int key = k == "left" ? GLFW_KEY_LEFT : GLFW_KEY_RIGHT;
+        ImGuiIO& io = ImGui::GetIO();
+        io.KeysDown[key] = !key_down_;
+        if (key_down_) ++key_index_;
+        key_down_ = !key_down_;
     }
 
     // A reserved channel picked in the feature maps: its Dirac row in the conv' that wrote it
@@ -693,6 +707,8 @@ class App {
     enum class Startup { First, Fallback, OpenAfter, Done };
     Startup startup_ = Startup::First;
     bool select_applied_ = false;
+    size_t key_index_ = 0;  // next of options_.keys
+    bool key_down_ = false;
     bool page_applied_ = false;
     int frames_done_ = 0;
     double fps_ = 0;

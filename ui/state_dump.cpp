@@ -122,7 +122,7 @@ std::string explain_json(const ExplainFacts& f) {
       << ", \"detail\": " << (f.detail ? "true" : "false") << ", \"texture\": [" << f.texture_w
       << ", " << f.texture_h << "], \"cells_per_texel\": " << f.cells_per_texel
       << ", \"highlight_row\": " << f.highlight_row << ", \"exported\": " << quote(f.exported)
-      << ",\n    \"costs\": [";
+      << ", \"hover\": " << quote(f.hover) << ",\n    \"costs\": [";
     for (size_t i = 0; i < f.costs.size(); ++i) o << (i ? ", " : "") << cost_json(f.costs[i]);
     o << "],\n    \"convs\": [";
     for (size_t i = 0; i < f.convs.size(); ++i) {
@@ -159,7 +159,15 @@ std::string explain_json(const ExplainFacts& f) {
         }
         o << "]}";
     }
-    o << "],\n    \"pixel\": ";
+    auto counts = [](const std::vector<int64_t>& v) {
+        std::string out = "[";
+        for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+        return out + "]";
+    };
+    o << "],\n    \"histogram\": {\"original\": " << counts(f.hist_original)
+      << ", \"plain\": " << counts(f.hist_plain) << ", \"plain_zeros\": " << f.hist_plain_zeros
+      << "}";
+    o << ",\n    \"pixel\": ";
     if (f.pixel) {
         const auto& w = *f.pixel;
         o << "{\"channel\": " << w.channel << ", \"y\": " << w.y << ", \"x\": " << w.x
