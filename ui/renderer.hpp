@@ -88,7 +88,12 @@ class Renderer {
     // texture is freed, so damage tracking tells images apart by this instead.
     uint64_t new_texture_serial() { return ++texture_serial_; }
 
-    struct ImageDraw;  // one deferred image draw inside an ImGui command list
+    // One deferred image draw inside an ImGui command list.
+    struct ImageDraw {
+        Renderer* renderer = nullptr;
+        VkDescriptorSet set = VK_NULL_HANDLE;
+        uint32_t first = 0, count = 0;  // quads in image_quads_
+    };
 
   private:
     struct Frame;
