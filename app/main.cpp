@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"devices", rmvk::cli::cmd_devices, "list Vulkan devices and their limits"},
     {"bench", rmvk::cli::cmd_bench, "per-layer GPU timing of residual and plain graphs"},
     {"report", rmvk::cli::cmd_report, "compare bench reports from several devices"},
+    {"prune", rmvk::cli::cmd_prune, "remove unused channels (plain or residual), measure the gain"},
 };
 
 void print_usage() {

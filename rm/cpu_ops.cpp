@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "rm/batchnorm.hpp"
 #include "rm/error.hpp"
 #include "rm/nan_math.hpp"
 
@@ -82,14 +83,13 @@ Tensor batchnorm(const Tensor& x, const Tensor& scale, const Tensor& b, const Te
     Tensor y(x.shape);
     int64_t n = x.shape[0], c = x.shape[1];
     int64_t inner = c == 0 ? 0 : x.size() / (n * c);
+    const BnAffine a = bn_affine(scale, b, mean, var, epsilon, c, "BatchNormalization");
     for (int64_t ch = 0; ch < c; ++ch) {
-        double k = scale.data[ch] / std::sqrt(static_cast<double>(var.data[ch]) + epsilon);
-        double m = mean.data[ch], shift = b.data[ch];
         for (int64_t i = 0; i < n; ++i) {
             const float* src = x.ptr() + (i * c + ch) * inner;
             float* dst = y.ptr() + (i * c + ch) * inner;
             for (int64_t j = 0; j < inner; ++j)
-                dst[j] = static_cast<float>((src[j] - m) * k + shift);
+                dst[j] = static_cast<float>(src[j] * a.scale[ch] + a.shift[ch]);
         }
     }
     return y;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "app/engine/engine.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 #include "rm/compare.hpp"
 
 namespace rmvk::test {

@@ -16,6 +16,7 @@
 #include "rm/model_loader.hpp"
 #include "rm/resnet_builder.hpp"
 #include "ui/app_state.hpp"
+#include "ui/explain_panel.hpp"
 #include "ui/feature_maps_panel.hpp"
 #include "ui/file_browser.hpp"
 #include "ui/graph_view.hpp"
@@ -41,14 +42,14 @@ class Window {
             std::fprintf(stderr, "rmvk gui: GLFW: %s\n", message);
         });
         if (!glfwInit())
-            throw RenderError(
+            throw VulkanError(
                 "cannot open a window: no display (set DISPLAY, or run under xvfb-run)");
         glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
         window_ =
             glfwCreateWindow(width, height, "rmvk - residual vs plain (RM)", nullptr, nullptr);
         if (!window_) {
             glfwTerminate();
-            throw RenderError("cannot create a window on this display");
+            throw VulkanError("cannot create a window on this display");
         }
     }
     ~Window() {
@@ -114,7 +115,8 @@ class App {
           imgui_(window_.get()),
           renderer_(window_.get(), options.vsync),
           feature_maps_(renderer_),
-          input_panel_(renderer_) {
+          input_panel_(renderer_),
+          explain_(renderer_) {
         renderer_.set_check_redraw(options.check_redraw);
         glfwSetWindowUserPointer(window_.get(), this);
         glfwSetDropCallback(window_.get(), [](GLFWwindow* w, int count, const char** paths) {
@@ -155,6 +157,9 @@ class App {
             if (scripted() && options_.pan != 0 && startup_done() && !worker_.busy()) {
                 residual_view_.pan_by(0, -options_.pan);
             }
+            if (scripted() && options_.step_cycle && startup_done() && !worker_.busy())
+                explain_.next_step();
+            if (scripted() && startup_done() && !worker_.busy()) press_scripted_key();
             ImGui::NewFrame();
             draw_ui();
             ImGui::Render();
@@ -301,6 +306,15 @@ class App {
         if (startup_ == Startup::Done && !page_applied_) {
             page_applied_ = true;
             if (options_.page > 1) feature_maps_.request_page(options_.page - 1);
+            if (options_.click_reserved >= 0)
+                feature_maps_.request_reserved_pick(options_.click_reserved);
+            if (options_.explain_step > 0) explain_.request_step(options_.explain_step);
+            if (options_.explain_conv > 0) explain_.request_conv(options_.explain_conv - 1);
+            if (options_.explain_zoom > 0) explain_.request_zoom(options_.explain_zoom);
+            if (options_.hover[0] >= 0)
+                explain_.request_hover(options_.hover[0], options_.hover[1]);
+            if (options_.pixel[0] >= 0)
+                explain_.request_pixel(options_.pixel[0], options_.pixel[1], options_.pixel[2]);
             dropped_.insert(dropped_.end(), options_.drop.begin(), options_.drop.end());
             if (!options_.browse.empty()) {
                 open_browser(options_.browse == "model"   ? FileBrowser::Purpose::Model
@@ -368,6 +382,28 @@ class App {
             residual_view_.focus(sel.residual_primary);
         }
         if (focus_both) plain_view_.focus(node);
+    }
+
+    // --keys: each key held for one frame and released the next, as GLFW reports a tap.
+    void press_scripted_key() {
+        if (key_index_ >= options_.keys.size()) return;
+        const std::string& k = options_.keys[key_index_];
+        int key = k == "left" ? GLFW_KEY_LEFT : GLFW_KEY_RIGHT;
+        ImGuiIO& io = ImGui::GetIO();
+        io.KeysDown[key] = !key_down_;
+        if (key_down_) ++key_index_;
+        key_down_ = !key_down_;
+    }
+
+    // A reserved channel picked in the feature maps: its Dirac row in the conv' that wrote it
+    // (the picked node may be the ReLU after that conv).
+    void show_dirac_row(const FeatureMapsPanel::ReservedPick& pick) {
+        const rm::Graph& plain = state_.model->rm.plain;
+        const rm::Node* n = plain.find_node(pick.node);
+        while (n && n->op != rm::Op::Conv && !n->inputs.empty()) n = plain.producer(n->inputs[0]);
+        if (!n) return;
+        explain_.show_row(n->name, pick.channel);
+        active_tab_request_ = "Explain";
     }
 
     // One at a time, each once the work before it is done: a model and an image dropped
@@ -542,6 +578,7 @@ class App {
             };
             if (tab("Feature maps")) {
                 feature_maps_.draw(state_);
+                if (auto pick = feature_maps_.take_reserved_pick()) show_dirac_row(*pick);
                 ImGui::EndTabItem();
             }
             if (tab("Timing")) {
@@ -557,7 +594,12 @@ class App {
                 input_panel_.draw(state_);
                 ImGui::EndTabItem();
             }
-            if (ImGui::GetFrameCount() > 2) active_tab_request_.clear();
+            if (tab("Explain")) {
+                explain_.draw(state_, active_tab_ == "Explain");
+                ImGui::EndTabItem();
+            }
+            if (ImGui::GetFrameCount() > 2 && active_tab_ == active_tab_request_)
+                active_tab_request_.clear();
             ImGui::EndTabBar();
         }
         ImGui::EndChild();
@@ -610,8 +652,14 @@ class App {
                 rc = 1;
             }
         }
+        if (!options_.export_explain.empty() && !explain_.export_png(options_.export_explain)) {
+            std::fprintf(stderr, "rmvk gui: could not export the Explain view to %s\n",
+                         options_.export_explain.c_str());
+            rc = 1;
+        }
         if (!options_.dump_state.empty()) {
             ScreenFacts facts;
+            facts.explain = explain_.facts(state_);
             facts.feature_maps = &feature_maps_;
             facts.residual_boxes = residual_view_.box_count();
             facts.plain_boxes = plain_view_.box_count();
@@ -656,6 +704,7 @@ class App {
     // Panels own textures: declared after the renderer so they are destroyed first.
     FeatureMapsPanel feature_maps_;
     InputPanel input_panel_;
+    ExplainPanel explain_;
     TimingPanel timing_;
     GraphView residual_view_{"Residual"};
     GraphView plain_view_{"Plain (RM)"};
@@ -669,6 +718,8 @@ class App {
     enum class Startup { First, Fallback, OpenAfter, Done };
     Startup startup_ = Startup::First;
     bool select_applied_ = false;
+    size_t key_index_ = 0;  // next of options_.keys
+    bool key_down_ = false;
     bool page_applied_ = false;
     int frames_done_ = 0;
     double fps_ = 0;
@@ -683,7 +734,7 @@ int run_app(const GuiOptions& options) {
     try {
         App app(options);
         return app.run();
-    } catch (const RenderError& e) {
+    } catch (const VulkanError& e) {
         std::fprintf(stderr, "rmvk gui: error: %s\n", e.what());
         return 1;
     }

@@ -64,10 +64,10 @@ std::string Renderer::device_name() const {
 
 void Renderer::create_device() {
     if (!glfwVulkanSupported())
-        throw RenderError("no Vulkan loader or driver can draw windows on this system");
+        throw VulkanError("no Vulkan loader or driver can draw windows on this system");
     uint32_t ext_count = 0;
     const char** exts = glfwGetRequiredInstanceExtensions(&ext_count);
-    if (!exts) throw RenderError("Vulkan has no window-surface support on this system");
+    if (!exts) throw VulkanError("Vulkan has no window-surface support on this system");
 
     VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
     app.pApplicationName = "rmvk";
@@ -78,13 +78,12 @@ void Renderer::create_device() {
     info.ppEnabledExtensionNames = exts;
     VkInstance instance = VK_NULL_HANDLE;
     vk_check(vkCreateInstance(&info, nullptr, &instance), "vkCreateInstance (window)");
-    instance_ = VkOwned<VkInstance>(instance, [](VkInstance i) { vkDestroyInstance(i, nullptr); });
+    instance_ = UniqueInstance(instance);
 
     VkSurfaceKHR surface = VK_NULL_HANDLE;
     vk_check(glfwCreateWindowSurface(instance, window_, nullptr, &surface),
              "glfwCreateWindowSurface");
-    surface_ = VkOwned<VkSurfaceKHR>(
-        surface, [instance](VkSurfaceKHR s) { vkDestroySurfaceKHR(instance, s, nullptr); });
+    surface_ = UniqueSurface(instance, surface);
 
     uint32_t count = 0;
     vkEnumeratePhysicalDevices(instance, &count, nullptr);
@@ -114,7 +113,7 @@ void Renderer::create_device() {
         }
     }
     if (!physical_)
-        throw RenderError("no Vulkan device can draw to this window (" + std::to_string(count) +
+        throw VulkanError("no Vulkan device can draw to this window (" + std::to_string(count) +
                           " device(s) found, none with a graphics queue that presents)");
 
     float priority = 1.0f;
@@ -130,14 +129,14 @@ void Renderer::create_device() {
     dinfo.ppEnabledExtensionNames = device_exts;
     VkDevice device = VK_NULL_HANDLE;
     vk_check(vkCreateDevice(physical_, &dinfo, nullptr, &device), "vkCreateDevice (window)");
-    device_ = VkOwned<VkDevice>(device, [](VkDevice d) { vkDestroyDevice(d, nullptr); });
+    device_ = UniqueDevice(device);
     vkGetDeviceQueue(device, queue_family_, 0, &queue_);
 
     uint32_t fcount = 0;
     vkGetPhysicalDeviceSurfaceFormatsKHR(physical_, surface, &fcount, nullptr);
     std::vector<VkSurfaceFormatKHR> formats(fcount);
     vkGetPhysicalDeviceSurfaceFormatsKHR(physical_, surface, &fcount, formats.data());
-    if (formats.empty()) throw RenderError("the window surface offers no pixel format");
+    if (formats.empty()) throw VulkanError("the window surface offers no pixel format");
     format_ = formats[0];
     for (const auto& f : formats)
         if (f.format == VK_FORMAT_B8G8R8A8_UNORM || f.format == VK_FORMAT_R8G8B8A8_UNORM) {
@@ -180,7 +179,7 @@ void Renderer::create_device() {
         rp.pDependencies = &dep;
         VkRenderPass pass = VK_NULL_HANDLE;
         vk_check(vkCreateRenderPass(device, &rp, nullptr, &pass), "vkCreateRenderPass");
-        return own(device, pass, vkDestroyRenderPass);
+        return UniqueRenderPass(device, pass);
     };
     render_pass_ = make_pass(false);
     fresh_pass_ = make_pass(true);
@@ -190,7 +189,7 @@ void Renderer::create_device() {
         pinfo.queueFamilyIndex = queue_family_;
         VkCommandPool pool = VK_NULL_HANDLE;
         vk_check(vkCreateCommandPool(device, &pinfo, nullptr, &pool), "vkCreateCommandPool");
-        frame.pool = own(device, pool, vkDestroyCommandPool);
+        frame.pool = UniqueCommandPool(device, pool);
         VkCommandBufferAllocateInfo ainfo{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
         ainfo.commandPool = pool;
         ainfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -200,13 +199,13 @@ void Renderer::create_device() {
         finfo.flags = VK_FENCE_CREATE_SIGNALED_BIT;
         VkFence fence = VK_NULL_HANDLE;
         vk_check(vkCreateFence(device, &finfo, nullptr, &fence), "vkCreateFence");
-        frame.fence = own(device, fence, vkDestroyFence);
+        frame.fence = UniqueFence(device, fence);
         VkSemaphoreCreateInfo sinfo{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
         VkSemaphore a = VK_NULL_HANDLE, r = VK_NULL_HANDLE;
         vk_check(vkCreateSemaphore(device, &sinfo, nullptr, &a), "vkCreateSemaphore");
-        frame.acquired = own(device, a, vkDestroySemaphore);
+        frame.acquired = UniqueSemaphore(device, a);
         vk_check(vkCreateSemaphore(device, &sinfo, nullptr, &r), "vkCreateSemaphore");
-        frame.rendered = own(device, r, vkDestroySemaphore);
+        frame.rendered = UniqueSemaphore(device, r);
     }
 
     // Room for ImGui's font and a few hundred feature-map / input textures.
@@ -218,7 +217,7 @@ void Renderer::create_device() {
     dp.pPoolSizes = sizes;
     VkDescriptorPool dpool = VK_NULL_HANDLE;
     vk_check(vkCreateDescriptorPool(device, &dp, nullptr, &dpool), "vkCreateDescriptorPool");
-    descriptor_pool_ = own(device, dpool, vkDestroyDescriptorPool);
+    descriptor_pool_ = UniqueDescriptorPool(device, dpool);
 }
 
 void Renderer::create_swapchain() {
@@ -265,7 +264,7 @@ void Renderer::create_swapchain() {
     VkSwapchainKHR swapchain = VK_NULL_HANDLE;
     vk_check(vkCreateSwapchainKHR(device_, &info, nullptr, &swapchain), "vkCreateSwapchainKHR");
     images_.clear();
-    swapchain_ = own(device_.get(), swapchain, vkDestroySwapchainKHR);
+    swapchain_ = UniqueSwapchain(device_.get(), swapchain);
 
     uint32_t count = 0;
     vkGetSwapchainImagesKHR(device_, swapchain, &count, nullptr);
@@ -282,7 +281,7 @@ void Renderer::create_swapchain() {
         VkImageView view = VK_NULL_HANDLE;
         vk_check(vkCreateImageView(device_, &vinfo, nullptr, &view),
                  "vkCreateImageView (swapchain)");
-        si.view = own(device_.get(), view, vkDestroyImageView);
+        si.view = UniqueImageView(device_.get(), view);
         VkFramebufferCreateInfo fb{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
         fb.renderPass = render_pass_;
         fb.attachmentCount = 1;
@@ -292,7 +291,7 @@ void Renderer::create_swapchain() {
         fb.layers = 1;
         VkFramebuffer framebuffer = VK_NULL_HANDLE;
         vk_check(vkCreateFramebuffer(device_, &fb, nullptr, &framebuffer), "vkCreateFramebuffer");
-        si.framebuffer = own(device_.get(), framebuffer, vkDestroyFramebuffer);
+        si.framebuffer = UniqueFramebuffer(device_.get(), framebuffer);
         images_.push_back(std::move(si));
     }
 }
@@ -319,7 +318,7 @@ void Renderer::create_image_pipeline() {
     sinfo.maxLod = 0;
     VkSampler sampler = VK_NULL_HANDLE;
     vk_check(vkCreateSampler(device, &sinfo, nullptr, &sampler), "vkCreateSampler");
-    sampler_ = own(device, sampler, vkDestroySampler);
+    sampler_ = UniqueSampler(device, sampler);
 
     VkDescriptorSetLayoutBinding binding{};
     binding.binding = 0;
@@ -332,14 +331,14 @@ void Renderer::create_image_pipeline() {
     VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
     vk_check(vkCreateDescriptorSetLayout(device, &linfo, nullptr, &set_layout),
              "vkCreateDescriptorSetLayout");
-    image_set_layout_ = own(device, set_layout, vkDestroyDescriptorSetLayout);
+    image_set_layout_ = UniqueSetLayout(device, set_layout);
 
     VkPipelineLayoutCreateInfo plinfo{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
     plinfo.setLayoutCount = 1;
     plinfo.pSetLayouts = &set_layout;
     VkPipelineLayout layout = VK_NULL_HANDLE;
     vk_check(vkCreatePipelineLayout(device, &plinfo, nullptr, &layout), "vkCreatePipelineLayout");
-    image_layout_ = own(device, layout, vkDestroyPipelineLayout);
+    image_layout_ = UniquePipelineLayout(device, layout);
 
     auto make_module = [&](const uint32_t* code, size_t bytes) {
         VkShaderModuleCreateInfo m{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
@@ -348,7 +347,7 @@ void Renderer::create_image_pipeline() {
         VkShaderModule module = VK_NULL_HANDLE;
         vk_check(vkCreateShaderModule(device, &m, nullptr, &module),
                  "vkCreateShaderModule (image quad)");
-        return own(device, module, vkDestroyShaderModule);
+        return UniqueShaderModule(device, module);
     };
     auto vert = make_module(kImageQuad_vert, sizeof(kImageQuad_vert));
     auto frag = make_module(kImageQuad_frag, sizeof(kImageQuad_frag));
@@ -417,7 +416,7 @@ void Renderer::create_image_pipeline() {
     VkPipeline pipeline = VK_NULL_HANDLE;
     vk_check(vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &pinfo, nullptr, &pipeline),
              "vkCreateGraphicsPipelines (image quad)");
-    image_pipeline_ = own(device, pipeline, vkDestroyPipeline);
+    image_pipeline_ = UniquePipeline(device, pipeline);
 }
 
 void Renderer::init_imgui() {
@@ -434,7 +433,7 @@ void Renderer::init_imgui() {
     info.MSAASamples = VK_SAMPLE_COUNT_1_BIT;
     info.CheckVkResultFn = imgui_check;
     if (!ImGui_ImplVulkan_Init(&info, render_pass_))
-        throw RenderError("ImGui Vulkan backend failed to start");
+        throw VulkanError("ImGui Vulkan backend failed to start");
     imgui_ready_ = true;
     submit_now([](VkCommandBuffer cmd) { ImGui_ImplVulkan_CreateFontsTexture(cmd); });
     ImGui_ImplVulkan_DestroyFontUploadObjects();
@@ -447,7 +446,7 @@ void Renderer::submit_now(const std::function<void(VkCommandBuffer)>& record) {
     VkCommandPool raw_pool = VK_NULL_HANDLE;
     vk_check(vkCreateCommandPool(device_, &pinfo, nullptr, &raw_pool),
              "vkCreateCommandPool (upload)");
-    auto pool = own(device_.get(), raw_pool, vkDestroyCommandPool);
+    auto pool = UniqueCommandPool(device_.get(), raw_pool);
     VkCommandBufferAllocateInfo ainfo{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
     ainfo.commandPool = pool;
     ainfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -661,7 +660,7 @@ bool Renderer::end_frame(ImDrawData* draw_data, Screenshot* capture) {
         recreate_swapchain();
         return false;
     }
-    vk_check(acquired, "vkAcquireNextImageKHR");
+    if (acquired != VK_SUBOPTIMAL_KHR) vk_check(acquired, "vkAcquireNextImageKHR");
     vk_check(vkResetFences(device_, 1, &fence), "vkResetFences");
     vk_check(vkResetCommandPool(device_, frame.pool, 0), "vkResetCommandPool");
 

@@ -9,7 +9,7 @@
 #include "app/cli/progress.hpp"
 #include "app/cli/table.hpp"
 #include "app/cli/warnings.hpp"
-#include "app/engine/bench_report.hpp"
+#include "app/report/bench_report.hpp"
 #include "rm/error.hpp"
 #include "rm/model_loader.hpp"
 #include "rm/resnet_builder.hpp"
@@ -280,7 +280,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     }
 
     {
-        ProgressBar progress(graphs.size() * static_cast<size_t>(settings.warmup + settings.iters));
+        Progress progress(static_cast<int64_t>(graphs.size()) * (settings.warmup + settings.iters));
         for (const auto& [name, graph] : graphs) {
             std::string label = name + " graph";
             report.graphs.push_back(bench_graph(context, graph, name, settings,

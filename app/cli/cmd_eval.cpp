@@ -1,6 +1,5 @@
 // rmvk eval: top-1 accuracy of a model on the Fashion-MNIST test set, for the residual graph,
 // its plain (RM) twin, or both, with how far the two disagree.
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +13,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/exit_codes.hpp"
+#include "app/cli/progress.hpp"
 #include "app/cli/warnings.hpp"
 #include "app/engine/engine.hpp"
 #include "rm/compare.hpp"
@@ -87,33 +87,6 @@ std::pair<BatchRunner, std::string> runner_for(const std::string& device) {
     return {[gpu](const rm::Graph& g, const rm::Tensor& x) { return (*gpu)(g, x); }, name};
 }
 
-// Progress on stderr: a redrawn bar on a terminal, a line every ~10% otherwise (logs, CI).
-class Progress {
-  public:
-    explicit Progress(int64_t total) : total_(total), tty_(isatty(fileno(stderr)) != 0) {}
-
-    void update(int64_t done) {
-        if (tty_) {
-            constexpr int kWidth = 40;
-            const int filled = static_cast<int>(kWidth * done / std::max<int64_t>(total_, 1));
-            std::fprintf(stderr, "\r[%s%s] %lld/%lld images", std::string(filled, '=').c_str(),
-                         std::string(kWidth - filled, ' ').c_str(), static_cast<long long>(done),
-                         static_cast<long long>(total_));
-            if (done == total_) std::fprintf(stderr, "\n");
-        } else if (done == total_ || done * 10 / total_ != last_tenth_) {
-            last_tenth_ = done * 10 / total_;
-            std::fprintf(stderr, "eval: %lld/%lld images\n", static_cast<long long>(done),
-                         static_cast<long long>(total_));
-        }
-        std::fflush(stderr);
-    }
-
-  private:
-    int64_t total_;
-    bool tty_;
-    int64_t last_tenth_ = 0;
-};
-
 struct GraphScore {
     GraphScore(std::string n, rm::Graph g) : name(std::move(n)), graph(std::move(g)) {}
     std::string name;
@@ -125,25 +98,6 @@ struct GraphScore {
 
 int64_t argmax(const float* row, int64_t n) {
     return std::max_element(row, row + n) - row;
-}
-
-// The images [begin, end) as one preprocessed batch, exactly as 'rmvk run' would feed each.
-rm::Tensor make_batch(const rm::LabelledImages& set, int64_t begin, int64_t end,
-                      const rm::Preprocessing& pre) {
-    const int64_t per_image = pre.channels * pre.height * pre.width;
-    rm::Tensor x({end - begin, pre.channels, pre.height, pre.width});
-    const size_t image_bytes = static_cast<size_t>(set.rows * set.cols);
-    for (int64_t i = begin; i < end; ++i) {
-        rm::Image img;
-        img.width = static_cast<int>(set.cols);
-        img.height = static_cast<int>(set.rows);
-        img.channels = 1;
-        auto first = set.pixels.begin() + static_cast<std::ptrdiff_t>(i * image_bytes);
-        img.pixels.assign(first, first + static_cast<std::ptrdiff_t>(image_bytes));
-        rm::Tensor one = rm::preprocess(img, pre);
-        std::copy(one.data.begin(), one.data.end(), x.data.begin() + (i - begin) * per_image);
-    }
-    return x;
 }
 
 // The model must take one image input and give 10 scores.
@@ -199,10 +153,10 @@ int cmd_eval(const std::vector<std::string>& argv) {
 
     int64_t top1_differs = 0;
     rm::OutputComparison logits;  // over every batch, with rmvk run's criterion
-    Progress progress(set.count);
+    Progress progress(set.count, "images", "eval");
     for (int64_t begin = 0; begin < set.count; begin += batch) {
         const int64_t end = std::min(set.count, begin + batch);
-        const rm::Tensor x = make_batch(set, begin, end, pre);
+        const rm::Tensor x = rm::image_batch(set, begin, end, pre);
         for (auto& s : scores) {
             auto t0 = std::chrono::steady_clock::now();
             s.logits = run(s.graph, x);
