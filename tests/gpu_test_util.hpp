@@ -88,6 +88,14 @@ inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape,
     return g;
 }
 
+// Runs a graph on the GPU: its outputs and per-node timings (with dispatch counts).
+inline RunResult run_gpu_result(Context& ctx, const rm::Graph& g,
+                                const std::map<std::string, rm::Tensor>& inputs, int64_t batch,
+                                RunOptions options = {}) {
+    GraphRunner runner(ctx, g, batch, options);
+    return runner.run(inputs);
+}
+
 // Runs a graph on the GPU and returns output "y".
 inline rm::Tensor run_gpu(Context& ctx, const rm::Graph& g,
                           const std::map<std::string, rm::Tensor>& inputs, int64_t batch,

@@ -226,6 +226,7 @@ class App {
         worker_.start(title, [model_spec, image, device](Progress& progress) {
             JobResult r;
             r.model = load_model_for_ui(model_spec, progress);
+            r.warnings = r.model->warnings;
             std::string img = image.empty() ? default_image_for(*r.model) : image;
             auto run = [&](const std::string& dev) {
                 try {
@@ -241,8 +242,8 @@ class App {
             } catch (const std::exception& e) {
                 if (device == kCpuDevice) throw;
                 // Keep the app useful when the GPU path fails: show the CPU reference, say why.
-                r.warning = "running on " + device + " failed (" + e.what() +
-                            "); showing the CPU reference";
+                r.warnings.push_back("running on " + device + " failed (" + e.what() +
+                                     "); showing the CPU reference");
                 r.runs = run(kCpuDevice);
             }
             return r;
@@ -263,9 +264,9 @@ class App {
     void handle_jobs() {
         auto done = worker_.poll();
         if (!done) return;
-        if (!done->warning.empty()) {
-            state_.warnings.push_back(done->warning);
-            std::fprintf(stderr, "rmvk gui: warning: %s\n", done->warning.c_str());
+        for (const auto& w : done->warnings) {
+            state_.warnings.push_back(w);
+            std::fprintf(stderr, "rmvk gui: warning: %s\n", w.c_str());
         }
         if (!done->error.empty()) {
             report_error(done->what, done->error);
@@ -507,6 +508,16 @@ class App {
             const auto& c = state_.runs->comparison;
             ImGui::TextColored(verdict_colour(c.values.verdict()), "| %s",
                                verdict_label(c.values.verdict()));
+        }
+        if (!state_.warnings.empty()) {
+            ImGui::SameLine();
+            ImGui::TextColored(theme::kWarn, "| %zu warning%s", state_.warnings.size(),
+                               state_.warnings.size() == 1 ? "" : "s");
+            if (ImGui::IsItemHovered()) {
+                ImGui::BeginTooltip();
+                for (const auto& w : state_.warnings) ImGui::TextUnformatted(w.c_str());
+                ImGui::EndTooltip();
+            }
         }
         if (worker_.busy()) {
             ImGui::SameLine();

@@ -29,6 +29,7 @@ struct LoadedModel {
     rm::GraphCost residual_cost, plain_cost;
     rm::Preprocessing preprocessing;
     std::vector<std::string> labels;
+    std::vector<std::string> warnings;  // NaN/Inf in a weight or BN statistic, one line each
     int64_t num_classes = 0;
     std::string input_name;  // the graph's image input
 };
@@ -52,6 +53,9 @@ struct TopClass {
 struct Comparison {
     std::vector<TopClass> residual_top, plain_top;
     rm::OutputComparison values;  // residual (the reference) vs plain, as rmvk run says it
+    // Where the first NaN/Inf appears in each graph: the first node, in graph order, whose
+    // output holds one ("" when none; "input" when the input already does).
+    std::string residual_first_non_finite, plain_first_non_finite;
 };
 
 struct RunSet {

@@ -239,7 +239,9 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
           << ", \"verdict\": " << quote(rm::to_string(c.values.verdict()))
           << ", \"match\": " << (c.values.match() ? "true" : "false")
           << ", \"residual_non_finite\": " << c.values.reference_non_finite.count
-          << ", \"plain_non_finite\": " << c.values.candidate_non_finite.count << "},\n";
+          << ", \"plain_non_finite\": " << c.values.candidate_non_finite.count
+          << ",\n    \"first_non_finite\": {\"residual\": " << quote(c.residual_first_non_finite)
+          << ", \"plain\": " << quote(c.plain_first_non_finite) << "}},\n";
         o << "  \"timings\": {\"residual\": " << timing_json(r.residual)
           << ",\n    \"plain\": " << timing_json(r.plain)
           << ", \"peak_gflops\": " << num(r.peak_gflops) << "},\n";
