@@ -13,7 +13,9 @@ const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
-    "                [--tab features|timing|input] [--page N] [--pan PIXELS] [--check-redraw]\n"
+    "                [--tab features|timing|input|pruning] [--page N] [--pan PIXELS]\n"
+    "                [--check-redraw] [--sweep [--sweep-images N] [--sweep-points N]\n"
+    "                [--prune-open plain:K|residual:K]]\n"
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
@@ -23,7 +25,9 @@ const char* kUsage =
     "--check-redraw draws the last frame whole too and reports pixels that the partial redraw\n"
     "got wrong (redraw_mismatch in the state dump).\n"
     "--drop acts as if PATH (model, image or bench report) were dropped on the window;\n"
-    "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n";
+    "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n"
+    "--sweep runs the Pruning view's sweep once loaded; --prune-open then opens point K of\n"
+    "the plain or residual curve in the plain pane (as a click on it would).\n";
 
 }  // namespace
 
@@ -81,6 +85,14 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             o.browse = value(i);
         else if (a == "--pick")
             o.pick = value(i);
+        else if (a == "--sweep")
+            o.sweep = true;
+        else if (a == "--sweep-images")
+            o.sweep_images = number(i);
+        else if (a == "--sweep-points")
+            o.sweep_points = number(i);
+        else if (a == "--prune-open")
+            o.prune_open = value(i);
         else if (!a.empty() && a[0] == '-')
             throw std::invalid_argument("unknown option " + a);
         else if (!have_model) {
@@ -95,8 +107,12 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
         o.tab = "Timing";
     else if (o.tab == "input")
         o.tab = "Input";
+    else if (o.tab == "pruning")
+        o.tab = "Pruning";
     else if (!o.tab.empty())
-        throw std::invalid_argument("--tab wants features, timing or input");
+        throw std::invalid_argument("--tab wants features, timing, input or pruning");
+    if (!o.prune_open.empty() && !o.sweep)
+        throw std::invalid_argument("--prune-open needs --sweep");
     if (!o.browse.empty() && o.browse != "model" && o.browse != "image" && o.browse != "report")
         throw std::invalid_argument("--browse wants model, image or report");
     if (o.browse.empty() != o.pick.empty())
