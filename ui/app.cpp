@@ -22,6 +22,7 @@
 #include "ui/graph_view.hpp"
 #include "ui/input_panel.hpp"
 #include "ui/panels.hpp"
+#include "ui/pruning_panel.hpp"
 #include "ui/renderer.hpp"
 #include "ui/state_dump.hpp"
 #include "ui/theme.hpp"
@@ -165,8 +166,9 @@ class App {
             ImGui::Render();
             double build_ms =
                 std::chrono::duration<double, std::milli>(Clock::now() - build_start).count();
-            bool settled =
-                !worker_.busy() && startup_done() && dropped_.empty() && !browser_.scripted();
+            bool settled = !worker_.busy() && startup_done() && dropped_.empty() &&
+                           !browser_.scripted() && !pruning_.busy() &&
+                           !(options_.sweep && !sweep_started_) && !pruning_.script_pending();
             bool last_frame = scripted() && settled && frames_done_ + 1 >= options_.frames;
             Screenshot shot;
             bool capture = last_frame && (!options_.screenshot.empty() || options_.check_redraw);
@@ -261,6 +263,20 @@ class App {
                       });
     }
 
+    // Opens the model pruned at the chosen sweep point in the plain pane and runs both graphs.
+    void start_prune(const PruneRequest& req) {
+        if (!state_.model) return;
+        auto model = state_.model;
+        const std::string image = state_.image_path, device = state_.device;
+        worker_.start(std::string("Pruning the ") + rm::prune_mode_name(req.mode) + " graph",
+                      [model, req, image, device](Progress& progress) {
+                          JobResult r;
+                          r.model = prune_model_for_ui(*model, req.mode, req.threshold, progress);
+                          r.runs = run_both(*r.model, image, device, 1, progress);
+                          return r;
+                      });
+    }
+
     void handle_jobs() {
         auto done = worker_.poll();
         if (!done) return;
@@ -277,7 +293,9 @@ class App {
                 residual_view_.set_graph({&state_.model->residual, &state_.model->residual_shapes,
                                           nullptr, residual_blocks(*state_.model)});
                 plain_view_.set_graph({&state_.model->rm.plain, &state_.model->plain_shapes,
-                                       &state_.model->rm.mapping, plain_blocks(*state_.model)});
+                                       &state_.model->rm.mapping, plain_blocks(*state_.model),
+                                       state_.model->pruned ? &state_.model->pruned->notes
+                                                            : nullptr});
             }
             if (done->runs) {
                 state_.runs = done->runs;
@@ -286,6 +304,9 @@ class App {
                 rebuild_time_maps();
             }
             if (new_model) select_start_node();
+            // Scripts: once the chosen pruned model is shown, the tab asked for.
+            if (new_model && state_.model->pruned && scripted() && !options_.tab.empty())
+                active_tab_request_ = options_.tab;
         }
         // Start-up script: the model asked for (or the bundled one when it fails), then
         // --open-after-start, then the scripted frames.
@@ -302,6 +323,14 @@ class App {
             }
         } else if (startup_ == Startup::OpenAfter) {
             startup_ = Startup::Done;
+        }
+        if (startup_ == Startup::Done && options_.sweep && !sweep_started_ && state_.model) {
+            sweep_started_ = true;
+            pruning_.images = options_.sweep_images;
+            pruning_.points = options_.sweep_points;
+            pruning_.start(state_.model, state_.device);
+            if (!options_.prune_open.empty()) pruning_.script_pick(options_.prune_open);
+            active_tab_request_ = "Pruning";  // the pick happens in the view
         }
         if (startup_ == Startup::Done && !page_applied_) {
             page_applied_ = true;
@@ -598,6 +627,14 @@ class App {
                 explain_.draw(state_, active_tab_ == "Explain");
                 ImGui::EndTabItem();
             }
+            if (tab("Pruning")) {
+                if (auto req = pruning_.draw(state_); req && !worker_.busy()) start_prune(*req);
+                if (!pruning_.script_error().empty() && !pruning_error_shown_) {
+                    pruning_error_shown_ = true;
+                    report_error("Pruning", pruning_.script_error());
+                }
+                ImGui::EndTabItem();
+            }
             if (ImGui::GetFrameCount() > 2 && active_tab_ == active_tab_request_)
                 active_tab_request_.clear();
             ImGui::EndTabBar();
@@ -687,6 +724,11 @@ class App {
             facts.busy = worker_.busy();
             facts.window_device = renderer_.device_name();
             facts.active_tab = active_tab_;
+            facts.sweep_busy = pruning_.busy();
+            if (const PruneSweep* sw = pruning_.sweep()) {
+                facts.sweep_plain_points = static_cast<int>(sw->plain_pruned.size());
+                facts.sweep_residual_points = static_cast<int>(sw->residual_pruned.size());
+            }
             std::ofstream out(options_.dump_state);
             out << dump_state_json(state_, facts);
             if (!out) {
@@ -706,6 +748,7 @@ class App {
     InputPanel input_panel_;
     ExplainPanel explain_;
     TimingPanel timing_;
+    PruningPanel pruning_;
     GraphView residual_view_{"Residual"};
     GraphView plain_view_{"Plain (RM)"};
     FileBrowser browser_;
@@ -721,6 +764,8 @@ class App {
     size_t key_index_ = 0;  // next of options_.keys
     bool key_down_ = false;
     bool page_applied_ = false;
+    bool sweep_started_ = false;
+    bool pruning_error_shown_ = false;
     int frames_done_ = 0;
     double fps_ = 0;
     double ui_ms_sum_ = 0;  // CPU time building the UI per frame (rendering excluded)

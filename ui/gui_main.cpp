@@ -13,11 +13,18 @@ const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
-    "                [--tab features|timing|input|explain] [--page N] [--pan PIXELS]\n"
-    "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]\n"
-    "                [--export-explain FILE.png] [--click-reserved K] [--keys left,right,...]\n"
-    "                [--hover OUT,IN]\n"
-    "                [--check-redraw]\n"
+    "                [--tab features|timing|input|explain|pruning] [--page N] [--pan PIXELS]
+"
+    "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]
+"
+    "                [--export-explain FILE.png] [--click-reserved K] [--keys left,right,...]
+"
+    "                [--hover OUT,IN]
+"
+    "                [--check-redraw] [--sweep [--sweep-images N] [--sweep-points N]
+"
+    "                [--prune-open plain:K|residual:K]]
+"
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
@@ -34,7 +41,9 @@ const char* kUsage =
     "--keys taps those arrow keys, one every other frame; --hover puts what hovering that\n"
     "cell of the weight picture shows into the state dump.\n"
     "--drop acts as if PATH (model, image or bench report) were dropped on the window;\n"
-    "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n";
+    "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n"
+    "--sweep runs the Pruning view's sweep once loaded; --prune-open then opens point K of\n"
+    "the plain or residual curve in the plain pane (as a click on it would).\n";
 
 // "A,B,C": `n` non-negative integers, comma-separated.
 std::vector<int64_t> parse_ints(const std::string& v, size_t n, const std::string& what) {
@@ -139,6 +148,14 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             o.browse = value(i);
         else if (a == "--pick")
             o.pick = value(i);
+        else if (a == "--sweep")
+            o.sweep = true;
+        else if (a == "--sweep-images")
+            o.sweep_images = number(i);
+        else if (a == "--sweep-points")
+            o.sweep_points = number(i);
+        else if (a == "--prune-open")
+            o.prune_open = value(i);
         else if (!a.empty() && a[0] == '-')
             throw std::invalid_argument("unknown option " + a);
         else if (!have_model) {
@@ -155,8 +172,12 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
         o.tab = "Input";
     else if (o.tab == "explain")
         o.tab = "Explain";
+    else if (o.tab == "pruning")
+        o.tab = "Pruning";
     else if (!o.tab.empty())
-        throw std::invalid_argument("--tab wants features, timing, input or explain");
+        throw std::invalid_argument("--tab wants features, timing, input, explain or pruning");
+    if (!o.prune_open.empty() && !o.sweep)
+        throw std::invalid_argument("--prune-open needs --sweep");
     if (!o.browse.empty() && o.browse != "model" && o.browse != "image" && o.browse != "report")
         throw std::invalid_argument("--browse wants model, image or report");
     if (o.browse.empty() != o.pick.empty())

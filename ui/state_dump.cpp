@@ -204,6 +204,20 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     o << "}, \"redrawn_share\": " << num(facts.redrawn_share)
       << ", \"redraw_mismatch\": " << facts.redraw_mismatch << ",\n";
     o << "  \"active_tab\": " << quote(facts.active_tab) << ",\n";
+    o << "  \"sweep\": {\"busy\": " << (facts.sweep_busy ? "true" : "false")
+      << ", \"plain_points\": " << facts.sweep_plain_points
+      << ", \"residual_points\": " << facts.sweep_residual_points << "},\n";
+    if (state.model && state.model->pruned) {
+        const PruneView& p = *state.model->pruned;
+        int narrowed = 0;
+        for (const auto& [node, note] : p.notes) {
+            const auto arrow = note.find("->");
+            narrowed += note.substr(3, arrow - 3) != note.substr(arrow + 2);
+        }
+        o << "  \"pruned\": {\"mode\": " << quote(rm::prune_mode_name(p.mode))
+          << ", \"threshold\": " << num(p.threshold) << ", \"layers\": " << p.notes.size()
+          << ", \"narrowed_layers\": " << narrowed << "},\n";
+    }
     if (state.model) {
         const auto& m = *state.model;
         int convertible = 0;
