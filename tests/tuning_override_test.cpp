@@ -5,7 +5,7 @@
 #include <string>
 
 #include "app/engine/conv_plan.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 
 using namespace rmvk;
 
