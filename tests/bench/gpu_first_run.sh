@@ -77,7 +77,7 @@ for model in resnet18 resnet50; do
         tail -12 "$OUT/$name.txt"
         [ $rc -eq 0 ] && reports+=("$OUT/$name.json")
         row "bench $model batch $batch" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" \
-            "$(grep -m1 -i 'device ms' "$OUT/$name.txt" | tr -s ' ')"
+            "$(grep -m1 'device total ms' "$OUT/$name.txt" | tr -s ' ')"
     done
 done
 
@@ -88,12 +88,12 @@ for tile in tiled:64:64:16:4:4 tiled:32:64:16:2:4 tiled:64:32:16:4:2 tiled:32:32
         --input-size "$SIZE" "${ITERS[@]}" --no-peak "${DEVICE[@]}" >"$OUT/tile_$tile.txt" 2>&1
     rc=$?
     row "tile $tile" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" \
-        "$(grep -m1 -i 'device ms' "$OUT/tile_$tile.txt" | tr -s ' ')"
+        "$(grep -m1 'device total ms' "$OUT/tile_$tile.txt" | tr -s ' ')"
 done
 "$RMVK" bench "builtin:resnet50" --graph residual --batch 1 --input-size "$SIZE" "${ITERS[@]}" \
     --no-peak "${DEVICE[@]}" >"$OUT/tile_planner.txt" 2>&1
 row "tile: planner's choice per layer" "$([ $? -eq 0 ] && echo ok || echo FAIL)" \
-    "$(grep -m1 -i 'device ms' "$OUT/tile_planner.txt" | tr -s ' ')"
+    "$(grep -m1 'device total ms' "$OUT/tile_planner.txt" | tr -s ' ')"
 
 if [ ${#reports[@]} -gt 0 ]; then
     step "bench reports side by side"
