@@ -114,6 +114,8 @@ GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::stri
         if (const rm::Node* n = graph.find_node(t.node)) row.kernel = kernel_text(*n, shapes);
         // "3x3 wino4": ran as Winograd F(4,3) (t.method "winograd F(4,3)").
         if (t.method.rfind("winograd F(", 0) == 0) row.kernel += " wino" + t.method.substr(11, 1);
+        // "3x3 splitK9": the tiled kernel with K split 9 ways (t.method "tiled split-K 9").
+        if (t.method.rfind("tiled split-K ", 0) == 0) row.kernel += " splitK" + t.method.substr(14);
         std::vector<double> ms;
         for (const auto& r : runs) ms.push_back(i < r.timings.size() ? r.timings[i].device_ms : 0);
         row.device_ms = median(ms);
