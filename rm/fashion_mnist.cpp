@@ -90,12 +90,13 @@ bool fashion_mnist_available(const std::string& dir) {
            fs::is_regular_file(dir + "/t10k-labels-idx1-ubyte.gz", ec);
 }
 
-LabelledImages read_fashion_mnist_test(const std::string& dir, int64_t limit) {
-    if (!fashion_mnist_available(dir))
-        throw Error("Fashion-MNIST test set not found in " + dir +
-                    " (install the Debian package dataset-fashion-mnist)");
-    IdxReader images(dir + "/t10k-images-idx3-ubyte.gz");
-    IdxReader labels(dir + "/t10k-labels-idx1-ubyte.gz");
+namespace {
+
+// Images [skip, skip + take) of an IDX pair (take 0: to the end).
+LabelledImages read_idx_pair(const std::string& images_path, const std::string& labels_path,
+                             int64_t skip, int64_t take, bool from_end) {
+    IdxReader images(images_path);
+    IdxReader labels(labels_path);
     images.expect_magic(kImagesMagic);
     labels.expect_magic(kLabelsMagic);
     const uint32_t count = images.read_u32(), rows = images.read_u32(), cols = images.read_u32();
@@ -107,19 +108,75 @@ LabelledImages read_fashion_mnist_test(const std::string& dir, int64_t limit) {
     if (label_count != count)
         throw Error(labels.path() + ": has " + std::to_string(label_count) + " labels for " +
                     std::to_string(count) + " images");
-
+    if (from_end) {  // the last `skip` images
+        if (skip > count)
+            throw Error(images.path() + ": has " + std::to_string(count) + " images, fewer than " +
+                        std::to_string(skip));
+        skip = count - skip;
+    }
+    const int64_t available = count - skip;
     LabelledImages set;
-    set.count = limit > 0 ? std::min<int64_t>(limit, count) : count;
+    set.count = take > 0 ? std::min<int64_t>(take, available) : available;
     set.rows = rows;
     set.cols = cols;
+    // Skipped images are read in bounded pieces too: a header may claim more than the file holds.
+    std::vector<uint8_t> discard(static_cast<size_t>(rows * cols));
+    for (int64_t i = 0; i < skip; ++i) images.read(discard.data(), discard.size());
+    for (int64_t i = 0; i < skip; ++i) labels.read(discard.data(), 1);
     set.labels = labels.read_bytes(static_cast<size_t>(set.count));
     set.pixels = images.read_bytes(static_cast<size_t>(set.count * rows * cols));
     for (int64_t i = 0; i < set.count; ++i)
         if (set.labels[static_cast<size_t>(i)] >= 10)
             throw Error(labels.path() + ": label " +
                         std::to_string(set.labels[static_cast<size_t>(i)]) + " of image " +
-                        std::to_string(i) + " is not a Fashion-MNIST class");
+                        std::to_string(i + skip) + " is not a Fashion-MNIST class");
     return set;
+}
+
+}  // namespace
+
+LabelledImages read_fashion_mnist_test(const std::string& dir, int64_t limit) {
+    if (!fashion_mnist_available(dir))
+        throw Error("Fashion-MNIST test set not found in " + dir +
+                    " (install the Debian package dataset-fashion-mnist)");
+    return read_idx_pair(dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz", 0,
+                         limit, false);
+}
+
+bool fashion_mnist_train_available(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    return fs::is_regular_file(dir + "/train-images-idx3-ubyte.gz", ec) &&
+           fs::is_regular_file(dir + "/train-labels-idx1-ubyte.gz", ec);
+}
+
+LabelledImages read_fashion_mnist_validation(const std::string& dir, int64_t limit) {
+    if (!fashion_mnist_train_available(dir))
+        throw Error("Fashion-MNIST training set (its last " +
+                    std::to_string(kFashionMnistValidation) +
+                    " images are the validation split) "
+                    "not found in " +
+                    dir + " (install the Debian package dataset-fashion-mnist)");
+    return read_idx_pair(dir + "/train-images-idx3-ubyte.gz", dir + "/train-labels-idx1-ubyte.gz",
+                         kFashionMnistValidation, limit, true);
+}
+
+Tensor image_batch(const LabelledImages& set, int64_t begin, int64_t end,
+                   const Preprocessing& pre) {
+    const int64_t per_image = pre.channels * pre.height * pre.width;
+    Tensor x({end - begin, pre.channels, pre.height, pre.width});
+    const size_t image_bytes = static_cast<size_t>(set.rows * set.cols);
+    for (int64_t i = begin; i < end; ++i) {
+        Image img;
+        img.width = static_cast<int>(set.cols);
+        img.height = static_cast<int>(set.rows);
+        img.channels = 1;
+        auto first = set.pixels.begin() + static_cast<std::ptrdiff_t>(i * image_bytes);
+        img.pixels.assign(first, first + static_cast<std::ptrdiff_t>(image_bytes));
+        Tensor one = preprocess(img, pre);
+        std::copy(one.data.begin(), one.data.end(), x.data.begin() + (i - begin) * per_image);
+    }
+    return x;
 }
 
 }  // namespace rm

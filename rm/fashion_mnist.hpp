@@ -3,6 +3,9 @@
 #include <string>
 #include <vector>
 
+#include "rm/image.hpp"
+#include "rm/tensor.hpp"
+
 namespace rm {
 
 // The Fashion-MNIST test set as the Debian package dataset-fashion-mnist installs it.
@@ -22,5 +25,16 @@ LabelledImages read_fashion_mnist_test(const std::string& dir = kFashionMnistDir
 
 // Both test-set files exist under `dir` (tests skip when the package is absent).
 bool fashion_mnist_available(const std::string& dir = kFashionMnistDir);
+
+// The validation split rmvk's sparsity-trained model held out: the last 5,000 of the 60,000
+// training images (train-images-idx3-ubyte.gz). Choosing a pruning threshold looks at these
+// only; the test set is for reporting.
+inline constexpr int64_t kFashionMnistValidation = 5000;
+LabelledImages read_fashion_mnist_validation(const std::string& dir = kFashionMnistDir,
+                                             int64_t limit = 0);
+bool fashion_mnist_train_available(const std::string& dir = kFashionMnistDir);
+
+// Images [begin, end) of `set` as one preprocessed batch, exactly as 'rmvk run' feeds each.
+Tensor image_batch(const LabelledImages& set, int64_t begin, int64_t end, const Preprocessing& pre);
 
 }  // namespace rm

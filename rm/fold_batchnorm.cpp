@@ -68,6 +68,15 @@ Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
 
 }  // namespace
 
+Tensor folded_weight(const Graph& graph, const Node& conv, const Node* bn) {
+    if (conv.inputs.size() < 2 || !graph.is_initializer(conv.inputs[1]))
+        throw Error(where(conv) + ": weight is missing or not a constant");
+    Tensor w = graph.materialise(conv.inputs[1]);
+    if (!bn) return w;
+    if (w.shape.empty()) throw Error(where(conv) + ": weight has no shape");
+    return scale_output_channels(w, bn_affine(graph, *bn, w.shape[0]).scale);
+}
+
 std::vector<double> folded_bias(const Graph& graph, const Node& conv, const Node* bn) {
     const Shape* w = conv.inputs.size() > 1 ? graph.initializer_shape(conv.inputs[1]) : nullptr;
     if (!w) throw Error(where(conv) + ": weight is missing or not a constant");

@@ -13,5 +13,6 @@ int cmd_eval(const std::vector<std::string>& args);
 int cmd_devices(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
+int cmd_prune(const std::vector<std::string>& args);
 
 }  // namespace rmvk::cli
