@@ -97,6 +97,22 @@ struct WinogradOutputSpec {
     uint32_t transposed;  // products as [xi][tile][oc] (output channels across lanes)
 };
 
+// shaders/conv_struct.comp: the copy / merge / zero rows of a structured conv (conv_struct_plan).
+// top and left: the input pixel the centre tap reads for output pixel (0, 0).
+struct ConvStructPush {
+    uint32_t x_off, t_off, y_off, r_off;
+    uint32_t n, rows;
+    uint32_t h, w, x_image_stride;
+    uint32_t oh, ow, y_image_stride, r_image_stride;
+    uint32_t sh, sw;
+    int32_t top, left;
+};
+static_assert(sizeof(ConvStructPush) <= kMaxPushBytes);
+struct ConvStructSpec {
+    uint32_t relu;
+    uint32_t residual;
+};
+
 // shaders/pool2d.comp
 struct PoolPush {
     uint32_t x_off, y_off;
