@@ -63,7 +63,9 @@ GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::stri
     rm::ShapeMap shapes = rm::infer_shapes_of(graph, settings.batch);
     rm::GraphCost cost = rm::compute_cost(graph, shapes);
 
-    GraphRunner runner(context, graph, settings.batch);
+    RunOptions options;
+    options.structured = settings.structured;
+    GraphRunner runner(context, graph, settings.batch, options);
     const auto& input = graph.inputs[0];
     std::map<std::string, rm::Tensor> inputs{{input.name, bench_input(shapes.at(input.name))}};
 
