@@ -2,11 +2,10 @@
 // epilogue) against rm::cpu::conv2d_structured (through run_cpu) and against the dense run, on
 // awkward shapes; the split itself (which rows the epilogue finishes); and whole plain ResNets
 // structured vs dense vs residual.
-#include <bit>
-
 #include "app/engine/conv_struct_plan.hpp"
 #include "gpu_test_util.hpp"
 #include "rm/cpu_executor.hpp"
+#include "rm/error.hpp"
 #include "rm/resnet_builder.hpp"
 #include "rm/rm_transform.hpp"
 
@@ -101,30 +100,51 @@ TEST_CASE("a structured conv splits into its dense block and one epilogue over t
     CHECK(bp.out_channels == 5);
     CHECK(bp.y_channel == 0);
     CHECK_FALSE(bp.relu);  // a merge adds to row 2: the epilogue applies ReLU to the block rows
-    // Every row goes through the epilogue: 5 block rows (flag 1), 6 copies, 1 scaled copy, 1 zero.
-    CHECK(sc.rows == static_cast<uint32_t>(s.out_channels()));
-    CHECK(sc.table[4 * 2 + 2] == 1);  // row 2: one merge entry
-    CHECK(sc.table[4 * 2 + 3] == 1);
-    CHECK(sc.table[4 * 5 + 3] == 0);   // row 5: a copy, starts at its (zero) bias
-    CHECK(sc.table[4 * 12 + 2] == 0);  // the zero row: no entries
-    CHECK(std::bit_cast<float>(sc.table[4 * sc.rows + 12]) == bias.data[12]);
-    CHECK(sc.merges == 1);
-    CHECK(sc.copies == 7);
+    // Passes over the rest, by runs: block rows 0-1, the merge into row 2 (input 5), rows 3-4,
+    // the copies 5-10 of inputs 0-5, the scaled copy, the zero row (its bias).
+    using Start = EpiloguePass::Start;
+    REQUIRE(sc.passes.size() == 6);
+    auto pass = [&](size_t i, int64_t out, int64_t channels, bool input, int64_t in, Start start,
+                    float scale) {
+        CAPTURE(i);
+        const EpiloguePass& e = sc.passes[i];
+        CHECK(e.out_begin == out);
+        CHECK(e.channels == channels);
+        CHECK(e.has_input == input);
+        if (input) CHECK(e.in_begin == in);
+        CHECK(e.start == start);
+        CHECK(e.scale == scale);
+    };
+    pass(0, 0, 2, false, 0, Start::Stored, 1.0f);
+    pass(1, 2, 1, true, 5, Start::Stored, 1.0f);
+    pass(2, 3, 2, false, 0, Start::Stored, 1.0f);
+    pass(3, 5, 6, true, 0, Start::Bias, 1.0f);
+    pass(4, 11, 1, true, 1, Start::Bias, 0.5f);
+    pass(5, 12, 1, false, 0, Start::Bias, 1.0f);
     ConvPlan e = plan_conv_epilogue(p, sc, DeviceCaps{});
-    REQUIRE(e.dispatches.size() == 1);
-    CHECK(e.dispatches[0].after_previous);
-    const auto push = e.dispatches[0].push.as<ConvStructPush>();
+    REQUIRE(e.dispatches.size() == 6);
+    CHECK(e.dispatches[0].after_previous);  // waits for the block
+    CHECK_FALSE(e.dispatches[1].after_previous);
+    const auto push = e.dispatches[3].push.as<ConvStructPush>();
     CHECK(push.top == 0);
-    CHECK(push.rows == sc.rows);
+    CHECK(push.out_begin == 5);
+    CHECK(e.dispatches[3].groups[1] == 6);
+    CHECK(e.kernels.at(0).spec.at(2) == 1);  // same grid: 3x3, pad 1, stride 1
 
-    // Without the merge the block finishes its own rows (ReLU fused) and skips the epilogue.
+    // Without the merge the block finishes its own rows (ReLU fused): passes only for the rest.
     rm::ConvStructure no_merge = s;
     no_merge.diracs.erase(std::remove_if(no_merge.diracs.begin(), no_merge.diracs.end(),
                                          [](const rm::DiracEntry& d) { return d.out < 5; }),
                           no_merge.diracs.end());
     StructuredConv sc2 = split_structured_conv(p, no_merge, &bias);
     CHECK(sc2.blocks[0].problem.relu);
-    CHECK(sc2.rows == static_cast<uint32_t>(s.out_channels() - 5));
+    REQUIRE(sc2.passes.size() == 3);
+    CHECK(sc2.passes[0].out_begin == 5);
+
+    // Two Dirac entries in one row: not split (the runner falls back to the dense weight).
+    rm::ConvStructure two = s;
+    two.diracs.push_back({5, 3, 1.0f});
+    CHECK_THROWS_AS(split_structured_conv(p, two, &bias), rm::Error);
 }
 
 TEST_CASE("structured convs on the GPU match the CPU twin and the dense run") {

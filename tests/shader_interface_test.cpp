@@ -227,13 +227,31 @@ TEST_CASE("conv push and specialization constants match both conv kernels") {
 
 TEST_CASE("structured conv epilogue constants match conv_struct") {
 #define F(m) FIELD(ConvStructPush, #m, m)
-    check_push(
-        "conv_struct", sizeof(ConvStructPush),
-        {F(x_off), F(t_off), F(y_off), F(r_off), F(n), F(rows), F(h), F(w), F(x_image_stride),
-         F(oh), F(ow), F(y_image_stride), F(r_image_stride), F(sh), F(sw), F(top), F(left)});
+    check_push("conv_struct", sizeof(ConvStructPush),
+               {F(x_off),
+                F(b_off),
+                F(y_off),
+                F(r_off),
+                F(out_begin),
+                F(in_begin),
+                F(has_input),
+                F(start),
+                F(scale),
+                F(h),
+                F(w),
+                F(x_image_stride),
+                F(oh),
+                F(ow),
+                F(y_image_stride),
+                F(r_image_stride),
+                F(sh),
+                F(sw),
+                F(top),
+                F(left)});
 #undef F
     check_spec("conv_struct", sizeof(ConvStructSpec),
-               {FIELD(ConvStructSpec, "RELU", relu), FIELD(ConvStructSpec, "RESIDUAL", residual)});
+               {FIELD(ConvStructSpec, "RELU", relu), FIELD(ConvStructSpec, "RESIDUAL", residual),
+                FIELD(ConvStructSpec, "SAME_GRID", same_grid)});
 }
 
 TEST_CASE("pool, element-wise, gemm, softmax and peak-probe constants match their shaders") {

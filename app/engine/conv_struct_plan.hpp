@@ -1,8 +1,8 @@
 #pragma once
 // A conv with a structured weight (rm/conv_structure.hpp) as the engine runs it: each dense block
-// as a conv over its channel windows (no multiply by the Dirac or zero parts), then one pass
-// (shaders/conv_struct.comp) over the rows the blocks do not finish: copies and scaled copies of
-// an input channel, identity merges added to a block's output, zero rows (their bias). Pure
+// as a conv over its channel windows (no multiply by the Dirac or zero parts), then a pass
+// (shaders/conv_struct.comp) per run of rows the blocks do not finish: copies and scaled copies
+// of input channels, identity merges added to a block's output, zero rows (their bias). Pure
 // functions of shapes, structure and device description, like plan_conv.
 #include <cstdint>
 #include <memory>
@@ -25,24 +25,31 @@ struct StructuredConvBlock {
     bool accumulate = false;
 };
 
+// Output channels [out_begin, out_begin + channels) =
+//   relu(start + scale * x[in_begin + i] under the centre tap (when has_input) + residual).
+struct EpiloguePass {
+    enum class Start : uint32_t { Zero = 0, Bias = 1, Stored = 2 };  // Stored: what blocks wrote
+    int64_t out_begin = 0, channels = 0, in_begin = 0;
+    bool has_input = false;
+    Start start = Start::Zero;
+    float scale = 1.0f;
+};
+
 struct StructuredConv {
     std::vector<StructuredConvBlock> blocks;
-    // The epilogue's table (layout in shaders/conv_struct.comp); rows == 0: no epilogue.
-    std::vector<uint32_t> table;
-    uint32_t rows = 0;
-    int64_t kh = 1, kw = 1;  // the conv's kernel (the epilogue reads the pixel under its centre)
-    int64_t copies = 0, merges = 0;  // Dirac entries the epilogue applies (for the method name)
+    std::vector<EpiloguePass> passes;  // disjoint rows, after the blocks
+    int64_t kh = 1, kw = 1;  // the conv's kernel (the passes read the pixel under its centre)
 };
 
 // `whole` is the conv as plan_conv would take it (relu, residual, bias of the whole conv);
-// `bias` its values (null: none). Blocks whose rows get no merge and no other block fuse the
-// bias, residual and ReLU; the others store their sum and the epilogue finishes them. Throws
-// rm::Error when a block only partly overlaps the rows earlier blocks wrote (the caller runs
-// the conv dense).
+// `bias` its values (null: none). A block fuses the residual and ReLU when it is the last to
+// write its rows and no merge adds to them; the passes finish the other rows. Throws rm::Error
+// for what the split does not handle (the caller runs the conv dense): a block that partly
+// overlaps another's rows, a row with more than one Dirac entry, grids past 65535.
 StructuredConv split_structured_conv(const ConvProblem& whole, const rm::ConvStructure& s,
                                      const rm::Tensor* bias);
 
-// The epilogue's one dispatch (operands: X, W = the table, Y, Residual), after the blocks.
+// One dispatch per pass (operands: X, Bias = the whole conv's bias, Y, Residual).
 ConvPlan plan_conv_epilogue(const ConvProblem& whole, const StructuredConv& sc,
                             const DeviceCaps& caps);
 

@@ -349,12 +349,11 @@ bool GraphRunner::Impl::plan_structured_conv_step(Step& s, const ConvProblem& pr
             method += (method.empty() ? "" : " + ") + part.plan.name;
         s.conv.push_back(std::move(part));
     }
-    if (sc.rows > 0) {
+    if (!sc.passes.empty()) {
         Step::ConvPart part;
         part.plan = plan_conv_epilogue(problem, sc, planner_caps);
-        rm::Tensor table(rm::Shape{static_cast<int64_t>(sc.table.size())});
-        std::memcpy(table.ptr(), sc.table.data(), sc.table.size() * 4);
-        part.buffers[static_cast<size_t>(ConvOperand::W)] = upload(table).buffer->handle();
+        if (bias)
+            part.buffers[static_cast<size_t>(ConvOperand::Bias)] = upload(*bias).buffer->handle();
         operands(part);
         method += (method.empty() ? "" : " + ") + part.plan.name;
         s.conv.push_back(std::move(part));
