@@ -225,6 +225,35 @@ TEST_CASE("conv push and specialization constants match both conv kernels") {
     check_spec("conv2d_direct", sizeof(DirectConvSpec), direct);
 }
 
+TEST_CASE("structured conv epilogue constants match conv_struct") {
+#define F(m) FIELD(ConvStructPush, #m, m)
+    check_push("conv_struct", sizeof(ConvStructPush),
+               {F(x_off),
+                F(b_off),
+                F(y_off),
+                F(r_off),
+                F(out_begin),
+                F(in_begin),
+                F(has_input),
+                F(start),
+                F(scale),
+                F(h),
+                F(w),
+                F(x_image_stride),
+                F(oh),
+                F(ow),
+                F(y_image_stride),
+                F(r_image_stride),
+                F(sh),
+                F(sw),
+                F(top),
+                F(left)});
+#undef F
+    check_spec("conv_struct", sizeof(ConvStructSpec),
+               {FIELD(ConvStructSpec, "RELU", relu), FIELD(ConvStructSpec, "RESIDUAL", residual),
+                FIELD(ConvStructSpec, "SAME_GRID", same_grid)});
+}
+
 TEST_CASE("pool, element-wise, gemm, softmax and peak-probe constants match their shaders") {
     check_push("pool2d", sizeof(PoolPush),
                {FIELD(PoolPush, "x_off", x_off), FIELD(PoolPush, "y_off", y_off),
@@ -317,9 +346,10 @@ TEST_CASE("Winograd transform constants match their shaders") {
 
 TEST_CASE("every compiled shader is covered by a check above") {
     // A new shader family needs its Push/Spec structs and a check here.
-    std::vector<std::string> covered = {
-        "conv2d",  "conv2d_direct", "pool2d",         "eltwise",        "global_avg_pool", "gemm",
-        "softmax", "peak_fma",      "peak_bandwidth", "winograd_input", "winograd_output"};
+    std::vector<std::string> covered = {"conv2d",         "conv2d_direct",   "pool2d",
+                                        "eltwise",        "global_avg_pool", "gemm",
+                                        "softmax",        "peak_fma",        "peak_bandwidth",
+                                        "winograd_input", "winograd_output", "conv_struct"};
     for (const auto& e : shaders::kAll) {
         CAPTURE(e.name);
         CHECK(std::find(covered.begin(), covered.end(), std::string(e.name)) != covered.end());

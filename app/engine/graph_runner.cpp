@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/engine/conv_struct_plan.hpp"
 #include "app/engine/kernel_plan.hpp"
 #include "rm/batchnorm.hpp"
 #include "rm/cost.hpp"
@@ -37,8 +38,14 @@ struct Step {
     bool relu = false;
     std::string residual;  // Conv with a fused Add: the Add's other operand
     std::vector<Dispatch> dispatches;
-    ConvPlan conv;  // Conv steps: their plan and operands, realized after every step is planned
-    std::array<VkBuffer, kConvOperands> conv_buffers{};
+    // Conv steps: their plans and operands, realized after every step is planned. One plan for
+    // a dense conv; a structured one has a plan per dense block and one for its copies.
+    struct ConvPart {
+        ConvPlan plan;
+        std::array<VkBuffer, kConvOperands> buffers{};
+    };
+    std::vector<ConvPart> conv;
+    std::string method;  // how the conv ran (NodeTiming::method)
     uint32_t query = 0;  // its timestamps are queries 2*query and 2*query+1 (steps with dispatches)
 };
 
@@ -91,6 +98,9 @@ struct GraphRunner::Impl {
     void read_buffer(const TensorRef& src, float* dst) const;
     std::vector<Dispatch> plan_step(Step& s);
     void plan_conv_step(Step& s);
+    // False when the conv's weight is dense (or its bias is computed at run time): then
+    // plan_conv_step runs it dense.
+    bool plan_structured_conv_step(Step& s, const ConvProblem& problem);
     void realize_conv_steps();
 };
 
@@ -231,10 +241,14 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
     problem.x_first = tensors.at(n.inputs[0]).first;
     problem.y_first = tensors.at(s.output).first;
     if (residual) problem.residual_first = tensors.at(s.residual).first;
-    s.conv = plan_conv(problem, planner_caps);
+    if (options.structured && plan_structured_conv_step(s, problem)) return;
+    s.conv.resize(1);
+    ConvPlan& plan = s.conv[0].plan;
+    plan = plan_conv(problem, planner_caps);
+    s.method = plan.name;
 
     TensorRef w, bias;
-    const ConvWeightLayout& layout = s.conv.weights;
+    const ConvWeightLayout& layout = plan.weights;
     const bool as_in_graph = layout.packed_rows == 0 && layout.winograd_m == 0;
     auto upload_weights = [&](const rm::Tensor& t) {
         return upload(conv_device_weights(t, n.attrs.group, layout));
@@ -266,15 +280,86 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
     }
     if (w.first != 0 || (problem.bias && bias.first != 0))
         throw rm::Error("node '" + n.name + "' (Conv): weights must start their buffer");
-    auto& b = s.conv_buffers;
+    auto& b = s.conv[0].buffers;
     b[static_cast<size_t>(ConvOperand::X)] = tensors.at(n.inputs[0]).buffer->handle();
     b[static_cast<size_t>(ConvOperand::W)] = w.buffer->handle();
     if (problem.bias) b[static_cast<size_t>(ConvOperand::Bias)] = bias.buffer->handle();
     b[static_cast<size_t>(ConvOperand::Y)] = tensors.at(s.output).buffer->handle();
     if (residual)
         b[static_cast<size_t>(ConvOperand::Residual)] = tensors.at(s.residual).buffer->handle();
-    scratch_elements[0] = std::max(scratch_elements[0], s.conv.winograd_input_elements);
-    scratch_elements[1] = std::max(scratch_elements[1], s.conv.winograd_product_elements);
+    scratch_elements[0] = std::max(scratch_elements[0], plan.winograd_input_elements);
+    scratch_elements[1] = std::max(scratch_elements[1], plan.winograd_product_elements);
+}
+
+bool GraphRunner::Impl::plan_structured_conv_step(Step& s, const ConvProblem& problem) {
+    const rm::Node& n = nodes[s.node];
+    const rm::ConvStructure* found = graph.structure(n.inputs[1]);
+    const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+    if (!found || n.attrs.group != 1 || (has_bias && !graph.initializers.count(n.inputs[2])))
+        return false;
+    rm::ConvStructure folded;
+    const rm::ConvStructure* st = found;
+    rm::Tensor bias_values;
+    if (s.fold_bn) {
+        // The same fold as the dense path (double, rounded once), applied to the blocks and
+        // Dirac scales.
+        const rm::Node& bn = nodes[s.fused.front()];
+        const int64_t oc = found->out_channels();
+        folded = rm::scale_rows(*found, rm::bn_affine(graph, bn, oc).scale);
+        st = &folded;
+        const std::vector<double> fb = rm::folded_bias(graph, n, &bn);
+        bias_values = rm::Tensor(rm::Shape{oc});
+        for (int64_t o = 0; o < oc; ++o) bias_values.data[o] = static_cast<float>(fb[o]);
+    } else if (has_bias) {
+        bias_values = graph.initializers.at(n.inputs[2]);
+    }
+    const rm::Tensor* bias = problem.bias ? &bias_values : nullptr;
+    StructuredConv sc;
+    try {
+        sc = split_structured_conv(problem, *st, bias);
+    } catch (const rm::Error&) {
+        return false;  // a structure the split does not handle: the dense weight
+    }
+
+    auto operands = [&](Step::ConvPart& part) {
+        auto& b = part.buffers;
+        b[static_cast<size_t>(ConvOperand::X)] = tensors.at(n.inputs[0]).buffer->handle();
+        b[static_cast<size_t>(ConvOperand::Y)] = tensors.at(s.output).buffer->handle();
+        if (!s.residual.empty())
+            b[static_cast<size_t>(ConvOperand::Residual)] = tensors.at(s.residual).buffer->handle();
+        scratch_elements[0] = std::max(scratch_elements[0], part.plan.winograd_input_elements);
+        scratch_elements[1] = std::max(scratch_elements[1], part.plan.winograd_product_elements);
+    };
+    std::string method;
+    for (const auto& blk : sc.blocks) {
+        Step::ConvPart part;
+        part.plan = plan_conv(blk.problem, planner_caps);
+        TensorRef w = upload(conv_device_weights(*blk.weight, blk.group, part.plan.weights));
+        part.buffers[static_cast<size_t>(ConvOperand::W)] = w.buffer->handle();
+        if (blk.problem.bias)
+            part.buffers[static_cast<size_t>(ConvOperand::Bias)] =
+                upload(blk.bias).buffer->handle();
+        operands(part);
+        if (blk.accumulate) {
+            part.buffers[static_cast<size_t>(ConvOperand::Residual)] =
+                part.buffers[static_cast<size_t>(ConvOperand::Y)];
+            if (!part.plan.dispatches.empty()) part.plan.dispatches.front().after_previous = true;
+        }
+        if (method.find(part.plan.name) == std::string::npos)
+            method += (method.empty() ? "" : " + ") + part.plan.name;
+        s.conv.push_back(std::move(part));
+    }
+    if (!sc.passes.empty()) {
+        Step::ConvPart part;
+        part.plan = plan_conv_epilogue(problem, sc, planner_caps);
+        if (bias)
+            part.buffers[static_cast<size_t>(ConvOperand::Bias)] = upload(*bias).buffer->handle();
+        operands(part);
+        method += (method.empty() ? "" : " + ") + part.plan.name;
+        s.conv.push_back(std::move(part));
+    }
+    s.method = "structured: " + method;
+    return true;
 }
 
 void GraphRunner::Impl::realize_conv_steps() {
@@ -285,11 +370,19 @@ void GraphRunner::Impl::realize_conv_steps() {
                 std::make_unique<Buffer>(ctx, scratch_elements[i] * 4, MemoryKind::DeviceLocal);
     for (auto& s : steps) {
         if (nodes[s.node].op != rm::Op::Conv) continue;
-        for (int i = 0; i < 2; ++i)
-            if (scratch[i])
-                s.conv_buffers[static_cast<size_t>(ConvOperand::WinogradInput) + i] =
-                    scratch[i]->handle();
-        s.dispatches = realize_conv_plan(ctx, s.conv, s.conv_buffers);
+        s.dispatches.clear();
+        for (auto& part : s.conv) {
+            for (int i = 0; i < 2; ++i)
+                if (scratch[i])
+                    part.buffers[static_cast<size_t>(ConvOperand::WinogradInput) + i] =
+                        scratch[i]->handle();
+            std::vector<Dispatch> ds = realize_conv_plan(ctx, part.plan, part.buffers);
+            // The blocks of a structured conv write disjoint channels, but Winograd plans share
+            // the scratch buffers: a block's transforms wait for the previous block's GEMM.
+            if (!s.dispatches.empty() && !ds.empty() && scratch_elements[0] > 0)
+                ds.front().after_previous = true;
+            for (auto& d : ds) s.dispatches.push_back(std::move(d));
+        }
     }
     memory.peak_activation_bytes += (scratch_elements[0] + scratch_elements[1]) * 4;
 }
@@ -531,7 +624,7 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
     std::vector<const std::string*> method(m.nodes.size(), nullptr);
     std::vector<int> dispatches(m.nodes.size(), 0);
     for (const auto& s : m.steps) {
-        if (!s.conv.name.empty()) method[s.node] = &s.conv.name;
+        if (!s.method.empty()) method[s.node] = &s.method;
         dispatches[s.node] = static_cast<int>(s.dispatches.size());
     }
     for (size_t i = 0; i < m.nodes.size(); ++i) {

@@ -97,6 +97,25 @@ struct WinogradOutputSpec {
     uint32_t transposed;  // products as [xi][tile][oc] (output channels across lanes)
 };
 
+// shaders/conv_struct.comp: one run of the copy / merge / zero rows of a structured conv
+// (conv_struct_plan.hpp). top and left: the input pixel the centre tap reads for output pixel
+// (0, 0). start: 0 zero, 1 the bias, 2 what the block convs stored.
+struct ConvStructPush {
+    uint32_t x_off, b_off, y_off, r_off;
+    uint32_t out_begin, in_begin, has_input, start;
+    float scale;
+    uint32_t h, w, x_image_stride;
+    uint32_t oh, ow, y_image_stride, r_image_stride;
+    uint32_t sh, sw;
+    int32_t top, left;
+};
+static_assert(sizeof(ConvStructPush) <= kMaxPushBytes);
+struct ConvStructSpec {
+    uint32_t relu;
+    uint32_t residual;
+    uint32_t same_grid;  // stride 1, centre on its own pixel, same size: pixel p reads pixel p
+};
+
 // shaders/pool2d.comp
 struct PoolPush {
     uint32_t x_off, y_off;
