@@ -197,7 +197,7 @@ TEST_CASE("parse_builtin_spec") {
     CHECK(error_of("builtin:resnet18?size=0").find("height=0 is out of range") !=
           std::string::npos);
     CHECK(error_of("builtin:resnet18?channels").find("needs a value") != std::string::npos);
-    CHECK(builtin_model_names().size() == 7);
+    CHECK(builtin_model_names().size() == 11);
 
     ResNetConfig bad;
     bad.arch = "vgg16";
