@@ -189,7 +189,8 @@ TEST_CASE("parse_builtin_spec") {
     CHECK(error_of("builtin:resnet19") ==
           "unknown built-in model 'resnet19' (valid: resnet18, resnet34, resnet50, resnet101, "
           "resnet152, "
-          "wide_resnet50_2, wide_resnet101_2)");
+          "wide_resnet50_2, wide_resnet101_2, mobilenet_v2, mnasnet1_0, regnet_x_400mf, "
+          "regnet_x_1_6gf)");
     CHECK(error_of("builtin:resnet18?classes=ten") ==
           "'builtin:resnet18?classes=ten': option classes=ten is not an integer");
     CHECK(error_of("builtin:resnet18?colour=1").find("unknown option 'colour'") !=
