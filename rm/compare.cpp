@@ -9,13 +9,6 @@ namespace rm {
 
 namespace {
 
-void note_non_finite(NonFinite& n, int64_t index, float value) {
-    if (n.count++ == 0) {
-        n.first = index;
-        n.first_value = value;
-    }
-}
-
 void append_non_finite(NonFinite& total, const NonFinite& next, int64_t offset) {
     if (next.count == 0) return;
     if (total.count == 0) {
@@ -78,16 +71,22 @@ void OutputComparison::append(const OutputComparison& next) {
     elements += next.elements;
 }
 
+NonFinite find_non_finite(const Tensor& t) {
+    NonFinite n;
+    for (int64_t i = 0; i < t.size(); ++i)
+        if (!std::isfinite(t.data[i]) && n.count++ == 0) {
+            n.first = i;
+            n.first_value = t.data[i];
+        }
+    return n;
+}
+
 OutputComparison compare_outputs(const Tensor& reference, const Tensor& candidate) {
     OutputComparison c;
     c.reference_shape = reference.shape;
     c.candidate_shape = candidate.shape;
-    for (int64_t i = 0; i < reference.size(); ++i)
-        if (!std::isfinite(reference.data[i]))
-            note_non_finite(c.reference_non_finite, i, reference.data[i]);
-    for (int64_t i = 0; i < candidate.size(); ++i)
-        if (!std::isfinite(candidate.data[i]))
-            note_non_finite(c.candidate_non_finite, i, candidate.data[i]);
+    c.reference_non_finite = find_non_finite(reference);
+    c.candidate_non_finite = find_non_finite(candidate);
     if (c.shapes_differ()) return c;
     c.elements = reference.size();
     for (int64_t i = 0; i < c.elements; ++i) {

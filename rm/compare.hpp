@@ -56,6 +56,8 @@ struct OutputComparison {
     void append(const OutputComparison& next);
 };
 
+NonFinite find_non_finite(const Tensor& t);
+
 OutputComparison compare_outputs(const Tensor& reference, const Tensor& candidate);
 
 // "3 NaN/Inf values, the first (NaN) at index 17" or "all finite".

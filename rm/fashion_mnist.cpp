@@ -139,8 +139,8 @@ LabelledImages read_fashion_mnist_test(const std::string& dir, int64_t limit) {
     if (!fashion_mnist_available(dir))
         throw Error("Fashion-MNIST test set not found in " + dir +
                     " (install the Debian package dataset-fashion-mnist)");
-    return read_idx_pair(dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz",
-                         0, limit, false);
+    return read_idx_pair(dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz", 0,
+                         limit, false);
 }
 
 bool fashion_mnist_train_available(const std::string& dir) {
@@ -153,10 +153,12 @@ bool fashion_mnist_train_available(const std::string& dir) {
 LabelledImages read_fashion_mnist_validation(const std::string& dir, int64_t limit) {
     if (!fashion_mnist_train_available(dir))
         throw Error("Fashion-MNIST training set (its last " +
-                    std::to_string(kFashionMnistValidation) + " images are the validation split) "
-                    "not found in " + dir + " (install the Debian package dataset-fashion-mnist)");
-    return read_idx_pair(dir + "/train-images-idx3-ubyte.gz",
-                         dir + "/train-labels-idx1-ubyte.gz", kFashionMnistValidation, limit, true);
+                    std::to_string(kFashionMnistValidation) +
+                    " images are the validation split) "
+                    "not found in " +
+                    dir + " (install the Debian package dataset-fashion-mnist)");
+    return read_idx_pair(dir + "/train-images-idx3-ubyte.gz", dir + "/train-labels-idx1-ubyte.gz",
+                         kFashionMnistValidation, limit, true);
 }
 
 Tensor image_batch(const LabelledImages& set, int64_t begin, int64_t end,

@@ -35,7 +35,6 @@ LabelledImages read_fashion_mnist_validation(const std::string& dir = kFashionMn
 bool fashion_mnist_train_available(const std::string& dir = kFashionMnistDir);
 
 // Images [begin, end) of `set` as one preprocessed batch, exactly as 'rmvk run' feeds each.
-Tensor image_batch(const LabelledImages& set, int64_t begin, int64_t end,
-                   const Preprocessing& pre);
+Tensor image_batch(const LabelledImages& set, int64_t begin, int64_t end, const Preprocessing& pre);
 
 }  // namespace rm

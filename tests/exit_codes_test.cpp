@@ -205,3 +205,38 @@ TEST_CASE("rmvk eval --graph both: 0 match, 4 NaN in a weight") {
     CHECK(has(fc, "residual output 4 NaN/Inf values, the first (NaN) at index 0"));
     CHECK(run_rmvk("eval " + s.good + " --graph both --limit 0" + data).code == 2);
 }
+
+TEST_CASE(
+    "an all-NaN input exits 4, with a warning naming the count; NaN weights are named on "
+    "load") {
+    const Scratch& s = scratch();
+    Result in =
+        run_rmvk("run " + s.good + " --input " + s.nan_input + " --graph both --device cpu");
+    CHECK(in.code == 4);
+    CHECK(has(in, "rmvk run: warning: input '" + s.nan_input +
+                      "' holds 784 NaN/Inf values of 784, the first (NaN) at index 0\n"));
+    // ReLU keeps NaN (as PyTorch does): every logit is NaN, not a plausible class.
+    CHECK(has(in, "residual output 10 NaN/Inf values"));
+    CHECK(has(in, "plain output 10 NaN/Inf values"));
+
+    Result fc = run_rmvk("run " + s.nan_fc + " --input " + s.sample + " --device cpu");
+    CHECK(has(fc, "rmvk run: warning: initializer '" + Scratch::gemm_weight(rm::load_model("")) +
+                      "' (weight of Gemm "));
+    CHECK(has(fc, "holds 1 NaN/Inf value of "));
+
+    // A NaN variance reaches the output through ReLU, max-pool and every later layer.
+    Result bn = run_rmvk("run " + s.nan_bn + " --input " + s.sample + " --graph both --device cpu");
+    CHECK(bn.code == 4);
+    CHECK(has(bn, "(variance of BatchNormalization "));
+    CHECK(has(bn, "rmvk run: warning: initializer"));
+    for (const char* cmd : {"convert", "info", "eval"}) {
+        CAPTURE(cmd);
+        std::string args = std::string(cmd) + " " + s.nan_fc;
+        if (std::string(cmd) == "convert") args += " -o " + (s.dir / "p2.onnx").string();
+        if (std::string(cmd) == "eval") args += " --data-dir " + s.data_dir;
+        CHECK(has(run_rmvk(args), std::string("rmvk ") + cmd + ": warning: initializer '"));
+    }
+    // A finite model and input say nothing of the kind.
+    CHECK_FALSE(
+        has(run_rmvk("run " + s.good + " --input " + s.sample + " --device cpu"), "warning"));
+}

@@ -7,6 +7,7 @@
 
 #include "rm/error.hpp"
 #include "rm/fold_batchnorm.hpp"
+#include "rm/onnx_io.hpp"
 #include "rm/resnet_builder.hpp"
 #include "rm/shape_inference.hpp"
 
@@ -208,4 +209,26 @@ TEST_CASE("part_difference finds a value that is not where its part says") {
             b.weight = t;
         }
     CHECK(part_difference(c.residual, last, *proj) == doctest::Approx(0.25).epsilon(1e-6));
+}
+
+TEST_CASE("a grouped Bottleneck (ResNeXt): every part of every step holds what it says") {
+    Converted c;
+    c.residual =
+        load_onnx(std::string(RMVK_FIXTURE_DIR) + "/pytorch/resnext_kept_op17_b1_33x47.onnx");
+    c.rm = rm_transform(c.residual);
+    c.residual_cost = compute_cost(c.residual, infer_shapes(c.residual));
+    c.plain_cost = compute_cost(c.rm.plain, infer_shapes(c.rm.plain));
+    REQUIRE(!c.rm.blocks.empty());
+    int grouped = 0;
+    for (const auto& b : c.rm.blocks) {
+        if (!b.convertible) continue;
+        BlockExplanation e = explain(c, b.name);
+        for (const auto& step : e.steps)
+            for (const auto& conv : step.convs) {
+                grouped += conv.weight.group > 1;
+                if (conv.plain) check_tiling(conv);
+                for (const auto& p : conv.parts) CHECK(part_difference(c.residual, conv, p) == 0.0);
+            }
+    }
+    CHECK(grouped > 0);
 }

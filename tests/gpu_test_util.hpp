@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "app/engine/engine.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 #include "rm/compare.hpp"
 
 namespace rmvk::test {
@@ -86,6 +86,14 @@ inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape,
     g.outputs = {"y"};
     g.initializers = std::move(initializers);
     return g;
+}
+
+// Runs a graph on the GPU: its outputs and per-node timings (with dispatch counts).
+inline RunResult run_gpu_result(Context& ctx, const rm::Graph& g,
+                                const std::map<std::string, rm::Tensor>& inputs, int64_t batch,
+                                RunOptions options = {}) {
+    GraphRunner runner(ctx, g, batch, options);
+    return runner.run(inputs);
 }
 
 // Runs a graph on the GPU and returns output "y".

@@ -31,7 +31,7 @@ DIRAC_IS_MAPPING='all([p["out"] for p in c["parts"] if p["kind"] == "reserved Di
 PIXEL_AGREES='s["explain"]["pixel"]["agree"] and abs(s["explain"]["pixel"]["residual"] - s["explain"]["pixel"]["plain"]) <= 1e-4 * s["explain"]["pixel"]["max_abs_ref"]'
 
 # 1. The bundled model's layer2.0: BasicBlock, projection shortcut. conv1' is drawn first.
-run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 4 \
+run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 4 --hover 20,3 \
     --screenshot "$TMP/b1.png" --dump-state "$TMP/b1.json"
 [ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (bundled, conv1')"
 $PY "$SRC/tests/gui_check.py" "$TMP/b1.json" \
@@ -43,6 +43,7 @@ $PY "$SRC/tests/gui_check.py" "$TMP/b1.json" \
     '[p["kind"] for p in s["explain"]["convs"][0]["parts"]] == ["original (folded)", "reserved Dirac copy"]' \
     "$DIRAC_IS_MAPPING" "$EXACT" "$PIXEL_AGREES" \
     's["explain"]["pixel"]["residual"] > 0' \
+    '"original (folded): residual weight layer2.0.conv1.weight[4, 3]" in s["explain"]["hover"]' \
     's["explain"]["costs"][3]["macs"] > s["explain"]["costs"][1]["macs"] == s["explain"]["costs"][0]["macs"]' \
     || fail=1
 outline "$TMP/b1.png" "$AMBER" "the reserved Dirac copy"
@@ -50,7 +51,7 @@ outline "$TMP/b1.png" "$CYAN" "the original (folded) block"
 
 # 2. Its conv2': the projection merge is the folded 1x1 shortcut, at a worked pixel we pick.
 run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 4 --conv 2 \
-    --pixel 3,4,5 --screenshot "$TMP/b2.png" --dump-state "$TMP/b2.json"
+    --pixel 3,4,5 --hover 5,3 --screenshot "$TMP/b2.png" --dump-state "$TMP/b2.json"
 [ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (bundled, conv2')"
 $PY "$SRC/tests/gui_check.py" "$TMP/b2.json" \
     's["explain"]["convs"][1]["drawn"] and s["explain"]["conv"] == 1' \
@@ -59,18 +60,23 @@ $PY "$SRC/tests/gui_check.py" "$TMP/b2.json" \
     'len(s["explain"]["convs"][1]["parts"][0]["centre_values"]) == 32 * 16 and max(abs(v) for v in s["explain"]["convs"][1]["parts"][0]["centre_values"]) > 0' \
     "$EXACT" "$PIXEL_AGREES" \
     '(s["explain"]["pixel"]["channel"], s["explain"]["pixel"]["y"], s["explain"]["pixel"]["x"]) == (3, 4, 5)' \
+    '"projection shortcut layer2.0.downsample.0.weight[5, 3]" in s["explain"]["hover"]' \
+    '"%.4f" % s["explain"]["convs"][1]["parts"][0]["centre_values"][5 * 16 + 3] in s["explain"]["hover"].split("\n")[3]' \
     || fail=1
 outline "$TMP/b2.png" "$MAGENTA" "the projection merge"
 outline "$TMP/b2.png" "$CYAN" "the original (folded) block"
 
 # 3. layer1.0 has an identity shortcut: conv2' merges it with Dirac columns; twice the MACs.
 run_gui --device cpu --tab explain --select /layer1/layer1.0/conv2/Conv --step 4 --conv 2 \
-    --screenshot "$TMP/b3.png" --dump-state "$TMP/b3.json"
+    --hover 2,2 --screenshot "$TMP/b3.png" --dump-state "$TMP/b3.json"
 [ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (bundled, identity)"
 $PY "$SRC/tests/gui_check.py" "$TMP/b3.json" \
     's["explain"]["block"] == "layer1.0" and not s["explain"]["projection"]' \
     '[(p["out"], p["in"]) for p in s["explain"]["convs"][1]["parts"] if p["kind"] == "identity merge"] == [([0, 16], [0, 16])]' \
     's["explain"]["costs"][3]["macs"] == 2 * s["explain"]["costs"][1]["macs"]' \
+    '"Dirac: adds reserved channel 2" in s["explain"]["hover"]' \
+    'sum(s["explain"]["histogram"]["plain"]) == 16 * 32 * 9 and sum(s["explain"]["histogram"]["original"]) == 16 * 16 * 9' \
+    's["explain"]["histogram"]["plain"][-1] == 16 and s["explain"]["histogram"]["plain_zeros"] >= 16 * 16 * 9 - 16' \
     "$EXACT" "$DIRAC_IS_MAPPING" "$PIXEL_AGREES" \
     || fail=1
 outline "$TMP/b3.png" "$GREEN" "the identity merge"
@@ -106,6 +112,21 @@ $PY "$SRC/tests/gui_check.py" "$TMP/z.json" 's["explain"]["summary"] and s["expl
 # The centre of the 768x768 weight is inside the reserved block: its Dirac taps are red dots.
 red=$(colour_fraction "$TMP/z.png" "$GRID" "rgb(181,5,38)")
 at_least "$red" 0.0005 || fail_with "the zoomed picture shows the Dirac taps (red share $red)"
+
+# The arrow keys step through the steps: from 1, right three times and left once is step 3.
+run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step 1 \
+    --keys right,right,right,left --pixel 99,0,0 --dump-state "$TMP/keys.json"
+[ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (arrow keys)"
+# A worked pixel outside the block output is one line in the panel, not a crash.
+$PY "$SRC/tests/gui_check.py" "$TMP/keys.json" 's["explain"]["step"] == 3' \
+    's["explain"]["pixel"] is None and "outside the block output [1, 32, 14, 14]" in s["explain"]["pixel_error"]' \
+    || fail=1
+
+# Stepping redraws only what changed, and what it redraws is what a whole redraw gives.
+run_gui --device cpu --tab explain --select /layer2/layer2.0/conv1/Conv --step-cycle --frames 13 \
+    --check-redraw --dump-state "$TMP/redraw.json"
+[ "$gui_rc" -eq 0 ] || fail_with "rmvk gui exits 0 (check redraw)"
+$PY "$SRC/tests/gui_check.py" "$TMP/redraw.json" 's["redraw_mismatch"] == 0' || fail=1
 
 # 5. A reserved channel clicked in the feature maps opens the Dirac row that made it.
 run_gui --device cpu --tab features --select /layer2/layer2.0/conv1/Conv --click-reserved 3 \

@@ -22,6 +22,7 @@
 #include "ui/graph_view.hpp"
 #include "ui/input_panel.hpp"
 #include "ui/panels.hpp"
+#include "ui/pruning_panel.hpp"
 #include "ui/renderer.hpp"
 #include "ui/state_dump.hpp"
 #include "ui/theme.hpp"
@@ -42,14 +43,14 @@ class Window {
             std::fprintf(stderr, "rmvk gui: GLFW: %s\n", message);
         });
         if (!glfwInit())
-            throw RenderError(
+            throw VulkanError(
                 "cannot open a window: no display (set DISPLAY, or run under xvfb-run)");
         glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
         window_ =
             glfwCreateWindow(width, height, "rmvk - residual vs plain (RM)", nullptr, nullptr);
         if (!window_) {
             glfwTerminate();
-            throw RenderError("cannot create a window on this display");
+            throw VulkanError("cannot create a window on this display");
         }
     }
     ~Window() {
@@ -159,13 +160,15 @@ class App {
             }
             if (scripted() && options_.step_cycle && startup_done() && !worker_.busy())
                 explain_.next_step();
+            if (scripted() && startup_done() && !worker_.busy()) press_scripted_key();
             ImGui::NewFrame();
             draw_ui();
             ImGui::Render();
             double build_ms =
                 std::chrono::duration<double, std::milli>(Clock::now() - build_start).count();
-            bool settled =
-                !worker_.busy() && startup_done() && dropped_.empty() && !browser_.scripted();
+            bool settled = !worker_.busy() && startup_done() && dropped_.empty() &&
+                           !browser_.scripted() && !pruning_.busy() &&
+                           !(options_.sweep && !sweep_started_) && !pruning_.script_pending();
             bool last_frame = scripted() && settled && frames_done_ + 1 >= options_.frames;
             Screenshot shot;
             bool capture = last_frame && (!options_.screenshot.empty() || options_.check_redraw);
@@ -225,6 +228,7 @@ class App {
         worker_.start(title, [model_spec, image, device](Progress& progress) {
             JobResult r;
             r.model = load_model_for_ui(model_spec, progress);
+            r.warnings = r.model->warnings;
             std::string img = image.empty() ? default_image_for(*r.model) : image;
             auto run = [&](const std::string& dev) {
                 try {
@@ -240,8 +244,8 @@ class App {
             } catch (const std::exception& e) {
                 if (device == kCpuDevice) throw;
                 // Keep the app useful when the GPU path fails: show the CPU reference, say why.
-                r.warning = "running on " + device + " failed (" + e.what() +
-                            "); showing the CPU reference";
+                r.warnings.push_back("running on " + device + " failed (" + e.what() +
+                                     "); showing the CPU reference");
                 r.runs = run(kCpuDevice);
             }
             return r;
@@ -259,12 +263,26 @@ class App {
                       });
     }
 
+    // Opens the model pruned at the chosen sweep point in the plain pane and runs both graphs.
+    void start_prune(const PruneRequest& req) {
+        if (!state_.model) return;
+        auto model = state_.model;
+        const std::string image = state_.image_path, device = state_.device;
+        worker_.start(std::string("Pruning the ") + rm::prune_mode_name(req.mode) + " graph",
+                      [model, req, image, device](Progress& progress) {
+                          JobResult r;
+                          r.model = prune_model_for_ui(*model, req.mode, req.threshold, progress);
+                          r.runs = run_both(*r.model, image, device, 1, progress);
+                          return r;
+                      });
+    }
+
     void handle_jobs() {
         auto done = worker_.poll();
         if (!done) return;
-        if (!done->warning.empty()) {
-            state_.warnings.push_back(done->warning);
-            std::fprintf(stderr, "rmvk gui: warning: %s\n", done->warning.c_str());
+        for (const auto& w : done->warnings) {
+            state_.warnings.push_back(w);
+            std::fprintf(stderr, "rmvk gui: warning: %s\n", w.c_str());
         }
         if (!done->error.empty()) {
             report_error(done->what, done->error);
@@ -275,7 +293,9 @@ class App {
                 residual_view_.set_graph({&state_.model->residual, &state_.model->residual_shapes,
                                           nullptr, residual_blocks(*state_.model)});
                 plain_view_.set_graph({&state_.model->rm.plain, &state_.model->plain_shapes,
-                                       &state_.model->rm.mapping, plain_blocks(*state_.model)});
+                                       &state_.model->rm.mapping, plain_blocks(*state_.model),
+                                       state_.model->pruned ? &state_.model->pruned->notes
+                                                            : nullptr});
             }
             if (done->runs) {
                 state_.runs = done->runs;
@@ -284,6 +304,9 @@ class App {
                 rebuild_time_maps();
             }
             if (new_model) select_start_node();
+            // Scripts: once the chosen pruned model is shown, the tab asked for.
+            if (new_model && state_.model->pruned && scripted() && !options_.tab.empty())
+                active_tab_request_ = options_.tab;
         }
         // Start-up script: the model asked for (or the bundled one when it fails), then
         // --open-after-start, then the scripted frames.
@@ -301,6 +324,14 @@ class App {
         } else if (startup_ == Startup::OpenAfter) {
             startup_ = Startup::Done;
         }
+        if (startup_ == Startup::Done && options_.sweep && !sweep_started_ && state_.model) {
+            sweep_started_ = true;
+            pruning_.images = options_.sweep_images;
+            pruning_.points = options_.sweep_points;
+            pruning_.start(state_.model, state_.device);
+            if (!options_.prune_open.empty()) pruning_.script_pick(options_.prune_open);
+            active_tab_request_ = "Pruning";  // the pick happens in the view
+        }
         if (startup_ == Startup::Done && !page_applied_) {
             page_applied_ = true;
             if (options_.page > 1) feature_maps_.request_page(options_.page - 1);
@@ -309,6 +340,8 @@ class App {
             if (options_.explain_step > 0) explain_.request_step(options_.explain_step);
             if (options_.explain_conv > 0) explain_.request_conv(options_.explain_conv - 1);
             if (options_.explain_zoom > 0) explain_.request_zoom(options_.explain_zoom);
+            if (options_.hover[0] >= 0)
+                explain_.request_hover(options_.hover[0], options_.hover[1]);
             if (options_.pixel[0] >= 0)
                 explain_.request_pixel(options_.pixel[0], options_.pixel[1], options_.pixel[2]);
             dropped_.insert(dropped_.end(), options_.drop.begin(), options_.drop.end());
@@ -378,6 +411,17 @@ class App {
             residual_view_.focus(sel.residual_primary);
         }
         if (focus_both) plain_view_.focus(node);
+    }
+
+    // --keys: each key held for one frame and released the next, as GLFW reports a tap.
+    void press_scripted_key() {
+        if (key_index_ >= options_.keys.size()) return;
+        const std::string& k = options_.keys[key_index_];
+        int key = k == "left" ? GLFW_KEY_LEFT : GLFW_KEY_RIGHT;
+        ImGuiIO& io = ImGui::GetIO();
+        io.KeysDown[key] = !key_down_;
+        if (key_down_) ++key_index_;
+        key_down_ = !key_down_;
     }
 
     // A reserved channel picked in the feature maps: its Dirac row in the conv' that wrote it
@@ -494,6 +538,16 @@ class App {
             ImGui::TextColored(verdict_colour(c.values.verdict()), "| %s",
                                verdict_label(c.values.verdict()));
         }
+        if (!state_.warnings.empty()) {
+            ImGui::SameLine();
+            ImGui::TextColored(theme::kWarn, "| %zu warning%s", state_.warnings.size(),
+                               state_.warnings.size() == 1 ? "" : "s");
+            if (ImGui::IsItemHovered()) {
+                ImGui::BeginTooltip();
+                for (const auto& w : state_.warnings) ImGui::TextUnformatted(w.c_str());
+                ImGui::EndTooltip();
+            }
+        }
         if (worker_.busy()) {
             ImGui::SameLine();
             const Progress& p = worker_.progress();
@@ -571,6 +625,14 @@ class App {
             }
             if (tab("Explain")) {
                 explain_.draw(state_, active_tab_ == "Explain");
+                ImGui::EndTabItem();
+            }
+            if (tab("Pruning")) {
+                if (auto req = pruning_.draw(state_); req && !worker_.busy()) start_prune(*req);
+                if (!pruning_.script_error().empty() && !pruning_error_shown_) {
+                    pruning_error_shown_ = true;
+                    report_error("Pruning", pruning_.script_error());
+                }
                 ImGui::EndTabItem();
             }
             if (ImGui::GetFrameCount() > 2 && active_tab_ == active_tab_request_)
@@ -662,6 +724,11 @@ class App {
             facts.busy = worker_.busy();
             facts.window_device = renderer_.device_name();
             facts.active_tab = active_tab_;
+            facts.sweep_busy = pruning_.busy();
+            if (const PruneSweep* sw = pruning_.sweep()) {
+                facts.sweep_plain_points = static_cast<int>(sw->plain_pruned.size());
+                facts.sweep_residual_points = static_cast<int>(sw->residual_pruned.size());
+            }
             std::ofstream out(options_.dump_state);
             out << dump_state_json(state_, facts);
             if (!out) {
@@ -681,6 +748,7 @@ class App {
     InputPanel input_panel_;
     ExplainPanel explain_;
     TimingPanel timing_;
+    PruningPanel pruning_;
     GraphView residual_view_{"Residual"};
     GraphView plain_view_{"Plain (RM)"};
     FileBrowser browser_;
@@ -693,7 +761,11 @@ class App {
     enum class Startup { First, Fallback, OpenAfter, Done };
     Startup startup_ = Startup::First;
     bool select_applied_ = false;
+    size_t key_index_ = 0;  // next of options_.keys
+    bool key_down_ = false;
     bool page_applied_ = false;
+    bool sweep_started_ = false;
+    bool pruning_error_shown_ = false;
     int frames_done_ = 0;
     double fps_ = 0;
     double ui_ms_sum_ = 0;  // CPU time building the UI per frame (rendering excluded)
@@ -707,7 +779,7 @@ int run_app(const GuiOptions& options) {
     try {
         App app(options);
         return app.run();
-    } catch (const RenderError& e) {
+    } catch (const VulkanError& e) {
         std::fprintf(stderr, "rmvk gui: error: %s\n", e.what());
         return 1;
     }

@@ -18,7 +18,7 @@ struct GuiOptions {
     std::string screenshot;        // PNG of the last frame
     std::string dump_state;        // JSON of what is on screen
     std::string open_after_start;  // a model opened once the first one is shown (error-path tests)
-    std::string tab;               // "Feature maps", "Timing" or "Input" shown first
+    std::string tab;               // "Feature maps", "Timing", "Input" or "Pruning" shown first
     int page = 1;                  // feature-map page shown first (1-based)
     // The Explain tab: step (1-4) and conv of the step (1-based) shown first, the worked
     // pixel (channel, y, x; -1: the default), the steps cycled once per scripted frame (fps
@@ -27,13 +27,20 @@ struct GuiOptions {
     std::array<int64_t, 3> pixel{-1, -1, -1};
     bool step_cycle = false;
     std::string export_explain;
-    int explain_zoom = 0;     // the weight picture zoomed this many times its fitted size
-    int click_reserved = -1;  // as if that reserved channel were clicked in the feature maps
+    int explain_zoom = 0;  // the weight picture zoomed this many times its fitted size
+    int click_reserved = -1;
+    std::array<int64_t, 2> hover{-1, -1};  // a cell of the weight picture: its tooltip, dumped
+    std::vector<std::string> keys;  // "left" / "right" arrow key taps, one every other frame  // as
+                                    // if that reserved channel were clicked in the feature maps
     // Scripted use of what a user does by hand, once start-up is done (tests):
     std::vector<std::string> drop;  // paths dropped onto the window, in order
     std::string browse;             // "model", "image" or "report": open the File menu's browser
     std::string
         pick;        // then open this path (relative to where the browser starts), folder by folder
+    bool sweep = false;        // start the Pruning view's sweep once the model is shown
+    int sweep_images = 1000;   // images per split in that sweep
+    int sweep_points = 6;      // thresholds per curve
+    std::string prune_open;    // "plain:K" / "residual:K": then open sweep point K
     int frames = 0;  // > 0: render this many frames after loading, then exit
     float pan = 0;   // scripted frames drag both graph panes up by this many pixels each
     int width = 1600, height = 1000;

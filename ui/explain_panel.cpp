@@ -168,16 +168,17 @@ void ExplainPanel::draw(const AppState& state, bool active) {
         ImGui::EndCombo();
     }
     ImGui::SameLine();
+    // Requests first, so that keys pressed in the same frame step from the requested step.
+    if (pending_step_ > 0) {
+        step_ = std::clamp(pending_step_ - 1, 0, 3);
+        pending_step_ = 0;
+    }
     draw_header(active);
     if (!explained_) {
         ImGui::TextColored(theme::kBad, "%s", error_.c_str());
         return;
     }
     const rm::BlockExplanation& e = *explained_;
-    if (pending_step_ > 0) {
-        step_ = std::clamp(pending_step_ - 1, 0, 3);
-        pending_step_ = 0;
-    }
     if (!show_node_.empty()) {
         step_ = 3;
         for (size_t i = 0; i < e.steps[3].convs.size(); ++i)
@@ -496,6 +497,9 @@ ExplainFacts ExplainPanel::facts(const AppState& state) const {
         cf.title = c.title;
         cf.plain = c.plain;
         cf.drawn = int(i) == conv_;
+        if (cf.drawn && hover_[0] >= 0 && hover_[0] < c.weight.out_channels() &&
+            hover_[1] < c.weight.in_channels())
+            f.hover = describe_cell(c, hover_[0], hover_[1]);
         cf.shape = c.weight.shape;
         cf.shape[1] *= c.weight.group;
         if (auto it = m.rm.mapping.find(c.node); c.plain && it != m.rm.mapping.end())
@@ -517,6 +521,11 @@ ExplainFacts ExplainPanel::facts(const AppState& state) const {
             cf.parts.push_back(std::move(pf));
         }
         f.convs.push_back(std::move(cf));
+    }
+    if (!hist_key_.empty() && hist_key_ == grid_key_) {
+        f.hist_original = hist_.original;
+        f.hist_plain = hist_.plain;
+        f.hist_plain_zeros = hist_.plain_zeros;
     }
     f.pixel = worked_;
     f.pixel_error = pixel_error_;

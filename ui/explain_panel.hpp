@@ -48,6 +48,10 @@ struct ExplainFacts {
     std::string pixel_error;
     int64_t highlight_row = -1;
     std::string exported;  // last PNG written
+    std::string hover;     // the tooltip of the --hover cell
+    // The drawn conv's histogram (empty when none is shown): value counts per bin.
+    std::vector<int64_t> hist_original, hist_plain;
+    int64_t hist_plain_zeros = 0;
 };
 
 class ExplainPanel {
@@ -67,6 +71,8 @@ class ExplainPanel {
     void show_row(const std::string& node, int64_t row);
     void next_step() { step_ = (step_ + 1) % 4; }
     void request_zoom(double factor) { zoom_request_ = factor; }
+    // Reports what hovering cell (out, in) of the drawn weight shows (ExplainFacts::hover).
+    void request_hover(int64_t out, int64_t in) { hover_ = {out, in}; }
     bool export_png(const std::string& path);
 
   private:
@@ -83,6 +89,7 @@ class ExplainPanel {
     int step_ = 0, conv_ = 0;
     int pending_step_ = 0, pending_conv_ = -1;
     double zoom_request_ = 0;
+    std::array<int64_t, 2> hover_{-1, -1};
     std::string show_node_;
     std::string highlight_node_;
     int64_t highlight_row_ = -1;

@@ -31,6 +31,7 @@ struct FeatureMapsPanel::Grid {
     int atlas_w = 0, atlas_h = 0;
     std::unique_ptr<Texture> texture;
     std::string note;  // why the grid is empty
+    std::string pruned;  // a pruned model: which of the unpruned channels survive
 };
 
 namespace {
@@ -114,6 +115,7 @@ void FeatureMapsPanel::bind(const AppState& state) {
     auto bind = [&](Grid& g, const rm::Graph& graph, const GraphRun& run, const std::string& node,
                     const char* title) {
         g.info = {};
+        g.pruned.clear();
         g.info.title = title;
         g.info.node = node;
         g.hold = state.runs;
@@ -145,6 +147,25 @@ void FeatureMapsPanel::bind(const AppState& state) {
     std::vector<int> original;
     if (plain.values) {
         auto m = model.rm.mapping.find(sel.plain_primary);
+        const std::vector<int64_t>* kept = nullptr;
+        if (model.pruned)
+            if (auto k = model.pruned->kept_channels.find(plain.info.tensor);
+                k != model.pruned->kept_channels.end() && int(k->second.size()) == plain.channels)
+                kept = &k->second;
+        if (kept) {
+            // Channel c of the pruned tensor is channel kept[c] of the unpruned one (the
+            // mapping's ranges are already those of the pruned model).
+            auto before = model.pruned->channels_before.find(plain.info.tensor);
+            std::string list;
+            for (size_t c = 0; c < kept->size() && c < 48; ++c)
+                list += (c ? "," : "") + std::to_string((*kept)[c]);
+            if (kept->size() > 48) list += ",...";
+            plain.pruned = "pruned: " + std::to_string(kept->size()) + " of " +
+                           std::to_string(before == model.pruned->channels_before.end()
+                                              ? int64_t(kept->size())
+                                              : before->second) +
+                           " channels survive: " + list;
+        }
         if (m != model.rm.mapping.end() && !m->second.channels.empty()) {
             std::vector<int> reserved;
             for (const auto& r : m->second.channels)
@@ -318,6 +339,7 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     ImGui::SameLine();
     ImGui::TextDisabled("%s", rm::to_string(g.info.shape).c_str());
     ImGui::TextWrapped("%s", g.info.node.c_str());
+    if (!g.pruned.empty()) ImGui::TextColored(theme::kAccent, "%s", g.pruned.c_str());
     ImGui::TextDisabled("range %.3g .. %.3g%s", g.info.lo, g.info.hi,
                         g.signed_data ? " (signed: blue<0<red)" : "");
     int n = int(g.shown.size());

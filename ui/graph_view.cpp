@@ -47,6 +47,10 @@ void GraphView::rebuild() {
     if (!input_.graph) return;
     layout_ =
         build_layout(*input_.graph, *input_.shapes, input_.blocks, collapsed_, input_.mapping);
+    if (input_.notes)
+        for (auto& n : layout_.nodes)
+            if (auto it = input_.notes->find(n.id); it != input_.notes->end())
+                n.subtitle = it->second + "  " + n.subtitle;
     dirty_ = false;
 }
 

@@ -17,6 +17,8 @@ struct GraphViewInput {
     const rm::ShapeMap* shapes = nullptr;
     const rm::NodeMapping* mapping = nullptr;  // plain pane only: reserved-channel marks
     BlockMembership blocks;
+    // Text put before a box's second line (a pruned model's "ch 48->32"); may be null.
+    const std::map<std::string, std::string>* notes = nullptr;
 };
 
 class GraphView {

@@ -13,9 +13,18 @@ const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
-    "                [--tab features|timing|input|explain] [--page N] [--pan PIXELS]\n"
-    "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]\n"
-    "                [--export-explain FILE.png] [--click-reserved K] [--check-redraw]\n"
+    "                [--tab features|timing|input|explain|pruning] [--page N] [--pan PIXELS]
+"
+    "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]
+"
+    "                [--export-explain FILE.png] [--click-reserved K] [--keys left,right,...]
+"
+    "                [--hover OUT,IN]
+"
+    "                [--check-redraw] [--sweep [--sweep-images N] [--sweep-points N]
+"
+    "                [--prune-open plain:K|residual:K]]
+"
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
@@ -24,29 +33,33 @@ const char* kUsage =
     "--pan drags the residual graph pane by PIXELS each of those frames (the fps while panning).\n"
     "--check-redraw draws the last frame whole too and reports pixels that the partial redraw\n"
     "got wrong (redraw_mismatch in the state dump).\n"
-    "--step/--conv show that RM step and conv in the Explain tab (--zoom: N times its fitted\n"
-    "size, centred), --pixel its worked pixel\n"
-    "(channel, row, column of the block output); --step-cycle steps once per frame (fps);\n"
+    "--step/--conv show that RM step and conv in the Explain tab, --zoom N zooms its weight\n"
+    "picture N times (centred), --pixel C,Y,X picks its worked pixel in the block output,\n"
+    "--step-cycle steps once per frame (the fps while stepping);\n"
     "--export-explain writes the Explain tab's weight picture as PNG at the end.\n"
-    "--click-reserved K clicks the K-th reserved channel (1-based) in the feature maps.\n"
+    "--click-reserved K clicks the K-th reserved channel (1-based) in the feature maps;\n"
+    "--keys taps those arrow keys, one every other frame; --hover puts what hovering that\n"
+    "cell of the weight picture shows into the state dump.\n"
     "--drop acts as if PATH (model, image or bench report) were dropped on the window;\n"
-    "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n";
+    "--browse/--pick open the File menu's browser and walk it to PATH, as a user would.\n"
+    "--sweep runs the Pruning view's sweep once loaded; --prune-open then opens point K of\n"
+    "the plain or residual curve in the plain pane (as a click on it would).\n";
 
-std::array<int64_t, 3> parse_pixel(const std::string& v) {
-    std::array<int64_t, 3> p{};
+// "A,B,C": `n` non-negative integers, comma-separated.
+std::vector<int64_t> parse_ints(const std::string& v, size_t n, const std::string& what) {
+    std::vector<int64_t> p(n);
     size_t at = 0;
-    for (int k = 0; k < 3; ++k) {
+    for (size_t k = 0; k < n; ++k) {
         size_t used = 0;
         try {
-            p[size_t(k)] = std::stoll(v.substr(at), &used);
+            p[k] = std::stoll(v.substr(at), &used);
         } catch (const std::exception&) {
             used = 0;
         }
         at += used;
-        bool sep_ok = k < 2 ? at < v.size() && v[at] == ',' : at == v.size();
-        if (used == 0 || p[size_t(k)] < 0 || !sep_ok)
-            throw std::invalid_argument("--pixel wants CHANNEL,Y,X (non-negative), got '" + v +
-                                        "'");
+        bool sep_ok = k + 1 < n ? at < v.size() && v[at] == ',' : at == v.size();
+        if (used == 0 || p[k] < 0 || !sep_ok)
+            throw std::invalid_argument(what + " (non-negative), got '" + v + "'");
         ++at;
     }
     return p;
@@ -107,13 +120,25 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             if (o.explain_step > 4) throw std::invalid_argument("--step wants 1, 2, 3 or 4");
         } else if (a == "--conv")
             o.explain_conv = number(i);
-        else if (a == "--pixel")
-            o.pixel = parse_pixel(value(i));
-        else if (a == "--step-cycle")
+        else if (a == "--pixel") {
+            auto p = parse_ints(value(i), 3, "--pixel wants CHANNEL,Y,X");
+            o.pixel = {p[0], p[1], p[2]};
+        } else if (a == "--hover") {
+            auto p = parse_ints(value(i), 2, "--hover wants OUTPUT,INPUT");
+            o.hover = {p[0], p[1]};
+        } else if (a == "--step-cycle")
             o.step_cycle = true;
         else if (a == "--zoom")
             o.explain_zoom = number(i);
-        else if (a == "--click-reserved")
+        else if (a == "--keys") {
+            std::string v = value(i) + ",";
+            for (size_t at = 0, comma; (comma = v.find(',', at)) != std::string::npos;
+                 at = comma + 1) {
+                o.keys.push_back(v.substr(at, comma - at));
+                if (o.keys.back() != "left" && o.keys.back() != "right")
+                    throw std::invalid_argument("--keys wants left and right, comma-separated");
+            }
+        } else if (a == "--click-reserved")
             o.click_reserved = number(i) - 1;
         else if (a == "--export-explain")
             o.export_explain = value(i);
@@ -123,6 +148,14 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             o.browse = value(i);
         else if (a == "--pick")
             o.pick = value(i);
+        else if (a == "--sweep")
+            o.sweep = true;
+        else if (a == "--sweep-images")
+            o.sweep_images = number(i);
+        else if (a == "--sweep-points")
+            o.sweep_points = number(i);
+        else if (a == "--prune-open")
+            o.prune_open = value(i);
         else if (!a.empty() && a[0] == '-')
             throw std::invalid_argument("unknown option " + a);
         else if (!have_model) {
@@ -139,8 +172,12 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
         o.tab = "Input";
     else if (o.tab == "explain")
         o.tab = "Explain";
+    else if (o.tab == "pruning")
+        o.tab = "Pruning";
     else if (!o.tab.empty())
-        throw std::invalid_argument("--tab wants features, timing, input or explain");
+        throw std::invalid_argument("--tab wants features, timing, input, explain or pruning");
+    if (!o.prune_open.empty() && !o.sweep)
+        throw std::invalid_argument("--prune-open needs --sweep");
     if (!o.browse.empty() && o.browse != "model" && o.browse != "image" && o.browse != "report")
         throw std::invalid_argument("--browse wants model, image or report");
     if (o.browse.empty() != o.pick.empty())

@@ -13,12 +13,23 @@
 #include "rm/cost.hpp"
 #include "rm/graph.hpp"
 #include "rm/image.hpp"
+#include "rm/prune.hpp"
 #include "rm/rm_transform.hpp"
 #include "rm/shape_inference.hpp"
 
 namespace rmvk::ui {
 
 inline constexpr const char* kCpuDevice = "CPU reference";
+
+// A pruned model shown in the plain pane: what each layer kept.
+struct PruneView {
+    rm::PruneMode mode = rm::PruneMode::Plain;
+    double threshold = 0;
+    std::map<std::string, std::string> notes;  // node -> "ch 48->32" (graph boxes)
+    // Output tensor -> the unpruned graph's channels that survive, and how many it had.
+    std::map<std::string, std::vector<int64_t>> kept_channels;
+    std::map<std::string, int64_t> channels_before;
+};
 
 struct LoadedModel {
     std::string spec;          // as the user gave it ("" = bundled default)
@@ -29,8 +40,11 @@ struct LoadedModel {
     rm::GraphCost residual_cost, plain_cost;
     rm::Preprocessing preprocessing;
     std::vector<std::string> labels;
+    std::vector<std::string> warnings;  // NaN/Inf in a weight or BN statistic, one line each
     int64_t num_classes = 0;
     std::string input_name;  // the graph's image input
+    // Set when rm.plain is a pruned model (the Pruning view's choice) rather than RM's output.
+    std::shared_ptr<const PruneView> pruned;
 };
 
 struct GraphRun {
@@ -52,6 +66,9 @@ struct TopClass {
 struct Comparison {
     std::vector<TopClass> residual_top, plain_top;
     rm::OutputComparison values;  // residual (the reference) vs plain, as rmvk run says it
+    // Where the first NaN/Inf appears in each graph: the first node, in graph order, whose
+    // output holds one ("" when none; "input" when the input already does).
+    std::string residual_first_non_finite, plain_first_non_finite;
 };
 
 struct RunSet {
@@ -70,6 +87,10 @@ struct Progress;
 
 // Loads and converts a model (throws rm::Error on a bad file).
 std::shared_ptr<const LoadedModel> load_model_for_ui(const std::string& spec, Progress& progress);
+// `model` with its plain pane replaced by the model pruned at `threshold` (plain: RM then every
+// channel; residual: block-internal channels of the residual graph).
+std::shared_ptr<const LoadedModel> prune_model_for_ui(const LoadedModel& model, rm::PruneMode mode,
+                                                      double threshold, Progress& progress);
 // The sample image bundled with the assets for this model's input, or "" (synthetic input).
 std::string default_image_for(const LoadedModel& model);
 // Runs both graphs on the image (or a deterministic synthetic input when image_path is "").

@@ -122,7 +122,7 @@ std::string explain_json(const ExplainFacts& f) {
       << ", \"detail\": " << (f.detail ? "true" : "false") << ", \"texture\": [" << f.texture_w
       << ", " << f.texture_h << "], \"cells_per_texel\": " << f.cells_per_texel
       << ", \"highlight_row\": " << f.highlight_row << ", \"exported\": " << quote(f.exported)
-      << ",\n    \"costs\": [";
+      << ", \"hover\": " << quote(f.hover) << ",\n    \"costs\": [";
     for (size_t i = 0; i < f.costs.size(); ++i) o << (i ? ", " : "") << cost_json(f.costs[i]);
     o << "],\n    \"convs\": [";
     for (size_t i = 0; i < f.convs.size(); ++i) {
@@ -159,7 +159,15 @@ std::string explain_json(const ExplainFacts& f) {
         }
         o << "]}";
     }
-    o << "],\n    \"pixel\": ";
+    auto counts = [](const std::vector<int64_t>& v) {
+        std::string out = "[";
+        for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+        return out + "]";
+    };
+    o << "],\n    \"histogram\": {\"original\": " << counts(f.hist_original)
+      << ", \"plain\": " << counts(f.hist_plain) << ", \"plain_zeros\": " << f.hist_plain_zeros
+      << "}";
+    o << ",\n    \"pixel\": ";
     if (f.pixel) {
         const auto& w = *f.pixel;
         o << "{\"channel\": " << w.channel << ", \"y\": " << w.y << ", \"x\": " << w.x
@@ -196,6 +204,20 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     o << "}, \"redrawn_share\": " << num(facts.redrawn_share)
       << ", \"redraw_mismatch\": " << facts.redraw_mismatch << ",\n";
     o << "  \"active_tab\": " << quote(facts.active_tab) << ",\n";
+    o << "  \"sweep\": {\"busy\": " << (facts.sweep_busy ? "true" : "false")
+      << ", \"plain_points\": " << facts.sweep_plain_points
+      << ", \"residual_points\": " << facts.sweep_residual_points << "},\n";
+    if (state.model && state.model->pruned) {
+        const PruneView& p = *state.model->pruned;
+        int narrowed = 0;
+        for (const auto& [node, note] : p.notes) {
+            const auto arrow = note.find("->");
+            narrowed += note.substr(3, arrow - 3) != note.substr(arrow + 2);
+        }
+        o << "  \"pruned\": {\"mode\": " << quote(rm::prune_mode_name(p.mode))
+          << ", \"threshold\": " << num(p.threshold) << ", \"layers\": " << p.notes.size()
+          << ", \"narrowed_layers\": " << narrowed << "},\n";
+    }
     if (state.model) {
         const auto& m = *state.model;
         int convertible = 0;
@@ -231,7 +253,9 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
           << ", \"verdict\": " << quote(rm::to_string(c.values.verdict()))
           << ", \"match\": " << (c.values.match() ? "true" : "false")
           << ", \"residual_non_finite\": " << c.values.reference_non_finite.count
-          << ", \"plain_non_finite\": " << c.values.candidate_non_finite.count << "},\n";
+          << ", \"plain_non_finite\": " << c.values.candidate_non_finite.count
+          << ",\n    \"first_non_finite\": {\"residual\": " << quote(c.residual_first_non_finite)
+          << ", \"plain\": " << quote(c.plain_first_non_finite) << "}},\n";
         o << "  \"timings\": {\"residual\": " << timing_json(r.residual)
           << ",\n    \"plain\": " << timing_json(r.plain)
           << ", \"peak_gflops\": " << num(r.peak_gflops) << "},\n";

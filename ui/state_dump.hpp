@@ -31,6 +31,9 @@ struct ScreenFacts {
     std::vector<std::string> browser_dirs, browser_files;
     std::optional<TimingPanel::ReportFacts> report;  // a loaded bench report
     std::optional<ExplainFacts> explain;             // the Explain tab
+    // The Pruning view: sweep points per curve (-1: no sweep yet), and whether one runs.
+    int sweep_plain_points = -1, sweep_residual_points = -1;
+    bool sweep_busy = false;
 };
 
 std::string dump_state_json(const AppState& state, const ScreenFacts& facts);

@@ -99,6 +99,70 @@ WeightImage render_weight(const rm::ConvStructure& s, float scale, int cells_per
     return img;
 }
 
+std::string describe_cell(const rm::ExplainedConv& conv, int64_t o, int64_t i) {
+    const rm::ConvStructure& s = conv.weight;
+    const int64_t kh = s.shape.at(2), kw = s.shape.at(3);
+    const rm::WeightPart* part = nullptr;
+    for (const auto& p : conv.parts)
+        if (o >= p.out_begin && o < p.out_end && i >= p.in_begin && i < p.in_end) part = &p;
+    std::vector<float> k = rm::kernel_row(s, o, i, i + 1);
+    std::string text = "output channel " + std::to_string(o) + ", input channel " +
+                       std::to_string(i) + "\nkernel " + std::to_string(kh) + "x" +
+                       std::to_string(kw) + ":";
+    char buf[64];
+    for (int64_t y = 0; y < kh; ++y) {
+        text += "\n  ";
+        for (int64_t x = 0; x < kw; ++x) {
+            std::snprintf(buf, sizeof(buf), "%9.4f", double(k[size_t(y * kw + x)]));
+            text += buf;
+        }
+    }
+    if (conv.bias && o < conv.bias->size()) {
+        std::snprintf(buf, sizeof(buf), "\nbias of channel %lld: %.5g", (long long)o,
+                      double(conv.bias->data[size_t(o)]));
+        text += buf;
+    }
+    if (part) {
+        text += std::string("\n\n") + rm::weight_part_name(part->kind) + ": ";
+        using K = rm::WeightPartKind;
+        switch (part->kind) {
+            case K::Original:
+                text += "residual weight " + part->source_weight + "[" +
+                        std::to_string(o - part->out_begin) + ", " +
+                        std::to_string(i - part->in_begin) + "] of " + part->source_conv;
+                text += part->source_bn.empty()
+                            ? std::string(" as it is")
+                            : "\n  times " + part->source_bn + "'s g/sqrt(var+eps)";
+                break;
+            case K::ProjectionMerge:
+                text += "projection shortcut " + part->source_weight + "[" +
+                        std::to_string(o - part->out_begin) + ", " +
+                        std::to_string(i - part->in_begin) + "] of " + part->source_conv +
+                        (part->source_bn.empty() ? "" : ", " + part->source_bn + " folded") +
+                        ",\n  placed at the centre tap";
+                break;
+            case K::ReservedCopy:
+                text += o - part->out_begin == i - part->in_begin
+                            ? "Dirac: output " + std::to_string(o) + " copies channel " +
+                                  std::to_string(i) + " of the block input\n  " +
+                                  part->source_weight
+                            : "off the diagonal of the Dirac copy: zero";
+                break;
+            case K::IdentityMerge:
+                text += o - part->out_begin == i - part->in_begin
+                            ? "Dirac: adds reserved channel " + std::to_string(i) +
+                                  " (= block input channel " + std::to_string(i - part->in_begin) +
+                                  ")\n  to output " + std::to_string(o) + ": the identity shortcut"
+                            : "off the diagonal of the identity merge: zero";
+                break;
+            case K::Zero:
+                text += "no path from this input to this output in the block";
+                break;
+        }
+    }
+    return text;
+}
+
 WeightGrid::WeightGrid(Renderer& renderer) : renderer_(renderer) {}
 WeightGrid::~WeightGrid() = default;
 
@@ -308,69 +372,8 @@ void WeightGrid::draw(const rm::ExplainedConv& conv, const std::string& key, ImV
         const double ty = (io.MousePos.y - p0.y) / zoom_ + pan_y_;
         const int64_t i = int64_t(std::floor(tx / double(kw)));
         const int64_t o = int64_t(std::floor(ty / double(kh)));
-        if (i >= 0 && i < ins && o >= 0 && o < outs) {
-            const rm::WeightPart* part = nullptr;
-            for (const auto& p : conv.parts)
-                if (o >= p.out_begin && o < p.out_end && i >= p.in_begin && i < p.in_end) part = &p;
-            std::vector<float> k = rm::kernel_row(s, o, i, i + 1);
-            std::string text = "output channel " + std::to_string(o) + ", input channel " +
-                               std::to_string(i) + "\nkernel " + std::to_string(kh) + "x" +
-                               std::to_string(kw) + ":";
-            char buf[64];
-            for (int64_t y = 0; y < kh; ++y) {
-                text += "\n  ";
-                for (int64_t x = 0; x < kw; ++x) {
-                    std::snprintf(buf, sizeof(buf), "%9.4f", double(k[size_t(y * kw + x)]));
-                    text += buf;
-                }
-            }
-            if (conv.bias && o < conv.bias->size()) {
-                std::snprintf(buf, sizeof(buf), "\nbias of channel %lld: %.5g", (long long)o,
-                              double(conv.bias->data[size_t(o)]));
-                text += buf;
-            }
-            if (part) {
-                text += std::string("\n\n") + rm::weight_part_name(part->kind) + ": ";
-                using K = rm::WeightPartKind;
-                switch (part->kind) {
-                    case K::Original:
-                        text += "residual weight " + part->source_weight + "[" +
-                                std::to_string(o - part->out_begin) + ", " +
-                                std::to_string(i - part->in_begin) + "] of " + part->source_conv;
-                        text += part->source_bn.empty()
-                                    ? std::string(" as it is")
-                                    : "\n  times " + part->source_bn + "'s g/sqrt(var+eps)";
-                        break;
-                    case K::ProjectionMerge:
-                        text +=
-                            "projection shortcut " + part->source_weight + "[" +
-                            std::to_string(o - part->out_begin) + ", " +
-                            std::to_string(i - part->in_begin) + "] of " + part->source_conv +
-                            (part->source_bn.empty() ? "" : ", " + part->source_bn + " folded") +
-                            ",\n  placed at the centre tap";
-                        break;
-                    case K::ReservedCopy:
-                        text += o - part->out_begin == i - part->in_begin
-                                    ? "Dirac: output " + std::to_string(o) + " copies channel " +
-                                          std::to_string(i) + " of the block input\n  " +
-                                          part->source_weight
-                                    : "off the diagonal of the Dirac copy: zero";
-                        break;
-                    case K::IdentityMerge:
-                        text += o - part->out_begin == i - part->in_begin
-                                    ? "Dirac: adds reserved channel " + std::to_string(i) +
-                                          " (= block input channel " +
-                                          std::to_string(i - part->in_begin) + ")\n  to output " +
-                                          std::to_string(o) + ": the identity shortcut"
-                                    : "off the diagonal of the identity merge: zero";
-                        break;
-                    case K::Zero:
-                        text += "no path from this input to this output in the block";
-                        break;
-                }
-            }
-            ImGui::SetTooltip("%s", text.c_str());
-        }
+        if (i >= 0 && i < ins && o >= 0 && o < outs)
+            ImGui::SetTooltip("%s", describe_cell(conv, o, i).c_str());
     }
 }
 

@@ -33,6 +33,10 @@ struct WeightImage {
 WeightImage render_weight(const rm::ConvStructure& s, float scale, int cells_per_texel, int64_t o0,
                           int64_t o1, int64_t i0, int64_t i1);
 
+// What hovering cell (output o, input i) shows: its kernel values, its bias, its part and
+// where in the residual graph its values came from.
+std::string describe_cell(const rm::ExplainedConv& conv, int64_t o, int64_t i);
+
 // The colour of each part kind's outline (a test finds them in screenshots).
 uint32_t part_colour(rm::WeightPartKind kind);
 

@@ -8,6 +8,7 @@
 #include "app/cli/commands.hpp"
 #include "app/cli/progress.hpp"
 #include "app/cli/table.hpp"
+#include "app/cli/warnings.hpp"
 #include "app/report/bench_report.hpp"
 #include "rm/error.hpp"
 #include "rm/model_loader.hpp"
@@ -249,6 +250,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     report.device = device;
 
     rm::Graph residual = load_sized(report.model, h, w);
+    warn_non_finite_weights("bench", residual);
     if (residual.inputs.size() != 1 || residual.inputs[0].shape.size() != 4)
         throw rm::Error("rmvk bench needs a model with one NCHW input");
     auto shapes = rm::infer_shapes_of(residual, settings.batch);

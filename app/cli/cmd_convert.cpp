@@ -10,6 +10,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/exit_codes.hpp"
+#include "app/cli/warnings.hpp"
 #include "rm/compare.hpp"
 #include "rm/cost.hpp"
 #include "rm/cpu_executor.hpp"
@@ -138,6 +139,7 @@ int cmd_convert(const std::vector<std::string>& argv) {
 
     auto t = Clock::now();
     rm::Graph residual = rm::load_model(spec);
+    warn_non_finite_weights("convert", residual);
     if (residual.inputs.size() != 1) throw rm::Error("convert expects a model with one input");
     rm::ShapeMap res_shapes = rm::infer_shapes(residual, 1);
     rm::GraphCost before = rm::compute_cost(residual, res_shapes);

@@ -14,6 +14,7 @@
 #include "app/cli/commands.hpp"
 #include "app/cli/exit_codes.hpp"
 #include "app/cli/progress.hpp"
+#include "app/cli/warnings.hpp"
 #include "app/engine/engine.hpp"
 #include "rm/compare.hpp"
 #include "rm/cpu_executor.hpp"
@@ -129,6 +130,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
     auto [run, device_name] = runner_for(args.get("--device", "cpu"));
 
     rm::Graph residual = rm::load_model(model);
+    warn_non_finite_weights("eval", residual);
     check_model(residual);
     const rm::Preprocessing pre = rm::preprocessing_for(residual);
     const rm::LabelledImages set =

@@ -4,6 +4,7 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/warnings.hpp"
 #include "app/report/json_text.hpp"
 #include "rm/cost.hpp"
 #include "rm/model_loader.hpp"
@@ -147,6 +148,7 @@ int cmd_info(const std::vector<std::string>& argv) {
     ModelInfo m;
     m.spec = args.positional().empty() ? "" : args.positional()[0];
     m.graph = rm::load_model(m.spec);
+    warn_non_finite_weights("info", m.graph);
     m.shapes = rm::infer_shapes(m.graph, batch);
     m.cost = rm::compute_cost(m.graph, m.shapes);
     m.blocks = rm::find_residual_blocks(m.graph);

@@ -11,8 +11,10 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/table.hpp"
+#include "app/cli/warnings.hpp"
 #include "app/engine/prune_report.hpp"
 #include "app/engine/prune_sweep.hpp"
+#include "rm/compare.hpp"
 #include "rm/cost.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
@@ -63,8 +65,12 @@ std::string count_text(int64_t n) {
     if (n >= 10'000) return strf("%.1fk", static_cast<double>(n) / 1e3);
     return std::to_string(n);
 }
-std::string pct(double v) { return v < 0 ? "-" : strf("%.2f", v); }
-std::string ms(double v) { return v < 0 ? "-" : strf("%.3f", v); }
+std::string pct(double v) {
+    return v < 0 ? "-" : strf("%.2f", v);
+}
+std::string ms(double v) {
+    return v < 0 ? "-" : strf("%.3f", v);
+}
 
 // Where accuracy and device time are measured.
 struct Devices {
@@ -120,25 +126,22 @@ rm::Tensor real_images(Data& data, const rm::Preprocessing& pre) {
     return x;
 }
 
-// max |a - b| and max |a| over the first outputs (NaN anywhere: infinite difference).
+// max |a - b| and max |a| over the first outputs, by rmvk's one comparison (rm/compare.hpp);
+// a NaN/Inf anywhere or another shape: an infinite difference.
 std::pair<double, double> max_diff(const rm::Graph& a, const rm::Graph& b, const rm::Tensor& x) {
     const rm::Tensor ya = rm::run_cpu(a, {{a.inputs.at(0).name, x}}).at(a.outputs.at(0));
     const rm::Tensor yb = rm::run_cpu(b, {{b.inputs.at(0).name, x}}).at(b.outputs.at(0));
-    if (ya.shape != yb.shape) return {INFINITY, 0};
-    double d = 0, m = 0;
-    for (int64_t i = 0; i < ya.size(); ++i) {
-        const double diff = std::fabs(double(ya.data[i]) - yb.data[i]);
-        d = std::isnan(diff) ? INFINITY : std::max(d, diff);
-        m = std::max(m, std::fabs(double(ya.data[i])));
-    }
-    return {d, m};
+    const rm::OutputComparison c = rm::compare_outputs(ya, yb);
+    if (!c.finite() || c.shapes_differ()) return {INFINITY, c.max_abs_ref};
+    return {c.max_abs_diff, c.max_abs_ref};
 }
 
 void print_layers(const rm::PruneResult& r) {
     Table t({"layer", "out channels", "in channels"});
     for (const auto& l : r.layers)
-        t.add({l.node, strf("%lld -> %lld", static_cast<long long>(l.out_before),
-                            static_cast<long long>(l.out_after)),
+        t.add({l.node,
+               strf("%lld -> %lld", static_cast<long long>(l.out_before),
+                    static_cast<long long>(l.out_after)),
                strf("%lld -> %lld", static_cast<long long>(l.in_before),
                     static_cast<long long>(l.in_after))});
     std::printf("%s", t.str().c_str());
@@ -180,18 +183,16 @@ int run_sweep(const rm::Graph& residual, Data& data, Devices& dev, const Args& a
             }
             return true;
         });
-    Table t({"graph", "threshold", "channels", "params", "MACs", "val %", "test %",
-             "ms b=1", "ms b=100", "x residual b=100"},
+    Table t({"graph", "threshold", "channels", "params", "MACs", "val %", "test %", "ms b=1",
+             "ms b=100", "x residual b=100"},
             1);
     auto add = [&](const PrunePoint& p) {
-        const double ratio =
-            p.ms_batch100 > 0 && sweep.residual.ms_batch100 > 0
-                ? p.ms_batch100 / sweep.residual.ms_batch100
-                : -1;
-        t.add({p.pruned ? p.graph + " pruned" : p.graph,
-               p.pruned ? strf("%.4g", p.threshold) : "-", std::to_string(p.channels),
-               count_text(p.params), count_text(p.macs), pct(p.val_accuracy),
-               pct(p.test_accuracy), ms(p.ms_batch1), ms(p.ms_batch100),
+        const double ratio = p.ms_batch100 > 0 && sweep.residual.ms_batch100 > 0
+                                 ? p.ms_batch100 / sweep.residual.ms_batch100
+                                 : -1;
+        t.add({p.pruned ? p.graph + " pruned" : p.graph, p.pruned ? strf("%.4g", p.threshold) : "-",
+               std::to_string(p.channels), count_text(p.params), count_text(p.macs),
+               pct(p.val_accuracy), pct(p.test_accuracy), ms(p.ms_batch1), ms(p.ms_batch100),
                ratio < 0 ? "-" : strf("%.2fx", ratio)});
     };
     add(sweep.residual);
@@ -213,8 +214,7 @@ int run_sweep(const rm::Graph& residual, Data& data, Devices& dev, const Args& a
 
 std::string residual_path(const std::string& out) {
     std::filesystem::path p(out);
-    return (p.parent_path() / (p.stem().string() + "_residual" + p.extension().string()))
-        .string();
+    return (p.parent_path() / (p.stem().string() + "_residual" + p.extension().string())).string();
 }
 
 }  // namespace
@@ -243,7 +243,8 @@ int cmd_prune(const std::vector<std::string>& argv) {
     if (!(threshold >= 0) || !std::isfinite(threshold))
         throw UsageError("--threshold must be a number >= 0");
     const double max_drop = args.get_double("--max-drop", 0);
-    if (!(max_drop >= 0) || !(max_drop <= 100)) throw UsageError("--max-drop must be 0..100 points");
+    if (!(max_drop >= 0) || !(max_drop <= 100))
+        throw UsageError("--max-drop must be 0..100 points");
     const std::string which = args.get("--graph", "plain");
     if (which != "plain" && which != "residual" && which != "both")
         throw UsageError("--graph must be plain, residual or both, not '" + which + "'");
@@ -258,6 +259,7 @@ int cmd_prune(const std::vector<std::string>& argv) {
     if (runs < 1 || runs > 1000) throw UsageError("--runs must be 1..1000");
 
     const rm::Graph residual = rm::load_model(model);
+    warn_non_finite_weights("prune", residual);
     if (residual.inputs.size() != 1 || residual.outputs.empty())
         throw rm::Error("rmvk prune needs a model with one input and an output");
     Devices dev = open_devices(args.get("--device", ""));
@@ -273,8 +275,9 @@ int cmd_prune(const std::vector<std::string>& argv) {
     if (args.has("--max-drop")) {
         const rm::LabelledImages* val = data.val();
         if (!val)
-            throw rm::Error("--max-drop needs the validation split (install dataset-fashion-mnist"
-                            " or pass --data-dir)");
+            throw rm::Error(
+                "--max-drop needs the validation split (install dataset-fashion-mnist"
+                " or pass --data-dir)");
         reference_val = top1_accuracy(*dev.runner, residual, *val, pre);
         std::printf("validation split: %lld images (last %lld training images), unpruned %.2f%%\n",
                     static_cast<long long>(val->count),
@@ -285,8 +288,8 @@ int cmd_prune(const std::vector<std::string>& argv) {
         const rm::PruneBase base = rm::prepare_pruning(residual, mode);
         Pruned p{mode, threshold, {}, {}};
         if (args.has("--max-drop")) {
-            const ThresholdSearch s = search_threshold(base, *data.val(), pre, reference_val,
-                                                       max_drop, *dev.runner);
+            const ThresholdSearch s =
+                search_threshold(base, *data.val(), pre, reference_val, max_drop, *dev.runner);
             p.threshold = s.threshold;
             std::printf(
                 "%s: threshold %.6g chosen on the validation split (%.2f%%, %zu models tried)\n",
@@ -310,15 +313,17 @@ int cmd_prune(const std::vector<std::string>& argv) {
         print_layers(p.result);
         p.point = measure_point(p.result.graph, pd, dev.runner.get(), dev.context.get(), runs);
         const auto [d, m] = max_diff(residual, p.result.graph, x);
-        std::printf("conv channels %lld -> %lld, params %s -> %s (%.2fx), MACs per image %s -> %s "
-                    "(%.2fx)\n",
-                    static_cast<long long>(ref.channels), static_cast<long long>(p.point.channels),
-                    count_text(ref.params).c_str(), count_text(p.point.params).c_str(),
-                    static_cast<double>(p.point.params) / static_cast<double>(ref.params),
-                    count_text(ref.macs).c_str(), count_text(p.point.macs).c_str(),
-                    static_cast<double>(p.point.macs) / static_cast<double>(ref.macs));
-        std::printf("max|d| against the unpruned model on %lld real images: %.3g (max|logit| %.4g)\n",
-                    static_cast<long long>(x.shape[0]), d, m);
+        std::printf(
+            "conv channels %lld -> %lld, params %s -> %s (%.2fx), MACs per image %s -> %s "
+            "(%.2fx)\n",
+            static_cast<long long>(ref.channels), static_cast<long long>(p.point.channels),
+            count_text(ref.params).c_str(), count_text(p.point.params).c_str(),
+            static_cast<double>(p.point.params) / static_cast<double>(ref.params),
+            count_text(ref.macs).c_str(), count_text(p.point.macs).c_str(),
+            static_cast<double>(p.point.macs) / static_cast<double>(ref.macs));
+        std::printf(
+            "max|d| against the unpruned model on %lld real images: %.3g (max|logit| %.4g)\n",
+            static_cast<long long>(x.shape[0]), d, m);
     }
     std::printf("\n");
     Table t({"model", "threshold", "val %", "test %", "ms b=1", "ms b=100", "x residual b=100"});

@@ -11,6 +11,7 @@
 #include "app/cli/commands.hpp"
 #include "app/cli/exit_codes.hpp"
 #include "app/cli/table.hpp"
+#include "app/cli/warnings.hpp"
 #include "app/engine/engine.hpp"
 #include "rm/compare.hpp"
 #include "rm/cpu_executor.hpp"
@@ -133,9 +134,11 @@ int cmd_run(const std::vector<std::string>& argv) {
         throw UsageError("--batch must be 1..4096");
 
     rm::Graph residual = rm::load_model(model);
+    warn_non_finite_weights("run", residual);
     if (residual.inputs.size() != 1) throw rm::Error("rmvk run supports models with one input");
     rm::Tensor x = load_input(input_path, residual);
     check_input_shape(x, residual.inputs[0], input_path);
+    warn_non_finite_input("run", x, input_path);
     if (batch > 0) x = repeat_batch(x, batch);
     batch = x.shape[0];
 

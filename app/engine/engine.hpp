@@ -54,6 +54,7 @@ struct NodeTiming {
     int64_t macs = 0;
     std::string fused_into;
     std::string method;  // how a conv ran: "direct rows", "tiled", "winograd F(4,3)", ...
+    int dispatches = 0;  // of its step; more than one when a tensor is sliced over bindings
 };
 
 struct RunOptions {

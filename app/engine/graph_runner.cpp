@@ -584,12 +584,15 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
     std::vector<double> node_ms(m.nodes.size(), 0.0);
     for (size_t si = 0; si < m.steps.size(); ++si) node_ms[m.steps[si].node] = step_ms[si];
     std::vector<const std::string*> method(m.nodes.size(), nullptr);
-    for (const auto& s : m.steps)
+    std::vector<int> dispatches(m.nodes.size(), 0);
+    for (const auto& s : m.steps) {
         if (!s.conv.name.empty()) method[s.node] = &s.conv.name;
+        dispatches[s.node] = static_cast<int>(s.dispatches.size());
+    }
     for (size_t i = 0; i < m.nodes.size(); ++i) {
         const auto& n = m.nodes[i];
         r.timings.push_back({n.name, n.op, node_ms[i], m.macs[i], m.fused_into[i],
-                             method[i] ? *method[i] : std::string()});
+                             method[i] ? *method[i] : std::string(), dispatches[i]});
         r.device_total_ms += node_ms[i];
     }
     r.wall_ms = ms_since(start);

@@ -40,8 +40,8 @@ std::vector<double> sweep_thresholds(std::vector<double> scores, int points) {
 }
 
 PrunePoint measure_point(const rm::Graph& graph, const PruneData& data, BatchRunner* runner,
-                         Context* timing, int timing_runs, const PruneProgress& progress,
-                         double f0, double f1) {
+                         Context* timing, int timing_runs, const PruneProgress& progress, double f0,
+                         double f1) {
     PrunePoint p;
     p.channels = conv_channels(graph);
     const rm::GraphCost cost = rm::compute_cost(graph, rm::infer_shapes_of(graph, 1));
@@ -94,9 +94,8 @@ PruneSweep run_prune_sweep(const rm::Graph& residual, const PruneData& data, Con
     const double models = 2.0 + 2.0 * static_cast<double>(thresholds.size());
     double at = 0;
     auto next = [&](const rm::Graph& g) {
-        PrunePoint p =
-            measure_point(g, data, &runner, timing, options.timing_runs, progress, at / models,
-                          (at + 1) / models);
+        PrunePoint p = measure_point(g, data, &runner, timing, options.timing_runs, progress,
+                                     at / models, (at + 1) / models);
         at += 1;
         return p;
     };

@@ -14,14 +14,14 @@ namespace rmvk {
 
 // One model of a sweep.
 struct PrunePoint {
-    std::string graph;       // "residual" or "plain": what was pruned (or not)
-    bool pruned = false;     // false: the unpruned residual model or its plain (RM) twin
-    double threshold = 0;    // pruned only
-    int64_t channels = 0;    // conv output channels, all layers
-    int64_t macs = 0;        // per image, dense (what the ONNX costs a generic runtime)
+    std::string graph;     // "residual" or "plain": what was pruned (or not)
+    bool pruned = false;   // false: the unpruned residual model or its plain (RM) twin
+    double threshold = 0;  // pruned only
+    int64_t channels = 0;  // conv output channels, all layers
+    int64_t macs = 0;      // per image, dense (what the ONNX costs a generic runtime)
     int64_t params = 0;
     double val_accuracy = -1, test_accuracy = -1;  // percent; -1: not measured
-    double ms_batch1 = -1, ms_batch100 = -1;        // device time; -1: not measured
+    double ms_batch1 = -1, ms_batch100 = -1;       // device time; -1: not measured
 };
 
 // The labelled images a measurement may use; null: not available.
@@ -39,9 +39,9 @@ struct SweepCancelled : std::exception {
 };
 
 struct SweepOptions {
-    int points = 8;             // thresholds per curve (the first is 0: exact pruning only)
-    int timing_runs = 5;        // per batch size
-    bool time = true;           // measure device time (needs a Vulkan context)
+    int points = 8;       // thresholds per curve (the first is 0: exact pruning only)
+    int timing_runs = 5;  // per batch size
+    bool time = true;     // measure device time (needs a Vulkan context)
 };
 
 struct PruneSweep {
@@ -70,8 +70,7 @@ struct ThresholdSearch {
     double val_accuracy = 0;
     std::vector<std::pair<double, double>> tried;  // threshold, validation accuracy
 };
-ThresholdSearch search_threshold(const rm::PruneBase& base,
-                                 const rm::LabelledImages& validation,
+ThresholdSearch search_threshold(const rm::PruneBase& base, const rm::LabelledImages& validation,
                                  const rm::Preprocessing& pre, double reference_accuracy,
                                  double max_drop, BatchRunner& runner,
                                  const PruneProgress& progress = {});

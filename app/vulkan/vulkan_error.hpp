@@ -17,7 +17,8 @@ class VulkanError : public std::runtime_error {
     VkResult result_ = VK_ERROR_UNKNOWN;
 };
 
-const char* vk_result_name(VkResult result);
+// "VK_ERROR_DEVICE_LOST", for every code the Vulkan headers know.
+std::string vk_result_name(VkResult result);
 
 // Throws VulkanError when `result` is not VK_SUCCESS.
 inline void vk_check(VkResult result, const char* what) {
