@@ -223,7 +223,7 @@ std::vector<Case> accepted_cases() {
     MESSAGE(accepted.size() << " node tests accepted (" << baked
                             << " with their parameter inputs as constants), " << refused.size()
                             << " refused:" << listing);
-    CHECK(accepted.size() >= 71);
+    CHECK(accepted.size() >= 88);
     return accepted;
 }
 
