@@ -15,6 +15,9 @@ struct Tile {
 };
 
 bool direct_by_device(const DeviceCaps& caps);
+inline ConvAct conv_act(const ConvProblem& p) {
+    return p.clamp ? ConvAct::Clamp : p.relu ? ConvAct::Relu : ConvAct::None;
+}
 // `row_width`: the output width when the CPU kernel will use its row layout (kernels wider
 // than 1 or strided), else 0.
 Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_width = 0);
@@ -40,6 +43,10 @@ std::vector<WinogradOption> winograd_options(const ConvProblem& p, const DeviceC
 // Appends the three stages of a Winograd F(m, 3) conv to `plan`.
 void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, bool transposed,
                    ConvPlan& plan);
+
+// The depthwise plan (group == channels, whole tensors that fit one binding each); false, and
+// `plan` untouched, where it does not apply.
+bool plan_depthwise(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan);
 
 // Device time of a plan on the CPU-device kernels (lavapipe) by the cost model the planner
 // chooses with (README, Performance: "Winograd").

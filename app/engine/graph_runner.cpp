@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -12,6 +13,7 @@
 #include "app/engine/conv_struct_plan.hpp"
 #include "app/engine/kernel_plan.hpp"
 #include "rm/batchnorm.hpp"
+#include "rm/channel_clamp.hpp"
 #include "rm/cost.hpp"
 #include "rm/error.hpp"
 #include "rm/fold_batchnorm.hpp"
@@ -36,7 +38,8 @@ struct Step {
     std::string output;         // the tensor this step finally writes
     bool fold_bn = false;
     bool relu = false;
-    std::string residual;  // Conv with a fused Add: the Add's other operand
+    std::optional<rm::ChannelClamp> clamp;  // Conv: a fused clamp other than ReLU (then !relu)
+    std::string residual;                   // Conv with a fused Add: the Add's other operand
     std::vector<Dispatch> dispatches;
     // Conv steps: their plans and operands, realized after every step is planned. One plan for
     // a dense conv; a structured one has a plan per dense block and one for its copies.
@@ -162,8 +165,25 @@ void GraphRunner::Impl::plan_fusion() {
                 }
             }
         }
-        if (n.op == rm::Op::Conv || n.op == rm::Op::Add || n.op == rm::Op::Mul ||
-            n.op == rm::Op::BatchNormalization) {
+        if (n.op == rm::Op::Conv) {
+            // Every clamp-like node that follows (Relu, Clip, PRelu 0/1, Max/Min by constants)
+            // becomes one per-channel clamp in the conv's epilogue.
+            const int64_t channels = shapes.at(s.output).at(1);
+            std::optional<rm::ChannelClamp> act;
+            while (const rm::Node* r = only_reader(s.output)) {
+                auto c = rm::as_channel_clamp(graph, *r, channels);
+                if (!c ||
+                    r->inputs.at(0) != s.output && r->op != rm::Op::Max && r->op != rm::Op::Min)
+                    break;
+                act = act ? rm::compose(*act, *c) : *c;
+                absorb(r);
+            }
+            if (act && act->is_relu())
+                s.relu = true;
+            else if (act && !act->is_identity())
+                s.clamp = std::move(act);
+        }
+        if (n.op == rm::Op::Add || n.op == rm::Op::Mul || n.op == rm::Op::BatchNormalization) {
             const rm::Node* r = only_reader(s.output);
             if (r && r->op == rm::Op::Relu) {
                 absorb(r);
@@ -235,8 +255,9 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
     problem.x = tensors.at(n.inputs[0]).shape;
     problem.y = tensors.at(s.output).shape;
     if (residual) problem.residual = tensors.at(s.residual).shape;
-    problem.bias = has_bias || s.fold_bn;
+    problem.bias = has_bias || s.fold_bn || s.clamp.has_value();
     problem.relu = s.relu;
+    problem.clamp = s.clamp.has_value();
     problem.attrs = &n.attrs;
     problem.x_first = tensors.at(n.inputs[0]).first;
     problem.y_first = tensors.at(s.output).first;
@@ -277,6 +298,19 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
         if (has_bias)
             bias =
                 graph.is_initializer(n.inputs[2]) ? weight(n.inputs[2]) : tensors.at(n.inputs[2]);
+    }
+    if (s.clamp) {
+        // The epilogue reads [bias | lo | hi] from the bias binding.
+        const int64_t oc = problem.y.at(1);
+        rm::Tensor planes(rm::Shape{3 * oc});
+        if (bias.buffer) {
+            rm::Tensor b(rm::Shape{oc});
+            read_buffer(bias, b.ptr());
+            std::copy(b.data.begin(), b.data.end(), planes.data.begin());
+        }
+        std::copy(s.clamp->lo.begin(), s.clamp->lo.end(), planes.data.begin() + oc);
+        std::copy(s.clamp->hi.begin(), s.clamp->hi.end(), planes.data.begin() + 2 * oc);
+        bias = upload(planes);
     }
     if (w.first != 0 || (problem.bias && bias.first != 0))
         throw rm::Error("node '" + n.name + "' (Conv): weights must start their buffer");
@@ -416,6 +450,27 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(Step& s) {
             return plan_binary(planner, BinaryOp::Add, in(0), in(1), y, s.relu);
         case rm::Op::Mul:
             return plan_binary(planner, BinaryOp::Mul, in(0), in(1), y, s.relu);
+        case rm::Op::Clip:
+        case rm::Op::PRelu:
+        case rm::Op::Max:
+        case rm::Op::Min: {
+            const rm::Shape& x = shapes.at(n.inputs.at(0));
+            if (auto c = rm::as_channel_clamp(graph, n, x.size() > 1 ? x[1] : 1)) {
+                rm::Tensor params(rm::Shape{2 * c->channels()});
+                for (int64_t ch = 0; ch < c->channels(); ++ch) {
+                    params.data[2 * ch] = c->lo[ch];
+                    params.data[2 * ch + 1] = c->hi[ch];
+                }
+                const bool constant_first = graph.is_initializer(n.inputs[0]);
+                return plan_clamp(planner, in(constant_first ? 1 : 0), upload(params), y);
+            }
+            const BinaryOp op = n.op == rm::Op::Max   ? BinaryOp::Max
+                                : n.op == rm::Op::Min ? BinaryOp::Min
+                                                      : BinaryOp::PRelu;
+            return plan_binary(planner, op, in(0), in(1), y, false);
+        }
+        case rm::Op::ReduceMean:  // over H and W (infer_shapes): [N, C] or [N, C, 1, 1]
+            return plan_global_avg_pool(planner, in(0), y);
         case rm::Op::MaxPool:
             return plan_pool(planner, in(0), y, n.attrs, false);
         case rm::Op::AveragePool:
