@@ -292,10 +292,10 @@ class App {
                 state_.model = done->model;
                 residual_view_.set_graph({&state_.model->residual, &state_.model->residual_shapes,
                                           nullptr, residual_blocks(*state_.model)});
-                plain_view_.set_graph({&state_.model->rm.plain, &state_.model->plain_shapes,
-                                       &state_.model->rm.mapping, plain_blocks(*state_.model),
-                                       state_.model->pruned ? &state_.model->pruned->notes
-                                                            : nullptr});
+                plain_view_.set_graph(
+                    {&state_.model->rm.plain, &state_.model->plain_shapes,
+                     &state_.model->rm.mapping, plain_blocks(*state_.model),
+                     state_.model->pruned ? &state_.model->pruned->notes : nullptr});
             }
             if (done->runs) {
                 state_.runs = done->runs;

@@ -30,7 +30,7 @@ struct FeatureMapsPanel::Grid {
     std::vector<uint8_t> rgba;
     int atlas_w = 0, atlas_h = 0;
     std::unique_ptr<Texture> texture;
-    std::string note;  // why the grid is empty
+    std::string note;    // why the grid is empty
     std::string pruned;  // a pruned model: which of the unpruned channels survive
 };
 
@@ -160,11 +160,11 @@ void FeatureMapsPanel::bind(const AppState& state) {
             for (size_t c = 0; c < kept->size() && c < 48; ++c)
                 list += (c ? "," : "") + std::to_string((*kept)[c]);
             if (kept->size() > 48) list += ",...";
-            plain.pruned = "pruned: " + std::to_string(kept->size()) + " of " +
-                           std::to_string(before == model.pruned->channels_before.end()
-                                              ? int64_t(kept->size())
-                                              : before->second) +
-                           " channels survive: " + list;
+            plain.pruned =
+                "pruned: " + std::to_string(kept->size()) + " of " +
+                std::to_string(before == model.pruned->channels_before.end() ? int64_t(kept->size())
+                                                                             : before->second) +
+                " channels survive: " + list;
         }
         if (m != model.rm.mapping.end() && !m->second.channels.empty()) {
             std::vector<int> reserved;
