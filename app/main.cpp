@@ -6,6 +6,7 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/exit_codes.hpp"
 #include "ui/gui_main.hpp"
 
 namespace {
@@ -57,12 +58,12 @@ int main(int argc, char** argv) {
             return c.run(rest);
         } catch (const rmvk::cli::UsageError& e) {
             std::fprintf(stderr, "rmvk %s: %s (see 'rmvk %s --help')\n", c.name, e.what(), c.name);
-            return 2;
+            return rmvk::cli::kExitUsage;
         } catch (const std::exception& e) {
             std::fprintf(stderr, "rmvk %s: error: %s\n", c.name, e.what());
-            return 1;
+            return rmvk::cli::kExitError;
         }
     }
     std::fprintf(stderr, "rmvk: unknown command '%s' (see 'rmvk --help')\n", args[0].c_str());
-    return 2;
+    return rmvk::cli::kExitUsage;
 }

@@ -4,6 +4,7 @@
 
 #include "rm/cpu_ops.hpp"
 #include "rm/error.hpp"
+#include "rm/nan_math.hpp"
 #include "rm/shape_inference.hpp"
 
 namespace rm {
@@ -102,7 +103,7 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph,
                 if (it != live.end() && pending[src] == 1 && !options.keep_intermediates) {
                     out = std::move(it->second);
                     live.erase(it);
-                    for (float& v : out.data) v = v > 0.0f ? v : 0.0f;
+                    for (float& v : out.data) v = relu_keep_nan(v);
                 } else {
                     out = cpu::relu(need(n, 0));
                 }

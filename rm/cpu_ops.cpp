@@ -6,7 +6,9 @@
 #include <cmath>
 #include <limits>
 
+#include "rm/batchnorm.hpp"
 #include "rm/error.hpp"
+#include "rm/nan_math.hpp"
 
 namespace rm::cpu {
 
@@ -81,14 +83,13 @@ Tensor batchnorm(const Tensor& x, const Tensor& scale, const Tensor& b, const Te
     Tensor y(x.shape);
     int64_t n = x.shape[0], c = x.shape[1];
     int64_t inner = c == 0 ? 0 : x.size() / (n * c);
+    const BnAffine a = bn_affine(scale, b, mean, var, epsilon, c, "BatchNormalization");
     for (int64_t ch = 0; ch < c; ++ch) {
-        double k = scale.data[ch] / std::sqrt(static_cast<double>(var.data[ch]) + epsilon);
-        double m = mean.data[ch], shift = b.data[ch];
         for (int64_t i = 0; i < n; ++i) {
             const float* src = x.ptr() + (i * c + ch) * inner;
             float* dst = y.ptr() + (i * c + ch) * inner;
             for (int64_t j = 0; j < inner; ++j)
-                dst[j] = static_cast<float>((src[j] - m) * k + shift);
+                dst[j] = static_cast<float>(src[j] * a.scale[ch] + a.shift[ch]);
         }
     }
     return y;
@@ -98,27 +99,28 @@ Tensor relu(const Tensor& x) {
     Tensor y(x.shape);
     const float* src = x.ptr();
     float* dst = y.ptr();
-    for (int64_t i = 0; i < x.size(); ++i) dst[i] = src[i] > 0.0f ? src[i] : 0.0f;
+    for (int64_t i = 0; i < x.size(); ++i) dst[i] = relu_keep_nan(src[i]);
     return y;
 }
 
 namespace {
 
-// y = max(f(a, b), lo) element-wise, b (or a) broadcast numpy-style.
+// y = f(a, b) element-wise (then ReLU), b (or a) broadcast numpy-style.
 template <typename F>
 Tensor binary(const Tensor& a, const Tensor& b, bool fused_relu, F f) {
     Shape out = broadcast_shape(a.shape, b.shape);
     Tensor y(out);
-    float lo = fused_relu ? 0.0f : -std::numeric_limits<float>::infinity();
+    const float lo = fused_relu ? 0.0f : -std::numeric_limits<float>::infinity();
     if (a.shape == b.shape) {
-        for (int64_t i = 0; i < y.size(); ++i) y.data[i] = std::max(f(a.data[i], b.data[i]), lo);
+        for (int64_t i = 0; i < y.size(); ++i)
+            y.data[i] = max_keep_nan(f(a.data[i], b.data[i]), lo);
         return y;
     }
     std::vector<int64_t> sa = broadcast_strides(a.shape, out), sb = broadcast_strides(b.shape, out);
     std::vector<int64_t> index(out.size(), 0);
     int64_t ia = 0, ib = 0;
     for (int64_t i = 0; i < y.size(); ++i) {
-        y.data[i] = std::max(f(a.data[ia], b.data[ib]), lo);
+        y.data[i] = max_keep_nan(f(a.data[ia], b.data[ib]), lo);
         // Odometer increment of the multi-index, keeping both source offsets in step.
         for (size_t d = out.size(); d-- > 0;) {
             ++index[d];
@@ -153,7 +155,7 @@ Tensor max_pool(const Tensor& x, const Attrs& a) {
             for (int64_t kx = 0; kx < a.kernel[1]; ++kx) {
                 int64_t ix = x0 + kx * a.dilations[1];
                 if (ix < 0 || ix >= g.w) continue;
-                best = std::max(best, src[iy * g.w + ix]);
+                best = max_keep_nan(best, src[iy * g.w + ix]);
                 any = true;
             }
         }
@@ -292,7 +294,7 @@ Tensor softmax(const Tensor& x, int64_t axis) {
             const float* src = x.ptr() + o * dim * inner + in;
             float* dst = y.ptr() + o * dim * inner + in;
             float peak = -std::numeric_limits<float>::infinity();
-            for (int64_t i = 0; i < dim; ++i) peak = std::max(peak, src[i * inner]);
+            for (int64_t i = 0; i < dim; ++i) peak = max_keep_nan(peak, src[i * inner]);
             double sum = 0;
             for (int64_t i = 0; i < dim; ++i)
                 sum += std::exp(static_cast<double>(src[i * inner]) - peak);

@@ -7,6 +7,7 @@
 #include <array>
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "rm/error.hpp"
 
@@ -45,6 +46,19 @@ class IdxReader {
             out += got;
             bytes -= static_cast<size_t>(got);
         }
+    }
+
+    // `bytes` bytes, allocated as they arrive: a header that claims a million 1024x1024 images
+    // must fail on the missing data, not allocate a terabyte for it first.
+    std::vector<uint8_t> read_bytes(size_t bytes) {
+        constexpr size_t kChunk = size_t{1} << 24;
+        std::vector<uint8_t> out;
+        while (out.size() < bytes) {
+            const size_t done = out.size();
+            out.resize(done + std::min(kChunk, bytes - done));
+            read(out.data() + done, out.size() - done);
+        }
+        return out;
     }
 
     uint32_t read_u32() {
@@ -105,13 +119,12 @@ LabelledImages read_idx_pair(const std::string& images_path, const std::string& 
     set.count = take > 0 ? std::min<int64_t>(take, available) : available;
     set.rows = rows;
     set.cols = cols;
+    // Skipped images are read in bounded pieces too: a header may claim more than the file holds.
     std::vector<uint8_t> discard(static_cast<size_t>(rows * cols));
     for (int64_t i = 0; i < skip; ++i) images.read(discard.data(), discard.size());
     for (int64_t i = 0; i < skip; ++i) labels.read(discard.data(), 1);
-    set.pixels.resize(static_cast<size_t>(set.count * rows * cols));
-    set.labels.resize(static_cast<size_t>(set.count));
-    images.read(set.pixels.data(), set.pixels.size());
-    labels.read(set.labels.data(), set.labels.size());
+    set.labels = labels.read_bytes(static_cast<size_t>(set.count));
+    set.pixels = images.read_bytes(static_cast<size_t>(set.count * rows * cols));
     for (int64_t i = 0; i < set.count; ++i)
         if (set.labels[static_cast<size_t>(i)] >= 10)
             throw Error(labels.path() + ": label " +

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "rm/batchnorm.hpp"
 #include "rm/error.hpp"
 #include "rm/rm_graph_index.hpp"
 
@@ -22,47 +23,6 @@ const Tensor& constant_input(const Graph& g, const Node& n, size_t i, const char
     if (it == g.initializers.end())
         throw Error(where(n) + ": " + what + " '" + n.inputs[i] + "' is not a constant");
     return it->second;
-}
-
-// Per-channel scale g/sqrt(var+eps) and shift beta - mean*scale of a BatchNormalization.
-struct BnAffine {
-    std::vector<double> scale, shift;
-};
-
-BnAffine bn_affine(const Graph& g, const Node& bn, int64_t channels) {
-    const Tensor& gamma = constant_input(g, bn, 1, "scale");
-    const Tensor& beta = constant_input(g, bn, 2, "bias");
-    const Tensor& mean = constant_input(g, bn, 3, "mean");
-    const Tensor& var = constant_input(g, bn, 4, "variance");
-    for (const Tensor* t : {&gamma, &beta, &mean, &var})
-        if (t->size() != channels)
-            throw Error(where(bn) + ": parameters have " + std::to_string(t->size()) +
-                        " values for " + std::to_string(channels) + " channels");
-    BnAffine a;
-    a.scale.resize(channels);
-    a.shift.resize(channels);
-    const double eps = bn.attrs.epsilon;
-    for (int64_t c = 0; c < channels; ++c) {
-        a.scale[c] = double(gamma.data[c]) / std::sqrt(double(var.data[c]) + eps);
-        a.shift[c] = double(beta.data[c]) - double(mean.data[c]) * a.scale[c];
-    }
-    return a;
-}
-
-bool can_fold(const detail::GraphIndex& ix, const Graph& weights, const Node& bn) {
-    auto constant = [&](const std::string& name) { return weights.is_initializer(name); };
-    if (bn.op != Op::BatchNormalization || bn.inputs.size() < 5 || bn.outputs.empty()) return false;
-    for (size_t i = 1; i < 5; ++i)
-        if (!constant(bn.inputs[i])) return false;
-    for (size_t i = 1; i < bn.outputs.size(); ++i)
-        if (!bn.outputs[i].empty() && !ix.consumers(bn.outputs[i]).empty()) return false;
-    const Node* conv = ix.producer(bn.inputs[0]);
-    if (!conv || conv->op != Op::Conv || conv->inputs.size() < 2) return false;
-    if (!ix.private_tensor(bn.inputs[0])) return false;
-    if (!constant(conv->inputs[1])) return false;
-    if (conv->inputs.size() > 2 && !conv->inputs[2].empty() && !constant(conv->inputs[2]))
-        return false;
-    return true;
 }
 
 // Rewires readers of Identity outputs to the Identity inputs and drops those nodes. The
@@ -108,6 +68,15 @@ Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
 
 }  // namespace
 
+Tensor folded_weight(const Graph& graph, const Node& conv, const Node* bn) {
+    if (conv.inputs.size() < 2 || !graph.is_initializer(conv.inputs[1]))
+        throw Error(where(conv) + ": weight is missing or not a constant");
+    Tensor w = graph.materialise(conv.inputs[1]);
+    if (!bn) return w;
+    if (w.shape.empty()) throw Error(where(conv) + ": weight has no shape");
+    return scale_output_channels(w, bn_affine(graph, *bn, w.shape[0]).scale);
+}
+
 std::vector<double> folded_bias(const Graph& graph, const Node& conv, const Node* bn) {
     const Shape* w = conv.inputs.size() > 1 ? graph.initializer_shape(conv.inputs[1]) : nullptr;
     if (!w) throw Error(where(conv) + ": weight is missing or not a constant");
@@ -134,11 +103,11 @@ FoldResult fold_batchnorm(const Graph& graph) {
 
     std::unordered_set<const Node*> fold_bns;
     std::unordered_map<const Node*, const Node*> bn_of_conv;
-    for (const auto& n : g.nodes)
-        if (can_fold(ix, graph, n)) {
-            fold_bns.insert(&n);
-            bn_of_conv[ix.producer(n.inputs[0])] = &n;
-        }
+    for (const auto& name : foldable_batchnorms(g, &graph)) {
+        const Node* bn = ix.node(name);
+        fold_bns.insert(bn);
+        bn_of_conv[ix.producer(bn->inputs[0])] = bn;
+    }
 
     // Count readers of each initializer: a weight shared with another node gets a new name
     // instead of being overwritten.
@@ -169,13 +138,7 @@ FoldResult fold_batchnorm(const Graph& graph) {
             if (const ConvStructure* st = graph.structure(n.inputs[1])) {
                 ws = scale_rows(*st, a.scale);
             } else {
-                const Tensor& w = graph.initializers.at(n.inputs[1]);
-                const int64_t per_out = channels ? w.size() / channels : 0;
-                wf.emplace(w.shape);
-                for (int64_t c = 0; c < channels; ++c)
-                    for (int64_t k = 0; k < per_out; ++k)
-                        wf->data[c * per_out + k] =
-                            static_cast<float>(double(w.data[c * per_out + k]) * a.scale[c]);
+                wf = scale_output_channels(graph.initializers.at(n.inputs[1]), a.scale);
             }
             Tensor bf(Shape{channels});
             for (int64_t c = 0; c < channels; ++c) bf.data[c] = static_cast<float>(bias[c]);

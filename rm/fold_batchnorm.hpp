@@ -21,6 +21,10 @@ struct FoldResult {
 // produces its input. The folded Conv keeps its name and writes the BN's output tensor.
 FoldResult fold_batchnorm(const Graph& graph);
 
+// The dense weight of `conv` with `bn` (may be null: the weight as it is) folded in, as
+// fold_batchnorm folds it: each value float(double(w) * g/sqrt(var+eps)).
+Tensor folded_weight(const Graph& graph, const Node& conv, const Node* bn);
+
 // The bias of `conv` with `bn` (may be null) folded in, in double precision, one entry per
 // output channel. Lets later passes add two folded biases and still round only once.
 std::vector<double> folded_bias(const Graph& graph, const Node& conv, const Node* bn);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <sstream>
 
@@ -85,16 +86,19 @@ struct AxisWeights {
     std::vector<std::vector<int32_t>> taps;  // fixed-point weights from `first` on
 };
 
-AxisWeights axis_weights(int in_size, int out_size) {
+// Weights of outputs [out_first, out_first + out_count) of an in_size -> out_size resize: only
+// the centre crop is ever kept, so only its outputs are computed (the same numbers Pillow
+// computes for them, in a time and memory bounded by the crop, whatever the aspect ratio).
+AxisWeights axis_weights(int in_size, int out_size, int out_first, int out_count) {
     const double scale = static_cast<double>(in_size) / out_size;
     const double filter_scale = std::max(scale, 1.0);
     const double support = 1.0 * filter_scale;
     const double inv_scale = 1.0 / filter_scale;  // multiplied, not divided, as Pillow does
     AxisWeights w;
-    w.first.resize(static_cast<size_t>(out_size));
-    w.taps.resize(static_cast<size_t>(out_size));
-    for (int o = 0; o < out_size; ++o) {
-        const double center = (o + 0.5) * scale;
+    w.first.resize(static_cast<size_t>(out_count));
+    w.taps.resize(static_cast<size_t>(out_count));
+    for (int i = 0; i < out_count; ++i) {
+        const double center = (out_first + i + 0.5) * scale;
         int lo = std::max(static_cast<int>(center - support + 0.5), 0);
         int hi = std::min(static_cast<int>(center + support + 0.5), in_size);
         std::vector<double> k;
@@ -105,13 +109,13 @@ AxisWeights axis_weights(int in_size, int out_size) {
             k.push_back(v);
             total += v;
         }
-        auto& taps = w.taps[static_cast<size_t>(o)];
+        auto& taps = w.taps[static_cast<size_t>(i)];
         for (double v : k) {
             if (total != 0.0) v /= total;
             double scaled = v * (1 << kPrecisionBits);
             taps.push_back(static_cast<int32_t>(v < 0 ? scaled - 0.5 : scaled + 0.5));
         }
-        w.first[static_cast<size_t>(o)] = lo;
+        w.first[static_cast<size_t>(i)] = lo;
     }
     return w;
 }
@@ -122,44 +126,62 @@ uint8_t clip8(int64_t acc) {
     return static_cast<uint8_t>(acc >> kPrecisionBits);
 }
 
-// Horizontal pass first, then vertical, each rounding to 8 bits, as Pillow does; an axis whose
-// size does not change is left untouched.
-std::vector<uint8_t> resize_plane(const std::vector<uint8_t>& in, int in_w, int in_h, int out_w,
-                                  int out_h) {
-    std::vector<uint8_t> cur = in;
-    int cur_w = in_w;
-    if (out_w != in_w) {
-        AxisWeights w = axis_weights(in_w, out_w);
-        std::vector<uint8_t> next(static_cast<size_t>(out_w) * in_h);
-        for (int y = 0; y < in_h; ++y) {
-            const uint8_t* row = &cur[static_cast<size_t>(y) * cur_w];
-            for (int x = 0; x < out_w; ++x) {
-                int64_t acc = int64_t{1} << (kPrecisionBits - 1);
-                const auto& taps = w.taps[static_cast<size_t>(x)];
-                const int first = w.first[static_cast<size_t>(x)];
-                for (size_t t = 0; t < taps.size(); ++t) acc += int64_t{row[first + t]} * taps[t];
-                next[static_cast<size_t>(y) * out_w + x] = clip8(acc);
-            }
+// The crop [left, left + crop_w) x [top, top + crop_h) of the plane resized to resized_w x
+// resized_h. Horizontal pass first, then vertical, each rounding to 8 bits, as Pillow does; an
+// axis whose size does not change is left untouched.
+std::vector<uint8_t> resize_crop(const std::vector<uint8_t>& in, int in_w, int in_h, int resized_w,
+                                 int resized_h, int left, int top, int crop_w, int crop_h) {
+    // Source rows the crop needs: those under its vertical taps, or its own rows when the
+    // height does not change.
+    const bool scale_v = resized_h != in_h;
+    AxisWeights v;
+    int row_lo = top, row_hi = top + crop_h;
+    if (scale_v) {
+        v = axis_weights(in_h, resized_h, top, crop_h);
+        row_lo = in_h;
+        row_hi = 0;
+        for (size_t y = 0; y < v.first.size(); ++y) {
+            if (v.taps[y].empty()) continue;
+            row_lo = std::min(row_lo, v.first[y]);
+            row_hi = std::max(row_hi, v.first[y] + static_cast<int>(v.taps[y].size()));
         }
-        cur = std::move(next);
-        cur_w = out_w;
+        row_hi = std::max(row_hi, row_lo);
     }
-    if (out_h != in_h) {
-        AxisWeights w = axis_weights(in_h, out_h);
-        std::vector<uint8_t> next(static_cast<size_t>(cur_w) * out_h);
-        for (int y = 0; y < out_h; ++y) {
-            const auto& taps = w.taps[static_cast<size_t>(y)];
-            const int first = w.first[static_cast<size_t>(y)];
-            for (int x = 0; x < cur_w; ++x) {
-                int64_t acc = int64_t{1} << (kPrecisionBits - 1);
-                for (size_t t = 0; t < taps.size(); ++t)
-                    acc += int64_t{cur[(first + t) * cur_w + x]} * taps[t];
-                next[static_cast<size_t>(y) * cur_w + x] = clip8(acc);
+
+    // Horizontal pass over those rows, for the crop's columns only.
+    const bool scale_h = resized_w != in_w;
+    AxisWeights h;
+    if (scale_h) h = axis_weights(in_w, resized_w, left, crop_w);
+    std::vector<uint8_t> mid(static_cast<size_t>(row_hi - row_lo) * crop_w);
+    for (int r = row_lo; r < row_hi; ++r) {
+        const uint8_t* row = &in[static_cast<size_t>(r) * in_w];
+        uint8_t* out = &mid[static_cast<size_t>(r - row_lo) * crop_w];
+        for (int x = 0; x < crop_w; ++x) {
+            if (!scale_h) {
+                out[x] = row[left + x];
+                continue;
             }
+            int64_t acc = int64_t{1} << (kPrecisionBits - 1);
+            const auto& taps = h.taps[static_cast<size_t>(x)];
+            const int first = h.first[static_cast<size_t>(x)];
+            for (size_t t = 0; t < taps.size(); ++t) acc += int64_t{row[first + t]} * taps[t];
+            out[x] = clip8(acc);
         }
-        cur = std::move(next);
     }
-    return cur;
+    if (!scale_v) return mid;
+
+    std::vector<uint8_t> crop(static_cast<size_t>(crop_w) * crop_h);
+    for (int y = 0; y < crop_h; ++y) {
+        const auto& taps = v.taps[static_cast<size_t>(y)];
+        const int first = v.first[static_cast<size_t>(y)] - row_lo;
+        for (int x = 0; x < crop_w; ++x) {
+            int64_t acc = int64_t{1} << (kPrecisionBits - 1);
+            for (size_t t = 0; t < taps.size(); ++t)
+                acc += int64_t{mid[(first + t) * crop_w + x]} * taps[t];
+            crop[static_cast<size_t>(y) * crop_w + x] = clip8(acc);
+        }
+    }
+    return crop;
 }
 
 // The image's channels converted to what the model wants: luma as Pillow's convert("L")
@@ -297,6 +319,10 @@ Tensor preprocess(const Image& image, const Preprocessing& pre) {
         const int64_t shorter = std::min(image.width, image.height);
         const int64_t longer = std::max(image.width, image.height);
         const int64_t new_long = pre.resize_shorter * longer / shorter;
+        // Only the crop is computed, so any size will do as long as it fits in an int.
+        if (new_long > std::numeric_limits<int>::max())
+            throw Error("preprocessing: a " + std::to_string(image.width) + "x" +
+                        std::to_string(image.height) + " image is too elongated to resize");
         const bool wide = image.width >= image.height;
         resized_w = static_cast<int>(wide ? new_long : pre.resize_shorter);
         resized_h = static_cast<int>(wide ? pre.resize_shorter : new_long);
@@ -305,26 +331,23 @@ Tensor preprocess(const Image& image, const Preprocessing& pre) {
                         " is smaller than the " + std::to_string(out_h) + "x" +
                         std::to_string(out_w) + " crop");
     }
-    if (static_cast<int64_t>(resized_w) * resized_h > (int64_t{1} << 28))
-        throw Error("preprocessing: image too large to resize");
     const int top = round_half_even((resized_h - out_h) / 2.0);
     const int left = round_half_even((resized_w - out_w) / 2.0);
 
     Tensor t({1, pre.channels, pre.height, pre.width});
     const size_t plane = static_cast<size_t>(out_h) * out_w;
     for (int64_t c = 0; c < pre.channels; ++c) {
-        std::vector<uint8_t> r = resize_plane(planes.channels[static_cast<size_t>(c)], image.width,
-                                              image.height, resized_w, resized_h);
+        const std::vector<uint8_t> r =
+            resize_crop(planes.channels[static_cast<size_t>(c)], image.width, image.height,
+                        resized_w, resized_h, left, top, out_w, out_h);
         const float mean = pre.mean[static_cast<size_t>(c)], std = pre.std[static_cast<size_t>(c)];
         float* dst = t.ptr() + c * plane;
-        for (int y = 0; y < out_h; ++y) {
-            for (int x = 0; x < out_w; ++x) {
-                int v = r[static_cast<size_t>(y + top) * resized_w + (x + left)];
-                if (pre.invert) v = 255 - v;
-                // Same float32 steps as ToTensor (x / 255) then Normalize ((x - mean) / std).
-                float f = static_cast<float>(v) / 255.0f;
-                dst[static_cast<size_t>(y) * out_w + x] = (f - mean) / std;
-            }
+        for (size_t i = 0; i < plane; ++i) {
+            int v = r[i];
+            if (pre.invert) v = 255 - v;
+            // Same float32 steps as ToTensor (x / 255) then Normalize ((x - mean) / std).
+            float f = static_cast<float>(v) / 255.0f;
+            dst[i] = (f - mean) / std;
         }
     }
     return t;

@@ -123,6 +123,7 @@ Tensor read_npy(const std::string& path) {
                     std::to_string(n * item) + " bytes, file has " +
                     std::to_string(file_end - data_start) + ")");
     t.data.resize(n);
+    if (n == 0) return t;  // fread must not be given the null data() of an empty vector
     if (item == 4) {
         if (std::fread(t.data.data(), 4, n, f.get()) != n)
             throw Error(path + ": truncated .npy data");
@@ -157,7 +158,9 @@ void write_npy(const std::string& path, const Tensor& tensor) {
     pre[9] = static_cast<unsigned char>(header.size() >> 8);
     bool ok = std::fwrite(pre, 1, 10, f.get()) == 10 &&
               std::fwrite(header.data(), 1, header.size(), f.get()) == header.size() &&
-              std::fwrite(tensor.data.data(), 4, tensor.data.size(), f.get()) == tensor.data.size();
+              // An empty tensor's data() may be null, which fwrite must not be given.
+              (tensor.data.empty() || std::fwrite(tensor.data.data(), 4, tensor.data.size(),
+                                                  f.get()) == tensor.data.size());
     if (std::fclose(f.release()) != 0) ok = false;
     if (!ok) throw Error(path + ": write failed (disk full?)");
 }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "rm/batchnorm.hpp"
 #include "rm/rm_block_match.hpp"
 #include "rm/rm_graph_index.hpp"
 
@@ -387,13 +388,9 @@ ChannelAffine shortcut_affine(const Graph& graph, const std::vector<const Node*>
             for (int64_t ch = 0; ch < channels; ++ch) s[ch] = c->data[c->size() == 1 ? 0 : ch];
         } else {
             // The same per-channel affine fold_batchnorm folds into a conv.
-            auto value = [&](size_t i, int64_t ch) {
-                return double(graph.initializers.at(n->inputs[i]).data[ch]);
-            };
-            for (int64_t ch = 0; ch < channels; ++ch) {
-                s[ch] = value(1, ch) / std::sqrt(value(4, ch) + double(n->attrs.epsilon));
-                t[ch] = value(2, ch) - value(3, ch) * s[ch];
-            }
+            BnAffine bn = bn_affine(graph, *n, channels);
+            s = std::move(bn.scale);
+            t = std::move(bn.shift);
         }
         for (int64_t ch = 0; ch < channels; ++ch) {
             a.scale[ch] *= s[ch];

@@ -7,8 +7,34 @@
 // start is aligned to minStorageBufferOffsetAlignment and passes the remaining offset in
 // elements, so tensors larger than maxStorageBufferRange can be processed slice by slice.
 
+// ReLU and max that keep NaN, as PyTorch, ONNX Runtime and rmvk's CPU reference do
+// (rm/nan_math.hpp). GLSL leaves max() undefined for a NaN operand and drivers return the other
+// one, which would turn a NaN into a plausible 0. isnan() is exact in SPIR-V (Mesa and the
+// vendors keep it), so this costs a compare and a select.
+float relu_keep_nan(float v) {
+    return isnan(v) ? v : max(v, 0.0);
+}
+
+vec4 relu_keep_nan(vec4 v) {
+    return mix(max(v, vec4(0.0)), v, isnan(v));
+}
+
+// NaN when either is NaN; otherwise the larger.
+float max_keep_nan(float a, float b) {
+    return isnan(a) ? a : (isnan(b) ? b : max(a, b));
+}
+
 float apply_relu(float v, bool relu) {
-    return relu ? max(v, 0.0) : v;
+    return relu ? relu_keep_nan(v) : v;
+}
+
+vec4 apply_relu(vec4 v, bool relu) {
+    return relu ? relu_keep_nan(v) : v;
+}
+
+// -Inf, the identity of max (the largest finite float is not: a window of -Inf gives -Inf).
+float minus_inf() {
+    return uintBitsToFloat(0xff800000u);
 }
 
 // 2-D dispatch index for grids wider than maxComputeWorkGroupCount[0].

@@ -246,7 +246,7 @@ void main() {
                     vec4(acc[i][4 * q], acc[i][4 * q + 1], acc[i][4 * q + 2], acc[i][4 * q + 3]) +
                     bv;
                 if (RESIDUAL) v += texelFetch(R, int((p.r_off + res_at[0] + oc * ohw) / 4 + q));
-                y4[(p.y_off + out_at[0] + oc * ohw) / 4 + q] = RELU ? max(v, vec4(0.0)) : v;
+                y4[(p.y_off + out_at[0] + oc * ohw) / 4 + q] = apply_relu(v, RELU);
             }
             continue;
         }

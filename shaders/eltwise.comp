@@ -40,7 +40,7 @@ void main() {
     if (i >= p.count) return;
     float v;
     if (MODE == 0) {
-        v = max(a[p.a_off + i], 0.0);
+        v = relu_keep_nan(a[p.a_off + i]);
     } else if (MODE == 1) {
         if (SAME_SHAPE) {
             v = binary_op(a[p.a_off + i], b[p.b_off + i]);

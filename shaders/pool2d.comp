@@ -31,7 +31,7 @@ void main() {
     int y0 = int(pix / p.ow) * int(p.sh) - p.pad_top;
     int x0 = int(pix % p.ow) * int(p.sw) - p.pad_left;
     uint base = p.x_off + plane * p.h * p.w;
-    float best = -3.402823466e38, sum = 0.0;
+    float best = minus_inf(), sum = 0.0;
     uint count = 0, padded = 0;
     // Branch-free: every tap fetches (at a clamped index) and padding taps are selected away.
     [[unroll]] for (uint ky = 0; ky < KH; ++ky) {
@@ -41,7 +41,7 @@ void main() {
             padded += iy < int(p.h) + p.pad_bottom && ix < int(p.w) + p.pad_right ? 1 : 0;
             bool inside = iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w);
             float v = texelFetch(X, int(base) + (inside ? iy * int(p.w) + ix : 0)).r;
-            best = inside ? max(best, v) : best;
+            best = inside ? max_keep_nan(best, v) : best;
             sum += inside ? v : 0.0;
             count += inside ? 1 : 0;
         }

@@ -19,8 +19,8 @@ void main() {
     uint i = flat_group_id() * 64 + gl_LocalInvocationID.x;
     if (i >= p.outer * p.inner) return;
     uint base = (i / p.inner) * p.dim * p.inner + i % p.inner;
-    float peak = -3.402823466e38;
-    for (uint d = 0; d < p.dim; ++d) peak = max(peak, x[p.x_off + base + d * p.inner]);
+    float peak = minus_inf();
+    for (uint d = 0; d < p.dim; ++d) peak = max_keep_nan(peak, x[p.x_off + base + d * p.inner]);
     float sum = 0.0;
     for (uint d = 0; d < p.dim; ++d) sum += exp(x[p.x_off + base + d * p.inner] - peak);
     for (uint d = 0; d < p.dim; ++d)

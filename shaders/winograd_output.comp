@@ -89,7 +89,7 @@ void main() {
                 if (Y4) {  // M == 4, whole tiles across (ow % 4 == 0)
                     vec4 v = vec4(m[i][0][k], m[i][1][k], m[i][2][k], m[i][3][k]) + bv;
                     if (RESIDUAL) v += texelFetch(R, int((p.r_off + r_at + at) / 4));
-                    y4[(p.y_off + y_at + at) / 4] = RELU ? max(v, vec4(0.0)) : v;
+                    y4[(p.y_off + y_at + at) / 4] = apply_relu(v, RELU);
                     continue;
                 }
                 [[unroll]] for (uint j = 0; j < M; ++j) {

@@ -1,6 +1,6 @@
 // Bench reports: the JSON form reads back exactly, bad files get clear errors, and the real
 // `rmvk bench` / `rmvk report` / `rmvk bench --peak` produce positive, consistent numbers.
-#include "app/engine/bench_report.hpp"
+#include "app/report/bench_report.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,7 +14,7 @@
 
 #include "app/cli/bench_run.hpp"
 #include "app/engine/engine.hpp"
-#include "app/engine/json.hpp"
+#include "app/report/json_text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -147,10 +147,10 @@ TEST_CASE("a bench report survives the JSON round trip exactly") {
 }
 
 TEST_CASE("malformed or foreign JSON gets a clear error") {
-    CHECK_THROWS_WITH(rmvk::Json::parse("{\"a\": [1, 2,]}"), doctest::Contains("line 1"));
-    CHECK_THROWS_WITH(rmvk::Json::parse("{\n\"a\": tru}"), doctest::Contains("line 2"));
-    CHECK_THROWS_WITH(rmvk::Json::parse("\"unterminated"), doctest::Contains("unterminated"));
-    CHECK_THROWS_WITH(rmvk::Json::parse(std::string(200, '[')), doctest::Contains("too deep"));
+    CHECK_THROWS_WITH(rmvk::parse_json("{\"a\": [1, 2,]}"), doctest::Contains("line 1"));
+    CHECK_THROWS_WITH(rmvk::parse_json("{\n\"a\": tru}"), doctest::Contains("line 2"));
+    CHECK_THROWS_WITH(rmvk::parse_json("\"unterminated"), doctest::Contains("unterminated"));
+    CHECK_THROWS_WITH(rmvk::parse_json(std::string(200, '[')), doctest::Contains("too deep"));
     CHECK_THROWS_WITH(rmvk::bench_report_from_json("{\"name\": 1}"),
                       doctest::Contains("not an rmvk bench report"));
     std::string text = rmvk::to_json(sample_report());
@@ -159,11 +159,35 @@ TEST_CASE("malformed or foreign JSON gets a clear error") {
                       doctest::Contains("missing key 'graphs'"));
     CHECK_THROWS_WITH(rmvk::load_bench_report("/nonexistent/r.json"),
                       doctest::Contains("/nonexistent/r.json"));
-    auto j = rmvk::Json::parse(R"({"s": "a\u00e9\n", "n": -1.5e3, "t": true, "z": null})");
-    CHECK(j.at("s").str() == "a\xc3\xa9\n");
-    CHECK(j.at("n").number() == -1500.0);
-    CHECK(j.at("t").boolean());
+    auto j = rmvk::parse_json(R"({"s": "a\u00e9\n", "n": -1.5e3, "t": true, "z": null})");
+    CHECK(j.at("s").get<std::string>() == "a\xc3\xa9\n");
+    CHECK(j.at("n").get<double>() == -1500.0);
+    CHECK(j.at("t").get<bool>());
     CHECK(j.at("z").is_null());
+    // A type mismatch names what was expected, without nlohmann's exception prefix.
+    std::string bad = rmvk::to_json(sample_report());
+    bad.replace(bad.find("\"device_total_ms\": "), 19, "\"device_total_ms\": \"x\", \"_\": ");
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json(bad), doctest::Contains("must be number"));
+}
+
+TEST_CASE("integer fields out of range are refused, not cast (that cast is undefined)") {
+    const std::string head =
+        R"({"kind": "rmvk bench report", "graphs": [], "device": {"name": "d", )";
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json(head + R"("index": 1e300}})"),
+                      doctest::Contains("\"index\": 1e+300 is out of range"));
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json(head + R"("subgroup_size": -1}})"),
+                      doctest::Contains("\"subgroup_size\": -1 is out of range"));
+    CHECK_THROWS_WITH(rmvk::bench_report_from_json(head + R"("index": 2147483648}})"),
+                      doctest::Contains("out of range"));
+    CHECK_THROWS_WITH(
+        rmvk::bench_report_from_json(
+            R"({"kind": "rmvk bench report", "input_size": [1e19, 1], "device": {"name": "d"}, "graphs": []})"),
+        doctest::Contains("\"input_size\": 1e+19 is out of range"));
+    // The largest values each type holds still load.
+    const rmvk::BenchReport r = rmvk::bench_report_from_json(
+        head + R"("index": 2147483647, "device_local_memory": 18446744073709551615}})");
+    CHECK(r.device.index == 2147483647);
+    CHECK(r.device.device_local_memory == 18446744073709551615ull);
 }
 
 TEST_CASE("median and p95 of timing samples") {

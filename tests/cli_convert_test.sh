@@ -24,7 +24,7 @@ check "info shows the logits shape" grep -q "logits .*\[1, 10\]" "$TMP/info.txt"
 "$RMVK" info "$MODEL" --json --batch 2 >"$TMP/info.json" 2>&1
 check "info --json exits 0" test $? -eq 0
 check "info --json has 8 convertible blocks" test "$(grep -o '"convertible": true' "$TMP/info.json" | wc -l)" -eq 8
-check "info --json uses the batch" grep -q '"shape": \[2,10\]' "$TMP/info.json"
+check "info --json uses the batch" python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["outputs"][0]["shape"] != [2, 10])' "$TMP/info.json"
 check "info --json has totals" grep -q '"total_macs": [1-9]' "$TMP/info.json"
 check "info --json is one object" test "$(head -c1 "$TMP/info.json")" = "{"
 
@@ -33,7 +33,7 @@ check "convert exits 0" test $? -eq 0
 cat "$TMP/convert.txt"
 check "convert converts all blocks" grep -q "converted 8 of 8 residual blocks" "$TMP/convert.txt"
 check "convert writes the model" test -s "$TMP/plain.onnx"
-diff=$(sed -n 's/.*max|plain - residual| = \([^,]*\),.*/\1/p' "$TMP/convert.txt")
+diff=$(sed -n 's/.*residual vs plain: max|d| = \([^,]*\),.*/\1/p' "$TMP/convert.txt")
 check "convert reports a tiny difference ($diff)" awk -v d="$diff" 'BEGIN { exit !(d != "" && d + 0 < 1e-4) }'
 
 "$RMVK" info "$TMP/plain.onnx" >"$TMP/plain_info.txt" 2>&1

@@ -34,12 +34,12 @@ check "small builtin outputs match on cpu" grep -q "^outputs match" "$TMP/small_
 
 # Errors: one clear line, non-zero exit.
 "$RMVK" run --input "$TMP/nope.npy" --device cpu >"$TMP/missing.txt" 2>&1
-check "missing input exits non-zero" test $? -ne 0
+check "missing input exits 1 (an error, not a mismatch)" test $? -eq 1
 check "missing input names the file" grep -q "nope.npy" "$TMP/missing.txt"
 "$RMVK" run --input "$IMAGE" --graph sideways >"$TMP/badgraph.txt" 2>&1
 check "bad --graph exits 2" test $? -eq 2
 "$RMVK" run --input "$IMAGE" --device no-such-gpu-xyz >"$TMP/baddev.txt" 2>&1
-check "bad device name exits non-zero" test $? -ne 0
+check "bad device name exits 1" test $? -eq 1
 check "bad device message names the device" grep -q "no-such-gpu-xyz" "$TMP/baddev.txt"
 check "bad device message is one line" test "$(wc -l <"$TMP/baddev.txt")" -eq 1
 
@@ -62,10 +62,12 @@ if "$RMVK" devices >"$TMP/devices.txt" 2>&1; then
     check "small builtin outputs match on the GPU" grep -q "^outputs match" "$TMP/small_gpu.txt"
     check "small builtin gpu top-5 equals cpu top-5" test "$(top5 "$TMP/small_gpu.txt")" = "$(top5 "$TMP/small_cpu.txt")"
 
-    if [ -f "$FIXTURE.onnx" ]; then
-        "$RMVK" run "$FIXTURE.onnx" --input "$FIXTURE.input.npy" --graph both >"$TMP/fixture.txt" 2>&1
-        check "PyTorch fixture residual and plain match on the GPU" grep -q "^outputs match" "$TMP/fixture.txt"
-    fi
+    # The fixture is committed: a missing one is a failure, not a silent skip.
+    check "PyTorch fixture $FIXTURE.onnx exists" test -f "$FIXTURE.onnx"
+    check "PyTorch fixture input $FIXTURE.input.npy exists" test -f "$FIXTURE.input.npy"
+    "$RMVK" run "$FIXTURE.onnx" --input "$FIXTURE.input.npy" --graph both >"$TMP/fixture.txt" 2>&1
+    check "PyTorch fixture on the GPU exits 0" test $? -eq 0
+    check "PyTorch fixture residual and plain match on the GPU" grep -q "^outputs match" "$TMP/fixture.txt"
 else
     if [ "${CI:-}" = "true" ]; then
         echo "FAIL: no Vulkan device (CI=true requires one): $(cat "$TMP/devices.txt")"

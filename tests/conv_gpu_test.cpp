@@ -17,7 +17,8 @@ struct ConvCase {
     bool bias;
 };
 
-double run_conv_case(GpuEnv& env, const ConvCase& k, bool relu = false) {
+// The GPU-vs-CPU error; `dispatches` gets the number of dispatches the conv planned.
+double run_conv_case(GpuEnv& env, const ConvCase& k, bool relu = false, int* dispatches = nullptr) {
     rm::Attrs a;
     a.kernel = {k.kh, k.kw};
     a.strides = k.strides;
@@ -41,8 +42,9 @@ double run_conv_case(GpuEnv& env, const ConvCase& k, bool relu = false) {
     }
     rm::Tensor want = rm::cpu::conv2d(x, w, k.bias ? &b : nullptr, a);
     if (relu) want = rm::cpu::relu(want);
-    rm::Tensor got = run_gpu(*env.context, g, {{"x", x}}, k.n);
-    return max_relative_error(got, want);
+    RunResult res = run_gpu_result(*env.context, g, {{"x", x}}, k.n);
+    if (dispatches) *dispatches = res.timings.at(0).dispatches;
+    return max_relative_error(res.outputs.at("y"), want);
 }
 
 const ConvCase kCases[] = {
@@ -135,39 +137,24 @@ TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     auto env = make_gpu_env();
     if (!env) return;
     env->context->impl().winograd = 1;
+    // Each case must be right and must really have been split: more than one dispatch.
+    auto check_split = [&](const ConvCase& k) {
+        CAPTURE(k.name);
+        int dispatches = 0;
+        CHECK(run_conv_case(*env, k, false, &dispatches) <= kTolerance);
+        CHECK(dispatches > 1);
+    };
     // 4 KiB bindings: the weights, input planes and outputs below all need several slices,
     // over output channels and over images.
     env->context->impl().max_binding_override = 4096;
-    CHECK(
-        run_conv_case(
-            *env, {"split batch", 3, 4, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <=
-        kTolerance);
-    CHECK(
-        run_conv_case(
-            *env, {"split groups", 1, 8, 8, 8, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true}) <=
-        kTolerance);
-    CHECK(run_conv_case(*env, {"split batch, rows of 8",
-                               3,
-                               2,
-                               8,
-                               16,
-                               4,
-                               3,
-                               3,
-                               {1, 1},
-                               {1, 1, 1, 1},
-                               {1, 1},
-                               1,
-                               true}) <= kTolerance);
+    check_split({"split batch", 3, 4, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true});
+    check_split({"split groups", 1, 8, 8, 8, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true});
+    check_split(
+        {"split batch, rows of 8", 3, 2, 8, 16, 4, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true});
     // 8 KiB: the CPU kernel splits output channels in whole packed groups of 16.
     env->context->impl().max_binding_override = 8192;
-    CHECK(run_conv_case(
-              *env, {"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}) <=
-          kTolerance);
-    CHECK(run_conv_case(
-              *env,
-              {"split pointwise", 3, 6, 8, 10, 14, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true}) <=
-          kTolerance);
+    check_split({"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true});
+    check_split({"split pointwise", 3, 6, 8, 10, 14, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true});
     check_validation_clean(*env);
 }
 

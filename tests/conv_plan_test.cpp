@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 
 using namespace rmvk;
 

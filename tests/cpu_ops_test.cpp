@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
+#include "rm/compare.hpp"
 #include "rm/error.hpp"
 
 using namespace rm;
@@ -51,12 +53,7 @@ Tensor naive_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Attrs
 // max |a - b| / max |b|: relative to the output's scale, so values near zero do not dominate.
 double relative_error(const Tensor& got, const Tensor& want) {
     REQUIRE(got.shape == want.shape);
-    double diff = 0, scale = 0;
-    for (int64_t i = 0; i < want.size(); ++i) {
-        diff = std::max(diff, std::fabs(static_cast<double>(got.data[i]) - want.data[i]));
-        scale = std::max(scale, std::fabs(static_cast<double>(want.data[i])));
-    }
-    return scale == 0 ? diff : diff / scale;
+    return rm::compare_outputs(want, got).relative_error();
 }
 
 struct ConvCase {
@@ -294,4 +291,41 @@ TEST_CASE("softmax along an axis") {
     // Large logits do not overflow.
     Tensor big({1, 2}, std::vector<float>{1000, 1000});
     CHECK(cpu::softmax(big, -1).data == std::vector<float>{0.5f, 0.5f});
+}
+
+TEST_CASE("ReLU, a fused ReLU, max-pool and softmax keep NaN, as PyTorch does") {
+    const float nan = std::numeric_limits<float>::quiet_NaN(),
+                inf = std::numeric_limits<float>::infinity();
+    // torch.relu(torch.tensor([nan, -1, 2, inf, -inf])) == [nan, 0, 2, inf, 0]
+    Tensor x({1, 5}, std::vector<float>{nan, -1.0f, 2.0f, inf, -inf});
+    Tensor r = cpu::relu(x);
+    CHECK(std::isnan(r.data[0]));
+    CHECK(r.data[1] == 0.0f);
+    CHECK(r.data[2] == 2.0f);
+    CHECK(r.data[3] == inf);
+    CHECK(r.data[4] == 0.0f);
+    // Add with a fused ReLU: NaN + 1 stays NaN; -inf + 1 becomes 0.
+    Tensor one({1, 5}, 1.0f);
+    Tensor s = cpu::add(x, one, true);
+    CHECK(std::isnan(s.data[0]));
+    CHECK(s.data[1] == 0.0f);
+    CHECK(s.data[4] == 0.0f);
+    CHECK(std::isnan(cpu::mul(x, one, true).data[0]));
+
+    // max_pool2d over [[nan, 5], [1, 2]] (wherever the NaN sits in the window) is nan; a window
+    // of -inf is -inf.
+    Attrs a;
+    a.kernel = {2, 2};
+    a.strides = {2, 2};
+    for (int at = 0; at < 4; ++at) {
+        CAPTURE(at);
+        Tensor p({1, 1, 2, 4}, std::vector<float>{1, 5, -inf, -inf, 1, 2, -inf, -inf});
+        p.data[at < 2 ? at : at + 2] = nan;
+        Tensor y = cpu::max_pool(p, a);
+        CHECK(std::isnan(y.data[0]));
+        CHECK(y.data[1] == -inf);
+    }
+    // Softmax of a row with a NaN is NaN throughout (torch.softmax gives the same).
+    Tensor sm = cpu::softmax(Tensor({1, 3}, std::vector<float>{1.0f, nan, 2.0f}), 1);
+    for (float v : sm.data) CHECK(std::isnan(v));
 }

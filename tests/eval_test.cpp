@@ -41,8 +41,8 @@ struct Reference {
     double accuracy = 0;
 };
 
-Reference read_reference() {
-    std::ifstream in(rm::asset_dir() + "/fashion_resnet_first500.txt");
+Reference read_reference(const std::string& file = "fashion_resnet_first500.txt") {
+    std::ifstream in(rm::asset_dir() + "/" + file);
     REQUIRE(in.good());
     Reference ref;
     for (std::string line; std::getline(in, line);) {
@@ -157,9 +157,18 @@ TEST_CASE("IDX reader: a tiny valid set, then bad magic, truncation, bad labels,
 
 TEST_CASE("first 500 test images: residual and plain agree with PyTorch's predictions") {
     if (!dataset_or_skip()) return;
-    const Reference ref = read_reference();
+    // The bundled model, and the sparsity-trained one (its shortcuts carry per-channel Muls).
+    std::string model, reference;
+    SUBCASE("fashion_resnet.onnx") {
+        reference = "fashion_resnet_first500.txt";
+    }
+    SUBCASE("fashion_resnet_sparse.onnx") {
+        model = rm::asset_dir() + "/fashion_resnet_sparse.onnx";
+        reference = "fashion_resnet_sparse_first500.txt";
+    }
+    const Reference ref = read_reference(reference);
     const rm::LabelledImages set = rm::read_fashion_mnist_test(rm::kFashionMnistDir, 500);
-    rm::Graph residual = rm::load_model("");
+    rm::Graph residual = rm::load_model(model);
     const rm::Preprocessing pre = rm::preprocessing_for(residual);
     const rm::Graph plain = rm::rm_transform(residual).plain;
     const auto res = predict(residual, set, pre);

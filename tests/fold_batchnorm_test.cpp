@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "pass_test_graphs.hpp"
+#include "rm/batchnorm.hpp"
 #include "rm/error.hpp"
 
 using passtest::GraphMaker;
@@ -69,6 +70,8 @@ TEST_CASE("fold_batchnorm adds a bias to a bias-free conv and leaves shared outp
     auto cmp = passtest::compare_outputs(m.g, f.graph, passtest::random_input({2, 4, 6, 6}));
     CHECK(cmp.max_abs_ref > 0.1);
     CHECK(cmp.max_abs_diff <= 1e-5 * cmp.max_abs_ref);
+    // The engine fuses exactly the BNs the pass folds.
+    CHECK(rm::foldable_batchnorms(m.g) == std::unordered_set<std::string>{"b1"});
 }
 
 TEST_CASE("fold_batchnorm bypasses Identity nodes and records them") {

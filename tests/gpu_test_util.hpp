@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "app/engine/engine.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
+#include "rm/compare.hpp"
 
 namespace rmvk::test {
 
@@ -60,13 +61,7 @@ inline rm::Tensor random_tensor(const rm::Shape& shape, uint32_t seed, float lo 
 // max |got - want| / max |want|: the largest error relative to the reference's magnitude.
 inline double max_relative_error(const rm::Tensor& got, const rm::Tensor& want) {
     REQUIRE(got.shape == want.shape);
-    double err = 0, scale = 0;
-    for (int64_t i = 0; i < want.size(); ++i) {
-        err = std::max(err, static_cast<double>(std::fabs(got.data[i] - want.data[i])));
-        scale = std::max(scale, static_cast<double>(std::fabs(want.data[i])));
-        if (std::isnan(got.data[i])) return INFINITY;
-    }
-    return scale > 0 ? err / scale : err;
+    return rm::compare_outputs(want, got).relative_error();
 }
 
 constexpr double kTolerance = 1e-4;
@@ -91,6 +86,14 @@ inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape,
     g.outputs = {"y"};
     g.initializers = std::move(initializers);
     return g;
+}
+
+// Runs a graph on the GPU: its outputs and per-node timings (with dispatch counts).
+inline RunResult run_gpu_result(Context& ctx, const rm::Graph& g,
+                                const std::map<std::string, rm::Tensor>& inputs, int64_t batch,
+                                RunOptions options = {}) {
+    GraphRunner runner(ctx, g, batch, options);
+    return runner.run(inputs);
 }
 
 // Runs a graph on the GPU and returns output "y".

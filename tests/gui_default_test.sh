@@ -40,7 +40,12 @@ $PY "$SRC/tests/gui_check.py" "$TMP/state.json" \
     'len(s["outputs"]["residual_top5"]) == 5' \
     '[c["class"] for c in s["outputs"]["residual_top5"]] == [c["class"] for c in s["outputs"]["plain_top5"]]' \
     'not s["outputs"]["residual_top5"][0]["label"].startswith("class ")' \
-    'abs(sum(c["probability"] for c in s["outputs"]["residual_top5"]) - 1) < 0.5 or s["outputs"]["residual_top5"][0]["probability"] > 0' \
+    's["outputs"]["verdict"] == "match"' \
+    'all(0 <= c["probability"] <= 1 for c in s["outputs"]["residual_top5"] + s["outputs"]["plain_top5"])' \
+    '[c["probability"] for c in s["outputs"]["residual_top5"]] == sorted([c["probability"] for c in s["outputs"]["residual_top5"]], reverse=True)' \
+    'sum(c["probability"] for c in s["outputs"]["residual_top5"]) <= 1.0001' \
+    's["outputs"]["residual_top5"][0]["probability"] > 0.5' \
+    'abs(s["outputs"]["residual_top5"][0]["probability"] - s["outputs"]["plain_top5"][0]["probability"]) < 1e-4' \
     's["graphs"]["residual"]["drawn"] > 0 and s["graphs"]["plain"]["drawn"] > 0' \
     's["graphs"]["residual"]["boxes"] > s["graphs"]["plain"]["boxes"]' \
     's["selection"]["residual_primary"] != "" and s["selection"]["plain_primary"] != ""' \

@@ -72,6 +72,23 @@ TEST_CASE("ImageNet defaults scale with the input size (64x64: Resize(73), upsca
     CHECK(max_pixel_diff(got, want, pre) <= kPixelTolerance);
 }
 
+TEST_CASE("a 1x100001 image: only the centre crop is resized, so it is neither refused nor slow") {
+    // Resize(256) makes it 256 x 25.6 million; the 224x224 centre crop sees only the middle of
+    // the strip, which is white while the rest is black.
+    rm::Image strip{1, 100001, 1, std::vector<unsigned char>(100001, 0)};
+    std::fill(strip.pixels.begin() + 49990, strip.pixels.begin() + 50011, 255);
+    rm::Preprocessing pre = rm::preprocessing_for(graph_with_input({1, 3, 224, 224}));
+    rm::Tensor t = rm::preprocess(strip, pre);
+    REQUIRE(t.shape == rm::Shape{1, 3, 224, 224});
+    for (int64_t c = 0; c < 3; ++c) {
+        const float white =
+            (1.0f - pre.mean[static_cast<size_t>(c)]) / pre.std[static_cast<size_t>(c)];
+        const float* p = t.ptr() + c * 224 * 224;
+        CHECK(*std::min_element(p, p + 224 * 224) == white);
+        CHECK(*std::max_element(p, p + 224 * 224) == white);
+    }
+}
+
 TEST_CASE("1-channel model without metadata: luma, plain resize to 28x28, [0, 1]") {
     rm::Graph g = graph_with_input({-1, 1, 28, 28});
     rm::Preprocessing pre = rm::preprocessing_for(g);

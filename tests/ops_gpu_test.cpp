@@ -163,14 +163,26 @@ TEST_CASE("pools, element-wise ops, dense ops and softmax match the CPU referenc
 TEST_CASE("pools and element-wise ops split over several dispatches under a tiny binding limit") {
     auto env = make_gpu_env();
     if (!env) return;
-    env->context->impl().max_binding_override = 1024;  // 256 floats: every tensor needs slices
+    env->context->impl().max_binding_override = 1024;  // 256 floats per binding
     check_pools(*env);
-    rm::Tensor x = random_tensor({2, 7, 5, 3}, 11), b = random_tensor({2, 7, 5, 3}, 12);
+    // 630 floats: more than one binding (a 2x7x5x3 tensor, 210 floats, was not).
+    rm::Tensor x = random_tensor({2, 7, 9, 5}, 11), b = random_tensor({2, 7, 9, 5}, 12);
     rm::Graph add = single_node_graph(rm::Op::Add, x.shape, {"x", "b"}, {}, {}, {{"b", b.shape}});
     CHECK(max_relative_error(run_gpu(*env->context, add, {{"x", x}, {"b", b}}, 2),
                              rm::cpu::add(x, b)) <= kTolerance);
     // A per-channel Mul: the full operand and the output are sliced, the constant bound whole.
     check_mul(*env, x, b, random_tensor({7, 1, 1}, 13));
+    // And the slicing really happened: each of these planned more than one dispatch.
+    rm::Tensor big = random_tensor({2, 5, 13, 11}, 7);
+    rm::Attrs pa = pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1}, false);
+    for (rm::Op op : {rm::Op::MaxPool, rm::Op::AveragePool, rm::Op::GlobalAveragePool}) {
+        CAPTURE(rm::op_name(op));
+        rm::Graph g = single_node_graph(op, big.shape, {"x"}, {}, pa);
+        CHECK(run_gpu_result(*env->context, g, {{"x", big}}, 2).timings.at(0).dispatches > 1);
+    }
+    CHECK(run_gpu_result(*env->context, add, {{"x", x}, {"b", b}}, 2).timings.at(0).dispatches > 1);
+    rm::Graph relu = single_node_graph(rm::Op::Relu, x.shape, {"x"}, {});
+    CHECK(run_gpu_result(*env->context, relu, {{"x", x}}, 2).timings.at(0).dispatches > 1);
     check_validation_clean(*env);
 }
 

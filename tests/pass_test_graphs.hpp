@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "rm/compare.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/graph.hpp"
 
@@ -82,27 +83,17 @@ inline rm::Tensor random_input(const rm::Shape& shape, uint64_t seed = 5) {
     return m.random(shape, -1.0f, 1.0f);
 }
 
-struct Comparison {
-    double max_abs_diff = 0;
-    double max_abs_ref = 0;
-};
-
-// Runs both graphs on the same input and compares their first outputs.
-inline Comparison compare_outputs(const rm::Graph& ref, const rm::Graph& test,
-                                  const rm::Tensor& input) {
+// Runs both graphs on the same input and compares their first outputs with rmvk's one
+// comparison. A NaN/Inf or a shape change sets max_abs_diff to Inf, so that the callers'
+// tighter-than-kMatchTolerance checks on it fail too.
+inline rm::OutputComparison compare_outputs(const rm::Graph& ref, const rm::Graph& test,
+                                            const rm::Tensor& input) {
     std::map<std::string, rm::Tensor> in{{ref.inputs.at(0).name, input}};
     auto a = rm::run_cpu(ref, in).at(ref.outputs.at(0));
     std::map<std::string, rm::Tensor> in2{{test.inputs.at(0).name, input}};
     auto b = rm::run_cpu(test, in2).at(test.outputs.at(0));
-    Comparison c;
-    if (a.shape != b.shape) {
-        c.max_abs_diff = INFINITY;
-        return c;
-    }
-    for (size_t i = 0; i < a.data.size(); ++i) {
-        c.max_abs_diff = std::max(c.max_abs_diff, std::fabs(double(a.data[i]) - b.data[i]));
-        c.max_abs_ref = std::max(c.max_abs_ref, std::fabs(double(a.data[i])));
-    }
+    rm::OutputComparison c = rm::compare_outputs(a, b);
+    if (!c.finite() || c.shapes_differ()) c.max_abs_diff = INFINITY;
     return c;
 }
 

@@ -67,10 +67,12 @@ TEST_CASE("Winograd F(2,3) and F(4,3) stay within their error bound of the direc
             const double u = std::ldexp(1.0, -24), k = 9.0 * s.c + 1;
             rm::Tensor magnitude = rm::cpu::conv2d(abs_of(x), abs_of(w), nullptr, a);
             double worst = 0, scale = 0, err = 0;
+            const int64_t plane = direct.shape[2] * direct.shape[3];
             for (int64_t i = 0; i < direct.size(); ++i) {
                 double e = std::fabs(wino.data[i] - direct.data[i]);
-                double allowed = bound.data[i] +
-                                 k * u / (1 - k * u) * (magnitude.data[i] + std::fabs(b.data[i]));
+                const float bias = b.data[i / plane % s.oc];  // output i's channel
+                double allowed =
+                    bound.data[i] + k * u / (1 - k * u) * (magnitude.data[i] + std::fabs(bias));
                 worst = std::max(worst, e / allowed);
                 err = std::max(err, e);
                 scale = std::max(scale, static_cast<double>(std::fabs(direct.data[i])));

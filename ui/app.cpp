@@ -16,6 +16,7 @@
 #include "rm/model_loader.hpp"
 #include "rm/resnet_builder.hpp"
 #include "ui/app_state.hpp"
+#include "ui/explain_panel.hpp"
 #include "ui/feature_maps_panel.hpp"
 #include "ui/file_browser.hpp"
 #include "ui/graph_view.hpp"
@@ -42,14 +43,14 @@ class Window {
             std::fprintf(stderr, "rmvk gui: GLFW: %s\n", message);
         });
         if (!glfwInit())
-            throw RenderError(
+            throw VulkanError(
                 "cannot open a window: no display (set DISPLAY, or run under xvfb-run)");
         glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
         window_ =
             glfwCreateWindow(width, height, "rmvk - residual vs plain (RM)", nullptr, nullptr);
         if (!window_) {
             glfwTerminate();
-            throw RenderError("cannot create a window on this display");
+            throw VulkanError("cannot create a window on this display");
         }
     }
     ~Window() {
@@ -115,7 +116,8 @@ class App {
           imgui_(window_.get()),
           renderer_(window_.get(), options.vsync),
           feature_maps_(renderer_),
-          input_panel_(renderer_) {
+          input_panel_(renderer_),
+          explain_(renderer_) {
         renderer_.set_check_redraw(options.check_redraw);
         glfwSetWindowUserPointer(window_.get(), this);
         glfwSetDropCallback(window_.get(), [](GLFWwindow* w, int count, const char** paths) {
@@ -156,6 +158,9 @@ class App {
             if (scripted() && options_.pan != 0 && startup_done() && !worker_.busy()) {
                 residual_view_.pan_by(0, -options_.pan);
             }
+            if (scripted() && options_.step_cycle && startup_done() && !worker_.busy())
+                explain_.next_step();
+            if (scripted() && startup_done() && !worker_.busy()) press_scripted_key();
             ImGui::NewFrame();
             draw_ui();
             ImGui::Render();
@@ -224,6 +229,7 @@ class App {
         worker_.start(title, [model_spec, image, device](Progress& progress) {
             JobResult r;
             r.model = load_model_for_ui(model_spec, progress);
+            r.warnings = r.model->warnings;
             std::string img = image.empty() ? default_image_for(*r.model) : image;
             auto run = [&](const std::string& dev) {
                 try {
@@ -239,8 +245,8 @@ class App {
             } catch (const std::exception& e) {
                 if (device == kCpuDevice) throw;
                 // Keep the app useful when the GPU path fails: show the CPU reference, say why.
-                r.warning = "running on " + device + " failed (" + e.what() +
-                            "); showing the CPU reference";
+                r.warnings.push_back("running on " + device + " failed (" + e.what() +
+                                     "); showing the CPU reference");
                 r.runs = run(kCpuDevice);
             }
             return r;
@@ -275,9 +281,9 @@ class App {
     void handle_jobs() {
         auto done = worker_.poll();
         if (!done) return;
-        if (!done->warning.empty()) {
-            state_.warnings.push_back(done->warning);
-            std::fprintf(stderr, "rmvk gui: warning: %s\n", done->warning.c_str());
+        for (const auto& w : done->warnings) {
+            state_.warnings.push_back(w);
+            std::fprintf(stderr, "rmvk gui: warning: %s\n", w.c_str());
         }
         if (!done->error.empty()) {
             report_error(done->what, done->error);
@@ -330,6 +336,15 @@ class App {
         if (startup_ == Startup::Done && !page_applied_) {
             page_applied_ = true;
             if (options_.page > 1) feature_maps_.request_page(options_.page - 1);
+            if (options_.click_reserved >= 0)
+                feature_maps_.request_reserved_pick(options_.click_reserved);
+            if (options_.explain_step > 0) explain_.request_step(options_.explain_step);
+            if (options_.explain_conv > 0) explain_.request_conv(options_.explain_conv - 1);
+            if (options_.explain_zoom > 0) explain_.request_zoom(options_.explain_zoom);
+            if (options_.hover[0] >= 0)
+                explain_.request_hover(options_.hover[0], options_.hover[1]);
+            if (options_.pixel[0] >= 0)
+                explain_.request_pixel(options_.pixel[0], options_.pixel[1], options_.pixel[2]);
             dropped_.insert(dropped_.end(), options_.drop.begin(), options_.drop.end());
             if (!options_.browse.empty()) {
                 open_browser(options_.browse == "model"   ? FileBrowser::Purpose::Model
@@ -397,6 +412,28 @@ class App {
             residual_view_.focus(sel.residual_primary);
         }
         if (focus_both) plain_view_.focus(node);
+    }
+
+    // --keys: each key held for one frame and released the next, as GLFW reports a tap.
+    void press_scripted_key() {
+        if (key_index_ >= options_.keys.size()) return;
+        const std::string& k = options_.keys[key_index_];
+        int key = k == "left" ? GLFW_KEY_LEFT : GLFW_KEY_RIGHT;
+        ImGuiIO& io = ImGui::GetIO();
+        io.KeysDown[key] = !key_down_;
+        if (key_down_) ++key_index_;
+        key_down_ = !key_down_;
+    }
+
+    // A reserved channel picked in the feature maps: its Dirac row in the conv' that wrote it
+    // (the picked node may be the ReLU after that conv).
+    void show_dirac_row(const FeatureMapsPanel::ReservedPick& pick) {
+        const rm::Graph& plain = state_.model->rm.plain;
+        const rm::Node* n = plain.find_node(pick.node);
+        while (n && n->op != rm::Op::Conv && !n->inputs.empty()) n = plain.producer(n->inputs[0]);
+        if (!n) return;
+        explain_.show_row(n->name, pick.channel);
+        active_tab_request_ = "Explain";
     }
 
     // One at a time, each once the work before it is done: a model and an image dropped
@@ -499,8 +536,18 @@ class App {
                                     : fs::path(state_.runs->image_path).filename().c_str());
             ImGui::SameLine();
             const auto& c = state_.runs->comparison;
-            ImGui::TextColored(c.match ? theme::kGood : theme::kBad,
-                               c.match ? "| outputs match" : "| outputs differ");
+            ImGui::TextColored(verdict_colour(c.values.verdict()), "| %s",
+                               verdict_label(c.values.verdict()));
+        }
+        if (!state_.warnings.empty()) {
+            ImGui::SameLine();
+            ImGui::TextColored(theme::kWarn, "| %zu warning%s", state_.warnings.size(),
+                               state_.warnings.size() == 1 ? "" : "s");
+            if (ImGui::IsItemHovered()) {
+                ImGui::BeginTooltip();
+                for (const auto& w : state_.warnings) ImGui::TextUnformatted(w.c_str());
+                ImGui::EndTooltip();
+            }
         }
         if (worker_.busy()) {
             ImGui::SameLine();
@@ -561,6 +608,7 @@ class App {
             };
             if (tab("Feature maps")) {
                 feature_maps_.draw(state_);
+                if (auto pick = feature_maps_.take_reserved_pick()) show_dirac_row(*pick);
                 ImGui::EndTabItem();
             }
             if (tab("Timing")) {
@@ -576,6 +624,10 @@ class App {
                 input_panel_.draw(state_);
                 ImGui::EndTabItem();
             }
+            if (tab("Explain")) {
+                explain_.draw(state_, active_tab_ == "Explain");
+                ImGui::EndTabItem();
+            }
             if (tab("Pruning")) {
                 if (auto req = pruning_.draw(state_); req && !worker_.busy()) start_prune(*req);
                 if (!pruning_.script_error().empty() && !pruning_error_shown_) {
@@ -584,7 +636,8 @@ class App {
                 }
                 ImGui::EndTabItem();
             }
-            if (ImGui::GetFrameCount() > 2) active_tab_request_.clear();
+            if (ImGui::GetFrameCount() > 2 && active_tab_ == active_tab_request_)
+                active_tab_request_.clear();
             ImGui::EndTabBar();
         }
         ImGui::EndChild();
@@ -637,8 +690,14 @@ class App {
                 rc = 1;
             }
         }
+        if (!options_.export_explain.empty() && !explain_.export_png(options_.export_explain)) {
+            std::fprintf(stderr, "rmvk gui: could not export the Explain view to %s\n",
+                         options_.export_explain.c_str());
+            rc = 1;
+        }
         if (!options_.dump_state.empty()) {
             ScreenFacts facts;
+            facts.explain = explain_.facts(state_);
             facts.feature_maps = &feature_maps_;
             facts.residual_boxes = residual_view_.box_count();
             facts.plain_boxes = plain_view_.box_count();
@@ -689,6 +748,7 @@ class App {
     // Panels own textures: declared after the renderer so they are destroyed first.
     FeatureMapsPanel feature_maps_;
     InputPanel input_panel_;
+    ExplainPanel explain_;
     TimingPanel timing_;
     PruningPanel pruning_;
     GraphView residual_view_{"Residual"};
@@ -703,6 +763,8 @@ class App {
     enum class Startup { First, Fallback, OpenAfter, Done };
     Startup startup_ = Startup::First;
     bool select_applied_ = false;
+    size_t key_index_ = 0;  // next of options_.keys
+    bool key_down_ = false;
     bool page_applied_ = false;
     bool sweep_started_ = false;
     int frames_while_sweeping_ = 0;  // the window kept drawing while the sweep ran
@@ -720,7 +782,7 @@ int run_app(const GuiOptions& options) {
     try {
         App app(options);
         return app.run();
-    } catch (const RenderError& e) {
+    } catch (const VulkanError& e) {
         std::fprintf(stderr, "rmvk gui: error: %s\n", e.what());
         return 1;
     }

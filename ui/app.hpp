@@ -1,6 +1,8 @@
 #pragma once
 // The desktop app: window, menus, panes and panels, background jobs, and the scripted
 // --screenshot / --dump-state mode used by the GUI tests.
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +20,18 @@ struct GuiOptions {
     std::string open_after_start;  // a model opened once the first one is shown (error-path tests)
     std::string tab;               // "Feature maps", "Timing", "Input" or "Pruning" shown first
     int page = 1;                  // feature-map page shown first (1-based)
+    // The Explain tab: step (1-4) and conv of the step (1-based) shown first, the worked
+    // pixel (channel, y, x; -1: the default), the steps cycled once per scripted frame (fps
+    // while stepping), and a PNG of its weight picture written at the end.
+    int explain_step = 0, explain_conv = 0;
+    std::array<int64_t, 3> pixel{-1, -1, -1};
+    bool step_cycle = false;
+    std::string export_explain;
+    int explain_zoom = 0;  // the weight picture zoomed this many times its fitted size
+    int click_reserved = -1;
+    std::array<int64_t, 2> hover{-1, -1};  // a cell of the weight picture: its tooltip, dumped
+    std::vector<std::string> keys;  // "left" / "right" arrow key taps, one every other frame  // as
+                                    // if that reserved channel were clicked in the feature maps
     // Scripted use of what a user does by hand, once start-up is done (tests):
     std::vector<std::string> drop;  // paths dropped onto the window, in order
     std::string browse;             // "model", "image" or "report": open the File menu's browser

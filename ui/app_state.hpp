@@ -20,8 +20,9 @@ struct AppState {
     Selection selection;
     std::string device = kCpuDevice;
     std::string image_path;
-    std::vector<std::string> errors;    // every error shown this session, oldest first
-    std::vector<std::string> warnings;  // fall-backs taken (e.g. GPU run failed, CPU shown)
+    std::vector<std::string> errors;  // every error shown this session, oldest first
+    // Fall-backs taken (e.g. GPU run failed, CPU shown), NaN/Inf in a loaded model's weights.
+    std::vector<std::string> warnings;
 };
 
 // The output tensor of `node` in `graph`, or "" if unknown.

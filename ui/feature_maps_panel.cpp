@@ -404,10 +404,13 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
                     g.values->data[(size_t(c) * size_t(g.height) + size_t(y)) * size_t(g.width) +
                                    size_t(x)];
                 dl->AddRect(p0, p1, theme::kSelection);
+                const bool reserved = g.reserved[size_t(g.shown[size_t(t)])];
                 ImGui::SetTooltip("channel %d  y %d  x %d\nvalue %.6g%s", c, y, x, v,
-                                  g.reserved[size_t(g.shown[size_t(t)])]
-                                      ? "\n(reserved: copy of block input)"
-                                      : "");
+                                  reserved ? "\n(reserved: copy of block input, made by a "
+                                             "Dirac row;\nclick: see that row in the Explain tab)"
+                                           : "");
+                if (reserved && ImGui::IsMouseClicked(ImGuiMouseButton_Left))
+                    pick_ = ReservedPick{g.info.node, c};
             }
         }
         int rows = (count + best_cols - 1) / best_cols;
@@ -443,6 +446,14 @@ void FeatureMapsPanel::draw(const AppState& state) {
         pending_page_ = -1;
     }
     update(state);
+    if (pending_pick_ >= 0 && grids_[1]->values) {
+        const Grid& g = *grids_[1];
+        const int reserved = int(std::count(g.reserved.begin(), g.reserved.end(), true));
+        if (pending_pick_ < reserved)
+            pick_ = ReservedPick{g.info.node,
+                                 g.order[size_t(int(g.order.size()) - reserved + pending_pick_)]};
+        pending_pick_ = -1;
+    }
 
     int pages = page_count();
     ImGui::SetNextItemWidth(90);

@@ -2,6 +2,7 @@
 // The selected node's output in both graphs as grids of channel images (one texture atlas per
 // grid), the plain graph's reserved channels apart, and their difference where shapes match.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,20 @@ class FeatureMapsPanel {
     int page() const { return page_; }
     int page_count() const;  // pages of original channels or of reserved ones, whichever is more
 
+    // A reserved channel clicked in the plain grid: `node` (the plain node shown) and the
+    // channel, to be shown in the Explain tab as the Dirac row that made it.
+    struct ReservedPick {
+        std::string node;
+        int channel = 0;
+    };
+    std::optional<ReservedPick> take_reserved_pick() {
+        auto p = pick_;
+        pick_.reset();
+        return p;
+    }
+    // Scripted: as if the k-th reserved channel (0-based) of the plain grid were clicked.
+    void request_reserved_pick(int k) { pending_pick_ = k; }
+
     enum class Range { PerChannel, PerLayer, Shared };
 
   private:
@@ -60,6 +75,8 @@ class FeatureMapsPanel {
     std::string bind_key_;
     float shared_lo_ = 0, shared_hi_ = 0;
     std::string export_message_;
+    std::optional<ReservedPick> pick_;
+    int pending_pick_ = -1;
 };
 
 }  // namespace rmvk::ui

@@ -38,23 +38,73 @@ void top_table(const char* id, const char* title, const std::vector<TopClass>& t
 
 }  // namespace
 
+const char* verdict_badge(rm::Verdict v) {
+    switch (v) {
+        case rm::Verdict::match:
+            return "  OUTPUTS MATCH  ";
+        case rm::Verdict::mismatch:
+            return "  OUTPUTS DIFFER  ";
+        case rm::Verdict::not_finite:
+            return "  OUTPUTS NOT FINITE  ";
+    }
+    return "";
+}
+
+const char* verdict_label(rm::Verdict v) {
+    switch (v) {
+        case rm::Verdict::match:
+            return "outputs match";
+        case rm::Verdict::mismatch:
+            return "outputs differ";
+        case rm::Verdict::not_finite:
+            return "outputs not finite";
+    }
+    return "";
+}
+
+ImVec4 verdict_colour(rm::Verdict v) {
+    switch (v) {
+        case rm::Verdict::match:
+            return theme::kGood;
+        case rm::Verdict::mismatch:
+            return theme::kBad;
+        case rm::Verdict::not_finite:
+            return theme::kNotFinite;
+    }
+    return theme::kBad;
+}
+
 void draw_outputs_panel(const AppState& state) {
     if (!state.runs) {
         ImGui::TextDisabled("no run yet");
         return;
     }
     const Comparison& c = state.runs->comparison;
-    ImVec4 verdict = c.match ? theme::kGood : theme::kBad;
+    const rm::Verdict v = c.values.verdict();
+    const ImVec4 verdict = verdict_colour(v);
+    // Not finite: a bright fill, unlike the dimmed one of a mere mismatch.
+    const float fill = v == rm::Verdict::not_finite ? 0.8f : 0.45f;
     ImGui::PushStyleColor(ImGuiCol_Button,
-                          ImVec4(verdict.x * 0.45f, verdict.y * 0.45f, verdict.z * 0.45f, 1));
+                          ImVec4(verdict.x * fill, verdict.y * fill, verdict.z * fill, 1));
     ImGui::PushStyleColor(ImGuiCol_ButtonHovered,
-                          ImVec4(verdict.x * 0.5f, verdict.y * 0.5f, verdict.z * 0.5f, 1));
-    ImGui::Button(c.match ? "  OUTPUTS MATCH  " : "  OUTPUTS DIFFER  ");
+                          ImVec4(verdict.x * fill, verdict.y * fill, verdict.z * fill, 1));
+    ImGui::Button(verdict_badge(v));
     ImGui::PopStyleColor(2);
     ImGui::SameLine();
     ImGui::BeginGroup();
-    ImGui::Text("max|diff| %.3g   NMSE %.3g", c.max_abs_diff, c.nmse);
-    ImGui::TextDisabled("tolerance 1e-4 * max|ref| = %.3g", c.tolerance);
+    if (v == rm::Verdict::not_finite) {
+        auto where = [](const std::string& node) {
+            return node.empty() ? "nowhere" : node.c_str();
+        };
+        ImGui::TextColored(verdict, "first NaN/Inf: residual %s, plain %s",
+                           where(c.residual_first_non_finite), where(c.plain_first_non_finite));
+        ImGui::TextDisabled("%lld / %lld non-finite output values (residual / plain)",
+                            static_cast<long long>(c.values.reference_non_finite.count),
+                            static_cast<long long>(c.values.candidate_non_finite.count));
+    } else {
+        ImGui::Text("max|diff| %.3g   NMSE %.3g", c.values.max_abs_diff, c.values.nmse());
+        ImGui::TextDisabled("tolerance 1e-4 * max|ref| = %.3g", c.values.tolerance());
+    }
     ImGui::EndGroup();
     float half = (ImGui::GetContentRegionAvail().x - 8) / 2;
     ImGui::BeginChild("top_res", {half, 0}, false);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "ui/damage.hpp"
-#include "ui/vk_handle.hpp"
+#include "ui/host_buffer.hpp"
 
 struct GLFWwindow;
 struct ImDrawData;
@@ -88,7 +88,12 @@ class Renderer {
     // texture is freed, so damage tracking tells images apart by this instead.
     uint64_t new_texture_serial() { return ++texture_serial_; }
 
-    struct ImageDraw;  // one deferred image draw inside an ImGui command list
+    // One deferred image draw inside an ImGui command list.
+    struct ImageDraw {
+        Renderer* renderer = nullptr;
+        VkDescriptorSet set = VK_NULL_HANDLE;
+        uint32_t first = 0, count = 0;  // quads in image_quads_
+    };
 
   private:
     struct Frame;
@@ -105,19 +110,19 @@ class Renderer {
     static void image_callback(const ImDrawList* list, const ImDrawCmd* cmd);
 
     struct Frame {
-        VkOwned<VkCommandPool> pool;
+        UniqueCommandPool pool;
         VkCommandBuffer cmd = VK_NULL_HANDLE;
-        VkOwned<VkFence> fence;
-        VkOwned<VkSemaphore> acquired;
-        VkOwned<VkSemaphore> rendered;
+        UniqueFence fence;
+        UniqueSemaphore acquired;
+        UniqueSemaphore rendered;
         OwnedBuffer instances;  // this frame's image quads (host-visible, mapped)
         void* instances_mapped = nullptr;
         std::vector<std::function<void()>> garbage;
     };
     struct SwapImage {
         VkImage image = VK_NULL_HANDLE;
-        VkOwned<VkImageView> view;
-        VkOwned<VkFramebuffer> framebuffer;
+        UniqueImageView view;
+        UniqueFramebuffer framebuffer;
         uint64_t drawn_at =
             0;  // frame_serial_ of its last frame; 0: never drawn (contents undefined)
     };
@@ -125,16 +130,16 @@ class Renderer {
 
     GLFWwindow* window_;
     bool vsync_;
-    VkOwned<VkInstance> instance_;
-    VkOwned<VkSurfaceKHR> surface_;
+    UniqueInstance instance_;
+    UniqueSurface surface_;
     VkPhysicalDevice physical_ = VK_NULL_HANDLE;
-    VkOwned<VkDevice> device_;
+    UniqueDevice device_;
     uint32_t queue_family_ = 0;
     VkQueue queue_ = VK_NULL_HANDLE;
     VkSurfaceFormatKHR format_{};
-    VkOwned<VkRenderPass> render_pass_;  // keeps the image's contents
-    VkOwned<VkRenderPass> fresh_pass_;   // for an image never drawn into
-    VkOwned<VkSwapchainKHR> swapchain_;
+    UniqueRenderPass render_pass_;  // keeps the image's contents
+    UniqueRenderPass fresh_pass_;   // for an image never drawn into
+    UniqueSwapchain swapchain_;
     VkExtent2D extent_{};
     std::vector<SwapImage> images_;
     DamageTracker damage_;
@@ -143,11 +148,11 @@ class Renderer {
     CallbackItems image_items_;  // this frame's image quads per draw list, for damage tracking
     uint64_t texture_serial_ = 0;
     uint32_t min_image_count_ = 2;
-    VkOwned<VkDescriptorPool> descriptor_pool_;
-    VkOwned<VkDescriptorSetLayout> image_set_layout_;
-    VkOwned<VkPipelineLayout> image_layout_;
-    VkOwned<VkPipeline> image_pipeline_;
-    VkOwned<VkSampler> sampler_;
+    UniqueDescriptorPool descriptor_pool_;
+    UniqueSetLayout image_set_layout_;
+    UniquePipelineLayout image_layout_;
+    UniquePipeline image_pipeline_;
+    UniqueSampler sampler_;
     std::array<Frame, 2> frames_;
     size_t frame_index_ = 0;
     uint32_t image_index_ = 0;

@@ -9,6 +9,7 @@
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
 #include "rm/model_loader.hpp"
+#include "rm/non_finite.hpp"
 #include "ui/worker.hpp"
 
 namespace rmvk::ui {
@@ -172,23 +173,28 @@ GraphRun run_gpu_graph(rmvk::Context& context, const rm::Graph& graph,
     return run;
 }
 
+// The first node, in graph order, with a NaN/Inf in an output: every tensor was read back for
+// the feature maps, so this costs one pass over them.
+std::string first_non_finite(const rm::Graph& graph, const GraphRun& run,
+                             const std::string& input_name) {
+    auto holds = [&](const std::string& tensor) {
+        auto it = run.tensors.find(tensor);
+        return it != run.tensors.end() && rm::find_non_finite(it->second).count > 0;
+    };
+    if (holds(input_name)) return "input";
+    for (const auto& node : graph.nodes)
+        for (const auto& out : node.outputs)
+            if (holds(out)) return node.name;
+    return "";
+}
+
 Comparison compare(const LoadedModel& model, const GraphRun& residual, const GraphRun& plain) {
     Comparison c;
     const rm::Tensor& a = residual.tensors.at(residual.output);
     const rm::Tensor& b = plain.tensors.at(plain.output);
-    if (a.data.size() != b.data.size())
-        throw rm::Error("residual and plain outputs differ in size");
-    double err2 = 0, ref2 = 0;
-    for (size_t i = 0; i < a.data.size(); ++i) {
-        double d = double(a.data[i]) - double(b.data[i]);
-        c.max_abs_diff = std::max(c.max_abs_diff, std::abs(d));
-        c.max_abs_ref = std::max(c.max_abs_ref, std::abs(double(a.data[i])));
-        err2 += d * d;
-        ref2 += double(a.data[i]) * double(a.data[i]);
-    }
-    c.nmse = ref2 > 0 ? err2 / ref2 : err2;
-    c.tolerance = 1e-4 * c.max_abs_ref;
-    c.match = c.max_abs_diff <= c.tolerance;
+    c.values = rm::compare_outputs(a, b);
+    c.residual_first_non_finite = first_non_finite(model.residual, residual, model.input_name);
+    c.plain_first_non_finite = first_non_finite(model.rm.plain, plain, model.input_name);
     c.residual_top = top_classes(a, ends_in_softmax(model.residual), model.labels);
     c.plain_top = top_classes(b, ends_in_softmax(model.rm.plain), model.labels);
     return c;
@@ -202,6 +208,8 @@ std::shared_ptr<const LoadedModel> load_model_for_ui(const std::string& spec, Pr
     model->display_name = display_name_for(spec);
     progress.set("loading " + model->display_name, 0.05f);
     model->residual = rm::load_model(spec);
+    for (const auto& w : rm::non_finite_initializer_warnings(model->residual))
+        model->warnings.push_back(model->display_name + ": " + w);
     if (model->residual.inputs.empty())
         throw rm::Error(model->display_name + ": the model has no input");
     if (model->residual.outputs.empty())

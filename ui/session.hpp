@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/engine/engine.hpp"
+#include "rm/compare.hpp"
 #include "rm/cost.hpp"
 #include "rm/graph.hpp"
 #include "rm/image.hpp"
@@ -39,6 +40,7 @@ struct LoadedModel {
     rm::GraphCost residual_cost, plain_cost;
     rm::Preprocessing preprocessing;
     std::vector<std::string> labels;
+    std::vector<std::string> warnings;  // NaN/Inf in a weight or BN statistic, one line each
     int64_t num_classes = 0;
     std::string input_name;  // the graph's image input
     // Set when rm.plain is a pruned model (the Pruning view's choice) rather than RM's output.
@@ -63,8 +65,10 @@ struct TopClass {
 
 struct Comparison {
     std::vector<TopClass> residual_top, plain_top;
-    double max_abs_diff = 0, max_abs_ref = 0, nmse = 0, tolerance = 0;
-    bool match = false;
+    rm::OutputComparison values;  // residual (the reference) vs plain, as rmvk run says it
+    // Where the first NaN/Inf appears in each graph: the first node, in graph order, whose
+    // output holds one ("" when none; "input" when the input already does).
+    std::string residual_first_non_finite, plain_first_non_finite;
 };
 
 struct RunSet {

@@ -95,6 +95,98 @@ std::string timing_json(const GraphRun& run) {
            ", \"peak_activation_bytes\": " + std::to_string(run.peak_activation_bytes) + "}";
 }
 
+std::string cost_json(const rm::StepCost& c) {
+    return "{\"params\": " + std::to_string(c.params) + ", \"macs\": " + std::to_string(c.macs) +
+           ", \"structured_params\": " + std::to_string(c.structured_params) +
+           ", \"structured_macs\": " + std::to_string(c.structured_macs) + "}";
+}
+
+std::string range_json(int64_t a, int64_t b) {
+    return "[" + std::to_string(a) + ", " + std::to_string(b) + "]";
+}
+
+std::string terms_json(const std::vector<rm::PixelTerm>& terms) {
+    std::string out = "[";
+    for (size_t i = 0; i < terms.size(); ++i)
+        out += std::string(i ? ", " : "") + "[" + quote(terms[i].label) + ", " +
+               num(terms[i].value) + "]";
+    return out + "]";
+}
+
+std::string explain_json(const ExplainFacts& f) {
+    std::ostringstream o;
+    o << "{\"block\": " << quote(f.block) << ", \"kind\": " << quote(f.kind)
+      << ", \"projection\": " << (f.projection ? "true" : "false")
+      << ", \"in_channels\": " << f.in_channels << ", \"error\": " << quote(f.error)
+      << ",\n    \"step\": " << f.step << ", \"step_title\": " << quote(f.step_title)
+      << ", \"conv\": " << f.conv << ", \"summary\": " << (f.summary ? "true" : "false")
+      << ", \"detail\": " << (f.detail ? "true" : "false") << ", \"texture\": [" << f.texture_w
+      << ", " << f.texture_h << "], \"cells_per_texel\": " << f.cells_per_texel
+      << ", \"highlight_row\": " << f.highlight_row << ", \"exported\": " << quote(f.exported)
+      << ", \"hover\": " << quote(f.hover) << ",\n    \"costs\": [";
+    for (size_t i = 0; i < f.costs.size(); ++i) o << (i ? ", " : "") << cost_json(f.costs[i]);
+    o << "],\n    \"convs\": [";
+    for (size_t i = 0; i < f.convs.size(); ++i) {
+        const auto& c = f.convs[i];
+        o << (i ? ",\n      " : "\n      ") << "{\"node\": " << quote(c.node)
+          << ", \"title\": " << quote(c.title) << ", \"plain\": " << (c.plain ? "true" : "false")
+          << ", \"drawn\": " << (c.drawn ? "true" : "false")
+          << ", \"shape\": " << shape_json(c.shape) << ", \"mapping\": [";
+        for (size_t k = 0; k < c.mapping_channels.size(); ++k) {
+            const auto& r = c.mapping_channels[k];
+            o << (k ? ", " : "") << "{\"range\": " << range_json(r.begin, r.end)
+              << ", \"reserved\": " << (r.reserved ? "true" : "false")
+              << ", \"source\": " << quote(r.source_tensor) << "}";
+        }
+        o << "], \"parts\": [";
+        for (size_t k = 0; k < c.parts.size(); ++k) {
+            const auto& pf = c.parts[k];
+            const auto& p = pf.part;
+            o << (k ? ",\n        " : "\n        ")
+              << "{\"kind\": " << quote(rm::weight_part_name(p.kind))
+              << ", \"out\": " << range_json(p.out_begin, p.out_end)
+              << ", \"in\": " << range_json(p.in_begin, p.in_end)
+              << ", \"source_conv\": " << quote(p.source_conv)
+              << ", \"source_weight\": " << quote(p.source_weight)
+              << ", \"source_bn\": " << quote(p.source_bn)
+              << ", \"max_abs_vs_source\": " << num(pf.max_abs_vs_source);
+            if (!pf.centre_values.empty()) {
+                o << ", \"centre_values\": [";
+                for (size_t v = 0; v < pf.centre_values.size(); ++v)
+                    o << (v ? ", " : "") << num(pf.centre_values[v]);
+                o << "]";
+            }
+            o << "}";
+        }
+        o << "]}";
+    }
+    auto counts = [](const std::vector<int64_t>& v) {
+        std::string out = "[";
+        for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+        return out + "]";
+    };
+    o << "],\n    \"histogram\": {\"original\": " << counts(f.hist_original)
+      << ", \"plain\": " << counts(f.hist_plain) << ", \"plain_zeros\": " << f.hist_plain_zeros
+      << "}";
+    o << ",\n    \"pixel\": ";
+    if (f.pixel) {
+        const auto& w = *f.pixel;
+        o << "{\"channel\": " << w.channel << ", \"y\": " << w.y << ", \"x\": " << w.x
+          << ", \"residual\": " << num(w.residual_value) << ", \"plain\": " << num(w.plain_value)
+          << ", \"difference\": " << num(w.difference)
+          << ", \"max_abs_ref\": " << num(w.max_abs_ref) << ", \"tolerance\": " << num(w.tolerance)
+          << ", \"agree\": " << (w.agree ? "true" : "false")
+          << ", \"reserved_channel\": " << w.reserved_channel
+          << ",\n      \"residual_terms\": " << terms_json(w.residual)
+          << ",\n      \"plain_terms\": " << terms_json(w.plain)
+          << ",\n      \"reserved_terms\": " << terms_json(w.reserved) << "}";
+    } else {
+        o << "null";
+    }
+    o << ", \"pixel_error\": " << quote(f.pixel_error) << "}";
+    return o.str();
+}
+
 }  // namespace
 
 std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
@@ -157,9 +249,15 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
         o << "  \"image\": " << quote(r.image_path) << ",\n";
         o << "  \"outputs\": {\"residual_top5\": " << top_json(c.residual_top)
           << ",\n    \"plain_top5\": " << top_json(c.plain_top)
-          << ",\n    \"max_abs_diff\": " << num(c.max_abs_diff) << ", \"nmse\": " << num(c.nmse)
-          << ", \"tolerance\": " << num(c.tolerance)
-          << ", \"match\": " << (c.match ? "true" : "false") << "},\n";
+          << ",\n    \"max_abs_diff\": " << num(c.values.max_abs_diff)
+          << ", \"nmse\": " << num(c.values.nmse())
+          << ", \"tolerance\": " << num(c.values.tolerance())
+          << ", \"verdict\": " << quote(rm::to_string(c.values.verdict()))
+          << ", \"match\": " << (c.values.match() ? "true" : "false")
+          << ", \"residual_non_finite\": " << c.values.reference_non_finite.count
+          << ", \"plain_non_finite\": " << c.values.candidate_non_finite.count
+          << ",\n    \"first_non_finite\": {\"residual\": " << quote(c.residual_first_non_finite)
+          << ", \"plain\": " << quote(c.plain_first_non_finite) << "}},\n";
         o << "  \"timings\": {\"residual\": " << timing_json(r.residual)
           << ",\n    \"plain\": " << timing_json(r.plain)
           << ", \"peak_gflops\": " << num(r.peak_gflops) << "},\n";
@@ -179,6 +277,10 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     } else {
         o << "  \"report\": null,\n";
     }
+    if (facts.explain)
+        o << "  \"explain\": " << explain_json(*facts.explain) << ",\n";
+    else
+        o << "  \"explain\": null,\n";
     if (facts.feature_maps) {
         o << "  \"feature_maps\": {\"residual\": " << grid_json(facts.feature_maps->info(0))
           << ",\n    \"plain\": " << grid_json(facts.feature_maps->info(1))

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ui/app_state.hpp"
+#include "ui/explain_panel.hpp"
 #include "ui/feature_maps_panel.hpp"
 #include "ui/timing_panel.hpp"
 
@@ -29,6 +30,7 @@ struct ScreenFacts {
     std::string browser_dir;    // its last listing
     std::vector<std::string> browser_dirs, browser_files;
     std::optional<TimingPanel::ReportFacts> report;  // a loaded bench report
+    std::optional<ExplainFacts> explain;             // the Explain tab
     // The Pruning view: sweep points per curve (-1: no sweep yet), and whether one runs.
     int sweep_plain_points = -1, sweep_residual_points = -1;
     bool sweep_busy = false;

@@ -10,7 +10,7 @@ namespace rmvk::ui {
 Texture::Texture(Renderer& renderer, int width, int height, const std::vector<uint8_t>& rgba)
     : renderer_(renderer), width_(width), height_(height), serial_(renderer.new_texture_serial()) {
     if (width <= 0 || height <= 0 || rgba.size() != size_t(width) * size_t(height) * 4)
-        throw RenderError("texture of " + std::to_string(width) + "x" + std::to_string(height) +
+        throw VulkanError("texture of " + std::to_string(width) + "x" + std::to_string(height) +
                           " got " + std::to_string(rgba.size()) + " bytes");
     VkDevice device = renderer.device();
     VkImageCreateInfo info{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
@@ -25,7 +25,7 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
     info.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
     VkImage image = VK_NULL_HANDLE;
     vk_check(vkCreateImage(device, &info, nullptr, &image), "vkCreateImage (texture)");
-    image_ = own(device, image, vkDestroyImage);
+    image_ = UniqueImage(device, image);
     VkMemoryRequirements req;
     vkGetImageMemoryRequirements(device, image, &req);
     VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
@@ -34,7 +34,7 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
                                              VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     VkDeviceMemory memory = VK_NULL_HANDLE;
     vk_check(vkAllocateMemory(device, &alloc, nullptr, &memory), "vkAllocateMemory (texture)");
-    memory_ = own(device, memory, vkFreeMemory);
+    memory_ = UniqueMemory(device, memory);
     vk_check(vkBindImageMemory(device, image, memory, 0), "vkBindImageMemory (texture)");
 
     VkImageViewCreateInfo vinfo{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
@@ -44,7 +44,7 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
     vinfo.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
     VkImageView view = VK_NULL_HANDLE;
     vk_check(vkCreateImageView(device, &vinfo, nullptr, &view), "vkCreateImageView (texture)");
-    view_ = own(device, view, vkDestroyImageView);
+    view_ = UniqueImageView(device, view);
 
     OwnedBuffer staging = make_host_buffer(device, renderer.physical(), rgba.size(),
                                            VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
@@ -96,8 +96,7 @@ Texture::Texture(Renderer& renderer, int width, int height, const std::vector<ui
 Texture::~Texture() {
     // Frames still in flight may sample this image: hand its objects to the renderer, which
     // frees them after those frames' fences.
-    auto objects = std::make_shared<
-        std::tuple<VkOwned<VkImage>, VkOwned<VkDeviceMemory>, VkOwned<VkImageView>>>(
+    auto objects = std::make_shared<std::tuple<UniqueImage, UniqueMemory, UniqueImageView>>(
         std::move(image_), std::move(memory_), std::move(view_));
     VkDevice device = renderer_.device();
     VkDescriptorPool pool = renderer_.descriptor_pool();

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ui/vk_handle.hpp"
+#include "ui/host_buffer.hpp"
 
 namespace rmvk::ui {
 
@@ -28,9 +28,9 @@ class Texture {
   private:
     Renderer& renderer_;
     int width_, height_;
-    VkOwned<VkImage> image_;
-    VkOwned<VkDeviceMemory> memory_;
-    VkOwned<VkImageView> view_;
+    UniqueImage image_;
+    UniqueMemory memory_;
+    UniqueImageView view_;
     VkDescriptorSet set_ = VK_NULL_HANDLE;
     uint64_t serial_ = 0;
 };

@@ -9,6 +9,9 @@ namespace rmvk::ui::theme {
 inline const ImVec4 kAccent{0.55f, 0.78f, 1.0f, 1.0f};
 inline const ImVec4 kGood{0.36f, 0.85f, 0.47f, 1.0f};
 inline const ImVec4 kBad{1.0f, 0.38f, 0.35f, 1.0f};
+inline const ImVec4 kWarn{1.0f, 0.78f, 0.3f, 1.0f};
+// NaN/Inf in an output: a deeper red than a plain mismatch, so the two are not confused.
+inline const ImVec4 kNotFinite{1.0f, 0.1f, 0.1f, 1.0f};
 inline const ImVec4 kMuted{0.6f, 0.62f, 0.66f, 1.0f};
 inline const ImVec4 kReservedText4{0.98f, 0.80f, 0.32f, 1.0f};
 // The renderer clears the window to this colour and panels paint no background of their own:

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "app/engine/bench_report.hpp"
+#include "app/report/bench_report.hpp"
 #include "ui/app_state.hpp"
 
 namespace rmvk::ui {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ui/session.hpp"
 
@@ -32,8 +33,8 @@ struct JobResult {
     std::shared_ptr<const LoadedModel> model;
     std::shared_ptr<const RunSet> runs;
     std::string error;
-    std::string warning;  // it worked, but not quite as asked
-    std::string what;     // the job's title, for the error dialog
+    std::vector<std::string> warnings;  // it worked, but not quite as asked
+    std::string what;                   // the job's title, for the error dialog
 };
 
 class Worker {

@@ -3,8 +3,8 @@
 #include <functional>
 #include <string>
 
-#include "app/engine/bench_report.hpp"
 #include "app/engine/engine.hpp"
+#include "app/report/bench_report.hpp"
 #include "rm/graph.hpp"
 #include "rm/node_mapping.hpp"
 

@@ -8,7 +8,8 @@
 #include "app/cli/commands.hpp"
 #include "app/cli/progress.hpp"
 #include "app/cli/table.hpp"
-#include "app/engine/bench_report.hpp"
+#include "app/cli/warnings.hpp"
+#include "app/report/bench_report.hpp"
 #include "rm/error.hpp"
 #include "rm/model_loader.hpp"
 #include "rm/resnet_builder.hpp"
@@ -249,6 +250,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     report.device = device;
 
     rm::Graph residual = load_sized(report.model, h, w);
+    warn_non_finite_weights("bench", residual);
     if (residual.inputs.size() != 1 || residual.inputs[0].shape.size() != 4)
         throw rm::Error("rmvk bench needs a model with one NCHW input");
     auto shapes = rm::infer_shapes_of(residual, settings.batch);
@@ -278,7 +280,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     }
 
     {
-        ProgressBar progress(graphs.size() * static_cast<size_t>(settings.warmup + settings.iters));
+        Progress progress(static_cast<int64_t>(graphs.size()) * (settings.warmup + settings.iters));
         for (const auto& [name, graph] : graphs) {
             std::string label = name + " graph";
             report.graphs.push_back(bench_graph(context, graph, name, settings,

@@ -4,9 +4,9 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/table.hpp"
-#include "app/engine/bench_report.hpp"
 #include "app/engine/engine.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/report/bench_report.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 
 namespace rmvk::cli {
 

@@ -1,6 +1,5 @@
 // rmvk eval: top-1 accuracy of a model on the Fashion-MNIST test set, for the residual graph,
 // its plain (RM) twin, or both, with how far the two disagree.
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,7 +12,11 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/exit_codes.hpp"
+#include "app/cli/progress.hpp"
+#include "app/cli/warnings.hpp"
 #include "app/engine/engine.hpp"
+#include "rm/compare.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
 #include "rm/fashion_mnist.hpp"
@@ -33,16 +36,13 @@ constexpr const char* kHelp =
     "as the model's metadata asks (the bundled model: x/255, then (x - 0.2860) / 0.3530).\n\n"
     "  --dataset NAME     fashion-mnist (the only one so far; the default)\n"
     "  --graph G          residual | plain | both (default residual). both also counts the\n"
-    "                     images whose top-1 class differs and the largest logit |d|\n"
+    "                     images whose top-1 class differs and compares all logits as\n"
+    "                     'rmvk run --graph both' does (the exit status says the verdict)\n"
     "  --device D         cpu (reference executor; the default) | Vulkan device INDEX | NAME\n"
     "  --limit N          only the first N test images\n"
     "  --batch B          images per run (default 100)\n"
     "  --data-dir DIR     where the dataset's .gz files are (default "
     "/usr/share/datasets/fashion-mnist)\n";
-
-// Same criterion as 'rmvk run --graph both': the graphs match when every logit difference is
-// within 1e-4 of the largest residual logit.
-constexpr double kMatchTolerance = 1e-4;
 
 // Runs one graph on one batch and returns its first output. The only place that knows about
 // devices, so GPU eval means adding a branch here.
@@ -87,33 +87,6 @@ std::pair<BatchRunner, std::string> runner_for(const std::string& device) {
     return {[gpu](const rm::Graph& g, const rm::Tensor& x) { return (*gpu)(g, x); }, name};
 }
 
-// Progress on stderr: a redrawn bar on a terminal, a line every ~10% otherwise (logs, CI).
-class Progress {
-  public:
-    explicit Progress(int64_t total) : total_(total), tty_(isatty(fileno(stderr)) != 0) {}
-
-    void update(int64_t done) {
-        if (tty_) {
-            constexpr int kWidth = 40;
-            const int filled = static_cast<int>(kWidth * done / std::max<int64_t>(total_, 1));
-            std::fprintf(stderr, "\r[%s%s] %lld/%lld images", std::string(filled, '=').c_str(),
-                         std::string(kWidth - filled, ' ').c_str(), static_cast<long long>(done),
-                         static_cast<long long>(total_));
-            if (done == total_) std::fprintf(stderr, "\n");
-        } else if (done == total_ || done * 10 / total_ != last_tenth_) {
-            last_tenth_ = done * 10 / total_;
-            std::fprintf(stderr, "eval: %lld/%lld images\n", static_cast<long long>(done),
-                         static_cast<long long>(total_));
-        }
-        std::fflush(stderr);
-    }
-
-  private:
-    int64_t total_;
-    bool tty_;
-    int64_t last_tenth_ = 0;
-};
-
 struct GraphScore {
     GraphScore(std::string n, rm::Graph g) : name(std::move(n)), graph(std::move(g)) {}
     std::string name;
@@ -138,7 +111,7 @@ void check_model(const rm::Graph& graph) {
 int cmd_eval(const std::vector<std::string>& argv) {
     Args args(argv, {"--dataset", "--graph", "--device", "--limit", "--batch", "--data-dir"}, {});
     if (args.help()) {
-        std::printf("%s", kHelp);
+        std::printf("%s\n%s", kHelp, kExitCodesHelp);
         return 0;
     }
     if (args.positional().size() > 1)
@@ -157,6 +130,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
     auto [run, device_name] = runner_for(args.get("--device", "cpu"));
 
     rm::Graph residual = rm::load_model(model);
+    warn_non_finite_weights("eval", residual);
     check_model(residual);
     const rm::Preprocessing pre = rm::preprocessing_for(residual);
     const rm::LabelledImages set =
@@ -178,8 +152,8 @@ int cmd_eval(const std::vector<std::string>& argv) {
     std::fflush(stdout);
 
     int64_t top1_differs = 0;
-    double max_diff = 0, max_logit = 0;
-    Progress progress(set.count);
+    rm::OutputComparison logits;  // over every batch, with rmvk run's criterion
+    Progress progress(set.count, "images", "eval");
     for (int64_t begin = 0; begin < set.count; begin += batch) {
         const int64_t end = std::min(set.count, begin + batch);
         const rm::Tensor x = rm::image_batch(set, begin, end, pre);
@@ -201,10 +175,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
             const auto& b = scores[1].logits;
             for (int64_t i = 0; i < end - begin; ++i)
                 if (argmax(a.ptr() + i * 10, 10) != argmax(b.ptr() + i * 10, 10)) ++top1_differs;
-            for (int64_t i = 0; i < a.size(); ++i) {
-                max_diff = std::max(max_diff, std::abs(double(a.data[i]) - b.data[i]));
-                max_logit = std::max(max_logit, std::abs(double(a.data[i])));
-            }
+            logits.append(rm::compare_outputs(a, b));
         }
         progress.update(end);
     }
@@ -215,15 +186,11 @@ int cmd_eval(const std::vector<std::string>& argv) {
                     static_cast<long long>(set.count), 100.0 * s.correct / set.count, s.seconds,
                     set.count / std::max(s.seconds, 1e-9));
     if (scores.size() == 2) {
-        const bool match = std::isfinite(max_diff) && max_diff <= kMatchTolerance * max_logit;
-        std::printf(
-            "residual vs plain: top-1 differs on %lld images, max|d logit| = %.3g (max|logit| = "
-            "%.4g)\n",
-            static_cast<long long>(top1_differs), max_diff, max_logit);
-        std::printf("%s\n", match
-                                ? "outputs match"
-                                : "MISMATCH: the plain graph does not reproduce the residual one");
-        if (!match) return 1;
+        std::printf("residual vs plain: top-1 differs on %lld images\n%s\n%s\n",
+                    static_cast<long long>(top1_differs),
+                    rm::comparison_summary(logits, "residual", "plain").c_str(),
+                    rm::verdict_line(logits, "residual", "plain").c_str());
+        return exit_code_for(logits.verdict());
     }
     return 0;
 }

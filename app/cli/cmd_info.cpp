@@ -4,6 +4,8 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/warnings.hpp"
+#include "app/report/json_text.hpp"
 #include "rm/cost.hpp"
 #include "rm/model_loader.hpp"
 #include "rm/residual_blocks.hpp"
@@ -24,30 +26,6 @@ constexpr const char* kUsage =
     "             default model\n"
     "  --json     print the same as one JSON object\n"
     "  --batch N  batch size for shapes and MACs (default: the model's, or 1)\n";
-
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char ch : s) {
-        unsigned char c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += ch;
-        }
-    }
-    return out + "\"";
-}
-
-std::string json_shape(const rm::Shape& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-    return out + "]";
-}
 
 std::string shape_of(const rm::ShapeMap& shapes, const std::string& tensor) {
     auto it = shapes.find(tensor);
@@ -113,49 +91,45 @@ void print_text(const ModelInfo& m) {
 
 void print_json(const ModelInfo& m) {
     const rm::Graph& g = m.graph;
-    std::string o = "{\n  \"model\": " + json_string(g.name) + ",\n  \"source\": " +
-                    json_string(m.spec.empty() ? rm::default_model_path() : m.spec) +
-                    ",\n  \"opset\": " + std::to_string(g.opset) + ",\n  \"inputs\": [";
-    for (size_t i = 0; i < g.inputs.size(); ++i) {
-        auto it = m.shapes.find(g.inputs[i].name);
-        o += std::string(i ? ", " : "") + "{\"name\": " + json_string(g.inputs[i].name) +
-             ", \"shape\": " + json_shape(it == m.shapes.end() ? g.inputs[i].shape : it->second) +
-             "}";
-    }
-    o += "],\n  \"outputs\": [";
-    for (size_t i = 0; i < g.outputs.size(); ++i) {
-        auto it = m.shapes.find(g.outputs[i]);
-        o += std::string(i ? ", " : "") + "{\"name\": " + json_string(g.outputs[i]) +
-             ", \"shape\": " + json_shape(it == m.shapes.end() ? rm::Shape{} : it->second) + "}";
-    }
-    o += "],\n  \"layers\": [\n";
+    auto shape = [&](const std::string& tensor, const rm::Shape& fallback) {
+        auto it = m.shapes.find(tensor);
+        return it == m.shapes.end() ? fallback : it->second;
+    };
+    Json o{{"model", g.name},
+           {"source", m.spec.empty() ? rm::default_model_path() : m.spec},
+           {"opset", g.opset}};
+    o["inputs"] = Json::array();
+    for (const auto& in : g.inputs)
+        o["inputs"].push_back({{"name", in.name}, {"shape", shape(in.name, in.shape)}});
+    o["outputs"] = Json::array();
+    for (const auto& out : g.outputs)
+        o["outputs"].push_back({{"name", out}, {"shape", shape(out, {})}});
+    o["layers"] = Json::array();
     for (size_t i = 0; i < g.nodes.size(); ++i) {
         const rm::Node& n = g.nodes[i];
         const rm::NodeCost& c = m.cost.nodes.at(i);
-        auto it = n.outputs.empty() ? m.shapes.end() : m.shapes.find(n.outputs[0]);
-        o += "    {\"node\": " + json_string(n.name) +
-             ", \"op\": " + json_string(std::string(rm::op_name(n.op))) +
-             ", \"output_shape\": " + json_shape(it == m.shapes.end() ? rm::Shape{} : it->second) +
-             ", \"params\": " + std::to_string(c.params) + ", \"macs\": " + std::to_string(c.macs) +
-             "}" + (i + 1 < g.nodes.size() ? ",\n" : "\n");
+        o["layers"].push_back(
+            {{"node", n.name},
+             {"op", std::string(rm::op_name(n.op))},
+             {"output_shape", n.outputs.empty() ? rm::Shape{} : shape(n.outputs[0], {})},
+             {"params", c.params},
+             {"macs", c.macs}});
     }
-    o += "  ],\n  \"total_params\": " + std::to_string(m.cost.total_params) +
-         ",\n  \"total_macs\": " + std::to_string(m.cost.total_macs) + ",\n  \"blocks\": [\n";
-    for (size_t i = 0; i < m.blocks.size(); ++i) {
-        const auto& b = m.blocks[i];
-        o += "    {\"name\": " + json_string(b.name) +
-             ", \"kind\": " + json_string(kind_name(b.kind)) +
-             ", \"input\": " + json_string(b.input) + ", \"output\": " + json_string(b.output) +
-             ", \"stride\": " + std::to_string(b.stride) +
-             ", \"groups\": " + std::to_string(b.groups) +
-             ", \"projection\": " + (b.projection ? "true" : "false") +
-             ", \"input_non_negative\": " + (b.input_non_negative ? "true" : "false") +
-             ", \"convertible\": " + (b.convertible ? "true" : "false") +
-             ", \"reason\": " + json_string(b.reason) + "}" +
-             (i + 1 < m.blocks.size() ? ",\n" : "\n");
-    }
-    o += "  ]\n}\n";
-    std::fputs(o.c_str(), stdout);
+    o["total_params"] = m.cost.total_params;
+    o["total_macs"] = m.cost.total_macs;
+    o["blocks"] = Json::array();
+    for (const auto& b : m.blocks)
+        o["blocks"].push_back({{"name", b.name},
+                               {"kind", kind_name(b.kind)},
+                               {"input", b.input},
+                               {"output", b.output},
+                               {"stride", b.stride},
+                               {"groups", b.groups},
+                               {"projection", b.projection},
+                               {"input_non_negative", b.input_non_negative},
+                               {"convertible", b.convertible},
+                               {"reason", b.reason}});
+    std::fputs((o.dump(2) + "\n").c_str(), stdout);
 }
 
 }  // namespace
@@ -174,6 +148,7 @@ int cmd_info(const std::vector<std::string>& argv) {
     ModelInfo m;
     m.spec = args.positional().empty() ? "" : args.positional()[0];
     m.graph = rm::load_model(m.spec);
+    warn_non_finite_weights("info", m.graph);
     m.shapes = rm::infer_shapes(m.graph, batch);
     m.cost = rm::compute_cost(m.graph, m.shapes);
     m.blocks = rm::find_residual_blocks(m.graph);

@@ -11,8 +11,10 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/table.hpp"
+#include "app/cli/warnings.hpp"
 #include "app/engine/prune_report.hpp"
 #include "app/engine/prune_sweep.hpp"
+#include "rm/compare.hpp"
 #include "rm/cost.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
@@ -124,18 +126,14 @@ rm::Tensor real_images(Data& data, const rm::Preprocessing& pre) {
     return x;
 }
 
-// max |a - b| and max |a| over the first outputs (NaN anywhere: infinite difference).
+// max |a - b| and max |a| over the first outputs, by rmvk's one comparison (rm/compare.hpp);
+// a NaN/Inf anywhere or another shape: an infinite difference.
 std::pair<double, double> max_diff(const rm::Graph& a, const rm::Graph& b, const rm::Tensor& x) {
     const rm::Tensor ya = rm::run_cpu(a, {{a.inputs.at(0).name, x}}).at(a.outputs.at(0));
     const rm::Tensor yb = rm::run_cpu(b, {{b.inputs.at(0).name, x}}).at(b.outputs.at(0));
-    if (ya.shape != yb.shape) return {INFINITY, 0};
-    double d = 0, m = 0;
-    for (int64_t i = 0; i < ya.size(); ++i) {
-        const double diff = std::fabs(double(ya.data[i]) - yb.data[i]);
-        d = std::isnan(diff) ? INFINITY : std::max(d, diff);
-        m = std::max(m, std::fabs(double(ya.data[i])));
-    }
-    return {d, m};
+    const rm::OutputComparison c = rm::compare_outputs(ya, yb);
+    if (!c.finite() || c.shapes_differ()) return {INFINITY, c.max_abs_ref};
+    return {c.max_abs_diff, c.max_abs_ref};
 }
 
 void print_layers(const rm::PruneResult& r) {
@@ -261,6 +259,7 @@ int cmd_prune(const std::vector<std::string>& argv) {
     if (runs < 1 || runs > 1000) throw UsageError("--runs must be 1..1000");
 
     const rm::Graph residual = rm::load_model(model);
+    warn_non_finite_weights("prune", residual);
     if (residual.inputs.size() != 1 || residual.outputs.empty())
         throw rm::Error("rmvk prune needs a model with one input and an output");
     Devices dev = open_devices(args.get("--device", ""));

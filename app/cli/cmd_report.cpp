@@ -6,7 +6,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/table.hpp"
-#include "app/engine/bench_report.hpp"
+#include "app/report/bench_report.hpp"
 
 namespace rmvk::cli {
 

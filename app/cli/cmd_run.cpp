@@ -9,8 +9,11 @@
 
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
+#include "app/cli/exit_codes.hpp"
 #include "app/cli/table.hpp"
+#include "app/cli/warnings.hpp"
 #include "app/engine/engine.hpp"
+#include "rm/compare.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
 #include "rm/image.hpp"
@@ -31,14 +34,11 @@ constexpr const char* kHelp =
     "  --output Y.npy     write the output (the residual graph's when --graph both)\n"
     "  --graph G          residual | plain | both (default residual). plain is the RM-converted\n"
     "                     network without shortcuts; both runs the two and compares them:\n"
-    "                     they match when max|d| <= 1e-4 * max|residual output|\n"
+    "                     they match when max|d| <= 1e-4 * max|residual output| and\n"
+    "                     neither holds a NaN or Inf (the exit status says which)\n"
     "  --device D         cpu (reference executor) | Vulkan device INDEX | NAME substring;\n"
     "                     default: the default Vulkan device, or cpu when there is none\n"
     "  --batch B          repeat a batch-1 input B times\n";
-
-// Relative tolerance for "outputs match": fp32 through dozens of layers with a different
-// summation order (and, for plain, Dirac-kernel copies) stays well inside this.
-constexpr double kMatchTolerance = 1e-4;
 
 struct GraphRun {
     std::string graph;  // "residual" / "plain"
@@ -118,7 +118,7 @@ void print_top5(const GraphRun& run, const std::vector<std::string>& labels) {
 int cmd_run(const std::vector<std::string>& argv) {
     Args args(argv, {"--input", "--output", "--graph", "--device", "--batch"}, {});
     if (args.help()) {
-        std::printf("%s", kHelp);
+        std::printf("%s\n%s", kHelp, kExitCodesHelp);
         return 0;
     }
     if (args.positional().size() > 1)
@@ -134,9 +134,11 @@ int cmd_run(const std::vector<std::string>& argv) {
         throw UsageError("--batch must be 1..4096");
 
     rm::Graph residual = rm::load_model(model);
+    warn_non_finite_weights("run", residual);
     if (residual.inputs.size() != 1) throw rm::Error("rmvk run supports models with one input");
     rm::Tensor x = load_input(input_path, residual);
     check_input_shape(x, residual.inputs[0], input_path);
+    warn_non_finite_input("run", x, input_path);
     if (batch > 0) x = repeat_batch(x, batch);
     batch = x.shape[0];
 
@@ -207,31 +209,10 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
 
     if (runs.size() == 2) {
-        const auto& ref = runs[0].output;
-        const auto& got = runs[1].output;
-        if (ref.shape != got.shape)
-            throw rm::Error("residual and plain outputs differ in shape: " +
-                            rm::to_string(ref.shape) + " vs " + rm::to_string(got.shape));
-        double max_diff = 0, max_ref = 0, err = 0, energy = 0;
-        bool finite = true;
-        for (int64_t i = 0; i < ref.size(); ++i) {
-            double d = double(got.data[i]) - ref.data[i];
-            finite = finite && std::isfinite(d);
-            max_diff = std::max(max_diff, std::abs(d));
-            max_ref = std::max(max_ref, std::abs(double(ref.data[i])));
-            err += d * d;
-            energy += double(ref.data[i]) * ref.data[i];
-        }
-        double nmse = energy > 0 ? err / energy : err;
-        bool match = finite && max_diff <= kMatchTolerance * max_ref;
-        std::printf(
-            "residual vs plain: max|d| = %.3g, NMSE = %.3g, max|residual| = %.4g, tolerance %.3g "
-            "(1e-4 * max|residual|)\n",
-            max_diff, nmse, max_ref, kMatchTolerance * max_ref);
-        std::printf("%s\n", match
-                                ? "outputs match"
-                                : "MISMATCH: the plain graph does not reproduce the residual one");
-        if (!match) return 1;
+        const auto c = rm::compare_outputs(runs[0].output, runs[1].output);
+        std::printf("%s\n%s\n", rm::comparison_summary(c, "residual", "plain").c_str(),
+                    rm::verdict_line(c, "residual", "plain").c_str());
+        return exit_code_for(c.verdict());
     }
     return 0;
 }

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "app/engine/engine.hpp"
-#include "app/engine/vk_handle.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vk_handle.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 
 namespace rmvk {
 

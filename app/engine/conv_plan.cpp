@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "app/engine/conv_plan_internal.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 #include "rm/winograd.hpp"
 
 namespace rmvk {

@@ -10,7 +10,7 @@
 #include <algorithm>
 
 #include "app/engine/conv_plan_internal.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 #include "rm/winograd.hpp"
 
 namespace rmvk::conv_detail {

@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "app/engine/engine.hpp"
-#include "app/engine/vk_handle.hpp"
+#include "app/vulkan/vk_handle.hpp"
 
 namespace rmvk {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "app/engine/device_info.hpp"
-#include "app/engine/vulkan_error.hpp"
+#include "app/vulkan/vulkan_error.hpp"
 
 namespace rmvk {
 namespace {

@@ -10,8 +10,10 @@
 #include <unordered_set>
 
 #include "app/engine/kernel_plan.hpp"
+#include "rm/batchnorm.hpp"
 #include "rm/cost.hpp"
 #include "rm/error.hpp"
+#include "rm/fold_batchnorm.hpp"
 #include "rm/shape_inference.hpp"
 
 namespace rmvk {
@@ -99,6 +101,7 @@ void GraphRunner::Impl::plan_fusion() {
             if (!in.empty()) readers[in].push_back(i);
     std::unordered_set<std::string> outputs(graph.outputs.begin(), graph.outputs.end());
     fused_into.assign(nodes.size(), "");
+    const std::unordered_set<std::string> foldable = rm::foldable_batchnorms(graph);
     std::vector<bool> absorbed(nodes.size(), false);
     std::unordered_map<std::string, size_t> producer;
     for (size_t i = 0; i < nodes.size(); ++i)
@@ -127,15 +130,9 @@ void GraphRunner::Impl::plan_fusion() {
         };
         if (n.op == rm::Op::Conv) {
             const rm::Node* r = only_reader(s.output);
-            if (r && r->op == rm::Op::BatchNormalization && r->inputs[0] == s.output) {
-                bool constant = true;
-                for (size_t k = 1; k < 5; ++k)
-                    constant =
-                        constant && k < r->inputs.size() && graph.is_initializer(r->inputs[k]);
-                if (constant) {
-                    absorb(r);
-                    s.fold_bn = true;
-                }
+            if (r && r->inputs[0] == s.output && foldable.count(r->name)) {
+                absorb(r);
+                s.fold_bn = true;
             }
         }
         if (n.op == rm::Op::Conv) {
@@ -243,23 +240,15 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
         return upload(conv_device_weights(t, n.attrs.group, layout));
     };
     if (s.fold_bn) {
-        // W' = W * g/sqrt(var+eps), b' = beta + (b - mean) * g/sqrt(var+eps), in double.
+        // The model library's fold, in double, rounding once to fp32.
         const rm::Node& bn = nodes[s.fused.front()];
         rm::Tensor holder;
         const auto& wt = dense(n.inputs[1], holder);
-        const auto& g = graph.initializers.at(bn.inputs[1]).data;
-        const auto& beta = graph.initializers.at(bn.inputs[2]).data;
-        const auto& mean = graph.initializers.at(bn.inputs[3]).data;
-        const auto& var = graph.initializers.at(bn.inputs[4]).data;
-        int64_t oc = wt.shape[0], per = oc ? wt.size() / oc : 0;
-        rm::Tensor fw(wt.shape), fb(rm::Shape{oc});
-        for (int64_t o = 0; o < oc; ++o) {
-            double k = g[o] / std::sqrt(static_cast<double>(var[o]) + bn.attrs.epsilon);
-            for (int64_t j = 0; j < per; ++j)
-                fw.data[o * per + j] = static_cast<float>(wt.data[o * per + j] * k);
-            double b0 = has_bias ? graph.initializers.at(n.inputs[2]).data[o] : 0.0;
-            fb.data[o] = static_cast<float>(beta[o] + (b0 - mean[o]) * k);
-        }
+        const int64_t oc = wt.shape[0];
+        const std::vector<double> scale = rm::bn_affine(graph, bn, oc).scale;
+        const std::vector<double> folded = rm::folded_bias(graph, n, &bn);
+        rm::Tensor fw = rm::scale_output_channels(wt, scale), fb(rm::Shape{oc});
+        for (int64_t o = 0; o < oc; ++o) fb.data[o] = static_cast<float>(folded[o]);
         w = upload_weights(fw);
         bias = upload(fb);
     } else {
@@ -319,13 +308,10 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(Step& s) {
             return {};  // realized once the scratch buffers exist (allocate_and_plan)
         case rm::Op::BatchNormalization: {
             int64_t c = graph.initializers.at(n.inputs[1]).size();
+            const std::vector<double> scale = rm::bn_affine(graph, n, c).scale;
             rm::Tensor params(rm::Shape{c * 3});
             for (int64_t ch = 0; ch < c; ++ch) {
-                double k =
-                    graph.initializers.at(n.inputs[1]).data[ch] /
-                    std::sqrt(static_cast<double>(graph.initializers.at(n.inputs[4]).data[ch]) +
-                              n.attrs.epsilon);
-                params.data[3 * ch] = static_cast<float>(k);
+                params.data[3 * ch] = static_cast<float>(scale[ch]);
                 params.data[3 * ch + 1] = graph.initializers.at(n.inputs[3]).data[ch];
                 params.data[3 * ch + 2] = graph.initializers.at(n.inputs[2]).data[ch];
             }
@@ -543,12 +529,15 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
     std::vector<double> node_ms(m.nodes.size(), 0.0);
     for (size_t si = 0; si < m.steps.size(); ++si) node_ms[m.steps[si].node] = step_ms[si];
     std::vector<const std::string*> method(m.nodes.size(), nullptr);
-    for (const auto& s : m.steps)
+    std::vector<int> dispatches(m.nodes.size(), 0);
+    for (const auto& s : m.steps) {
         if (!s.conv.name.empty()) method[s.node] = &s.conv.name;
+        dispatches[s.node] = static_cast<int>(s.dispatches.size());
+    }
     for (size_t i = 0; i < m.nodes.size(); ++i) {
         const auto& n = m.nodes[i];
         r.timings.push_back({n.name, n.op, node_ms[i], m.macs[i], m.fused_into[i],
-                             method[i] ? *method[i] : std::string()});
+                             method[i] ? *method[i] : std::string(), dispatches[i]});
         r.device_total_ms += node_ms[i];
     }
     r.wall_ms = ms_since(start);
