@@ -13,18 +13,12 @@ const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
-    "                [--tab features|timing|input|explain|pruning] [--page N] [--pan PIXELS]
-"
-    "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]
-"
-    "                [--export-explain FILE.png] [--click-reserved K] [--keys left,right,...]
-"
-    "                [--hover OUT,IN]
-"
-    "                [--check-redraw] [--sweep [--sweep-images N] [--sweep-points N]
-"
-    "                [--prune-open plain:K|residual:K]]
-"
+    "                [--tab features|timing|input|explain|pruning] [--page N] [--pan PIXELS]\n"
+    "                [--step 1-4] [--conv K] [--zoom N] [--pixel C,Y,X] [--step-cycle]\n"
+    "                [--export-explain FILE.png] [--click-reserved K] [--keys left,right,...]\n"
+    "                [--hover OUT,IN]\n"
+    "                [--check-redraw] [--sweep [--sweep-images N] [--sweep-points N]\n"
+    "                [--prune-open plain:K|residual:K]]\n"
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
