@@ -7,9 +7,9 @@
 // (AVX2 has 16), and each loop-carried write is masked once per iteration, not once per FMA.
 // Multiplier and addend come from push constants (unknown at compile time) and keep the
 // values bounded (no inf/denormals).
-// Work per invocation: kIterations * kSteps * 4 chains * 4 lanes FMAs.
+// Work per invocation: iterations * kSteps * 4 chains * 4 lanes FMAs. The iteration count is a
+// push constant so the probe grows the work, never the dispatch or its buffer.
 layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint kIterations = 256;
 const uint kSteps = 8;
 layout(std430, binding = 0) writeonly buffer Y {
     vec4 y[];
@@ -18,6 +18,7 @@ layout(std430, binding = 0) writeonly buffer Y {
 layout(push_constant) uniform P {
     float mul;
     float add;
+    uint iterations;
 }
 p;
 
@@ -27,7 +28,7 @@ void main() {
     vec4 a = vec4(p.add);
     vec4 x0 = vec4(float(i & 255u) * 1e-3) + vec4(0.0, 0.1, 0.2, 0.3);
     vec4 x1 = x0 + 0.01, x2 = x0 + 0.02, x3 = x0 + 0.03;
-    for (uint k = 0; k < kIterations; ++k) {
+    for (uint k = 0; k < p.iterations; ++k) {
         [[unroll]] for (uint s = 0; s < kSteps; ++s) {
             x0 = fma(x0, m, a);
             x1 = fma(x1, m, a);

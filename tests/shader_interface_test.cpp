@@ -300,10 +300,9 @@ TEST_CASE("pool, element-wise, gemm, softmax and peak-probe constants match thei
                 FIELD(SoftmaxPush, "inner", inner)});
     check_spec("softmax", 0, {});
     check_push("peak_fma", sizeof(PeakFmaPush),
-               {FIELD(PeakFmaPush, "mul", mul), FIELD(PeakFmaPush, "add", add)});
-    check_spec(
-        "peak_fma", sizeof(PeakFmaSpec),
-        {FIELD(PeakFmaSpec, "", workgroup_size), FIELD(PeakFmaSpec, "kIterations", iterations)});
+               {FIELD(PeakFmaPush, "mul", mul), FIELD(PeakFmaPush, "add", add),
+                FIELD(PeakFmaPush, "iterations", iterations)});
+    check_spec("peak_fma", sizeof(PeakFmaSpec), {FIELD(PeakFmaSpec, "", workgroup_size)});
     check_push("peak_bandwidth", sizeof(PeakBandwidthPush), {FIELD(PeakBandwidthPush, "n", n)});
     check_spec("peak_bandwidth", sizeof(PeakBandwidthSpec),
                {FIELD(PeakBandwidthSpec, "", workgroup_size)});

@@ -199,11 +199,11 @@ static_assert(sizeof(SoftmaxPush) <= kMaxPushBytes);
 // shaders/peak_fma.comp
 struct PeakFmaPush {
     float mul, add;
+    uint32_t iterations;
 };
 static_assert(sizeof(PeakFmaPush) <= kMaxPushBytes);
 struct PeakFmaSpec {
     uint32_t workgroup_size;
-    uint32_t iterations;
 };
 
 // shaders/peak_bandwidth.comp
