@@ -15,7 +15,8 @@ namespace {
 constexpr const char* kHelp =
     "usage: rmvk devices [--json]\n\n"
     "Lists every Vulkan device: index, name, vendor, type, driver, API version, the largest\n"
-    "storage buffer, compute shared memory, subgroup size and timestamp support.\n"
+    "storage buffer, compute shared memory, subgroup size, compute units, fp16 and\n"
+    "cooperative-matrix support, the compute queue family, timestamps and memory types.\n"
     "The device marked * is the default for run/bench; pick another with --device INDEX|NAME.\n\n"
     "  --json   print the list as JSON\n";
 
@@ -48,6 +49,13 @@ int cmd_devices(const std::vector<std::string>& argv) {
         std::printf("      shared memory     %u KiB per workgroup, %u invocations max\n",
                     d.max_compute_shared_memory / 1024, d.max_workgroup_invocations);
         std::printf("      subgroup size     %u\n", d.subgroup_size);
+        std::printf("      compute units     %u (%s)\n", d.compute_units,
+                    d.compute_units_source == "default" ? "not reported: rmvk's default"
+                                                        : d.compute_units_source.c_str());
+        std::printf("      fp16              storage %s, arithmetic %s; cooperative matrix %s\n",
+                    d.storage_buffer_16bit ? "yes" : "no", d.shader_float16 ? "yes" : "no",
+                    d.cooperative_matrix ? "yes" : "no");
+        std::printf("      compute queue     family %u\n", d.queue_family);
         if (d.timestamp_valid_bits)
             std::printf("      timestamps        %u bits, %.3g ns per tick\n",
                         d.timestamp_valid_bits, static_cast<double>(d.timestamp_period_ns));
@@ -57,6 +65,8 @@ int cmd_devices(const std::vector<std::string>& argv) {
                 "time)\n");
         if (d.device_local_memory)
             std::printf("      device memory     %s\n", fmt_bytes(d.device_local_memory).c_str());
+        for (size_t t = 0; t < d.memory_types.size(); ++t)
+            std::printf("      memory type %-5zu %s\n", t, d.memory_types[t].c_str());
     }
     return 0;
 }

@@ -66,6 +66,33 @@ bool layer_available(const char* name) {
     return false;
 }
 
+bool has_extension(const std::vector<VkExtensionProperties>& extensions, const char* name) {
+    for (const auto& e : extensions)
+        if (std::strcmp(e.extensionName, name) == 0) return true;
+    return false;
+}
+
+std::string memory_flags(VkMemoryPropertyFlags f) {
+    std::string s;
+    auto add = [&](VkMemoryPropertyFlags bit, const char* name) {
+        if (!(f & bit)) return;
+        if (!s.empty()) s += ' ';
+        s += name;
+    };
+    add(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, "device-local");
+    add(VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, "host-visible");
+    add(VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, "host-coherent");
+    add(VK_MEMORY_PROPERTY_HOST_CACHED_BIT, "host-cached");
+    add(VK_MEMORY_PROPERTY_LAZILY_ALLOCATED_BIT, "lazily-allocated");
+    return s.empty() ? "none" : s;
+}
+
+std::string gib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+    return buf;
+}
+
 }  // namespace
 
 UniqueInstance create_instance(bool validation) {
@@ -130,6 +157,27 @@ DeviceInfo describe_device(VkPhysicalDevice device, int index) {
     vkGetPhysicalDeviceProperties(device, &basic);
     // VkPhysicalDeviceDriverProperties is core only in 1.2; ask for it only where it exists.
     if (basic.apiVersion >= VK_API_VERSION_1_2) subgroup.pNext = &driver;
+    // Compute-unit counts from the vendor extensions that report them.
+    uint32_t n_ext = 0;
+    vkEnumerateDeviceExtensionProperties(device, nullptr, &n_ext, nullptr);
+    std::vector<VkExtensionProperties> extensions(n_ext);
+    vkEnumerateDeviceExtensionProperties(device, nullptr, &n_ext, extensions.data());
+    extensions.resize(n_ext);
+    VkPhysicalDeviceShaderSMBuiltinsPropertiesNV nv_sm{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+    VkPhysicalDeviceShaderCorePropertiesAMD amd_core{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+    const bool has_nv_sm = has_extension(extensions, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME);
+    const bool has_amd_core =
+        has_extension(extensions, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME);
+    if (has_nv_sm) {
+        nv_sm.pNext = props2.pNext;
+        props2.pNext = &nv_sm;
+    }
+    if (has_amd_core) {
+        amd_core.pNext = props2.pNext;
+        props2.pNext = &amd_core;
+    }
     vkGetPhysicalDeviceProperties2(device, &props2);
     const auto& p = props2.properties;
 
@@ -157,8 +205,10 @@ DeviceInfo describe_device(VkPhysicalDevice device, int index) {
     vkGetPhysicalDeviceQueueFamilyProperties(device, &n, nullptr);
     std::vector<VkQueueFamilyProperties> families(n);
     vkGetPhysicalDeviceQueueFamilyProperties(device, &n, families.data());
-    if (auto q = compute_queue_family(device))
+    if (auto q = compute_queue_family(device)) {
+        info.queue_family = *q;
         info.timestamp_valid_bits = families[*q].timestampValidBits;
+    }
     if (p.limits.timestampPeriod <= 0) info.timestamp_valid_bits = 0;
 
     VkPhysicalDeviceMemoryProperties mem{};
@@ -166,6 +216,39 @@ DeviceInfo describe_device(VkPhysicalDevice device, int index) {
     for (uint32_t h = 0; h < mem.memoryHeapCount; ++h)
         if (mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
             info.device_local_memory += mem.memoryHeaps[h].size;
+    for (uint32_t t = 0; t < mem.memoryTypeCount; ++t)
+        info.memory_types.push_back("heap " + std::to_string(mem.memoryTypes[t].heapIndex) + " (" +
+                                    gib(mem.memoryHeaps[mem.memoryTypes[t].heapIndex].size) +
+                                    "): " + memory_flags(mem.memoryTypes[t].propertyFlags));
+
+    if (has_nv_sm && nv_sm.shaderSMCount) {
+        info.compute_units = nv_sm.shaderSMCount;
+        info.compute_units_source = VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME;
+    } else if (has_amd_core && amd_core.shaderEngineCount) {
+        info.compute_units = amd_core.shaderEngineCount * amd_core.shaderArraysPerEngineCount *
+                             amd_core.computeUnitsPerShaderArray;
+        info.compute_units_source = VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME;
+    }
+    if (!info.compute_units) {
+        info.compute_units = default_compute_units(info.type);
+        info.compute_units_source = "default";
+    }
+
+    // Features: fp16 storage (core 1.1) and arithmetic (1.2, or VK_KHR_shader_float16_int8).
+    VkPhysicalDevice16BitStorageFeatures storage16{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceShaderFloat16Int8Features float16{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    features.pNext = &storage16;
+    if (basic.apiVersion >= VK_API_VERSION_1_2 ||
+        has_extension(extensions, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME))
+        storage16.pNext = &float16;
+    vkGetPhysicalDeviceFeatures2(device, &features);
+    info.storage_buffer_16bit = storage16.storageBuffer16BitAccess;
+    info.shader_float16 = float16.shaderFloat16;
+    info.cooperative_matrix = has_extension(extensions, "VK_KHR_cooperative_matrix") ||
+                              has_extension(extensions, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     return info;
 }
 

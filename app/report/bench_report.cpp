@@ -62,7 +62,14 @@ void to_json(Json& j, const DeviceInfo& d) {
              {"subgroup_size", d.subgroup_size},
              {"timestamp_valid_bits", d.timestamp_valid_bits},
              {"timestamp_period_ns", static_cast<double>(d.timestamp_period_ns)},
-             {"device_local_memory", d.device_local_memory}};
+             {"device_local_memory", d.device_local_memory},
+             {"compute_units", d.compute_units},
+             {"compute_units_source", d.compute_units_source},
+             {"queue_family", d.queue_family},
+             {"storage_buffer_16bit", d.storage_buffer_16bit},
+             {"shader_float16", d.shader_float16},
+             {"cooperative_matrix", d.cooperative_matrix},
+             {"memory_types", d.memory_types}};
 }
 
 void from_json(const Json& j, DeviceInfo& d) {
@@ -79,6 +86,13 @@ void from_json(const Json& j, DeviceInfo& d) {
     optional_key(j, "timestamp_valid_bits", d.timestamp_valid_bits);
     optional_key(j, "timestamp_period_ns", d.timestamp_period_ns);
     optional_key(j, "device_local_memory", d.device_local_memory);
+    optional_key(j, "compute_units", d.compute_units);
+    optional_key(j, "compute_units_source", d.compute_units_source);
+    optional_key(j, "queue_family", d.queue_family);
+    optional_key(j, "storage_buffer_16bit", d.storage_buffer_16bit);
+    optional_key(j, "shader_float16", d.shader_float16);
+    optional_key(j, "cooperative_matrix", d.cooperative_matrix);
+    optional_key(j, "memory_types", d.memory_types);
 }
 
 void to_json(Json& j, const LayerRow& r) {
