@@ -36,7 +36,9 @@ void print_usage() {
     for (const auto& c : kCommands) std::printf("  %-9s %s\n", c.name, c.summary);
     std::printf(
         "\nMODEL is a .onnx file (ONNX opsets 7-21) or builtin:NAME (builtin:resnet18 ...\n"
-        "builtin:wide_resnet101_2); omitted, it is the bundled Fashion-MNIST ResNet.\n"
+        "builtin:wide_resnet101_2, builtin:mobilenet_v2, builtin:mnasnet1_0,\n"
+        "builtin:regnet_x_400mf, builtin:regnet_x_1_6gf); omitted, it is the bundled\n"
+        "Fashion-MNIST ResNet.\n"
         "Run 'rmvk COMMAND --help' for a command's options.\n");
 }
 

@@ -115,6 +115,21 @@ std::map<std::string, Tensor> run_cpu(const Graph& graph,
             case Op::Mul:
                 out = cpu::mul(need(n, 0), need(n, 1));
                 break;
+            case Op::Max:
+                out = cpu::max(need(n, 0), need(n, 1));
+                break;
+            case Op::Min:
+                out = cpu::min(need(n, 0), need(n, 1));
+                break;
+            case Op::PRelu:
+                out = cpu::prelu(need(n, 0), need(n, 1));
+                break;
+            case Op::Clip:
+                out = cpu::clip(need(n, 0), a.clip_min, a.clip_max);
+                break;
+            case Op::ReduceMean:
+                out = cpu::reduce_mean_spatial(need(n, 0), a.keepdims);
+                break;
             case Op::MaxPool:
                 out = cpu::max_pool(need(n, 0), a);
                 break;

@@ -145,6 +145,58 @@ Tensor mul(const Tensor& a, const Tensor& b, bool fused_relu) {
     return binary(a, b, fused_relu, [](float u, float v) { return u * v; });
 }
 
+// NaN in either operand gives NaN (torch.maximum / torch.minimum; std::max would drop it).
+Tensor max(const Tensor& a, const Tensor& b) {
+    return binary(a, b, false, [](float u, float v) {
+        return std::isnan(u) || std::isnan(v) ? std::numeric_limits<float>::quiet_NaN()
+                                              : std::max(u, v);
+    });
+}
+
+Tensor min(const Tensor& a, const Tensor& b) {
+    return binary(a, b, false, [](float u, float v) {
+        return std::isnan(u) || std::isnan(v) ? std::numeric_limits<float>::quiet_NaN()
+                                              : std::min(u, v);
+    });
+}
+
+Tensor prelu(const Tensor& x, const Tensor& slope) {
+    if (broadcast_shape(x.shape, slope.shape) != x.shape)
+        throw Error("PRelu: slope " + to_string(slope.shape) + " does not broadcast to " +
+                    to_string(x.shape));
+    return binary(x, slope, false, [](float u, float s) { return u < 0.0f ? u * s : u; });
+}
+
+float clamp_keep_nan(float v, float lo, float hi) {
+    return std::isnan(v) ? v : std::min(std::max(v, lo), hi);
+}
+
+Tensor clip(const Tensor& x, float lo, float hi) {
+    Tensor y(x.shape);
+    for (int64_t i = 0; i < x.size(); ++i) y.data[i] = clamp_keep_nan(x.data[i], lo, hi);
+    return y;
+}
+
+Tensor channel_clamp(const Tensor& x, const std::vector<float>& lo, const std::vector<float>& hi) {
+    const int64_t channels = x.shape.size() > 1 ? x.shape[1] : 1;
+    if (static_cast<int64_t>(lo.size()) != channels || static_cast<int64_t>(hi.size()) != channels)
+        throw Error("channel clamp: " + std::to_string(lo.size()) + " bounds for " +
+                    std::to_string(channels) + " channels");
+    const int64_t inner = channels ? x.size() / std::max<int64_t>(x.shape[0] * channels, 1) : 0;
+    Tensor y(x.shape);
+    for (int64_t i = 0; i < x.size(); ++i) {
+        const auto c = static_cast<size_t>((i / std::max<int64_t>(inner, 1)) % channels);
+        y.data[i] = clamp_keep_nan(x.data[i], lo[c], hi[c]);
+    }
+    return y;
+}
+
+Tensor reduce_mean_spatial(const Tensor& x, bool keepdims) {
+    Tensor y = global_average_pool(x);
+    if (!keepdims) y.shape = {x.shape[0], x.shape[1]};
+    return y;
+}
+
 Tensor max_pool(const Tensor& x, const Attrs& a) {
     return pool(x, a, [&](const float* src, const PoolGeometry& g, int64_t y0, int64_t x0) {
         float best = -std::numeric_limits<float>::infinity();

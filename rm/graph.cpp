@@ -8,7 +8,7 @@
 namespace rm {
 
 namespace {
-constexpr std::array<std::pair<Op, std::string_view>, 14> kOpNames{{
+constexpr std::array<std::pair<Op, std::string_view>, 19> kOpNames{{
     {Op::Conv, "Conv"},
     {Op::BatchNormalization, "BatchNormalization"},
     {Op::Relu, "Relu"},
@@ -23,6 +23,11 @@ constexpr std::array<std::pair<Op, std::string_view>, 14> kOpNames{{
     {Op::MatMul, "MatMul"},
     {Op::Identity, "Identity"},
     {Op::Softmax, "Softmax"},
+    {Op::Clip, "Clip"},
+    {Op::PRelu, "PRelu"},
+    {Op::Max, "Max"},
+    {Op::Min, "Min"},
+    {Op::ReduceMean, "ReduceMean"},
 }};
 }  // namespace
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -27,6 +28,11 @@ enum class Op {
     MatMul,
     Identity,
     Softmax,
+    Clip,   // constant bounds, held in Attrs (opset 9 attributes or 11+ inputs)
+    PRelu,  // y = x < 0 ? slope * x : x, slope broadcast to x (per channel)
+    Max,    // two operands, numpy broadcasting (a constant [1,C,1,1] or scalar)
+    Min,
+    ReduceMean,  // over H and W only: a global average pool (keepdims 0 drops them)
 };
 
 std::string_view op_name(Op op);                        // "Conv"
@@ -48,6 +54,10 @@ struct Attrs {
     float alpha = 1.0f, beta = 1.0f;        // Gemm
     bool trans_a = false, trans_b = false;  // Gemm
     std::vector<int64_t> shape;             // Reshape target (constant; 0 copies, -1 infers)
+    float clip_min = -std::numeric_limits<float>::infinity();  // Clip
+    float clip_max = std::numeric_limits<float>::infinity();
+    std::vector<int64_t> axes;  // ReduceMean (as written; infer_shapes checks they are H, W)
+    bool keepdims = true;       // ReduceMean
 };
 
 // One operator application. Inputs and outputs name tensors; an empty input name is an

@@ -290,6 +290,12 @@ std::vector<std::string> class_labels(const Graph& graph, int64_t num_classes) {
 
 Image read_image(const std::string& path) {
     int w = 0, h = 0, c = 0;
+    // The header is read first: a 35-byte TGA can claim 20000x20000 pixels, which stb_image
+    // would allocate (1.2 GB) and zero-fill before noticing the data is missing.
+    constexpr int64_t kMaxPixels = int64_t{1} << 26;  // 67 megapixels, 8192x8192
+    if (stbi_info(path.c_str(), &w, &h, &c) && int64_t{w} * h > kMaxPixels)
+        throw Error(path + ": a " + std::to_string(w) + "x" + std::to_string(h) +
+                    " image is larger than rmvk reads (67 megapixels)");
     std::unique_ptr<unsigned char, void (*)(void*)> data(stbi_load(path.c_str(), &w, &h, &c, 0),
                                                          stbi_image_free);
     if (!data) {

@@ -189,6 +189,26 @@ void lower_old_softmax(Loader& l) {
 
 }  // namespace
 
+namespace {
+
+// Clip's bounds (opset 11+ inputs) are attributes in rmvk's graph: the constants that held
+// them go, unless something else reads them, so a saved and reloaded model has the same
+// initializers.
+void drop_clip_bounds(onnx_detail::Loader& l, const onnx::GraphProto& g) {
+    std::unordered_set<std::string> bounds, read;
+    for (const auto& n : g.node())
+        if (n.op_type() == "Clip")
+            for (int i = 1; i < n.input_size(); ++i) bounds.insert(n.input(i));
+    if (bounds.empty()) return;
+    for (const auto& n : l.graph.nodes)
+        for (const auto& in : n.inputs) read.insert(in);
+    for (const auto& o : l.graph.outputs) read.insert(o);
+    for (const auto& b : bounds)
+        if (!read.count(b)) l.graph.initializers.erase(b);
+}
+
+}  // namespace
+
 Graph load_onnx_bytes(const void* data, size_t size, const std::string& label,
                       const std::string& base_dir) {
     if (size == 0) throw Error(label + ": the file is empty, not an ONNX model");
@@ -206,6 +226,7 @@ Graph load_onnx_bytes(const void* data, size_t size, const std::string& label,
     l.graph.opset = l.opset;
     load_graph(l, model.graph());
     for (const auto& kv : model.metadata_props()) l.graph.metadata[kv.key()] = kv.value();
+    drop_clip_bounds(l, model.graph());
     onnx::ModelProto().Swap(&model);  // release the protobuf copy of the weights early
     try {
         lower_old_softmax(l);

@@ -3,6 +3,8 @@
 #include "rm/onnx_node.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "rm/onnx_io.hpp"
 
@@ -195,6 +197,69 @@ void parse_softmax(NodeContext& c, Attrs& a) {
     a.axis = c.get_int("axis").value_or(c.version < 13 ? 1 : -1);
 }
 
+// A float constant of one value (Clip's bounds); nullopt when the input is absent.
+std::optional<float> scalar_input(NodeContext& c, int index, const char* what) {
+    if (index >= c.proto.input_size() || c.proto.input(index).empty()) return std::nullopt;
+    const std::string& in = c.proto.input(index);
+    auto it = c.loader.graph.initializers.find(in);
+    if (it == c.loader.graph.initializers.end() || it->second.size() != 1)
+        c.fail(std::string(what) + " '" + in + "' must be a constant float scalar");
+    return it->second.data[0];
+}
+
+// Clip-6  (7-10)  min, max attributes (default -/+ the largest float).
+// Clip-11 (11)    min, max as optional inputs (absent: unbounded).
+// Clip-12 (12)    integer types; Clip-13 (13-21) bfloat16.
+// rmvk keeps the bounds as attributes; they must be constants.
+void parse_clip(NodeContext& c, Attrs& a) {
+    if (c.version < 11) {
+        c.expect_inputs(1, 1);
+        a.clip_min = c.get_float("min").value_or(-std::numeric_limits<float>::max());
+        a.clip_max = c.get_float("max").value_or(std::numeric_limits<float>::max());
+    } else {
+        c.expect_inputs(1, 3);
+        a.clip_min = scalar_input(c, 1, "min").value_or(-std::numeric_limits<float>::infinity());
+        a.clip_max = scalar_input(c, 2, "max").value_or(std::numeric_limits<float>::infinity());
+    }
+    if (std::isnan(a.clip_min) || std::isnan(a.clip_max)) c.fail("a bound is NaN");
+    c.tensor_inputs = 1;
+}
+
+// PRelu-7 (7-8) unidirectional broadcasting of slope; PRelu-9 (9-15) integer types;
+// PRelu-16 (16-21) bfloat16.
+void parse_prelu(NodeContext& c, Attrs&) {
+    c.expect_inputs(2, 2);
+    c.ignore("consumed_inputs");
+}
+
+// Max-6 / Min-6 (7) no broadcasting; -8 (8-11) numpy broadcasting; -12 (12) integer types;
+// -13 (13-21) bfloat16. Variadic in ONNX: rmvk reads the two-operand form.
+void parse_max_min(NodeContext& c, Attrs&) {
+    c.expect_inputs(2, 2);
+}
+
+// ReduceMean-1 (7-10), -11 (11-12) negative axes, -13 (13-17) bfloat16: axes, keepdims
+// attributes. ReduceMean-18 (18-21): axes as an optional int64 input, noop_with_empty_axes.
+// rmvk computes the mean over H and W of an NCHW tensor (infer_shapes checks the axes).
+void parse_reduce_mean(NodeContext& c, Attrs& a) {
+    a.keepdims = c.get_bool("keepdims", true);
+    if (c.version < 18) {
+        c.expect_inputs(1, 1);
+        auto* axes = c.take("axes", onnx::AttributeProto::INTS);
+        if (!axes) c.fail("attribute 'axes' is required (a mean over every axis is not supported)");
+        a.axes.assign(axes->ints().begin(), axes->ints().end());
+    } else {
+        c.expect_inputs(1, 2);
+        if (c.get_bool("noop_with_empty_axes", false))
+            c.fail("noop_with_empty_axes=1 is not supported");
+        const auto& ints = c.loader.integer_constants;
+        auto it = c.proto.input_size() > 1 ? ints.find(c.proto.input(1)) : ints.end();
+        if (it == ints.end()) c.fail("input 'axes' must be a constant int64 tensor");
+        a.axes = it->second;
+    }
+    c.tensor_inputs = 1;
+}
+
 // Constant-1  (7-8)   value (a tensor).
 // Constant-9  (9-10)  integer and bool tensors.
 // Constant-11 (11)    sparse_value (refused).
@@ -250,6 +315,11 @@ const std::vector<OperatorSpec>& operator_specs() {
         {"MatMul", {1, 9, 13}, parse_binary},
         {"Identity", {1, 13, 14, 16, 19, 21}, parse_unary},
         {"Softmax", {1, 11, 13}, parse_softmax},
+        {"Clip", {6, 11, 12, 13}, parse_clip},
+        {"PRelu", {7, 9, 16}, parse_prelu},
+        {"Max", {6, 8, 12, 13}, parse_max_min},
+        {"Min", {6, 8, 12, 13}, parse_max_min},
+        {"ReduceMean", {1, 11, 13, 18}, parse_reduce_mean},
         {"Constant", {1, 9, 11, 12, 13, 19, 21}, nullptr},
     };
     return specs;

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <unordered_set>
 
@@ -264,6 +266,48 @@ void write_node(const Graph& graph, const Node& n, int64_t opset, const ShapeMap
             for (int64_t d : a.shape) t->add_int64_data(d);
             break;
         }
+        case Op::Clip: {
+            // Clip-6 takes its bounds as attributes (no infinities: they default to the
+            // largest float), Clip-11 on as optional scalar inputs.
+            if (opset < 11) {
+                const float big = std::numeric_limits<float>::max();
+                set_float(p, "min", std::max(a.clip_min, -big));
+                set_float(p, "max", std::min(a.clip_max, big));
+                break;
+            }
+            auto bound = [&](float v, const char* what) -> std::string {
+                if (std::isinf(v)) return "";
+                const std::string name = unique_name(n.name + "_" + what, taken);
+                auto* t = g.add_initializer();
+                t->set_name(name);
+                t->set_data_type(onnx::TensorProto::FLOAT);
+                t->add_float_data(v);
+                return name;
+            };
+            const std::string lo = bound(a.clip_min, "min"), hi = bound(a.clip_max, "max");
+            if (!lo.empty() || !hi.empty()) p.add_input(lo);
+            if (!hi.empty()) p.add_input(hi);
+            break;
+        }
+        case Op::ReduceMean:
+            set_int(p, "keepdims", a.keepdims ? 1 : 0);
+            if (opset < 18) {
+                std::vector<int64_t> axes;
+                for (int64_t d : a.axes) axes.push_back(written_axis(d));
+                set_ints(p, "axes", axes);
+            } else {
+                const std::string axes = unique_name(n.name + "_axes", taken);
+                p.add_input(axes);
+                auto* t = g.add_initializer();
+                t->set_name(axes);
+                t->set_data_type(onnx::TensorProto::INT64);
+                t->add_dims(static_cast<int64_t>(a.axes.size()));
+                for (int64_t d : a.axes) t->add_int64_data(d);
+            }
+            break;
+        case Op::PRelu:
+        case Op::Max:
+        case Op::Min:
         case Op::Relu:
         case Op::Add:
         case Op::Mul:

@@ -1,8 +1,10 @@
 #include "rm/prune.hpp"
 
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -235,42 +237,70 @@ Tensor drop(const Tensor& t, size_t axis, const std::vector<char>& removed) {
 }
 
 // A row or column a threshold compares: the rows of a conv whose channels no other conv
-// produces, and the columns of a feature map's sole reader.
+// produces, and the columns of a feature map's sole reader. `norm` is relative: the L2 norm over
+// the median of the non-zero norms of the same layer, side (row or column) and kind (a single
+// value, i.e. a reserved copy or a shortcut scale, or a filter), so that one threshold means
+// the same in a 9-weight stem filter, a 216-weight block filter and a Dirac copy: what a
+// sparsity-trained scale multiplied.
 struct Target {
     const Node* node;
     bool row;
     int64_t index;
     double norm;
+    bool single;  // one non-zero value
 };
 
 std::vector<Target> threshold_targets(const Graph& g, const ChannelGroups& groups) {
     std::vector<Target> targets;
+    auto add = [&](const Node* n, bool row, int64_t index, double sq, int64_t nonzero) {
+        targets.push_back({n, row, index, std::sqrt(sq), nonzero == 1});
+    };
     for (int gi = 0; gi < static_cast<int>(groups.groups().size()); ++gi) {
         if (!groups.single_producer(gi)) continue;
         const ChannelGroup& grp = groups.groups()[static_cast<size_t>(gi)];
         Kernels kern(*dense(g, *grp.producers[0], 1));
         for (int64_t o = 0; o < kern.out; ++o) {
-            double s = 0;
-            for (int64_t j = 0; j < kern.in * kern.k; ++j)
-                s += double(kern.at(o, 0)[j]) * kern.at(o, 0)[j];
-            targets.push_back({grp.producers[0], true, o, std::sqrt(s)});
+            double sq = 0;
+            int64_t nz = 0;
+            for (int64_t j = 0; j < kern.in * kern.k; ++j) {
+                const double v = kern.at(o, 0)[j];
+                sq += v * v;
+                nz += v != 0.0;
+            }
+            add(grp.producers[0], true, o, sq, nz);
         }
         if (grp.readers.size() != 1) continue;
         const Node* r = grp.readers[0];
         const Tensor& w = *dense(g, *r, 1);
         for (int64_t c = 0; c < grp.channels; ++c) {
-            double s = 0;
+            double sq = 0;
+            int64_t nz = 0;
+            auto take = [&](double v) {
+                sq += v * v;
+                nz += v != 0.0;
+            };
             if (r->op == Op::Conv) {
                 Kernels rk(w);
                 for (int64_t o = 0; o < rk.out; ++o)
-                    for (int64_t j = 0; j < rk.k; ++j) s += double(rk.at(o, c)[j]) * rk.at(o, c)[j];
+                    for (int64_t j = 0; j < rk.k; ++j) take(rk.at(o, c)[j]);
             } else {
                 GemmWeight gw(w, r->attrs.trans_b);
-                for (int64_t o = 0; o < gw.n; ++o) s += double(gw.at(o, c)) * gw.at(o, c);
+                for (int64_t o = 0; o < gw.n; ++o) take(gw.at(o, c));
             }
-            targets.push_back({r, false, c, std::sqrt(s)});
+            add(r, false, c, sq, nz);
         }
     }
+    // Relative to the median of the same layer, side and kind.
+    std::map<std::tuple<const Node*, bool, bool>, std::vector<double>> norms;
+    for (const Target& t : targets)
+        if (t.norm > 0) norms[{t.node, t.row, t.single}].push_back(t.norm);
+    std::map<std::tuple<const Node*, bool, bool>, double> median;
+    for (auto& [key, v] : norms) {
+        std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+        median[key] = v[v.size() / 2];
+    }
+    for (Target& t : targets)
+        if (t.norm > 0) t.norm /= median.at({t.node, t.row, t.single});
     return targets;
 }
 

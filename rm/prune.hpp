@@ -7,8 +7,9 @@
 // are zero, or it copies a channel that is), no reader has a non-zero weight on it, or it is a
 // constant, which is folded into each reader's bias. That fold is exact for an unpadded reader
 // and an approximation at the borders of a padded one (listed in `approximations`). A threshold
-// first zeroes the conv rows (and the sole reader's columns) whose L2 norm is below it: the
-// scales of a sparsity-trained model live there once BatchNormalization is folded.
+// first zeroes the conv rows (and the sole reader's columns) whose L2 norm, relative to the
+// median of its layer's rows (columns) of the same kind, is below it: once BatchNormalization
+// is folded, the scales of a sparsity-trained model live in those norms.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -63,8 +64,8 @@ struct PruneResult {
 // threshold 0 removes only what carries nothing (exact, up to the approximations listed).
 PruneResult prune(const PruneBase& base, double threshold);
 
-// The norms a threshold compares against (rows of single-producer convs, columns of their sole
-// readers), sorted ascending, zeros included: the sweep picks its thresholds among them.
+// The relative norms a threshold compares against (rows of single-producer convs, columns of their
+// sole readers), sorted ascending, zeros included: the sweep picks its thresholds among them.
 std::vector<double> prune_scores(const PruneBase& base);
 
 }  // namespace rm

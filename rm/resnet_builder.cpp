@@ -6,9 +6,13 @@
 
 #include "rm/cpu_ops.hpp"
 #include "rm/error.hpp"
+#include "rm/model_builder.hpp"
 #include "rm/thread_pool.hpp"
 
 namespace rm {
+
+using build_detail::Builder;
+using build_detail::Random;
 
 namespace {
 
@@ -30,108 +34,9 @@ const ArchSpec& find_arch(const std::string& name) {
     for (const auto& a : kArchs)
         if (name == a.name) return a;
     std::string valid;
-    for (const auto& a : kArchs) valid += std::string(valid.empty() ? "" : ", ") + a.name;
+    for (const auto& a : builtin_model_names()) valid += (valid.empty() ? "" : ", ") + a;
     throw Error("unknown built-in model '" + name + "' (valid: " + valid + ")");
 }
-
-// splitmix64: a tiny, well-mixed generator; each build owns its own state. Tensors are filled
-// counter-style (value i = mix(tensor seed + i)) so large ones fill on all cores.
-class Random {
-  public:
-    explicit Random(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E5ull) {}
-    uint64_t next() { return mix(state_ += kGolden); }
-    float uniform(float lo, float hi) { return lo + (hi - lo) * unit(next() >> 40); }
-    void fill_uniform(FloatBuffer& v, float lo, float hi) {
-        uint64_t seed = next();
-        int64_t size = static_cast<int64_t>(v.size()), chunk = int64_t(1) << 16;
-        parallel_for((size + chunk - 1) / chunk, size > chunk ? 0 : 1, [&](int64_t c) {
-            int64_t end = std::min(size, (c + 1) * chunk);
-            for (int64_t i = c * chunk; i < end; i += 2) {
-                // One 64-bit draw gives two 24-bit uniforms.
-                uint64_t z = mix(seed + static_cast<uint64_t>(i) * kGolden);
-                v[i] = lo + (hi - lo) * unit(z >> 40);
-                if (i + 1 < end) v[i + 1] = lo + (hi - lo) * unit((z >> 8) & 0xFFFFFF);
-            }
-        });
-    }
-
-  private:
-    static constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
-    static uint64_t mix(uint64_t z) {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    static float unit(uint64_t bits24) { return static_cast<float>(bits24) * (1.0f / 16777216.0f); }
-    uint64_t state_;
-};
-
-// Builds the graph node by node, creating initializers alongside.
-class Builder {
-  public:
-    Builder(Graph& g, uint64_t seed) : g_(g), rng_(seed) {}
-
-    std::string conv(const std::string& name, const std::string& x, int64_t cin, int64_t cout,
-                     int64_t k, int64_t stride, int64_t pad) {
-        Tensor w({cout, cin, k, k});
-        // He-uniform: variance 2 / fan_in, the scale that keeps ReLU activations steady.
-        float bound = std::sqrt(3.0f) * std::sqrt(2.0f / static_cast<float>(cin * k * k));
-        rng_.fill_uniform(w.data, -bound, bound);
-        g_.initializers[name + ".weight"] = std::move(w);
-        Node n{name, Op::Conv, {x, name + ".weight"}, {name}, {}};
-        n.attrs.kernel = {k, k};
-        n.attrs.strides = {stride, stride};
-        n.attrs.pads = {pad, pad, pad, pad};
-        return add(std::move(n));
-    }
-
-    std::string batchnorm(const std::string& name, const std::string& x, int64_t c) {
-        // Non-trivial statistics so that folding BN really changes the weights.
-        Tensor gamma({c}), beta({c}), mean({c}), var({c});
-        rng_.fill_uniform(gamma.data, 0.5f, 1.5f);
-        rng_.fill_uniform(beta.data, -0.1f, 0.1f);
-        rng_.fill_uniform(mean.data, -0.1f, 0.1f);
-        rng_.fill_uniform(var.data, 0.5f, 2.0f);
-        g_.initializers[name + ".weight"] = std::move(gamma);
-        g_.initializers[name + ".bias"] = std::move(beta);
-        g_.initializers[name + ".running_mean"] = std::move(mean);
-        g_.initializers[name + ".running_var"] = std::move(var);
-        return add(
-            {name,
-             Op::BatchNormalization,
-             {x, name + ".weight", name + ".bias", name + ".running_mean", name + ".running_var"},
-             {name},
-             {}});
-    }
-
-    std::string simple(const std::string& name, Op op, std::vector<std::string> inputs,
-                       Attrs attrs = {}) {
-        return add({name, op, std::move(inputs), {name}, std::move(attrs)});
-    }
-
-    std::string linear(const std::string& name, const std::string& x, int64_t in, int64_t out,
-                       const std::string& output) {
-        Tensor w({out, in}), b({out});
-        float bound = 1.0f / std::sqrt(static_cast<float>(in));  // torch.nn.Linear's default
-        rng_.fill_uniform(w.data, -bound, bound);
-        rng_.fill_uniform(b.data, -bound, bound);
-        g_.initializers[name + ".weight"] = std::move(w);
-        g_.initializers[name + ".bias"] = std::move(b);
-        Node n{name, Op::Gemm, {x, name + ".weight", name + ".bias"}, {output}, {}};
-        n.attrs.trans_b = true;
-        return add(std::move(n));
-    }
-
-  private:
-    std::string add(Node n) {
-        std::string out = n.outputs[0];
-        g_.nodes.push_back(std::move(n));
-        return out;
-    }
-
-    Graph& g_;
-    Random rng_;
-};
 
 std::string basic_block(Builder& b, const std::string& p, const std::string& x, int64_t cin,
                         int64_t planes, int64_t stride) {
@@ -169,11 +74,27 @@ std::string bottleneck(Builder& b, const std::string& p, const std::string& x, i
     return b.simple(p + "relu_out", Op::Relu, {y});
 }
 
+void check_range(const char* what, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi)
+        throw Error(std::string("built-in model: ") + what + "=" + std::to_string(v) +
+                    " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+}
+
+int64_t parse_int(const std::string& spec, const std::string& key, const std::string& text) {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size())
+        throw Error("'" + spec + "': option " + key + "=" + text + " is not an integer");
+    return v;
+}
+
+}  // namespace
+
 // Scales each conv so that its output has unit second moment on a random input (LSUV-style).
 // He scaling alone keeps a plain chain steady, but with BN statistics that do not match the
 // activations every residual block would double their energy: ResNet-152 logits would reach
 // ~1e7. Calibrated, activations stay O(1..10) and outputs compare meaningfully in fp32.
-void calibrate(Graph& g, const ResNetConfig& c, uint64_t seed) {
+void build_detail::calibrate(Graph& g, const ResNetConfig& c, uint64_t seed) {
     int64_t h = std::min<int64_t>(c.input_height, 64), w = std::min<int64_t>(c.input_width, 64);
     Tensor x({1, c.input_channels, h, w});
     Random rng(seed ^ 0xC0FFEEull);
@@ -207,6 +128,9 @@ void calibrate(Graph& g, const ResNetConfig& c, uint64_t seed) {
             case Op::Relu:
                 y = cpu::relu(in(n, 0));
                 break;
+            case Op::Clip:
+                y = cpu::clip(in(n, 0), n.attrs.clip_min, n.attrs.clip_max);
+                break;
             case Op::Add:
                 y = cpu::add(in(n, 0), in(n, 1));
                 break;
@@ -221,35 +145,21 @@ void calibrate(Graph& g, const ResNetConfig& c, uint64_t seed) {
     }
 }
 
-void check_range(const char* what, int64_t v, int64_t lo, int64_t hi) {
-    if (v < lo || v > hi)
-        throw Error(std::string("built-in model: ") + what + "=" + std::to_string(v) +
-                    " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-}
-
-int64_t parse_int(const std::string& spec, const std::string& key, const std::string& text) {
-    int64_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size())
-        throw Error("'" + spec + "': option " + key + "=" + text + " is not an integer");
-    return v;
-}
-
-}  // namespace
-
 std::vector<std::string> builtin_model_names() {
     std::vector<std::string> names;
     for (const auto& a : kArchs) names.emplace_back(a.name);
+    for (const auto& a : build_detail::mobile_model_names()) names.push_back(a);
     return names;
 }
 
 Graph build_resnet(const ResNetConfig& c) {
-    const ArchSpec& arch = find_arch(c.arch);
     check_range("channels", c.input_channels, 1, 64);
     check_range("height", c.input_height, 8, 4096);
     check_range("width of the input", c.input_width, 8, 4096);
     check_range("classes", c.num_classes, 1, 100000);
     check_range("width", c.base_width, 1, 1024);
+    if (build_detail::is_mobile_arch(c.arch)) return build_detail::build_mobile(c);
+    const ArchSpec& arch = find_arch(c.arch);
 
     Graph g;
     g.name = c.arch;
@@ -287,7 +197,7 @@ Graph build_resnet(const ResNetConfig& c) {
     x = b.simple("flatten", Op::Flatten, {x});
     b.linear("fc", x, channels, c.num_classes, "logits");
     g.outputs.push_back("logits");
-    calibrate(g, c, c.seed);
+    build_detail::calibrate(g, c, c.seed);
     return g;
 }
 
@@ -298,7 +208,7 @@ std::optional<ResNetConfig> parse_builtin_spec(const std::string& spec) {
     std::string rest = spec.substr(prefix.size());
     size_t q = rest.find('?');
     c.arch = rest.substr(0, q);
-    find_arch(c.arch);
+    if (!build_detail::is_mobile_arch(c.arch)) find_arch(c.arch);
     if (q == std::string::npos) return c;
     std::string options = rest.substr(q + 1);
     size_t pos = 0;

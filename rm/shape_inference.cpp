@@ -1,5 +1,6 @@
 #include "rm/shape_inference.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "rm/error.hpp"
@@ -263,6 +264,19 @@ Shape infer_matmul(const Node& n, const ShapeMap& shapes) {
     return out;
 }
 
+// ReduceMean over the spatial axes of an NCHW tensor: what rmvk runs as a global average pool.
+Shape infer_reduce_mean(const Node& n, const ShapeMap& shapes) {
+    Shape x = input_shape(n, shapes, 0, "data");
+    if (x.size() != 4) fail(n, "only a 4-D (NCHW) input is supported, got " + to_string(x));
+    std::vector<int64_t> axes;
+    for (int64_t a : n.attrs.axes) axes.push_back(normalize_axis(n, a, 4, false));
+    std::sort(axes.begin(), axes.end());
+    if (axes != std::vector<int64_t>{2, 3})
+        fail(n, "only a mean over the spatial axes (2, 3) is supported");
+    if (n.attrs.keepdims) return {x[0], x[1], 1, 1};
+    return {x[0], x[1]};
+}
+
 Shape infer_node(Node& n, const Graph& g, const ShapeMap& shapes) {
     switch (n.op) {
         case Op::Conv:
@@ -274,7 +288,16 @@ Shape infer_node(Node& n, const Graph& g, const ShapeMap& shapes) {
             return infer_batchnorm(n, shapes);
         case Op::Relu:
         case Op::Identity:
+        case Op::Clip:
             return input_shape(n, shapes, 0, "X");
+        case Op::PRelu: {
+            const Shape& x = input_shape(n, shapes, 0, "X");
+            if (broadcast(n, x, input_shape(n, shapes, 1, "slope")) != x)
+                fail(n, "slope does not broadcast to the input's shape " + to_string(x));
+            return x;
+        }
+        case Op::ReduceMean:
+            return infer_reduce_mean(n, shapes);
         case Op::Softmax: {
             const Shape& x = input_shape(n, shapes, 0, "X");
             normalize_axis(n, n.attrs.axis, static_cast<int64_t>(x.size()), false);
@@ -282,6 +305,8 @@ Shape infer_node(Node& n, const Graph& g, const ShapeMap& shapes) {
         }
         case Op::Add:
         case Op::Mul:
+        case Op::Max:
+        case Op::Min:
             return broadcast(n, input_shape(n, shapes, 0, "A"), input_shape(n, shapes, 1, "B"));
         case Op::GlobalAveragePool: {
             Shape x = input_shape(n, shapes, 0, "X");

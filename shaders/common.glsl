@@ -37,6 +37,29 @@ float minus_inf() {
     return uintBitsToFloat(0xff800000u);
 }
 
+// min(max(v, lo), hi) that keeps NaN, like PyTorch's clamp and rm::cpu::clamp_keep_nan (GLSL
+// leaves min/max undefined for NaN and drivers return the other operand).
+float clamp_keep_nan(float v, float lo, float hi) {
+    return isnan(v) ? v : min(max(v, lo), hi);
+}
+
+vec4 clamp_keep_nan(vec4 v, float lo, float hi) {
+    return mix(min(max(v, vec4(lo)), vec4(hi)), v, isnan(v));
+}
+
+// A conv epilogue's activation (ACT: 0 none, 1 ReLU, 2 per-channel clamp [lo, hi]).
+float apply_act(float v, uint act, float lo, float hi) {
+    return act == 0   ? v
+           : act == 1 ? clamp_keep_nan(v, 0.0, uintBitsToFloat(0x7f800000u))
+                      : clamp_keep_nan(v, lo, hi);
+}
+
+vec4 apply_act(vec4 v, uint act, float lo, float hi) {
+    return act == 0   ? v
+           : act == 1 ? clamp_keep_nan(v, 0.0, uintBitsToFloat(0x7f800000u))
+                      : clamp_keep_nan(v, lo, hi);
+}
+
 // 2-D dispatch index for grids wider than maxComputeWorkGroupCount[0].
 uint flat_group_id() {
     return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;

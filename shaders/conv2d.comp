@@ -12,7 +12,9 @@ layout(constant_id = 2) const uint TN = 64;  // pixels per tile
 layout(constant_id = 3) const uint TK = 16;  // reduction depth per shared-memory stage
 layout(constant_id = 4) const uint RM = 4;   // output channels per invocation
 layout(constant_id = 5) const uint RN = 4;   // pixels per invocation
-layout(constant_id = 6) const bool RELU = false;
+// The epilogue's activation: 0 none, 1 ReLU, 2 clamp channel oc to [lo, hi], read from the
+// bias binding at oc + act_stride and oc + 2 * act_stride.
+layout(constant_id = 6) const uint ACT = 0;
 layout(constant_id = 7) const uint KH = 3;
 layout(constant_id = 8) const uint KW = 3;
 layout(constant_id = 9) const uint SH = 1;
@@ -57,6 +59,7 @@ layout(push_constant) uniform P {
     uint group_first;
     int pad_top, pad_left;
     uint has_bias;
+    uint act_stride;  // ACT == 2: output channels of the conv (bias, lo, hi planes)
 }
 p;
 
@@ -149,6 +152,8 @@ void main() {
             continue;
         }
         float bv = p.has_bias != 0 ? bias[p.b_off + oc] : 0.0;
+        float lo = ACT == 2 ? bias[p.b_off + oc + p.act_stride] : 0.0;
+        float hi = ACT == 2 ? bias[p.b_off + oc + 2 * p.act_stride] : 0.0;
         [[unroll]] for (uint j = 0; j < RN; ++j) {
             uint c2 = col0 + tx + j * (TN / RN);
             if (c2 >= cols) continue;
@@ -156,7 +161,7 @@ void main() {
             float v = acc[i][j] + bv;
             if (RESIDUAL) v += r[p.r_off + im * p.r_image_stride + (p.r_channel + oc) * ohw + px];
             y[p.y_off + im * p.y_image_stride + (p.y_channel + oc) * ohw + px] =
-                apply_relu(v, RELU);
+                apply_act(v, ACT, lo, hi);
         }
     }
 }

@@ -5,10 +5,12 @@
 // 4 dims via strides, optional fused ReLU) and BatchNormalization (per channel
 // y = (x - mean) * scale + shift, as rm::cpu::batchnorm computes it).
 layout(local_size_x = 256) in;
-layout(constant_id = 0) const uint MODE = 0;  // 0: relu, 1: binary op, 2: batchnorm
+// 0: relu, 1: binary op, 2: batchnorm, 3: per-channel clamp (b: (lo, hi) per channel)
+layout(constant_id = 0) const uint MODE = 0;
 layout(constant_id = 1) const bool RELU = false;
 layout(constant_id = 2) const bool SAME_SHAPE = true;
-layout(constant_id = 3) const uint OP = 0;         // binary: 0 add, 1 mul (rmvk::BinaryOp)
+// binary: 0 add, 1 mul, 2 max, 3 min, 4 prelu (rmvk::BinaryOp)
+layout(constant_id = 3) const uint OP = 0;
 layout(constant_id = 4) const bool A_FULL = true;  // binary: a has the output's shape (sliced)
 layout(std430, binding = 0) readonly buffer A {
     float a[];
@@ -31,8 +33,13 @@ layout(push_constant) uniform P {
 }
 p;
 
+// Max and Min keep NaN from either operand (torch.maximum / torch.minimum).
 float binary_op(float u, float v) {
-    return OP == 1 ? u * v : u + v;
+    if (OP == 1) return u * v;
+    if (OP == 2) return isnan(u) || isnan(v) ? u + v : max(u, v);
+    if (OP == 3) return isnan(u) || isnan(v) ? u + v : min(u, v);
+    if (OP == 4) return u < 0.0 ? u * v : u;
+    return u + v;
 }
 
 void main() {
@@ -56,6 +63,9 @@ void main() {
             v = binary_op(A_FULL ? a[p.a_off + i] : a[p.a_off + ia], b[p.b_off + ib]);
         }
         v = apply_relu(v, RELU);
+    } else if (MODE == 3) {
+        uint ch = ((p.first + i) / p.inner) % p.channels;
+        v = clamp_keep_nan(a[p.a_off + i], b[p.b_off + 2 * ch], b[p.b_off + 2 * ch + 1]);
     } else {
         uint ch = ((p.first + i) / p.inner) % p.channels;
         v = apply_relu((a[p.a_off + i] - b[p.b_off + 3 * ch + 1]) * b[p.b_off + 3 * ch] +

@@ -217,7 +217,11 @@ TEST_CASE(
     CHECK(r.iters == 2);
     CHECK(r.input_height == 32);
     CHECK_FALSE(r.peak_measured);
-    REQUIRE(r.graphs.size() == 2);
+    // The plain graph twice: structured (the engine's default) and dense (as the ONNX runs).
+    REQUIRE(r.graphs.size() == 3);
+    CHECK(r.graphs[0].graph == "residual");
+    CHECK(r.graphs[1].graph == "plain");
+    CHECK(r.graphs[2].graph == "plain dense");
     for (const auto& g : r.graphs) {
         CAPTURE(g.graph);
         CHECK(g.device_total_ms > 0);

@@ -357,7 +357,7 @@ TEST_CASE("split-K: partials sized per dispatch, reduced in one pass after the c
     CHECK(uint64_t{r.groups[0]} * r.groups[1] * 64 >= 512 * 49);
     ConvSplitKSpec rs;
     std::memcpy(&rs, p.kernels[1].spec.data(), sizeof rs);
-    CHECK(rs.relu == 1);
+    CHECK(rs.act == static_cast<uint32_t>(ConvAct::Relu));
 
     // A shallow K limits the split to slices of two 16-deep steps.
     Conv shallow = conv(1, 64, 7, 7, 64, 1);
@@ -381,4 +381,39 @@ TEST_CASE("split-K: partials sized per dispatch, reduced in one pass after the c
     ConvPlan f = plan(v, forced);
     CHECK(tiled_spec(f).split_k == 3);
     CHECK(tiled_spec(f).base.tm == 64);
+}
+
+TEST_CASE("group == channels gets the depthwise kernel: one dispatch, a lane per output") {
+    for (const DeviceCaps& caps : {cpu_device(), gpu_device()}) {
+        CAPTURE(caps.type);
+        Conv v = conv(2, 96, 56, 56, 96, 3, 2, 96);  // MobileNetV2's first strided depthwise
+        ConvPlan p = plan(v, caps);
+        CHECK(p.name == "depthwise");
+        REQUIRE(p.kernels.size() == 1);
+        CHECK(p.kernels[0].shader == "depthwise");
+        CHECK(p.weights.packed_rows == 0);
+        CHECK(p.weights.winograd_m == 0);
+        REQUIRE(p.dispatches.size() == 1);
+        const uint64_t outputs = 2 * 96 * 28 * 28;
+        const auto& g = p.dispatches[0].groups;
+        CHECK(static_cast<uint64_t>(g[0]) * g[1] * g[2] == (outputs + 255) / 256);
+        // With a clamp, the bias binding covers its bias, lo and hi planes.
+        v.problem.clamp = true;
+        ConvPlan c = plan(v, caps);
+        CHECK(c.dispatches.at(0).bindings.at(2).range == 3 * 96 * 4);
+    }
+    // A channel multiplier (oc = 2c), a forced kernel, or a tensor beyond one binding keep
+    // the general planners.
+    Conv multiplier = conv(1, 32, 28, 28, 64, 3, 1, 32);
+    CHECK(plan(multiplier, gpu_device()).name == "tiled");
+    DeviceCaps forced = gpu_device();
+    forced.conv_kernel = DeviceCaps::ConvKernel::Tiled;
+    Conv dw = conv(1, 32, 28, 28, 32, 3, 1, 32);
+    CHECK(plan(dw, forced).name == "tiled");
+    DeviceCaps small = gpu_device();
+    small.max_binding_bytes = 150000;  // one image of the two
+    Conv batch = conv(2, 32, 28, 28, 32, 3, 1, 32);
+    ConvPlan sliced = plan(batch, small);
+    CHECK(sliced.name == "tiled");
+    CHECK(sliced.dispatches.size() == 2);
 }

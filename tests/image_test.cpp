@@ -158,6 +158,11 @@ TEST_CASE("bad input: clear errors, no crash") {
     { std::ofstream(junk) << "not an image at all"; }
     CHECK_THROWS_AS(rm::read_image(junk), rm::Error);
     std::filesystem::remove(junk);
+    // 35 bytes that claim a 20000x20000 TGA: refused from the header, not decoded into 1.2 GB.
+    CHECK_THROWS_WITH_AS(rm::read_image(std::string(RMVK_TEST_DIR) +
+                                        "/fuzz/regressions/image/tga_20000x20000_in_35_bytes.tga"),
+                         doctest::Contains("20000x20000 image is larger than rmvk reads"),
+                         rm::Error);
     CHECK_THROWS_AS(rm::preprocessing_for(graph_with_input({1, 4, 8, 8})), rm::Error);
     CHECK_THROWS_AS(rm::preprocessing_for(graph_with_input({1, 3, 8, 8}, {{"rmvk.std", "0"}})),
                     rm::Error);

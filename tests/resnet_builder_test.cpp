@@ -189,7 +189,8 @@ TEST_CASE("parse_builtin_spec") {
     CHECK(error_of("builtin:resnet19") ==
           "unknown built-in model 'resnet19' (valid: resnet18, resnet34, resnet50, resnet101, "
           "resnet152, "
-          "wide_resnet50_2, wide_resnet101_2)");
+          "wide_resnet50_2, wide_resnet101_2, mobilenet_v2, mnasnet1_0, regnet_x_400mf, "
+          "regnet_x_1_6gf)");
     CHECK(error_of("builtin:resnet18?classes=ten") ==
           "'builtin:resnet18?classes=ten': option classes=ten is not an integer");
     CHECK(error_of("builtin:resnet18?colour=1").find("unknown option 'colour'") !=
@@ -197,7 +198,7 @@ TEST_CASE("parse_builtin_spec") {
     CHECK(error_of("builtin:resnet18?size=0").find("height=0 is out of range") !=
           std::string::npos);
     CHECK(error_of("builtin:resnet18?channels").find("needs a value") != std::string::npos);
-    CHECK(builtin_model_names().size() == 7);
+    CHECK(builtin_model_names().size() == 11);
 
     ResNetConfig bad;
     bad.arch = "vgg16";

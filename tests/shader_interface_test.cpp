@@ -189,6 +189,7 @@ const std::vector<Field> kConvPushFields = {
     FIELD(ConvPush, "pad_top", pad_top),
     FIELD(ConvPush, "pad_left", pad_left),
     FIELD(ConvPush, "has_bias", has_bias),
+    FIELD(ConvPush, "act_stride", act_stride),
 };
 
 std::vector<Field> conv_spec_fields(size_t base) {
@@ -199,7 +200,7 @@ std::vector<Field> conv_spec_fields(size_t base) {
         Field{"TK", base + offsetof(ConvSpec, tk)},
         Field{"RM", base + offsetof(ConvSpec, rm)},
         Field{"RN", base + offsetof(ConvSpec, rn)},
-        Field{"RELU", base + offsetof(ConvSpec, relu)},
+        Field{"ACT", base + offsetof(ConvSpec, act)},
         Field{"KH", base + offsetof(ConvSpec, kh)},
         Field{"KW", base + offsetof(ConvSpec, kw)},
         Field{"SH", base + offsetof(ConvSpec, sh)},
@@ -228,16 +229,45 @@ TEST_CASE("conv push and specialization constants match both conv kernels") {
          FIELD(ConvSplitKPush, "y_image_stride", y_image_stride),
          FIELD(ConvSplitKPush, "y_channel", y_channel),
          FIELD(ConvSplitKPush, "r_image_stride", r_image_stride),
-         FIELD(ConvSplitKPush, "r_channel", r_channel),
-         FIELD(ConvSplitKPush, "has_bias", has_bias)});
+         FIELD(ConvSplitKPush, "r_channel", r_channel), FIELD(ConvSplitKPush, "has_bias", has_bias),
+         FIELD(ConvSplitKPush, "act_stride", act_stride)});
     check_spec("conv2d_splitk", sizeof(ConvSplitKSpec),
-               {FIELD(ConvSplitKSpec, "RELU", relu), FIELD(ConvSplitKSpec, "RESIDUAL", residual)});
+               {FIELD(ConvSplitKSpec, "ACT", act), FIELD(ConvSplitKSpec, "RESIDUAL", residual)});
     std::vector<Field> direct = conv_spec_fields(offsetof(DirectConvSpec, base));
     for (Field f : {FIELD(DirectConvSpec, "X4", x4), FIELD(DirectConvSpec, "CU", cu),
                     FIELD(DirectConvSpec, "SG", sg), FIELD(DirectConvSpec, "Y4", y4),
                     FIELD(DirectConvSpec, "XR4", xr4), FIELD(DirectConvSpec, "ROWS", rows)})
         direct.push_back(f);
     check_spec("conv2d_direct", sizeof(DirectConvSpec), direct);
+}
+
+TEST_CASE("structured conv epilogue constants match conv_struct") {
+#define F(m) FIELD(ConvStructPush, #m, m)
+    check_push("conv_struct", sizeof(ConvStructPush),
+               {F(x_off),
+                F(b_off),
+                F(y_off),
+                F(r_off),
+                F(out_begin),
+                F(in_begin),
+                F(has_input),
+                F(start),
+                F(scale),
+                F(h),
+                F(w),
+                F(x_image_stride),
+                F(oh),
+                F(ow),
+                F(y_image_stride),
+                F(r_image_stride),
+                F(sh),
+                F(sw),
+                F(top),
+                F(left)});
+#undef F
+    check_spec("conv_struct", sizeof(ConvStructSpec),
+               {FIELD(ConvStructSpec, "RELU", relu), FIELD(ConvStructSpec, "RESIDUAL", residual),
+                FIELD(ConvStructSpec, "SAME_GRID", same_grid)});
 }
 
 TEST_CASE("pool, element-wise, gemm, softmax and peak-probe constants match their shaders") {
@@ -321,12 +351,30 @@ TEST_CASE("Winograd transform constants match their shaders") {
          FIELD(WinogradOutputPush, "tiles_h", tiles_h),
          FIELD(WinogradOutputPush, "tiles_w", tiles_w), FIELD(WinogradOutputPush, "tiles", tiles),
          FIELD(WinogradOutputPush, "tiles_padded", tiles_padded),
-         FIELD(WinogradOutputPush, "has_bias", has_bias)});
+         FIELD(WinogradOutputPush, "has_bias", has_bias),
+         FIELD(WinogradOutputPush, "act_stride", act_stride)});
     check_spec(
         "winograd_output", sizeof(WinogradOutputSpec),
-        {FIELD(WinogradOutputSpec, "M", m), FIELD(WinogradOutputSpec, "RELU", relu),
+        {FIELD(WinogradOutputSpec, "M", m), FIELD(WinogradOutputSpec, "ACT", act),
          FIELD(WinogradOutputSpec, "RESIDUAL", residual), FIELD(WinogradOutputSpec, "Y4", y4),
          FIELD(WinogradOutputSpec, "TRANSPOSED", transposed)});
+}
+
+TEST_CASE("depthwise conv constants match its shader") {
+    check_push(
+        "depthwise", sizeof(DepthwisePush),
+        {FIELD(DepthwisePush, "x_off", x_off), FIELD(DepthwisePush, "w_off", w_off),
+         FIELD(DepthwisePush, "b_off", b_off), FIELD(DepthwisePush, "y_off", y_off),
+         FIELD(DepthwisePush, "r_off", r_off), FIELD(DepthwisePush, "count", count),
+         FIELD(DepthwisePush, "c", c), FIELD(DepthwisePush, "h", h), FIELD(DepthwisePush, "w", w),
+         FIELD(DepthwisePush, "oh", oh), FIELD(DepthwisePush, "ow", ow),
+         FIELD(DepthwisePush, "dh", dh), FIELD(DepthwisePush, "dw", dw),
+         FIELD(DepthwisePush, "pad_top", pad_top), FIELD(DepthwisePush, "pad_left", pad_left),
+         FIELD(DepthwisePush, "has_bias", has_bias)});
+    check_spec("depthwise", sizeof(DepthwiseSpec),
+               {FIELD(DepthwiseSpec, "KH", kh), FIELD(DepthwiseSpec, "KW", kw),
+                FIELD(DepthwiseSpec, "SH", sh), FIELD(DepthwiseSpec, "SW", sw),
+                FIELD(DepthwiseSpec, "ACT", act), FIELD(DepthwiseSpec, "RESIDUAL", residual)});
 }
 
 TEST_CASE("every compiled shader is covered by a check above") {
@@ -334,7 +382,8 @@ TEST_CASE("every compiled shader is covered by a check above") {
     std::vector<std::string> covered = {"conv2d",         "conv2d_splitk",  "conv2d_direct",
                                         "pool2d",         "eltwise",        "global_avg_pool",
                                         "gemm",           "softmax",        "peak_fma",
-                                        "peak_bandwidth", "winograd_input", "winograd_output"};
+                                        "peak_bandwidth", "winograd_input", "winograd_output",
+                                        "conv_struct",    "depthwise"};
     for (const auto& e : shaders::kAll) {
         CAPTURE(e.name);
         CHECK(std::find(covered.begin(), covered.end(), std::string(e.name)) != covered.end());

@@ -174,6 +174,7 @@ class App {
             bool capture = last_frame && (!options_.screenshot.empty() || options_.check_redraw);
             bool presented = renderer_.end_frame(ImGui::GetDrawData(), capture ? &shot : nullptr);
             auto now = Clock::now();
+            if (presented && pruning_.busy()) ++frames_while_sweeping_;
             // fps counts frames that reached the window.
             if (settled && presented) {
                 ++frames_done_;
@@ -292,10 +293,10 @@ class App {
                 state_.model = done->model;
                 residual_view_.set_graph({&state_.model->residual, &state_.model->residual_shapes,
                                           nullptr, residual_blocks(*state_.model)});
-                plain_view_.set_graph({&state_.model->rm.plain, &state_.model->plain_shapes,
-                                       &state_.model->rm.mapping, plain_blocks(*state_.model),
-                                       state_.model->pruned ? &state_.model->pruned->notes
-                                                            : nullptr});
+                plain_view_.set_graph(
+                    {&state_.model->rm.plain, &state_.model->plain_shapes,
+                     &state_.model->rm.mapping, plain_blocks(*state_.model),
+                     state_.model->pruned ? &state_.model->pruned->notes : nullptr});
             }
             if (done->runs) {
                 state_.runs = done->runs;
@@ -725,6 +726,7 @@ class App {
             facts.window_device = renderer_.device_name();
             facts.active_tab = active_tab_;
             facts.sweep_busy = pruning_.busy();
+            facts.frames_while_sweeping = frames_while_sweeping_;
             if (const PruneSweep* sw = pruning_.sweep()) {
                 facts.sweep_plain_points = static_cast<int>(sw->plain_pruned.size());
                 facts.sweep_residual_points = static_cast<int>(sw->residual_pruned.size());
@@ -765,6 +767,7 @@ class App {
     bool key_down_ = false;
     bool page_applied_ = false;
     bool sweep_started_ = false;
+    int frames_while_sweeping_ = 0;  // the window kept drawing while the sweep ran
     bool pruning_error_shown_ = false;
     int frames_done_ = 0;
     double fps_ = 0;

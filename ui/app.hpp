@@ -36,13 +36,13 @@ struct GuiOptions {
     std::vector<std::string> drop;  // paths dropped onto the window, in order
     std::string browse;             // "model", "image" or "report": open the File menu's browser
     std::string
-        pick;        // then open this path (relative to where the browser starts), folder by folder
-    bool sweep = false;        // start the Pruning view's sweep once the model is shown
-    int sweep_images = 1000;   // images per split in that sweep
-    int sweep_points = 6;      // thresholds per curve
-    std::string prune_open;    // "plain:K" / "residual:K": then open sweep point K
-    int frames = 0;  // > 0: render this many frames after loading, then exit
-    float pan = 0;   // scripted frames drag both graph panes up by this many pixels each
+        pick;  // then open this path (relative to where the browser starts), folder by folder
+    bool sweep = false;       // start the Pruning view's sweep once the model is shown
+    int sweep_images = 1000;  // images per split in that sweep
+    int sweep_points = 6;     // thresholds per curve
+    std::string prune_open;   // "plain:K" / "residual:K": then open sweep point K
+    int frames = 0;           // > 0: render this many frames after loading, then exit
+    float pan = 0;            // scripted frames drag both graph panes up by this many pixels each
     int width = 1600, height = 1000;
     bool vsync = true;
     bool check_redraw = false;  // compare the last frame's partial redraw with a whole one

@@ -31,7 +31,6 @@ struct FeatureMapsPanel::Grid {
     int atlas_w = 0, atlas_h = 0;
     std::unique_ptr<Texture> texture;
     std::string note;  // why the grid is empty
-    std::string pruned;  // a pruned model: which of the unpruned channels survive
 };
 
 namespace {
@@ -115,7 +114,6 @@ void FeatureMapsPanel::bind(const AppState& state) {
     auto bind = [&](Grid& g, const rm::Graph& graph, const GraphRun& run, const std::string& node,
                     const char* title) {
         g.info = {};
-        g.pruned.clear();
         g.info.title = title;
         g.info.node = node;
         g.hold = state.runs;
@@ -160,11 +158,11 @@ void FeatureMapsPanel::bind(const AppState& state) {
             for (size_t c = 0; c < kept->size() && c < 48; ++c)
                 list += (c ? "," : "") + std::to_string((*kept)[c]);
             if (kept->size() > 48) list += ",...";
-            plain.pruned = "pruned: " + std::to_string(kept->size()) + " of " +
-                           std::to_string(before == model.pruned->channels_before.end()
-                                              ? int64_t(kept->size())
-                                              : before->second) +
-                           " channels survive: " + list;
+            plain.info.pruned =
+                "pruned: " + std::to_string(kept->size()) + " of " +
+                std::to_string(before == model.pruned->channels_before.end() ? int64_t(kept->size())
+                                                                             : before->second) +
+                " channels survive: " + list;
         }
         if (m != model.rm.mapping.end() && !m->second.channels.empty()) {
             std::vector<int> reserved;
@@ -339,7 +337,7 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     ImGui::SameLine();
     ImGui::TextDisabled("%s", rm::to_string(g.info.shape).c_str());
     ImGui::TextWrapped("%s", g.info.node.c_str());
-    if (!g.pruned.empty()) ImGui::TextColored(theme::kAccent, "%s", g.pruned.c_str());
+    if (!g.info.pruned.empty()) ImGui::TextColored(theme::kAccent, "%s", g.info.pruned.c_str());
     ImGui::TextDisabled("range %.3g .. %.3g%s", g.info.lo, g.info.hi,
                         g.signed_data ? " (signed: blue<0<red)" : "");
     int n = int(g.shown.size());

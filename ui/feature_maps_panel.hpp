@@ -22,6 +22,7 @@ struct FeatureGridInfo {
     int reserved_total = 0;  // reserved channels in the tensor
     int reserved_first = 0;  // index (among the reserved) of the first one shown
     std::string reserved_source;
+    std::string pruned;  // a pruned model: which of the unpruned channels survive
     bool non_blank = false;
     float lo = 0, hi = 0;
 };

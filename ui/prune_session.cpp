@@ -38,10 +38,9 @@ std::shared_ptr<const LoadedModel> prune_model_for_ui(const LoadedModel& model, 
             if (kept == view->kept_channels.end()) continue;
             int64_t at = 0;
             for (auto& range : origin.channels) {
-                const auto count = std::count_if(kept->second.begin(), kept->second.end(),
-                                                 [&](int64_t c) {
-                                                     return c >= range.begin && c < range.end;
-                                                 });
+                const auto count =
+                    std::count_if(kept->second.begin(), kept->second.end(),
+                                  [&](int64_t c) { return c >= range.begin && c < range.end; });
                 range.begin = at;
                 range.end = at += count;
             }

@@ -48,8 +48,10 @@ void PruningPanel::start(std::shared_ptr<const LoadedModel> model, const std::st
             if (device != kCpuDevice)
                 context = std::make_unique<Context>(ContextOptions{.device = device});
             std::optional<rm::LabelledImages> val, test;
-            if (rm::fashion_mnist_train_available()) val = rm::read_fashion_mnist_validation(rm::kFashionMnistDir, n);
-            if (rm::fashion_mnist_available()) test = rm::read_fashion_mnist_test(rm::kFashionMnistDir, n);
+            if (rm::fashion_mnist_train_available())
+                val = rm::read_fashion_mnist_validation(rm::kFashionMnistDir, n);
+            if (rm::fashion_mnist_available())
+                test = rm::read_fashion_mnist_test(rm::kFashionMnistDir, n);
             PruneData data;
             data.pre = model->preprocessing;
             data.validation = val ? &*val : nullptr;
@@ -58,14 +60,14 @@ void PruningPanel::start(std::shared_ptr<const LoadedModel> model, const std::st
             options.points = pts;
             options.timing_runs = 3;
             options.time = context != nullptr;
-            result = std::make_shared<PruneSweep>(run_prune_sweep(
-                model->residual, data, context.get(), options,
-                [&](double f, const std::string& what) {
-                    fraction_ = static_cast<float>(f);
-                    std::lock_guard lock(mutex_);
-                    stage_ = what;
-                    return !stop.stop_requested();
-                }));
+            result = std::make_shared<PruneSweep>(
+                run_prune_sweep(model->residual, data, context.get(), options,
+                                [&](double f, const std::string& what) {
+                                    fraction_ = static_cast<float>(f);
+                                    std::lock_guard lock(mutex_);
+                                    stage_ = what;
+                                    return !stop.stop_requested();
+                                }));
             result->model = model->display_name;
         } catch (const SweepCancelled&) {
             error = "sweep cancelled";
@@ -143,14 +145,15 @@ std::optional<PruneRequest> PruningPanel::draw(const AppState& state) {
         pending_pick_.clear();
         const auto colon = pick.find(':');
         const std::string which = pick.substr(0, colon);
-        const std::vector<PrunePoint>& curve = which == "residual" ? s.residual_pruned
-                                                                   : s.plain_pruned;
+        const std::vector<PrunePoint>& curve =
+            which == "residual" ? s.residual_pruned : s.plain_pruned;
         const size_t k = colon == std::string::npos ? 0 : std::stoul(pick.substr(colon + 1));
         if ((which != "plain" && which != "residual") || k >= curve.size()) {
             script_error_ = "--prune-open " + pick + ": no such sweep point";
         } else {
-            request = PruneRequest{which == "plain" ? rm::PruneMode::Plain : rm::PruneMode::Residual,
-                                   curve[k].threshold};
+            request =
+                PruneRequest{which == "plain" ? rm::PruneMode::Plain : rm::PruneMode::Residual,
+                             curve[k].threshold};
         }
     }
     if (request) chosen_ = request;
@@ -219,13 +222,13 @@ std::optional<PruneRequest> PruningPanel::plot(const char* id, bool by_time, flo
             dl->AddCircleFilled(line.back(), chosen ? 6.0f : 4.0f, color);
             if (chosen) dl->AddCircle(line.back(), 9.0f, theme::kSelection, 0, 2.0f);
         }
-        if (line.size() > 1) dl->AddPolyline(line.data(), static_cast<int>(line.size()), color, 0, 1.5f);
+        if (line.size() > 1)
+            dl->AddPolyline(line.data(), static_cast<int>(line.size()), color, 0, 1.5f);
     };
     curve(s.residual_pruned, kResidualColor);
     curve(s.plain_pruned, kPlainColor);
-    for (const auto& [p, color, name] :
-         {std::tuple{&s.residual, kResidualColor, "residual"},
-          std::tuple{&s.plain, kPlainColor, "plain (RM)"}}) {
+    for (const auto& [p, color, name] : {std::tuple{&s.residual, kResidualColor, "residual"},
+                                         std::tuple{&s.plain, kPlainColor, "plain (RM)"}}) {
         const double x = x_of(*p, by_time), y = accuracy_of(*p);
         if (!(x > 0) || y < 0) continue;
         const ImVec2 c = to_screen(x, y);
@@ -233,15 +236,15 @@ std::optional<PruneRequest> PruningPanel::plot(const char* id, bool by_time, flo
         dl->AddText({c.x + 8, c.y - 7}, color, name);
     }
     if (hovered) {
-        ImGui::SetTooltip("%s pruned, threshold %.4g\naccuracy %.2f%%, %lld channels\n%.2fM MACs, "
-                          "%.3f ms at batch 100",
-                          hovered->graph.c_str(), hovered->threshold, accuracy_of(*hovered),
-                          static_cast<long long>(hovered->channels), hovered->macs / 1e6,
-                          hovered->ms_batch100);
+        ImGui::SetTooltip(
+            "%s pruned, threshold %.4g\naccuracy %.2f%%, %lld channels\n%.2fM MACs, "
+            "%.3f ms at batch 100",
+            hovered->graph.c_str(), hovered->threshold, accuracy_of(*hovered),
+            static_cast<long long>(hovered->channels), hovered->macs / 1e6, hovered->ms_batch100);
         if (ImGui::IsItemClicked())
-            return PruneRequest{hovered->graph == "plain" ? rm::PruneMode::Plain
-                                                          : rm::PruneMode::Residual,
-                                hovered->threshold};
+            return PruneRequest{
+                hovered->graph == "plain" ? rm::PruneMode::Plain : rm::PruneMode::Residual,
+                hovered->threshold};
     }
     return std::nullopt;
 }

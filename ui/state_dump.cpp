@@ -79,6 +79,7 @@ std::string grid_json(const FeatureGridInfo& g) {
            ", \"reserved_total\": " + std::to_string(g.reserved_total) +
            ", \"reserved_first\": " + std::to_string(g.reserved_first) +
            ", \"reserved_source\": " + quote(g.reserved_source) +
+           ", \"pruned\": " + quote(g.pruned) +
            ", \"non_blank\": " + (g.non_blank ? "true" : "false") + ", \"min\": " + num(g.lo) +
            ", \"max\": " + num(g.hi) + "}";
 }
@@ -206,7 +207,8 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
     o << "  \"active_tab\": " << quote(facts.active_tab) << ",\n";
     o << "  \"sweep\": {\"busy\": " << (facts.sweep_busy ? "true" : "false")
       << ", \"plain_points\": " << facts.sweep_plain_points
-      << ", \"residual_points\": " << facts.sweep_residual_points << "},\n";
+      << ", \"residual_points\": " << facts.sweep_residual_points
+      << ", \"frames_while_sweeping\": " << facts.frames_while_sweeping << "},\n";
     if (state.model && state.model->pruned) {
         const PruneView& p = *state.model->pruned;
         int narrowed = 0;

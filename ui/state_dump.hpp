@@ -34,6 +34,7 @@ struct ScreenFacts {
     // The Pruning view: sweep points per curve (-1: no sweep yet), and whether one runs.
     int sweep_plain_points = -1, sweep_residual_points = -1;
     bool sweep_busy = false;
+    int frames_while_sweeping = 0;
 };
 
 std::string dump_state_json(const AppState& state, const ScreenFacts& facts);

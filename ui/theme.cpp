@@ -9,6 +9,10 @@ ImU32 op_color(rm::Op op) {
         case rm::Op::BatchNormalization:
             return rgb(118, 78, 160);
         case rm::Op::Relu:
+        case rm::Op::Clip:
+        case rm::Op::PRelu:
+        case rm::Op::Max:
+        case rm::Op::Min:
             return rgb(44, 128, 84);
         case rm::Op::Add:
         case rm::Op::Mul:
@@ -16,6 +20,7 @@ ImU32 op_color(rm::Op op) {
         case rm::Op::MaxPool:
         case rm::Op::AveragePool:
         case rm::Op::GlobalAveragePool:
+        case rm::Op::ReduceMean:
             return rgb(30, 128, 138);
         case rm::Op::Gemm:
         case rm::Op::MatMul:

@@ -71,4 +71,11 @@ double Args::get_double(const std::string& flag, double fallback) const {
     }
 }
 
+bool plain_exec_structured(const Args& args) {
+    const std::string exec = args.get("--plain-exec", "structured");
+    if (exec != "structured" && exec != "dense")
+        throw UsageError("--plain-exec must be structured or dense, not '" + exec + "'");
+    return exec == "structured";
+}
+
 }  // namespace rmvk::cli

@@ -30,6 +30,9 @@ class Args {
     bool help_ = false;
 };
 
+// --plain-exec structured|dense (run, eval): true for structured, the default. Throws UsageError.
+bool plain_exec_structured(const Args& args);
+
 // A mistake in how a command was called; main prints it with a hint to use --help, exit 2.
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;

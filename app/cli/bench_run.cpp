@@ -63,7 +63,9 @@ GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::stri
     rm::ShapeMap shapes = rm::infer_shapes_of(graph, settings.batch);
     rm::GraphCost cost = rm::compute_cost(graph, shapes);
 
-    GraphRunner runner(context, graph, settings.batch);
+    RunOptions options;
+    options.structured = settings.structured;
+    GraphRunner runner(context, graph, settings.batch, options);
     const auto& input = graph.inputs[0];
     std::map<std::string, rm::Tensor> inputs{{input.name, bench_input(shapes.at(input.name))}};
 
@@ -112,10 +114,17 @@ GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::stri
         row.node = t.node;
         row.op = std::string(rm::op_name(t.op));
         if (const rm::Node* n = graph.find_node(t.node)) row.kernel = kernel_text(*n, shapes);
-        // "3x3 wino4": ran as Winograd F(4,3) (t.method "winograd F(4,3)").
-        if (t.method.rfind("winograd F(", 0) == 0) row.kernel += " wino" + t.method.substr(11, 1);
+        // "3x3 wino4": ran as Winograd F(4,3) (t.method "winograd F(4,3)", or a structured
+        // conv's block: "structured: winograd F(4,3) + copy"); "+copy": with an epilogue pass.
+        if (auto w = t.method.find("winograd F("); w != std::string::npos)
+            row.kernel += " wino" + t.method.substr(w + 11, 1);
+        if (t.method.rfind("structured: ", 0) == 0 && t.method.find("copy") != std::string::npos)
+            row.kernel += " +copy";
         // "3x3 splitK9": the tiled kernel with K split 9 ways (t.method "tiled split-K 9").
-        if (t.method.rfind("tiled split-K ", 0) == 0) row.kernel += " splitK" + t.method.substr(14);
+        if (auto k = t.method.find("tiled split-K "); k != std::string::npos)
+            row.kernel +=
+                " splitK" +
+                t.method.substr(k + 14, t.method.find_first_not_of("0123456789", k + 14) - k - 14);
         std::vector<double> ms;
         for (const auto& r : runs) ms.push_back(i < r.timings.size() ? r.timings[i].device_ms : 0);
         row.device_ms = median(ms);

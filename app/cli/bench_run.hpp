@@ -15,6 +15,7 @@ struct BenchSettings {
     int warmup = 2;
     int iters = 10;
     double peak_gflops = 0;  // 0: no peak measured, no "% of peak"
+    bool structured = true;  // RunOptions::structured (--plain-exec)
 };
 
 // Runs `graph` settings.warmup + settings.iters times on `context` (random input) and returns

@@ -30,6 +30,9 @@ constexpr const char* kHelp =
     "a residual-vs-plain comparison with each plain layer next to the residual nodes it came "
     "from.\n\n"
     "  --graph G          residual | plain | both (default both)\n"
+    "  --plain-exec E     structured | dense | both (default both): the plain graph's convs as\n"
+    "                     their dense blocks plus copies and merges ('plain'), or as the dense\n"
+    "                     weights a generic runtime runs from the exported ONNX ('plain dense')\n"
     "  --device D         Vulkan device INDEX or NAME substring (see 'rmvk devices')\n"
     "  --batch B          batch size (default 1)\n"
     "  --input-size HxW   rebuild a builtin model at this size, or override an ONNX model's\n"
@@ -137,15 +140,18 @@ void print_layers(const GraphBench& g, const GraphBench* residual) {
 void print_summary(const BenchReport& report) {
     const GraphBench* res = report.find_graph("residual");
     const GraphBench* plain = report.find_graph("plain");
+    const GraphBench* dense = report.find_graph("plain dense");
     std::vector<std::string> header{""};
     for (const auto& g : report.graphs) header.push_back(g.graph);
     if (res && plain) header.push_back("plain/residual");
+    if (res && dense) header.push_back("plain dense/residual");
     Table t(header);
     auto row = [&](const std::string& name, auto value, auto text) {
         std::vector<std::string> r{name};
         for (const auto& g : report.graphs) r.push_back(text(value(g)));
-        if (res && plain) {
-            double a = value(*res), b = value(*plain);
+        for (const GraphBench* p : {plain, dense}) {
+            if (!res || !p) continue;
+            double a = value(*res), b = value(*p);
             r.push_back(a > 0 && b > 0 ? fmt_ratio(double(b) / double(a)) : "-");
         }
         t.add(std::move(r));
@@ -200,8 +206,8 @@ void write_csv(const std::string& path, const BenchReport& report) {
 
 int cmd_bench(const std::vector<std::string>& argv) {
     Args args(argv,
-              {"--graph", "--device", "--batch", "--input-size", "--warmup", "--iters", "--json",
-               "--csv"},
+              {"--graph", "--plain-exec", "--device", "--batch", "--input-size", "--warmup",
+               "--iters", "--json", "--csv"},
               {"--no-peak", "--peak"});
     if (args.help()) {
         std::printf(kHelp);
@@ -212,6 +218,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
     const std::string which = args.get("--graph", "both");
     if (which != "residual" && which != "plain" && which != "both")
         throw UsageError("--graph must be residual, plain or both, not '" + which + "'");
+    const std::string exec = args.get("--plain-exec", "both");
+    if (exec != "structured" && exec != "dense" && exec != "both")
+        throw UsageError("--plain-exec must be structured, dense or both, not '" + exec + "'");
     BenchSettings settings;
     settings.batch = args.get_int("--batch", 1);
     settings.warmup = static_cast<int>(args.get_int("--warmup", 2));
@@ -278,19 +287,32 @@ int cmd_bench(const std::vector<std::string>& argv) {
                     rm_result.blocks.size());
         graphs.emplace_back("plain", std::move(rm_result.plain));
     }
+    // The plain graph's two executions: "plain" structured, "plain dense" from dense weights.
+    std::vector<std::pair<std::string, bool>> runs;  // report name, structured
+    for (const auto& [name, graph] : graphs) {
+        if (name != "plain") {
+            runs.emplace_back(name, true);
+            continue;
+        }
+        if (exec != "dense") runs.emplace_back("plain", true);
+        if (exec != "structured") runs.emplace_back("plain dense", false);
+    }
 
     {
-        Progress progress(static_cast<int64_t>(graphs.size()) * (settings.warmup + settings.iters));
-        for (const auto& [name, graph] : graphs) {
+        Progress progress(static_cast<int64_t>(runs.size()) * (settings.warmup + settings.iters));
+        for (const auto& [name, structured] : runs) {
+            const bool plain = name != "residual";
+            const rm::Graph& graph = graphs[plain ? graphs.size() - 1 : 0].second;
             std::string label = name + " graph";
+            settings.structured = structured;
             report.graphs.push_back(bench_graph(context, graph, name, settings,
-                                                name == "plain" ? &mapping : nullptr,
+                                                plain ? &mapping : nullptr,
                                                 [&] { progress.step(label); }));
         }
     }
 
     const GraphBench* res = report.find_graph("residual");
-    for (const auto& g : report.graphs) print_layers(g, g.graph == "plain" ? res : nullptr);
+    for (const auto& g : report.graphs) print_layers(g, g.graph != "residual" ? res : nullptr);
     print_summary(report);
 
     if (args.has("--json")) {

@@ -38,6 +38,9 @@ constexpr const char* kHelp =
     "  --graph G          residual | plain | both (default residual). both also counts the\n"
     "                     images whose top-1 class differs and compares all logits as\n"
     "                     'rmvk run --graph both' does (the exit status says the verdict)\n"
+    "  --plain-exec E     structured | dense (default structured): the plain graph's convs as\n"
+    "                     their dense blocks plus copies and merges, or as the dense weights\n"
+    "                     a generic runtime runs from the exported ONNX\n"
     "  --device D         cpu (reference executor; the default) | Vulkan device INDEX | NAME\n"
     "  --limit N          only the first N test images\n"
     "  --batch B          images per run (default 100)\n"
@@ -52,12 +55,15 @@ using BatchRunner = std::function<rm::Tensor(const rm::Graph&, const rm::Tensor&
 // (weights uploaded once); the last, smaller batch gets its own.
 class GpuBatchRunner {
   public:
-    explicit GpuBatchRunner(const std::string& device)
-        : context_(std::make_unique<Context>(ContextOptions{.device = device})) {}
+    GpuBatchRunner(const std::string& device, bool structured)
+        : context_(std::make_unique<Context>(ContextOptions{.device = device})) {
+        options_.structured = structured;
+    }
 
     rm::Tensor operator()(const rm::Graph& graph, const rm::Tensor& x) {
         auto& runner = runners_[{&graph, x.shape.at(0)}];
-        if (!runner) runner = std::make_unique<GraphRunner>(*context_, graph, x.shape.at(0));
+        if (!runner)
+            runner = std::make_unique<GraphRunner>(*context_, graph, x.shape.at(0), options_);
         auto outputs = runner->run({{graph.inputs.at(0).name, x}}).outputs;
         auto it = outputs.find(graph.outputs.at(0));
         if (it == outputs.end()) throw rm::Error("graph '" + graph.name + "' produced no output");
@@ -67,14 +73,17 @@ class GpuBatchRunner {
 
   private:
     std::unique_ptr<Context> context_;
+    RunOptions options_;
     std::map<std::pair<const rm::Graph*, int64_t>, std::unique_ptr<GraphRunner>> runners_;
 };
 
 // The runner for --device, and the device's name for the report line.
-std::pair<BatchRunner, std::string> runner_for(const std::string& device) {
+std::pair<BatchRunner, std::string> runner_for(const std::string& device, bool structured) {
     if (device == "cpu") {
-        BatchRunner cpu = [](const rm::Graph& graph, const rm::Tensor& x) {
-            auto outputs = rm::run_cpu(graph, {{graph.inputs.at(0).name, x}});
+        BatchRunner cpu = [structured](const rm::Graph& graph, const rm::Tensor& x) {
+            rm::CpuRunOptions options;
+            options.dense_structured = !structured;
+            auto outputs = rm::run_cpu(graph, {{graph.inputs.at(0).name, x}}, options);
             auto it = outputs.find(graph.outputs.at(0));
             if (it == outputs.end())
                 throw rm::Error("graph '" + graph.name + "' produced no output");
@@ -82,7 +91,7 @@ std::pair<BatchRunner, std::string> runner_for(const std::string& device) {
         };
         return {cpu, "cpu (reference executor)"};
     }
-    auto gpu = std::make_shared<GpuBatchRunner>(device);
+    auto gpu = std::make_shared<GpuBatchRunner>(device, structured);
     std::string name = gpu->device().name + " (Vulkan)";
     return {[gpu](const rm::Graph& g, const rm::Tensor& x) { return (*gpu)(g, x); }, name};
 }
@@ -109,7 +118,10 @@ void check_model(const rm::Graph& graph) {
 }  // namespace
 
 int cmd_eval(const std::vector<std::string>& argv) {
-    Args args(argv, {"--dataset", "--graph", "--device", "--limit", "--batch", "--data-dir"}, {});
+    Args args(
+        argv,
+        {"--dataset", "--graph", "--plain-exec", "--device", "--limit", "--batch", "--data-dir"},
+        {});
     if (args.help()) {
         std::printf("%s\n%s", kHelp, kExitCodesHelp);
         return 0;
@@ -127,7 +139,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
     if (args.has("--limit") && limit < 1) throw UsageError("--limit must be at least 1");
     const int64_t batch = args.get_int("--batch", 100);
     if (batch < 1 || batch > 4096) throw UsageError("--batch must be 1..4096");
-    auto [run, device_name] = runner_for(args.get("--device", "cpu"));
+    auto [run, device_name] = runner_for(args.get("--device", "cpu"), plain_exec_structured(args));
 
     rm::Graph residual = rm::load_model(model);
     warn_non_finite_weights("eval", residual);

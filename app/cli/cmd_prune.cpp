@@ -126,14 +126,11 @@ rm::Tensor real_images(Data& data, const rm::Preprocessing& pre) {
     return x;
 }
 
-// max |a - b| and max |a| over the first outputs, by rmvk's one comparison (rm/compare.hpp);
-// a NaN/Inf anywhere or another shape: an infinite difference.
-std::pair<double, double> max_diff(const rm::Graph& a, const rm::Graph& b, const rm::Tensor& x) {
+// The pruned model's first output against the unpruned one's (rm::compare_outputs: NaN-aware).
+rm::OutputComparison compare(const rm::Graph& a, const rm::Graph& b, const rm::Tensor& x) {
     const rm::Tensor ya = rm::run_cpu(a, {{a.inputs.at(0).name, x}}).at(a.outputs.at(0));
     const rm::Tensor yb = rm::run_cpu(b, {{b.inputs.at(0).name, x}}).at(b.outputs.at(0));
-    const rm::OutputComparison c = rm::compare_outputs(ya, yb);
-    if (!c.finite() || c.shapes_differ()) return {INFINITY, c.max_abs_ref};
-    return {c.max_abs_diff, c.max_abs_ref};
+    return rm::compare_outputs(ya, yb);
 }
 
 void print_layers(const rm::PruneResult& r) {
@@ -312,7 +309,9 @@ int cmd_prune(const std::vector<std::string>& argv) {
                     p.threshold);
         print_layers(p.result);
         p.point = measure_point(p.result.graph, pd, dev.runner.get(), dev.context.get(), runs);
-        const auto [d, m] = max_diff(residual, p.result.graph, x);
+        const rm::OutputComparison c = compare(residual, p.result.graph, x);
+        const double d = c.finite() && !c.shapes_differ() ? c.max_abs_diff : INFINITY;
+        const double m = c.max_abs_ref;
         std::printf(
             "conv channels %lld -> %lld, params %s -> %s (%.2fx), MACs per image %s -> %s "
             "(%.2fx)\n",

@@ -36,6 +36,9 @@ constexpr const char* kHelp =
     "                     network without shortcuts; both runs the two and compares them:\n"
     "                     they match when max|d| <= 1e-4 * max|residual output| and\n"
     "                     neither holds a NaN or Inf (the exit status says which)\n"
+    "  --plain-exec E     structured | dense (default structured): the plain graph's convs as\n"
+    "                     their dense blocks plus copies and merges, or as the dense weights\n"
+    "                     a generic runtime runs from the exported ONNX\n"
     "  --device D         cpu (reference executor) | Vulkan device INDEX | NAME substring;\n"
     "                     default: the default Vulkan device, or cpu when there is none\n"
     "  --batch B          repeat a batch-1 input B times\n";
@@ -116,7 +119,7 @@ void print_top5(const GraphRun& run, const std::vector<std::string>& labels) {
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& argv) {
-    Args args(argv, {"--input", "--output", "--graph", "--device", "--batch"}, {});
+    Args args(argv, {"--input", "--output", "--graph", "--plain-exec", "--device", "--batch"}, {});
     if (args.help()) {
         std::printf("%s\n%s", kHelp, kExitCodesHelp);
         return 0;
@@ -129,6 +132,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     const std::string which = args.get("--graph", "residual");
     if (which != "residual" && which != "plain" && which != "both")
         throw UsageError("--graph must be residual, plain or both, not '" + which + "'");
+    const bool structured = plain_exec_structured(args);
     int64_t batch = args.get_int("--batch", 0);
     if (args.has("--batch") && (batch < 1 || batch > 4096))
         throw UsageError("--batch must be 1..4096");
@@ -183,12 +187,16 @@ int cmd_run(const std::vector<std::string>& argv) {
         auto t0 = std::chrono::steady_clock::now();
         std::map<std::string, rm::Tensor> outputs;
         if (context) {
-            GraphRunner runner(*context, graph, batch);
+            RunOptions options;
+            options.structured = structured;
+            GraphRunner runner(*context, graph, batch, options);
             t0 = std::chrono::steady_clock::now();  // time the run, not weight upload and pipeline
                                                     // creation
             outputs = runner.run(inputs).outputs;
         } else {
-            outputs = rm::run_cpu(graph, inputs);
+            rm::CpuRunOptions options;
+            options.dense_structured = !structured;
+            outputs = rm::run_cpu(graph, inputs, options);
         }
         run.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                      .count();

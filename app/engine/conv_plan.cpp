@@ -338,7 +338,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
                   t.tk,
                   t.rm,
                   t.rn,
-                  p.relu,
+                  static_cast<uint32_t>(conv_act(p)),
                   u32(kh),
                   u32(kw),
                   u32(a.strides[0]),
@@ -363,8 +363,10 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
     if (split > 1) {
         plan.name = "tiled split-K " + std::to_string(split);
         reduce_kernel = static_cast<uint32_t>(plan.kernels.size());
-        plan.kernels.push_back({"conv2d_splitk", spec_words(ConvSplitKSpec{p.relu, residual}), 4,
-                                sizeof(ConvSplitKPush)});
+        plan.kernels.push_back(
+            {"conv2d_splitk",
+             spec_words(ConvSplitKSpec{static_cast<uint32_t>(conv_act(p)), residual}), 4,
+             sizeof(ConvSplitKPush)});
     }
 
     const uint64_t max_bytes = caps.max_binding_bytes;
@@ -397,7 +399,8 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
             }
             if (p.bias)
                 d.bindings.push_back(bind(ConvOperand::Bias, 0, static_cast<uint64_t>(oc0),
-                                          static_cast<uint64_t>(occ), push.b_off, 4));
+                                          static_cast<uint64_t>(occ + (p.clamp ? 2 * oc : 0)),
+                                          push.b_off, 4));
             else  // unused (has_bias = 0): any valid range
                 d.bindings.push_back(bind(operands.w, 0, 0, 1, push.b_off, 4));
             // Output and residual: from channel oc0 (of the window) of image n0.
@@ -430,6 +433,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
             push.pad_top = static_cast<int32_t>(a.pads[0]);
             push.pad_left = static_cast<int32_t>(a.pads[1]);
             push.has_bias = p.bias ? 1u : 0u;
+            push.act_stride = u32(oc);
             d.push = push;
             // The CPU kernel gives each invocation RN pixels of one output row when the kernel
             // is wider than 1 (rows padded to whole blocks of RN).
@@ -461,6 +465,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
                 rp.r_image_stride = push.r_image_stride;
                 rp.r_channel = push.r_channel;
                 rp.has_bias = push.has_bias;
+                rp.act_stride = push.act_stride;
                 r.push = rp;
                 grid_1d((partials / split + 63) / 64, r.groups);
                 d.bindings[3] = d.bindings[4] = scratch;
@@ -520,6 +525,9 @@ double estimated_ns(const ConvPlan& plan) {
 ConvPlan plan_conv(const ConvProblem& problem, const DeviceCaps& caps) {
     using namespace conv_detail;
     ConvPlan plan;
+    if (problem.clamp && !problem.bias)
+        throw VulkanError("internal error: a conv's clamp bounds travel in its bias buffer");
+    if (plan_depthwise(problem, caps, plan)) return plan;
     plan.weights.packed_rows = plan_spatial(problem, caps, plan, {}, nullptr);
     const bool forced = caps.winograd == DeviceCaps::Winograd::On;
     if (!forced && !direct_by_device(caps)) return plan;

@@ -87,6 +87,9 @@ struct ConvProblem {
     rm::Shape residual;  // empty: no fused residual Add
     bool bias = false;
     bool relu = false;
+    // A per-channel clamp after the bias (and residual) instead of the ReLU: the bias buffer
+    // then holds 3 * out channels values, bias, lo and hi planes (bias = true).
+    bool clamp = false;
     const rm::Attrs* attrs = nullptr;  // with kernel sizes resolved (infer_shapes)
     // Element offsets of x, y and the residual in their buffers (alignment decisions).
     uint64_t x_first = 0, y_first = 0, residual_first = 0;

@@ -26,6 +26,9 @@ conv_detail::Tile parse_tile_override(const DeviceCaps& caps);
 }  // namespace rmvk
 
 namespace rmvk::conv_detail {
+inline ConvAct conv_act(const ConvProblem& p) {
+    return p.clamp ? ConvAct::Clamp : p.relu ? ConvAct::Relu : ConvAct::None;
+}
 // `row_width`: the output width when the CPU kernel will use its row layout (kernels wider
 // than 1 or strided), else 0.
 // `k`, `conv_groups`: the reduction depth and the groups in one dispatch (split-K; 0: none).
@@ -58,6 +61,10 @@ std::vector<WinogradOption> winograd_options(const ConvProblem& p, const DeviceC
 // Appends the three stages of a Winograd F(m, 3) conv to `plan`.
 void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, bool transposed,
                    ConvPlan& plan);
+
+// The depthwise plan (group == channels, whole tensors that fit one binding each); false, and
+// `plan` untouched, where it does not apply.
+bool plan_depthwise(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan);
 
 // Device time of a plan on the CPU-device kernels (lavapipe) by the cost model the planner
 // chooses with (README, Performance: "Winograd").

@@ -171,7 +171,8 @@ void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, boo
         const bool y4 = m == 4 && ow % 4 == 0 && y_stride % 4 == 0 && p.y_first % 4 == 0 &&
                         (!residual || (r_stride % 4 == 0 && p.residual_first % 4 == 0));
         plan.kernels.push_back({"winograd_output",
-                                spec_words(WinogradOutputSpec{m, p.relu, residual, y4, transposed}),
+                                spec_words(WinogradOutputSpec{m, static_cast<uint32_t>(conv_act(p)),
+                                                              residual, y4, transposed}),
                                 4, sizeof(WinogradOutputPush), 0b1011u, y4 ? 0b1001u : 0b0001u});
         PlannedDispatch d;
         d.kernel = static_cast<uint32_t>(plan.kernels.size() - 1);
@@ -180,8 +181,9 @@ void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, boo
         d.bindings.push_back(
             bind(ConvOperand::WinogradProduct, 0, s.product_elements, push.m_off, 16));
         push.m_off /= 4;
-        d.bindings.push_back(p.bias ? bind(ConvOperand::Bias, 0, u32(s.oc), push.b_off, 4)
-                                    : bind(ConvOperand::W, 0, 1, push.b_off, 4));
+        d.bindings.push_back(
+            p.bias ? bind(ConvOperand::Bias, 0, u32(s.oc * (p.clamp ? 3 : 1)), push.b_off, 4)
+                   : bind(ConvOperand::W, 0, 1, push.b_off, 4));
         const uint64_t y_count = static_cast<uint64_t>(s.n - 1) * y_stride +
                                  static_cast<uint64_t>(p.y_channel + s.oc) * ohw;
         d.bindings.push_back(bind(ConvOperand::Y, p.y_first, y_count, push.y_off, y4 ? 16 : 4));
@@ -204,6 +206,7 @@ void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, boo
         push.tiles = u32(s.tiles);
         push.tiles_padded = u32(s.tiles_padded);
         push.has_bias = p.bias;
+        push.act_stride = u32(s.oc);
         d.push = push;
         const int64_t invocations = transposed ? s.tiles * (s.oc / 4) : s.oc * ((s.tiles + 3) / 4);
         grid_1d((static_cast<uint64_t>(invocations) + 63) / 64, d.groups);

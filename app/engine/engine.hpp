@@ -68,6 +68,10 @@ struct RunOptions {
     // Run the graph once (zero inputs) while preparing: lavapipe compiles shaders lazily, so the
     // first run would otherwise be several times slower than the following ones.
     bool warm_up = false;
+    // Convs whose weight the graph holds structured (the plain graph's reserved channels) run
+    // as their dense blocks plus copies and merges. Off: the dense weight, as a generic runtime
+    // would run the exported ONNX.
+    bool structured = true;
 };
 
 struct RunResult {

@@ -5,12 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/engine/conv_struct_plan.hpp"
 #include "app/engine/kernel_plan.hpp"
 #include "rm/batchnorm.hpp"
+#include "rm/channel_clamp.hpp"
 #include "rm/cost.hpp"
 #include "rm/error.hpp"
 #include "rm/fold_batchnorm.hpp"
@@ -35,10 +38,17 @@ struct Step {
     std::string output;         // the tensor this step finally writes
     bool fold_bn = false;
     bool relu = false;
-    std::string residual;  // Conv with a fused Add: the Add's other operand
+    std::optional<rm::ChannelClamp> clamp;  // Conv: a fused clamp other than ReLU (then !relu)
+    std::string residual;                   // Conv with a fused Add: the Add's other operand
     std::vector<Dispatch> dispatches;
-    ConvPlan conv;  // Conv steps: their plan and operands, realized after every step is planned
-    std::array<VkBuffer, kConvOperands> conv_buffers{};
+    // Conv steps: their plans and operands, realized after every step is planned. One plan for
+    // a dense conv; a structured one has a plan per dense block and one for its copies.
+    struct ConvPart {
+        ConvPlan plan;
+        std::array<VkBuffer, kConvOperands> buffers{};
+    };
+    std::vector<ConvPart> conv;
+    std::string method;  // how the conv ran (NodeTiming::method)
     uint32_t query = 0;  // its timestamps are queries 2*query and 2*query+1 (steps with dispatches)
 };
 
@@ -92,6 +102,9 @@ struct GraphRunner::Impl {
     void read_buffer(const TensorRef& src, float* dst) const;
     std::vector<Dispatch> plan_step(Step& s);
     void plan_conv_step(Step& s);
+    // False when the conv's weight is dense (or its bias is computed at run time): then
+    // plan_conv_step runs it dense.
+    bool plan_structured_conv_step(Step& s, const ConvProblem& problem);
     void realize_conv_steps();
 };
 
@@ -153,8 +166,25 @@ void GraphRunner::Impl::plan_fusion() {
                 }
             }
         }
-        if (n.op == rm::Op::Conv || n.op == rm::Op::Add || n.op == rm::Op::Mul ||
-            n.op == rm::Op::BatchNormalization) {
+        if (n.op == rm::Op::Conv) {
+            // Every clamp-like node that follows (Relu, Clip, PRelu 0/1, Max/Min by constants)
+            // becomes one per-channel clamp in the conv's epilogue.
+            const int64_t channels = shapes.at(s.output).at(1);
+            std::optional<rm::ChannelClamp> act;
+            while (const rm::Node* r = only_reader(s.output)) {
+                auto c = rm::as_channel_clamp(graph, *r, channels);
+                if (!c ||
+                    r->inputs.at(0) != s.output && r->op != rm::Op::Max && r->op != rm::Op::Min)
+                    break;
+                act = act ? rm::compose(*act, *c) : *c;
+                absorb(r);
+            }
+            if (act && act->is_relu())
+                s.relu = true;
+            else if (act && !act->is_identity())
+                s.clamp = std::move(act);
+        }
+        if (n.op == rm::Op::Add || n.op == rm::Op::Mul || n.op == rm::Op::BatchNormalization) {
             const rm::Node* r = only_reader(s.output);
             if (r && r->op == rm::Op::Relu) {
                 absorb(r);
@@ -226,16 +256,21 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
     problem.x = tensors.at(n.inputs[0]).shape;
     problem.y = tensors.at(s.output).shape;
     if (residual) problem.residual = tensors.at(s.residual).shape;
-    problem.bias = has_bias || s.fold_bn;
+    problem.bias = has_bias || s.fold_bn || s.clamp.has_value();
     problem.relu = s.relu;
+    problem.clamp = s.clamp.has_value();
     problem.attrs = &n.attrs;
     problem.x_first = tensors.at(n.inputs[0]).first;
     problem.y_first = tensors.at(s.output).first;
     if (residual) problem.residual_first = tensors.at(s.residual).first;
-    s.conv = plan_conv(problem, planner_caps);
+    if (options.structured && plan_structured_conv_step(s, problem)) return;
+    s.conv.resize(1);
+    ConvPlan& plan = s.conv[0].plan;
+    plan = plan_conv(problem, planner_caps);
+    s.method = plan.name;
 
     TensorRef w, bias;
-    const ConvWeightLayout& layout = s.conv.weights;
+    const ConvWeightLayout& layout = plan.weights;
     const bool as_in_graph = layout.packed_rows == 0 && layout.winograd_m == 0;
     auto upload_weights = [&](const rm::Tensor& t) {
         return upload(conv_device_weights(t, n.attrs.group, layout));
@@ -265,18 +300,103 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
             bias =
                 graph.is_initializer(n.inputs[2]) ? weight(n.inputs[2]) : tensors.at(n.inputs[2]);
     }
+    if (s.clamp) {
+        // The epilogue reads [bias | lo | hi] from the bias binding.
+        const int64_t oc = problem.y.at(1);
+        rm::Tensor planes(rm::Shape{3 * oc});
+        if (bias.buffer) {
+            rm::Tensor b(rm::Shape{oc});
+            read_buffer(bias, b.ptr());
+            std::copy(b.data.begin(), b.data.end(), planes.data.begin());
+        }
+        std::copy(s.clamp->lo.begin(), s.clamp->lo.end(), planes.data.begin() + oc);
+        std::copy(s.clamp->hi.begin(), s.clamp->hi.end(), planes.data.begin() + 2 * oc);
+        bias = upload(planes);
+    }
     if (w.first != 0 || (problem.bias && bias.first != 0))
         throw rm::Error("node '" + n.name + "' (Conv): weights must start their buffer");
-    auto& b = s.conv_buffers;
+    auto& b = s.conv[0].buffers;
     b[static_cast<size_t>(ConvOperand::X)] = tensors.at(n.inputs[0]).buffer->handle();
     b[static_cast<size_t>(ConvOperand::W)] = w.buffer->handle();
     if (problem.bias) b[static_cast<size_t>(ConvOperand::Bias)] = bias.buffer->handle();
     b[static_cast<size_t>(ConvOperand::Y)] = tensors.at(s.output).buffer->handle();
     if (residual)
         b[static_cast<size_t>(ConvOperand::Residual)] = tensors.at(s.residual).buffer->handle();
-    scratch_elements[0] = std::max(scratch_elements[0], s.conv.winograd_input_elements);
-    scratch_elements[1] = std::max(scratch_elements[1], s.conv.winograd_product_elements);
-    scratch_elements[2] = std::max(scratch_elements[2], s.conv.split_k_elements);
+    scratch_elements[0] = std::max(scratch_elements[0], plan.winograd_input_elements);
+    scratch_elements[1] = std::max(scratch_elements[1], plan.winograd_product_elements);
+    scratch_elements[2] = std::max(scratch_elements[2], plan.split_k_elements);
+}
+
+bool GraphRunner::Impl::plan_structured_conv_step(Step& s, const ConvProblem& problem) {
+    const rm::Node& n = nodes[s.node];
+    const rm::ConvStructure* found = graph.structure(n.inputs[1]);
+    const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+    if (!found || n.attrs.group != 1 || (has_bias && !graph.initializers.count(n.inputs[2])))
+        return false;
+    rm::ConvStructure folded;
+    const rm::ConvStructure* st = found;
+    rm::Tensor bias_values;
+    if (s.fold_bn) {
+        // The same fold as the dense path (double, rounded once), applied to the blocks and
+        // Dirac scales.
+        const rm::Node& bn = nodes[s.fused.front()];
+        const int64_t oc = found->out_channels();
+        folded = rm::scale_rows(*found, rm::bn_affine(graph, bn, oc).scale);
+        st = &folded;
+        const std::vector<double> fb = rm::folded_bias(graph, n, &bn);
+        bias_values = rm::Tensor(rm::Shape{oc});
+        for (int64_t o = 0; o < oc; ++o) bias_values.data[o] = static_cast<float>(fb[o]);
+    } else if (has_bias) {
+        bias_values = graph.initializers.at(n.inputs[2]);
+    }
+    const rm::Tensor* bias = problem.bias ? &bias_values : nullptr;
+    StructuredConv sc;
+    try {
+        sc = split_structured_conv(problem, *st, bias);
+    } catch (const rm::Error&) {
+        return false;  // a structure the split does not handle: the dense weight
+    }
+
+    auto operands = [&](Step::ConvPart& part) {
+        auto& b = part.buffers;
+        b[static_cast<size_t>(ConvOperand::X)] = tensors.at(n.inputs[0]).buffer->handle();
+        b[static_cast<size_t>(ConvOperand::Y)] = tensors.at(s.output).buffer->handle();
+        if (!s.residual.empty())
+            b[static_cast<size_t>(ConvOperand::Residual)] = tensors.at(s.residual).buffer->handle();
+        scratch_elements[0] = std::max(scratch_elements[0], part.plan.winograd_input_elements);
+        scratch_elements[1] = std::max(scratch_elements[1], part.plan.winograd_product_elements);
+        scratch_elements[2] = std::max(scratch_elements[2], part.plan.split_k_elements);
+    };
+    std::string method;
+    for (const auto& blk : sc.blocks) {
+        Step::ConvPart part;
+        part.plan = plan_conv(blk.problem, planner_caps);
+        TensorRef w = upload(conv_device_weights(*blk.weight, blk.group, part.plan.weights));
+        part.buffers[static_cast<size_t>(ConvOperand::W)] = w.buffer->handle();
+        if (blk.problem.bias)
+            part.buffers[static_cast<size_t>(ConvOperand::Bias)] =
+                upload(blk.bias).buffer->handle();
+        operands(part);
+        if (blk.accumulate) {
+            part.buffers[static_cast<size_t>(ConvOperand::Residual)] =
+                part.buffers[static_cast<size_t>(ConvOperand::Y)];
+            if (!part.plan.dispatches.empty()) part.plan.dispatches.front().after_previous = true;
+        }
+        if (method.find(part.plan.name) == std::string::npos)
+            method += (method.empty() ? "" : " + ") + part.plan.name;
+        s.conv.push_back(std::move(part));
+    }
+    if (!sc.passes.empty()) {
+        Step::ConvPart part;
+        part.plan = plan_conv_epilogue(problem, sc, planner_caps);
+        if (bias)
+            part.buffers[static_cast<size_t>(ConvOperand::Bias)] = upload(*bias).buffer->handle();
+        operands(part);
+        method += (method.empty() ? "" : " + ") + part.plan.name;
+        s.conv.push_back(std::move(part));
+    }
+    s.method = "structured: " + method;
+    return true;
 }
 
 void GraphRunner::Impl::realize_conv_steps() {
@@ -287,11 +407,20 @@ void GraphRunner::Impl::realize_conv_steps() {
                 std::make_unique<Buffer>(ctx, scratch_elements[i] * 4, MemoryKind::DeviceLocal);
     for (auto& s : steps) {
         if (nodes[s.node].op != rm::Op::Conv) continue;
-        for (int i = 0; i < 3; ++i)
-            if (scratch[i])
-                s.conv_buffers[static_cast<size_t>(ConvOperand::WinogradInput) + i] =
-                    scratch[i]->handle();
-        s.dispatches = realize_conv_plan(ctx, s.conv, s.conv_buffers);
+        s.dispatches.clear();
+        for (auto& part : s.conv) {
+            for (int i = 0; i < 3; ++i)
+                if (scratch[i])
+                    part.buffers[static_cast<size_t>(ConvOperand::WinogradInput) + i] =
+                        scratch[i]->handle();
+            std::vector<Dispatch> ds = realize_conv_plan(ctx, part.plan, part.buffers);
+            // The blocks of a structured conv write disjoint channels, but Winograd plans share
+            // (and split-K plans) share the scratch buffers: a block waits for the previous one.
+            if (!s.dispatches.empty() && !ds.empty() &&
+                (scratch_elements[0] > 0 || scratch_elements[2] > 0))
+                ds.front().after_previous = true;
+            for (auto& d : ds) s.dispatches.push_back(std::move(d));
+        }
     }
     memory.peak_activation_bytes +=
         (scratch_elements[0] + scratch_elements[1] + scratch_elements[2]) * 4;
@@ -326,6 +455,27 @@ std::vector<Dispatch> GraphRunner::Impl::plan_step(Step& s) {
             return plan_binary(planner, BinaryOp::Add, in(0), in(1), y, s.relu);
         case rm::Op::Mul:
             return plan_binary(planner, BinaryOp::Mul, in(0), in(1), y, s.relu);
+        case rm::Op::Clip:
+        case rm::Op::PRelu:
+        case rm::Op::Max:
+        case rm::Op::Min: {
+            const rm::Shape& x = shapes.at(n.inputs.at(0));
+            if (auto c = rm::as_channel_clamp(graph, n, x.size() > 1 ? x[1] : 1)) {
+                rm::Tensor params(rm::Shape{2 * c->channels()});
+                for (int64_t ch = 0; ch < c->channels(); ++ch) {
+                    params.data[2 * ch] = c->lo[ch];
+                    params.data[2 * ch + 1] = c->hi[ch];
+                }
+                const bool constant_first = graph.is_initializer(n.inputs[0]);
+                return plan_clamp(planner, in(constant_first ? 1 : 0), upload(params), y);
+            }
+            const BinaryOp op = n.op == rm::Op::Max   ? BinaryOp::Max
+                                : n.op == rm::Op::Min ? BinaryOp::Min
+                                                      : BinaryOp::PRelu;
+            return plan_binary(planner, op, in(0), in(1), y, false);
+        }
+        case rm::Op::ReduceMean:  // over H and W (infer_shapes): [N, C] or [N, C, 1, 1]
+            return plan_global_avg_pool(planner, in(0), y);
         case rm::Op::MaxPool:
             return plan_pool(planner, in(0), y, n.attrs, false);
         case rm::Op::AveragePool:
@@ -534,7 +684,7 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
     std::vector<const std::string*> method(m.nodes.size(), nullptr);
     std::vector<int> dispatches(m.nodes.size(), 0);
     for (const auto& s : m.steps) {
-        if (!s.conv.name.empty()) method[s.node] = &s.conv.name;
+        if (!s.method.empty()) method[s.node] = &s.method;
         dispatches[s.node] = static_cast<int>(s.dispatches.size());
     }
     for (size_t i = 0; i < m.nodes.size(); ++i) {

@@ -63,9 +63,14 @@ std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorR
 std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, const TensorRef& y);
 // Binary element-wise ops with numpy broadcasting over up to 4 dimensions (a per-channel
 // [C,1,1] constant, a scalar, or a full tensor); the values are eltwise.comp's OP constant.
-enum class BinaryOp : uint32_t { Add = 0, Mul = 1 };
+// Max and Min keep NaN; PRelu is x < 0 ? b * x : x (x first: it is not commutative).
+enum class BinaryOp : uint32_t { Add = 0, Mul = 1, Max = 2, Min = 3, PRelu = 4 };
 std::vector<Dispatch> plan_binary(KernelPlanner& planner, BinaryOp op, const TensorRef& a,
                                   const TensorRef& b, const TensorRef& y, bool relu);
+// Channel c of x clamped to [params[2c], params[2c + 1]], keeping NaN; params of one pair
+// clamp every channel alike.
+std::vector<Dispatch> plan_clamp(KernelPlanner& planner, const TensorRef& x,
+                                 const TensorRef& params, const TensorRef& y);
 // params: (scale, mean, shift) per channel.
 std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
                                      const TensorRef& params, const TensorRef& y, bool relu);

@@ -15,10 +15,6 @@ rm::Tensor BatchRunner::run(const rm::Graph& graph, const rm::Tensor& x) {
         auto outputs = rm::run_cpu(graph, {{graph.inputs.at(0).name, x}});
         return std::move(outputs.at(out));
     }
-    if (graph_ != &graph) {
-        runners_.clear();
-        graph_ = &graph;
-    }
     auto& r = runners_[x.shape.at(0)];
     if (!r) r = std::make_unique<GraphRunner>(*context_, graph, x.shape.at(0));
     auto outputs = r->run({{graph.inputs.at(0).name, x}}).outputs;
@@ -34,6 +30,7 @@ std::string BatchRunner::device_name() const {
 double top1_accuracy(BatchRunner& runner, const rm::Graph& graph, const rm::LabelledImages& set,
                      const rm::Preprocessing& pre, int64_t batch,
                      const std::function<bool(int64_t)>& keep_going) {
+    runner.forget();
     int64_t correct = 0;
     for (int64_t begin = 0; begin < set.count; begin += batch) {
         const int64_t end = std::min(set.count, begin + batch);
@@ -46,8 +43,12 @@ double top1_accuracy(BatchRunner& runner, const rm::Graph& graph, const rm::Labe
             if (std::max_element(row, row + 10) - row == set.labels[static_cast<size_t>(begin + i)])
                 ++correct;
         }
-        if (keep_going && !keep_going(end)) return std::numeric_limits<double>::quiet_NaN();
+        if (keep_going && !keep_going(end)) {
+            runner.forget();
+            return std::numeric_limits<double>::quiet_NaN();
+        }
     }
+    runner.forget();  // the graph may die before the runner
     return set.count > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(set.count)
                          : std::numeric_limits<double>::quiet_NaN();
 }

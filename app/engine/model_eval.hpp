@@ -16,17 +16,18 @@ class BatchRunner {
   public:
     explicit BatchRunner(Context* context) : context_(context) {}
     // The graph's first output for input batch `x`. A GraphRunner is prepared per batch size
-    // and kept until a different graph comes.
+    // and kept until forget() (a graph's address says nothing: a new one may reuse it).
     rm::Tensor run(const rm::Graph& graph, const rm::Tensor& x);
+    void forget() { runners_.clear(); }
     std::string device_name() const;
 
   private:
     Context* context_;
-    const rm::Graph* graph_ = nullptr;
     std::map<int64_t, std::unique_ptr<GraphRunner>> runners_;
 };
 
-// Top-1 accuracy in percent of a 10-class model on `set`. `keep_going(done)` is asked after
+// Top-1 accuracy in percent of a 10-class model on `set` (the runner forgets its previous
+// graph first). `keep_going(done)` is asked after
 // every batch; false stops early (returns NaN).
 double top1_accuracy(BatchRunner& runner, const rm::Graph& graph, const rm::LabelledImages& set,
                      const rm::Preprocessing& pre, int64_t batch = 100,

@@ -123,8 +123,9 @@ std::vector<Dispatch> plan_relu(KernelPlanner& planner, const TensorRef& x, cons
 
 std::vector<Dispatch> plan_binary(KernelPlanner& planner, BinaryOp op, const TensorRef& a_in,
                                   const TensorRef& b_in, const TensorRef& y, bool relu) {
-    // Add and Mul commute: the operand with the output's shape goes first, so it can be sliced.
-    const bool swap = b_in.shape == y.shape && a_in.shape != y.shape;
+    // Add, Mul, Max and Min commute: the operand with the output's shape goes first, so it can
+    // be sliced.
+    const bool swap = op != BinaryOp::PRelu && b_in.shape == y.shape && a_in.shape != y.shape;
     const TensorRef& a = swap ? b_in : a_in;
     const TensorRef& b = swap ? a_in : b_in;
     const bool same = a.shape == b.shape && a.shape == y.shape;
@@ -179,10 +180,12 @@ std::vector<Dispatch> plan_binary(KernelPlanner& planner, BinaryOp op, const Ten
     return out;
 }
 
-std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
-                                     const TensorRef& params, const TensorRef& y, bool relu) {
-    const ComputePipeline& pipe = eltwise_pipeline(planner, {2, relu, true});
-    int64_t channels = x.shape.size() > 1 ? x.shape[1] : 1;
+namespace {
+// x with per-channel parameters (batchnorm's triples, clamp's pairs) over eltwise.comp.
+std::vector<Dispatch> plan_per_channel(KernelPlanner& planner, const ComputePipeline& pipe,
+                                       const TensorRef& x, const TensorRef& params,
+                                       const TensorRef& y, bool one_channel) {
+    int64_t channels = one_channel ? 1 : x.shape.size() > 1 ? x.shape[1] : 1;
     uint64_t total = count_of(x);
     uint64_t inner = total / static_cast<uint64_t>(std::max<int64_t>(x.shape[0] * channels, 1));
     std::vector<Dispatch> out;
@@ -198,6 +201,19 @@ std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
         out.push_back(std::move(d));
     }
     return out;
+}
+}  // namespace
+
+std::vector<Dispatch> plan_clamp(KernelPlanner& planner, const TensorRef& x,
+                                 const TensorRef& params, const TensorRef& y) {
+    return plan_per_channel(planner, eltwise_pipeline(planner, {3, false, true}), x, params, y,
+                            count_of(params) == 2);
+}
+
+std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
+                                     const TensorRef& params, const TensorRef& y, bool relu) {
+    return plan_per_channel(planner, eltwise_pipeline(planner, {2, relu, true}), x, params, y,
+                            false);
 }
 
 namespace {

@@ -20,6 +20,7 @@ void to_json(nlohmann::json& j, const PrunePoint& p) {
          {"threshold", p.threshold},
          {"channels", p.channels},
          {"macs", p.macs},
+         {"structured_macs", p.structured_macs},
          {"params", p.params},
          {"val_accuracy", measured(p.val_accuracy)},
          {"test_accuracy", measured(p.test_accuracy)},
@@ -33,6 +34,7 @@ void from_json(const nlohmann::json& j, PrunePoint& p) {
     p.threshold = j.at("threshold").get<double>();
     p.channels = j.at("channels").get<int64_t>();
     p.macs = j.at("macs").get<int64_t>();
+    p.structured_macs = j.value("structured_macs", p.macs);
     p.params = j.at("params").get<int64_t>();
     p.val_accuracy = read_measured(j, "val_accuracy");
     p.test_accuracy = read_measured(j, "test_accuracy");

@@ -27,7 +27,7 @@ std::vector<double> sweep_thresholds(std::vector<double> scores, int points) {
     std::sort(scores.begin(), scores.end());
     std::vector<double> t{0.0};
     if (scores.empty() || points < 2) return t;
-    constexpr double kTop = 0.6;
+    constexpr double kTop = 0.3;
     for (int i = 1; i < points; ++i) {
         const double q = kTop * i / (points - 1);
         const size_t at = std::min(scores.size() - 1,
@@ -47,6 +47,7 @@ PrunePoint measure_point(const rm::Graph& graph, const PruneData& data, BatchRun
     const rm::GraphCost cost = rm::compute_cost(graph, rm::infer_shapes_of(graph, 1));
     p.macs = cost.total_macs;
     p.params = cost.total_params;
+    p.structured_macs = cost.total_structured_macs;
     const int64_t total = (data.validation ? data.validation->count : 0) +
                           (data.test ? data.test->count : 0) + (timing ? 1 : 0);
     int64_t done = 0;

@@ -14,11 +14,12 @@ namespace rmvk {
 
 // One model of a sweep.
 struct PrunePoint {
-    std::string graph;     // "residual" or "plain": what was pruned (or not)
-    bool pruned = false;   // false: the unpruned residual model or its plain (RM) twin
-    double threshold = 0;  // pruned only
-    int64_t channels = 0;  // conv output channels, all layers
-    int64_t macs = 0;      // per image, dense (what the ONNX costs a generic runtime)
+    std::string graph;            // "residual" or "plain": what was pruned (or not)
+    bool pruned = false;          // false: the unpruned residual model or its plain (RM) twin
+    double threshold = 0;         // pruned only
+    int64_t channels = 0;         // conv output channels, all layers
+    int64_t macs = 0;             // per image, dense (what the ONNX costs a generic runtime)
+    int64_t structured_macs = 0;  // what rmvk multiplies (reserved copies are copies)
     int64_t params = 0;
     double val_accuracy = -1, test_accuracy = -1;  // percent; -1: not measured
     double ms_batch1 = -1, ms_batch100 = -1;       // device time; -1: not measured
@@ -50,8 +51,8 @@ struct PruneSweep {
     std::vector<PrunePoint> plain_pruned, residual_pruned;
 };
 
-// Thresholds for a sweep: 0, then quantiles of the positive scores up to their 60th percentile
-// (beyond, every model is broken).
+// Thresholds for a sweep: 0, then quantiles of the positive scores up to their 30th percentile
+// (beyond, a sparsity-trained model has lost most of its accuracy).
 std::vector<double> sweep_thresholds(std::vector<double> scores, int points);
 
 // Size of `graph` and, where `runner`/`context` and data allow, accuracy and device time.

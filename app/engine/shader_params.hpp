@@ -40,14 +40,18 @@ struct ConvPush {
     uint32_t group_first;
     int32_t pad_top, pad_left;
     uint32_t has_bias;
+    uint32_t act_stride;  // act 2: the conv's output channels (bias buffer: bias, lo, hi)
 };
 static_assert(sizeof(ConvPush) <= kMaxPushBytes);
+
+// A conv epilogue's activation (the `act` specialization constants).
+enum class ConvAct : uint32_t { None = 0, Relu = 1, Clamp = 2 };
 
 // shaders/conv2d.comp and conv2d_direct.comp: constant_id 0..14.
 struct ConvSpec {
     uint32_t workgroup_size;
     uint32_t tm, tn, tk, rm, rn;  // tile: output channels x pixels, depth; per invocation
-    uint32_t relu;
+    uint32_t act;                 // ConvAct
     uint32_t kh, kw, sh, sw, dh, dw;
     uint32_t pointwise;
     uint32_t residual;
@@ -68,10 +72,11 @@ struct ConvSplitKPush {
     uint32_t y_image_stride, y_channel;
     uint32_t r_image_stride, r_channel;
     uint32_t has_bias;
+    uint32_t act_stride;  // as ConvPush::act_stride
 };
 static_assert(sizeof(ConvSplitKPush) <= kMaxPushBytes);
 struct ConvSplitKSpec {
-    uint32_t relu;
+    uint32_t act;  // ConvAct
     uint32_t residual;
 };
 
@@ -84,6 +89,22 @@ struct DirectConvSpec {
     uint32_t y4;  // outputs (and residual) 4 per vec4
     uint32_t xr4;
     uint32_t rows;  // row layout: RN neighbouring pixels of one output row per invocation
+};
+
+// shaders/depthwise.comp: whole tensors, one invocation per output element.
+struct DepthwisePush {
+    uint32_t x_off, w_off, b_off, y_off, r_off;
+    uint32_t count;  // output elements
+    uint32_t c, h, w, oh, ow;
+    uint32_t dh, dw;
+    int32_t pad_top, pad_left;
+    uint32_t has_bias;
+};
+static_assert(sizeof(DepthwisePush) <= kMaxPushBytes);
+struct DepthwiseSpec {
+    uint32_t kh, kw, sh, sw;
+    uint32_t act;  // ConvAct
+    uint32_t residual;
 };
 
 // shaders/winograd_input.comp: tiles of channels [x_channel, x_channel + c) of x, numbered
@@ -109,14 +130,34 @@ struct WinogradOutputPush {
     uint32_t r_image_stride, r_channel;
     uint32_t tiles_h, tiles_w, tiles, tiles_padded;
     uint32_t has_bias;
+    uint32_t act_stride;  // as ConvPush's
 };
 static_assert(sizeof(WinogradOutputPush) <= kMaxPushBytes);
 struct WinogradOutputSpec {
     uint32_t m;
-    uint32_t relu;
+    uint32_t act;  // ConvAct
     uint32_t residual;
     uint32_t y4;          // rows of a tile stored as vec4s (F(4,3), aligned rows of 4k floats)
     uint32_t transposed;  // products as [xi][tile][oc] (output channels across lanes)
+};
+
+// shaders/conv_struct.comp: one run of the copy / merge / zero rows of a structured conv
+// (conv_struct_plan.hpp). top and left: the input pixel the centre tap reads for output pixel
+// (0, 0). start: 0 zero, 1 the bias, 2 what the block convs stored.
+struct ConvStructPush {
+    uint32_t x_off, b_off, y_off, r_off;
+    uint32_t out_begin, in_begin, has_input, start;
+    float scale;
+    uint32_t h, w, x_image_stride;
+    uint32_t oh, ow, y_image_stride, r_image_stride;
+    uint32_t sh, sw;
+    int32_t top, left;
+};
+static_assert(sizeof(ConvStructPush) <= kMaxPushBytes);
+struct ConvStructSpec {
+    uint32_t relu;
+    uint32_t residual;
+    uint32_t same_grid;  // stride 1, centre on its own pixel, same size: pixel p reads pixel p
 };
 
 // shaders/pool2d.comp
@@ -151,10 +192,10 @@ struct EltwisePush {
 };
 static_assert(sizeof(EltwisePush) <= kMaxPushBytes);
 struct EltwiseSpec {
-    uint32_t mode;  // 0: relu, 1: binary op, 2: batchnorm
+    uint32_t mode;  // 0: relu, 1: binary op, 2: batchnorm, 3: per-channel clamp
     uint32_t relu;
     uint32_t same_shape;
-    uint32_t op = 0;      // binary: rmvk::BinaryOp (0 add, 1 mul)
+    uint32_t op = 0;      // binary: rmvk::BinaryOp
     uint32_t a_full = 1;  // binary: a has the output's shape (sliced with it)
 };
 
