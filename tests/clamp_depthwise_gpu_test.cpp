@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "app/engine/context_impl.hpp"
 #include "gpu_test_util.hpp"
 #include "rm/channel_clamp.hpp"
 #include "rm/cpu_executor.hpp"
@@ -101,6 +102,26 @@ TEST_CASE("a per-channel clamp fused into each conv kernel matches the CPU") {
             CHECK((r.method == "depthwise") == (k.group == k.c && k.c == k.oc));
         }
     }
+    check_validation_clean(*env);
+}
+
+TEST_CASE("split-K: the reduce pass applies the per-channel clamp") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    // The GPU kernel on a 132-unit description: these small convs split K.
+    env->context->impl().conv_variant = 1;
+    env->context->impl().compute_units_override = 132;
+    const rm::Tensor x = random_tensor({2, 72, 9, 7}, 17, -2.0f, 2.0f);
+    for (int64_t k : {3, 1}) {
+        CAPTURE(k);
+        const rm::ChannelClamp act = mixed_clamp(20);
+        Checked r = check_graph(*env, conv_graph(72, 9, 7, 20, k, 1, 1, &act, 5), x);
+        CHECK(r.method.find("split-K") != std::string::npos);
+        CHECK(r.error <= kTolerance);
+        CHECK(r.fused);
+    }
+    env->context->impl().compute_units_override = 0;
+    env->context->impl().conv_variant = 0;
     check_validation_clean(*env);
 }
 
