@@ -314,7 +314,8 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
     }
     // Split-K partials ([split][channel][column] of one dispatch) within one binding, and the
     // z dimension within 65535.
-    uint32_t split = is_direct ? 1 : t.split;
+    // (Not for a Winograd GEMM: its operands are scratch buffers, one dispatch each.)
+    uint32_t split = is_direct || operands.y != ConvOperand::Y ? 1 : t.split;
     while (split > 1 &&
            (static_cast<uint64_t>(split) * static_cast<uint64_t>(oc_chunk * images) * ohw > limit ||
             static_cast<uint64_t>(split) * static_cast<uint64_t>(groups_dispatch) > 65535))

@@ -53,7 +53,9 @@ else
 fi
 
 step "run $R50 --graph both (validation layers on)"
-RMVK_VALIDATION=1 "$RMVK" run "$R50" --graph both "${DEVICE[@]}" >"$OUT/run_resnet50.txt" 2>&1
+IMAGE="$(dirname "$0")/../../assets/samples/sneaker_0.png"  # resized to the model's input
+RMVK_VALIDATION=1 "$RMVK" run "$R50" --input "$IMAGE" --graph both "${DEVICE[@]}" \
+    >"$OUT/run_resnet50.txt" 2>&1
 rc=$?
 cat "$OUT/run_resnet50.txt"
 messages=$(grep -c "vulkan validation" "$OUT/run_resnet50.txt")
@@ -81,17 +83,17 @@ for model in resnet18 resnet50; do
     done
 done
 
-step "tile sweep: ResNet-50 residual, batch 1, one conv tile for every layer"
+step "tile sweep: ResNet-50 residual, batch 1, one conv tile for every layer (no Winograd)"
 for tile in tiled:64:64:16:4:4 tiled:32:64:16:2:4 tiled:64:32:16:4:2 tiled:32:32:16:2:2 \
     tiled:32:32:16:2:2:4; do
-    RMVK_CONV_TILE=$tile "$RMVK" bench "builtin:resnet50" --graph residual --batch 1 \
+    RMVK_WINOGRAD=0 RMVK_CONV_TILE=$tile "$RMVK" bench "builtin:resnet50" --graph residual --batch 1 \
         --input-size "$SIZE" "${ITERS[@]}" --no-peak "${DEVICE[@]}" >"$OUT/tile_$tile.txt" 2>&1
     rc=$?
     row "tile $tile" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" \
         "$(grep -m1 'device total ms' "$OUT/tile_$tile.txt" | tr -s ' ')"
 done
-"$RMVK" bench "builtin:resnet50" --graph residual --batch 1 --input-size "$SIZE" "${ITERS[@]}" \
-    --no-peak "${DEVICE[@]}" >"$OUT/tile_planner.txt" 2>&1
+RMVK_WINOGRAD=0 "$RMVK" bench "builtin:resnet50" --graph residual --batch 1 --input-size "$SIZE" \
+    "${ITERS[@]}" --no-peak "${DEVICE[@]}" >"$OUT/tile_planner.txt" 2>&1
 row "tile: planner's choice per layer" "$([ $? -eq 0 ] && echo ok || echo FAIL)" \
     "$(grep -m1 'device total ms' "$OUT/tile_planner.txt" | tr -s ' ')"
 
