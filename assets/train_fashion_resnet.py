@@ -105,6 +105,37 @@ def predict(model, x, batch=500):
     return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
+def set_metadata(proto, test_accuracy, extra=None):
+    """The metadata rmvk reads from a bundled model (preprocessing, labels, dataset, accuracy)."""
+    meta = {
+        "rmvk.mean": f"{MEAN:.4f}", "rmvk.std": f"{STD:.4f}", "rmvk.input_size": "28x28",
+        "rmvk.grayscale": "1", "rmvk.resize_shorter": "0", "rmvk.labels": "\n".join(LABELS),
+        "rmvk.dataset": "fashion-mnist", "rmvk.test_accuracy": f"{test_accuracy:.4f}",
+        **(extra or {}),
+    }
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+
+
+def write_first500(path, logits, labels, accuracy):
+    """PyTorch's prediction and top-1/top-2 margin per first-500 test image (tests/eval_test.cpp
+    compares rmvk's with these); returns the accuracy on those 500."""
+    pred = logits.argmax(1)
+    top2 = logits[:500].topk(2, dim=1).values
+    first = pred[:500] == labels[:500]
+    with open(path, "w") as f:
+        f.write(f"# PyTorch predictions for the first 500 Fashion-MNIST test images\n")
+        f.write(f"# accuracy_first500 {first.float().mean().item():.4f}\n")
+        f.write(f"# accuracy_all {accuracy:.4f}\n")
+        f.write("# index label prediction top1_minus_top2_logit\n")
+        for i in range(500):
+            f.write(f"{i} {labels[i].item()} {pred[i].item()} "
+                    f"{(top2[i, 0] - top2[i, 1]).item():.5f}\n")
+    return first.float().mean().item()
+
+
 def export(model, path, accuracy):
     import onnx
     model.eval()
@@ -118,15 +149,7 @@ def export(model, path, accuracy):
     assert "BatchNormalization" in ops, "export folded BatchNormalization away"
     assert all(len(n.output) == 1 for n in proto.graph.node if n.op_type == "BatchNormalization"), \
         "export produced training-mode BatchNormalization outputs"
-    meta = {
-        "rmvk.mean": f"{MEAN:.4f}", "rmvk.std": f"{STD:.4f}", "rmvk.input_size": "28x28",
-        "rmvk.grayscale": "1", "rmvk.resize_shorter": "0", "rmvk.labels": "\n".join(LABELS),
-        "rmvk.dataset": "fashion-mnist", "rmvk.test_accuracy": f"{accuracy:.4f}",
-    }
-    del proto.metadata_props[:]
-    for k, v in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
+    set_metadata(proto, accuracy)
     proto.doc_string = "Fashion-MNIST ResNet for rmvk (assets/train_fashion_resnet.py)"
     onnx.checker.check_model(proto)
     onnx.save(proto, path)
@@ -202,20 +225,13 @@ def main():
     ops = export(model, args.out, accuracy)
 
     # Per-image reference for the first 500 test images: rmvk's eval must agree with these.
-    top2 = logits[:500].topk(2, dim=1).values
-    first = pred[:500] == yte[:500]
-    with open(os.path.join(ASSET_DIR, "fashion_resnet_first500.txt"), "w") as f:
-        f.write(f"# PyTorch predictions for the first 500 Fashion-MNIST test images\n")
-        f.write(f"# accuracy_first500 {first.float().mean().item():.4f}\n")
-        f.write(f"# accuracy_all {accuracy:.4f}\n")
-        f.write("# index label prediction top1_minus_top2_logit\n")
-        for i in range(500):
-            f.write(f"{i} {yte[i].item()} {pred[i].item()} {(top2[i, 0] - top2[i, 1]).item():.5f}\n")
+    first500 = write_first500(os.path.join(ASSET_DIR, "fashion_resnet_first500.txt"), logits, yte,
+                              accuracy)
 
     params = sum(p.numel() for p in model.parameters())
     print(f"SUMMARY widths={widths} blocks={blocks} epochs={args.epochs} batch={args.batch} "
           f"lr={args.lr} params={params} train_time={train_s:.0f}s test_acc={accuracy * 100:.2f}% "
-          f"first500_acc={first.float().mean().item() * 100:.2f}% "
+          f"first500_acc={first500 * 100:.2f}% "
           f"size={os.path.getsize(args.out)} bytes ops={sorted(set(ops))}")
 
 

@@ -24,8 +24,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from train_fashion_resnet import (ASSET_DIR, LABELS, MEAN, STD, augment, load_split, predict,
-                                  to_input)
+from train_fashion_resnet import (ASSET_DIR, augment, load_split, predict, set_metadata, to_input,
+                                  write_first500)
 
 VALIDATION = 5000
 
@@ -148,17 +148,10 @@ def export(model, path, test_accuracy, val_accuracy):
     proto = onnx.load(path)
     ops = sorted({n.op_type for n in proto.graph.node})
     assert "BatchNormalization" in ops and "Mul" in ops, ops
-    meta = {
-        "rmvk.mean": f"{MEAN:.4f}", "rmvk.std": f"{STD:.4f}", "rmvk.input_size": "28x28",
-        "rmvk.grayscale": "1", "rmvk.resize_shorter": "0", "rmvk.labels": "\n".join(LABELS),
-        "rmvk.dataset": "fashion-mnist", "rmvk.test_accuracy": f"{test_accuracy:.4f}",
+    set_metadata(proto, test_accuracy, {
         "rmvk.validation": f"last {VALIDATION} training images",
         "rmvk.validation_accuracy": f"{val_accuracy:.4f}",
-    }
-    del proto.metadata_props[:]
-    for k, v in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
+    })
     proto.doc_string = "Sparsity-trained Fashion-MNIST ResNet for rmvk " \
                        "(assets/train_fashion_resnet_sparse.py)"
     onnx.checker.check_model(proto)
@@ -270,21 +263,13 @@ def main():
     val_acc = accuracy(deploy, xva, yva)
     ops = export(deploy, args.out, test_acc, val_acc)
 
-    top2 = logits[:500].topk(2, dim=1).values
-    first = pred[:500] == yte[:500]
     stem = os.path.splitext(args.out)[0]
-    with open(stem + "_first500.txt", "w") as f:
-        f.write("# PyTorch predictions for the first 500 Fashion-MNIST test images\n")
-        f.write(f"# accuracy_first500 {first.float().mean().item():.4f}\n")
-        f.write(f"# accuracy_all {test_acc:.4f}\n")
-        f.write("# index label prediction top1_minus_top2_logit\n")
-        for i in range(500):
-            f.write(f"{i} {yte[i].item()} {pred[i].item()} {(top2[i, 0] - top2[i, 1]).item():.5f}\n")
+    first500 = write_first500(stem + "_first500.txt", logits, yte, test_acc)
 
     params = sum(p.numel() for p in deploy.parameters())
     print(f"SUMMARY widths={widths} epochs={args.epochs} sr={args.sr} threshold={args.threshold} "
           f"params={params} train_time={train_s:.0f}s val_acc={val_acc * 100:.2f}% "
-          f"test_acc={test_acc * 100:.2f}% first500_acc={first.float().mean().item() * 100:.2f}% "
+          f"test_acc={test_acc * 100:.2f}% first500_acc={first500 * 100:.2f}% "
           f"{scale_summary(model)} fold_diff={diff:.2e} size={os.path.getsize(args.out)} bytes "
           f"ops={ops}")
 
