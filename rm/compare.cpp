@@ -114,7 +114,10 @@ std::string comparison_summary(const OutputComparison& c, const std::string& ref
                to_string(c.candidate_shape);
     s += format("max|d| = %.3g", c.max_abs_diff) + format(", NMSE = %.3g", c.nmse()) + ", max|" +
          reference_name + format("| = %.4g", c.max_abs_ref) +
-         format(", tolerance %.3g (1e-4 * max|", c.tolerance()) + reference_name + "|)";
+         format(", tolerance %.3g (", c.tolerance()) +
+         (c.relative_tolerance == kMatchTolerance ? std::string("1e-4")
+                                                  : format("%.3g", c.relative_tolerance)) +
+         " * max|" + reference_name + "|)";
     if (!c.finite()) s += " over the finite values";
     return s;
 }

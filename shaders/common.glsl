@@ -3,6 +3,19 @@
 #define RMVK_COMMON_GLSL
 #extension GL_EXT_control_flow_attributes : enable
 
+// The element type of tensors in storage buffers: fp32, or fp16 when compiled with
+// -DRMVK_FP16 (the *_fp16 variant of every shader, for devices with storageBuffer16BitAccess).
+// Arithmetic stays fp32: kernels load with float(...) / vec4(...) and store with SFLOAT(...) /
+// SVEC4(...). Texel buffers need nothing here: their view's format (R16F or R32F) decides.
+#ifdef RMVK_FP16
+#extension GL_EXT_shader_16bit_storage : require
+#define SFLOAT float16_t
+#define SVEC4 f16vec4
+#else
+#define SFLOAT float
+#define SVEC4 vec4
+#endif
+
 // Every kernel addresses its buffers as (binding, element offset): the host binds a range whose
 // start is aligned to minStorageBufferOffsetAlignment and passes the remaining offset in
 // elements, so tensors larger than maxStorageBufferRange can be processed slice by slice.

@@ -30,19 +30,22 @@ layout(constant_id = 14) const
 layout(constant_id = 15) const uint SPLIT_K = 1;
 
 layout(std430, binding = 0) readonly buffer X {
-    float x[];
+    SFLOAT x[];
 };
 layout(std430, binding = 1) readonly buffer Wt {
-    float w[];
+    SFLOAT w[];
 };
 layout(std430, binding = 2) readonly buffer B {
-    float bias[];
+    SFLOAT bias[];
 };
 layout(std430, binding = 3) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
+layout(std430, binding = 3) writeonly buffer Yp {
+    float y_partial[];
+};  // the same binding: split-K partial sums stay fp32 whatever the storage type
 layout(std430, binding = 4) readonly buffer R {
-    float r[];
+    SFLOAT r[];
 };  // bound to Y when !RESIDUAL
 
 // Must match ConvPush (and ConvSpec) in app/engine/shader_params.hpp.
@@ -109,7 +112,7 @@ void main() {
         [[unroll]] for (uint idx = lid; idx < TK * TM; idx += WG) {
             uint m = idx / TK, kk = idx % TK;
             float v = 0.0;
-            if (ocl0 + m < p.ocg && k0 + kk < k_end) v = w[w_row0 + m * K + k0 + kk];
+            if (ocl0 + m < p.ocg && k0 + kk < k_end) v = float(w[w_row0 + m * K + k0 + kk]);
             As[kk][m] = v;
         }
         // Stage im2col(X)[k0.., col0..].
@@ -118,12 +121,12 @@ void main() {
             float v = 0.0;
             if (col_ok && k < k_end) {
                 if (POINTWISE) {
-                    v = x[x_base + k * hw + pix];
+                    v = float(x[x_base + k * hw + pix]);
                 } else {
                     uint ci = k / (KH * KW), r = k % (KH * KW);
                     int ih = ih0 + int((r / KW) * DH), iw = iw0 + int((r % KW) * DW);
                     if (ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w))
-                        v = x[x_base + ci * hw + uint(ih) * p.w + uint(iw)];
+                        v = float(x[x_base + ci * hw + uint(ih) * p.w + uint(iw)]);
                 }
             }
             Bs[kk][nn] = v;
@@ -147,21 +150,22 @@ void main() {
             const uint channels = p.ocg * (gl_NumWorkGroups.z / SPLIT_K);
             [[unroll]] for (uint j = 0; j < RN; ++j) {
                 uint c2 = col0 + tx + j * (TN / RN);
-                if (c2 < cols) y[p.y_off + (split * channels + oc) * cols + c2] = acc[i][j];
+                if (c2 < cols) y_partial[p.y_off + (split * channels + oc) * cols + c2] = acc[i][j];
             }
             continue;
         }
-        float bv = p.has_bias != 0 ? bias[p.b_off + oc] : 0.0;
-        float lo = ACT == 2 ? bias[p.b_off + oc + p.act_stride] : 0.0;
-        float hi = ACT == 2 ? bias[p.b_off + oc + 2 * p.act_stride] : 0.0;
+        float bv = p.has_bias != 0 ? float(bias[p.b_off + oc]) : 0.0;
+        float lo = ACT == 2 ? float(bias[p.b_off + oc + p.act_stride]) : 0.0;
+        float hi = ACT == 2 ? float(bias[p.b_off + oc + 2 * p.act_stride]) : 0.0;
         [[unroll]] for (uint j = 0; j < RN; ++j) {
             uint c2 = col0 + tx + j * (TN / RN);
             if (c2 >= cols) continue;
             uint im = c2 / ohw, px = c2 % ohw;
             float v = acc[i][j] + bv;
-            if (RESIDUAL) v += r[p.r_off + im * p.r_image_stride + (p.r_channel + oc) * ohw + px];
+            if (RESIDUAL)
+                v += float(r[p.r_off + im * p.r_image_stride + (p.r_channel + oc) * ohw + px]);
             y[p.y_off + im * p.y_image_stride + (p.y_channel + oc) * ohw + px] =
-                apply_act(v, ACT, lo, hi);
+                SFLOAT(apply_act(v, ACT, lo, hi));
         }
     }
 }

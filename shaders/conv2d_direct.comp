@@ -49,10 +49,10 @@ layout(binding = 0) uniform samplerBuffer X;   // R32F, or RGBA32F when X4
 layout(binding = 1) uniform samplerBuffer W4;  // RGBA32F
 layout(binding = 2) uniform samplerBuffer Bias;
 layout(std430, binding = 3) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 layout(std430, binding = 3) writeonly buffer Y4v {
-    vec4 y4[];
+    SVEC4 y4[];
 };  // the same buffer, by vec4
 // The fused residual (bound to Y when !RESIDUAL): R32F, or RGBA32F with Y4.
 layout(binding = 4) uniform samplerBuffer R;
@@ -251,7 +251,7 @@ void main() {
                     vec4(acc[i][4 * q], acc[i][4 * q + 1], acc[i][4 * q + 2], acc[i][4 * q + 3]) +
                     bv;
                 if (RESIDUAL) v += texelFetch(R, int((p.r_off + res_at[0] + oc * ohw) / 4 + q));
-                y4[(p.y_off + out_at[0] + oc * ohw) / 4 + q] = apply_act(v, ACT, lo, hi);
+                y4[(p.y_off + out_at[0] + oc * ohw) / 4 + q] = SVEC4(apply_act(v, ACT, lo, hi));
             }
             continue;
         }
@@ -259,7 +259,7 @@ void main() {
             if (!ok[j]) continue;
             float v = acc[i][j] + bv;
             if (RESIDUAL) v += texelFetch(R, int(p.r_off + res_at[j] + oc * ohw)).r;
-            y[p.y_off + out_at[j] + oc * ohw] = apply_act(v, ACT, lo, hi);
+            y[p.y_off + out_at[j] + oc * ohw] = SFLOAT(apply_act(v, ACT, lo, hi));
         }
     }
 }

@@ -11,15 +11,15 @@ layout(constant_id = 1) const bool RESIDUAL = false;
 
 layout(std430, binding = 0) readonly buffer Partials {
     float part[];
-};
+};  // fp32 whatever the storage type (conv2d.comp's y_partial)
 layout(std430, binding = 1) readonly buffer B {
-    float bias[];
+    SFLOAT bias[];
 };
 layout(std430, binding = 2) readonly buffer R {
-    float r[];
+    SFLOAT r[];
 };  // bound to Partials when !RESIDUAL
 layout(std430, binding = 3) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 
 // Must match ConvSplitKPush (and ConvSplitKSpec) in app/engine/shader_params.hpp.
@@ -43,10 +43,10 @@ void main() {
     float acc = 0.0;
     for (uint s = 0; s < p.splits; ++s) acc += part[p.p_off + (s * p.channels + oc) * cols + col];
     const uint im = col / p.ohw, px = col % p.ohw;
-    float v = acc + (p.has_bias != 0 ? bias[p.b_off + oc] : 0.0);
-    if (RESIDUAL) v += r[p.r_off + im * p.r_image_stride + (p.r_channel + oc) * p.ohw + px];
-    float lo = ACT == 2 ? bias[p.b_off + oc + p.act_stride] : 0.0;
-    float hi = ACT == 2 ? bias[p.b_off + oc + 2 * p.act_stride] : 0.0;
+    float v = acc + (p.has_bias != 0 ? float(bias[p.b_off + oc]) : 0.0);
+    if (RESIDUAL) v += float(r[p.r_off + im * p.r_image_stride + (p.r_channel + oc) * p.ohw + px]);
+    float lo = ACT == 2 ? float(bias[p.b_off + oc + p.act_stride]) : 0.0;
+    float hi = ACT == 2 ? float(bias[p.b_off + oc + 2 * p.act_stride]) : 0.0;
     y[p.y_off + im * p.y_image_stride + (p.y_channel + oc) * p.ohw + px] =
-        apply_act(v, ACT, lo, hi);
+        SFLOAT(apply_act(v, ACT, lo, hi));
 }

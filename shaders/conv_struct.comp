@@ -14,16 +14,16 @@ layout(constant_id = 1) const bool RESIDUAL = false;
 // no index arithmetic per pixel, the common case (1x1 and padded 3x3 convs).
 layout(constant_id = 2) const bool SAME_GRID = false;
 layout(std430, binding = 0) readonly buffer X {
-    float x[];
+    SFLOAT x[];
 };
 layout(std430, binding = 1) readonly buffer B {
-    float b[];
+    SFLOAT b[];
 };
 layout(std430, binding = 2) buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 layout(std430, binding = 3) readonly buffer R {
-    float r[];
+    SFLOAT r[];
 };
 // Must match ConvStructPush in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
@@ -44,18 +44,18 @@ void main() {
     if (pixel >= ohw) return;
     uint c = gl_WorkGroupID.y, image = gl_WorkGroupID.z, o = p.out_begin + c;
     uint yi = p.y_off + image * p.y_image_stride + o * ohw + pixel;
-    float v = p.start == 2u ? y[yi] : p.start == 1u ? b[p.b_off + o] : 0.0;
+    float v = p.start == 2u ? float(y[yi]) : p.start == 1u ? float(b[p.b_off + o]) : 0.0;
     if (p.has_input != 0u) {
         uint xi = p.x_off + image * p.x_image_stride + (p.in_begin + c) * p.h * p.w;
         if (SAME_GRID) {
-            v += p.scale * x[xi + pixel];
+            v += p.scale * float(x[xi + pixel]);
         } else {
             uint oy = pixel / p.ow, ox = pixel % p.ow;
             int iy = int(oy * p.sh) + p.top, ix = int(ox * p.sw) + p.left;
             if (iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w))
-                v += p.scale * x[xi + uint(iy) * p.w + uint(ix)];
+                v += p.scale * float(x[xi + uint(iy) * p.w + uint(ix)]);
         }
     }
-    if (RESIDUAL) v += r[p.r_off + image * p.r_image_stride + o * ohw + pixel];
-    y[yi] = apply_relu(v, RELU);
+    if (RESIDUAL) v += float(r[p.r_off + image * p.r_image_stride + o * ohw + pixel]);
+    y[yi] = SFLOAT(apply_relu(v, RELU));
 }

@@ -14,19 +14,19 @@ layout(constant_id = 4) const uint ACT = 0;  // 0 none, 1 ReLU, 2 clamp (lo, hi 
 layout(constant_id = 5) const bool RESIDUAL = false;
 
 layout(std430, binding = 0) readonly buffer X {
-    float x[];
+    SFLOAT x[];
 };
 layout(std430, binding = 1) readonly buffer Wt {
-    float w[];
+    SFLOAT w[];
 };
 layout(std430, binding = 2) readonly buffer B {
-    float bias[];
+    SFLOAT bias[];
 };
 layout(std430, binding = 3) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 layout(std430, binding = 4) readonly buffer R {
-    float r[];
+    SFLOAT r[];
 };  // bound to Y when !RESIDUAL
 
 // Must match DepthwisePush in app/engine/shader_params.hpp.
@@ -54,12 +54,13 @@ void main() {
         [[unroll]] for (uint kx = 0; kx < KW; ++kx) {
             const int ix = x0 + int(kx * p.dw);
             if (ix < 0 || ix >= int(p.w)) continue;
-            acc = fma(w[wbase + ky * KW + kx], x[xbase + uint(iy) * p.w + uint(ix)], acc);
+            acc = fma(float(w[wbase + ky * KW + kx]), float(x[xbase + uint(iy) * p.w + uint(ix)]),
+                      acc);
         }
     }
-    float v = acc + (p.has_bias != 0 ? bias[p.b_off + ch] : 0.0);
-    if (RESIDUAL) v += r[p.r_off + i];
-    const float lo = ACT == 2 ? bias[p.b_off + ch + p.c] : 0.0;
-    const float hi = ACT == 2 ? bias[p.b_off + ch + 2 * p.c] : 0.0;
-    y[p.y_off + i] = apply_act(v, ACT, lo, hi);
+    float v = acc + (p.has_bias != 0 ? float(bias[p.b_off + ch]) : 0.0);
+    if (RESIDUAL) v += float(r[p.r_off + i]);
+    const float lo = ACT == 2 ? float(bias[p.b_off + ch + p.c]) : 0.0;
+    const float hi = ACT == 2 ? float(bias[p.b_off + ch + 2 * p.c]) : 0.0;
+    y[p.y_off + i] = SFLOAT(apply_act(v, ACT, lo, hi));
 }

@@ -13,13 +13,13 @@ layout(constant_id = 2) const bool SAME_SHAPE = true;
 layout(constant_id = 3) const uint OP = 0;
 layout(constant_id = 4) const bool A_FULL = true;  // binary: a has the output's shape (sliced)
 layout(std430, binding = 0) readonly buffer A {
-    float a[];
+    SFLOAT a[];
 };
 layout(std430, binding = 1) readonly buffer B {
-    float b[];
+    SFLOAT b[];
 };  // binary: 2nd operand; bn: (scale, mean, shift) per channel
 layout(std430, binding = 2) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 // Must match EltwisePush and EltwiseSpec in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
@@ -47,10 +47,10 @@ void main() {
     if (i >= p.count) return;
     float v;
     if (MODE == 0) {
-        v = relu_keep_nan(a[p.a_off + i]);
+        v = relu_keep_nan(float(a[p.a_off + i]));
     } else if (MODE == 1) {
         if (SAME_SHAPE) {
-            v = binary_op(a[p.a_off + i], b[p.b_off + i]);
+            v = binary_op(float(a[p.a_off + i]), float(b[p.b_off + i]));
         } else {
             uint g = p.first + i, ia = 0, ib = 0;
             [[unroll]] for (int d = 3; d >= 0; --d) {
@@ -60,17 +60,20 @@ void main() {
                 ib += idx * p.b_stride[d];
             }
             // a's binding starts at the dispatch's first element only when a is sliced.
-            v = binary_op(A_FULL ? a[p.a_off + i] : a[p.a_off + ia], b[p.b_off + ib]);
+            v = binary_op(A_FULL ? float(a[p.a_off + i]) : float(a[p.a_off + ia]),
+                          float(b[p.b_off + ib]));
         }
         v = apply_relu(v, RELU);
     } else if (MODE == 3) {
         uint ch = ((p.first + i) / p.inner) % p.channels;
-        v = clamp_keep_nan(a[p.a_off + i], b[p.b_off + 2 * ch], b[p.b_off + 2 * ch + 1]);
+        v = clamp_keep_nan(float(a[p.a_off + i]), float(b[p.b_off + 2 * ch]),
+                           float(b[p.b_off + 2 * ch + 1]));
     } else {
         uint ch = ((p.first + i) / p.inner) % p.channels;
-        v = apply_relu((a[p.a_off + i] - b[p.b_off + 3 * ch + 1]) * b[p.b_off + 3 * ch] +
-                           b[p.b_off + 3 * ch + 2],
-                       RELU);
+        v = apply_relu(
+            (float(a[p.a_off + i]) - float(b[p.b_off + 3 * ch + 1])) * float(b[p.b_off + 3 * ch]) +
+                float(b[p.b_off + 3 * ch + 2]),
+            RELU);
     }
-    y[p.y_off + i] = v;
+    y[p.y_off + i] = SFLOAT(v);
 }

@@ -11,10 +11,10 @@ layout(constant_id = 0) const bool V4 = false;
 layout(binding = 0) uniform samplerBuffer A;  // R32F, or RGBA32F with V4
 layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) readonly buffer C {
-    float c[];
+    SFLOAT c[];
 };
 layout(std430, binding = 3) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 // Must match GemmPush and GemmSpec in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
@@ -48,6 +48,6 @@ void main() {
         }
     }
     float v = p.alpha * s;
-    if (p.has_c != 0) v += p.beta * c[p.c_off + row * p.c_stride_m + col * p.c_stride_n];
-    y[p.y_off + bz * p.y_batch_stride + row * p.n + col] = v;
+    if (p.has_c != 0) v += p.beta * float(c[p.c_off + row * p.c_stride_m + col * p.c_stride_n]);
+    y[p.y_off + bz * p.y_batch_stride + row * p.n + col] = SFLOAT(v);
 }

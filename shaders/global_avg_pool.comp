@@ -7,7 +7,7 @@
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer X;
 layout(std430, binding = 1) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 // Must match GlobalAvgPoolPush in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
@@ -25,5 +25,5 @@ void main() {
         s += vec4(texelFetch(X, base + j).r, texelFetch(X, base + j + 1).r,
                   texelFetch(X, base + j + 2).r, texelFetch(X, base + j + 3).r);
     for (; j < n; ++j) s.x += texelFetch(X, base + j).r;
-    y[p.y_off + plane] = ((s.x + s.y) + (s.z + s.w)) / float(p.inner);
+    y[p.y_off + plane] = SFLOAT(((s.x + s.y) + (s.z + s.w)) / float(p.inner));
 }

@@ -11,7 +11,7 @@ layout(constant_id = 1) const uint KH = 3;  // window size, specialised so the l
 layout(constant_id = 2) const uint KW = 3;
 layout(binding = 0) uniform samplerBuffer X;  // a gather on CPU devices, not a per-lane loop
 layout(std430, binding = 1) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 // Must match PoolPush and PoolSpec in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
@@ -53,5 +53,5 @@ void main() {
     } else {
         r = count == 0 ? 0.0 : best;
     }
-    y[p.y_off + i] = r;
+    y[p.y_off + i] = SFLOAT(r);
 }

@@ -4,10 +4,10 @@
 // Softmax along one axis: tensor viewed as [outer, dim, inner]; one invocation per (outer, inner).
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer X {
-    float x[];
+    SFLOAT x[];
 };
 layout(std430, binding = 1) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 // Must match SoftmaxPush in app/engine/shader_params.hpp.
 layout(push_constant) uniform P {
@@ -20,9 +20,11 @@ void main() {
     if (i >= p.outer * p.inner) return;
     uint base = (i / p.inner) * p.dim * p.inner + i % p.inner;
     float peak = minus_inf();
-    for (uint d = 0; d < p.dim; ++d) peak = max_keep_nan(peak, x[p.x_off + base + d * p.inner]);
-    float sum = 0.0;
-    for (uint d = 0; d < p.dim; ++d) sum += exp(x[p.x_off + base + d * p.inner] - peak);
     for (uint d = 0; d < p.dim; ++d)
-        y[p.y_off + base + d * p.inner] = exp(x[p.x_off + base + d * p.inner] - peak) / sum;
+        peak = max_keep_nan(peak, float(x[p.x_off + base + d * p.inner]));
+    float sum = 0.0;
+    for (uint d = 0; d < p.dim; ++d) sum += exp(float(x[p.x_off + base + d * p.inner]) - peak);
+    for (uint d = 0; d < p.dim; ++d)
+        y[p.y_off + base + d * p.inner] =
+            SFLOAT(exp(float(x[p.x_off + base + d * p.inner]) - peak) / sum);
 }

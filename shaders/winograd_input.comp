@@ -14,7 +14,7 @@ layout(constant_id = 1) const bool PACKED = false;
 
 layout(binding = 0) uniform samplerBuffer X;
 layout(std430, binding = 1) writeonly buffer V {
-    vec4 v[];
+    SVEC4 v[];
 };
 
 // Must match WinogradInputPush and WinogradInputSpec in app/engine/shader_params.hpp.
@@ -95,6 +95,7 @@ void main() {
             input_transform_2(row);
         else
             input_transform_4(row);
-        [[unroll]] for (uint j = 0; j < T; ++j) v[p.v_off + (i * T + j) * xi_stride + at] = row[j];
+        [[unroll]] for (uint j = 0; j < T; ++j) v[p.v_off + (i * T + j) * xi_stride + at] =
+            SVEC4(row[j]);
     }
 }

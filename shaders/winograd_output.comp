@@ -19,10 +19,10 @@ layout(constant_id = 4) const bool TRANSPOSED = false;
 layout(binding = 0) uniform samplerBuffer Mt;  // RGBA32F
 layout(binding = 1) uniform samplerBuffer Bias;
 layout(std430, binding = 2) writeonly buffer Y {
-    float y[];
+    SFLOAT y[];
 };
 layout(std430, binding = 2) writeonly buffer Y4v {
-    vec4 y4[];
+    SVEC4 y4[];
 };                                            // the same buffer, by vec4
 layout(binding = 3) uniform samplerBuffer R;  // bound to Mt when !RESIDUAL; RGBA32F with Y4
 
@@ -93,14 +93,14 @@ void main() {
                 if (Y4) {  // M == 4, whole tiles across (ow % 4 == 0)
                     vec4 v = vec4(m[i][0][k], m[i][1][k], m[i][2][k], m[i][3][k]) + bv;
                     if (RESIDUAL) v += texelFetch(R, int((p.r_off + r_at + at) / 4));
-                    y4[(p.y_off + y_at + at) / 4] = apply_act(v, ACT, lo, hi);
+                    y4[(p.y_off + y_at + at) / 4] = SVEC4(apply_act(v, ACT, lo, hi));
                     continue;
                 }
                 [[unroll]] for (uint j = 0; j < M; ++j) {
                     if (tx * M + j >= p.ow) continue;
                     float v = m[i][j][k] + bv;
                     if (RESIDUAL) v += texelFetch(R, int(p.r_off + r_at + at + j)).r;
-                    y[p.y_off + y_at + at + j] = apply_act(v, ACT, lo, hi);
+                    y[p.y_off + y_at + at + j] = SFLOAT(apply_act(v, ACT, lo, hi));
                 }
             }
         }

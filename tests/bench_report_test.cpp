@@ -25,6 +25,7 @@ rmvk::BenchReport sample_report() {
     r.date = "2026-11-28T01:00:00Z";
     r.model = "builtin:resnet18?size=32x32";
     r.batch = 4;
+    r.precision = "fp16";
     r.input_height = 32;
     r.input_width = 48;
     r.warmup = 1;
@@ -119,6 +120,7 @@ TEST_CASE("a bench report survives the JSON round trip exactly") {
     CHECK(b.date == a.date);
     CHECK(b.model == a.model);
     CHECK(b.batch == 4);
+    CHECK(b.precision == "fp16");
     CHECK(b.input_height == 32);
     CHECK(b.input_width == 48);
     CHECK(b.iters == 7);

@@ -41,6 +41,7 @@ $PY "$SRC/tests/gui_check.py" "$TMP/state.json" \
     '[c["class"] for c in s["outputs"]["residual_top5"]] == [c["class"] for c in s["outputs"]["plain_top5"]]' \
     'not s["outputs"]["residual_top5"][0]["label"].startswith("class ")' \
     's["outputs"]["verdict"] == "match"' \
+    's["precision"] == "fp32" and s["outputs"]["relative_tolerance"] == 1e-4' \
     'all(0 <= c["probability"] <= 1 for c in s["outputs"]["residual_top5"] + s["outputs"]["plain_top5"])' \
     '[c["probability"] for c in s["outputs"]["residual_top5"]] == sorted([c["probability"] for c in s["outputs"]["residual_top5"]], reverse=True)' \
     'sum(c["probability"] for c in s["outputs"]["residual_top5"]) <= 1.0001' \

@@ -134,29 +134,40 @@ Interface reflect(std::span<const uint32_t> code) {
 }
 
 // `fields`: every member of the C++ Push struct, by the GLSL member's name.
-void check_push(const char* shader, size_t push_bytes, const std::vector<Field>& fields) {
-    CAPTURE(shader);
-    Interface in = reflect(shaders::find(shader));
-    REQUIRE(in.push.size() == fields.size());
-    CHECK(in.push_bytes == push_bytes);
-    for (size_t i = 0; i < fields.size(); ++i) {
-        CAPTURE(fields[i].name);
-        CHECK(in.push[i].name == fields[i].name);
-        CHECK(in.push[i].offset == fields[i].offset);
+// Both variants: the shader and, where it has one, its fp16-storage twin (NAME_fp16).
+std::vector<std::string> variants(const char* shader) {
+    std::vector<std::string> out{shader};
+    if (!shaders::find(std::string(shader) + "_fp16").empty()) out.push_back(out[0] + "_fp16");
+    return out;
+}
+
+void check_push(const char* shader_name, size_t push_bytes, const std::vector<Field>& fields) {
+    for (const std::string& shader : variants(shader_name)) {
+        CAPTURE(shader);
+        Interface in = reflect(shaders::find(shader));
+        REQUIRE(in.push.size() == fields.size());
+        CHECK(in.push_bytes == push_bytes);
+        for (size_t i = 0; i < fields.size(); ++i) {
+            CAPTURE(fields[i].name);
+            CHECK(in.push[i].name == fields[i].name);
+            CHECK(in.push[i].offset == fields[i].offset);
+        }
     }
 }
 
 // `fields`: every member of the C++ Spec struct, by the GLSL constant's name ("" for the
 // workgroup size set by local_size_x_id, which glslang leaves unnamed), at its byte offset.
-void check_spec(const char* shader, size_t spec_bytes, const std::vector<Field>& fields) {
-    CAPTURE(shader);
-    Interface in = reflect(shaders::find(shader));
-    CHECK(in.spec_ids.size() == fields.size());
-    CHECK(spec_bytes == fields.size() * 4);
-    for (const auto& f : fields) {
-        CAPTURE(f.name);
-        REQUIRE(in.spec_ids.count(f.name) == 1);
-        CHECK(in.spec_ids[f.name] * 4 == f.offset);
+void check_spec(const char* shader_name, size_t spec_bytes, const std::vector<Field>& fields) {
+    for (const std::string& shader : variants(shader_name)) {
+        CAPTURE(shader);
+        Interface in = reflect(shaders::find(shader));
+        CHECK(in.spec_ids.size() == fields.size());
+        CHECK(spec_bytes == fields.size() * 4);
+        for (const auto& f : fields) {
+            CAPTURE(f.name);
+            REQUIRE(in.spec_ids.count(f.name) == 1);
+            CHECK(in.spec_ids[f.name] * 4 == f.offset);
+        }
     }
 }
 
@@ -309,6 +320,17 @@ TEST_CASE("pool, element-wise, gemm, softmax and peak-probe constants match thei
                 FIELD(GemmPush, "b_batch_stride", b_batch_stride),
                 FIELD(GemmPush, "y_batch_stride", y_batch_stride)});
     check_spec("gemm", sizeof(GemmSpec), {FIELD(GemmSpec, "V4", v4)});
+    check_push("gemv", sizeof(GemmPush),
+               {FIELD(GemmPush, "a_off", a_off), FIELD(GemmPush, "b_off", b_off),
+                FIELD(GemmPush, "c_off", c_off), FIELD(GemmPush, "y_off", y_off),
+                FIELD(GemmPush, "m", m), FIELD(GemmPush, "n", n), FIELD(GemmPush, "k", k),
+                FIELD(GemmPush, "trans_a", trans_a), FIELD(GemmPush, "trans_b", trans_b),
+                FIELD(GemmPush, "has_c", has_c), FIELD(GemmPush, "c_stride_m", c_stride_m),
+                FIELD(GemmPush, "c_stride_n", c_stride_n), FIELD(GemmPush, "alpha", alpha),
+                FIELD(GemmPush, "beta", beta), FIELD(GemmPush, "a_batch_stride", a_batch_stride),
+                FIELD(GemmPush, "b_batch_stride", b_batch_stride),
+                FIELD(GemmPush, "y_batch_stride", y_batch_stride)});
+    check_spec("gemv", sizeof(GemmSpec), {FIELD(GemmSpec, "V4", v4)});
     check_push("softmax", sizeof(SoftmaxPush),
                {FIELD(SoftmaxPush, "x_off", x_off), FIELD(SoftmaxPush, "y_off", y_off),
                 FIELD(SoftmaxPush, "outer", outer), FIELD(SoftmaxPush, "dim", dim),
@@ -383,9 +405,11 @@ TEST_CASE("every compiled shader is covered by a check above") {
                                         "pool2d",         "eltwise",        "global_avg_pool",
                                         "gemm",           "softmax",        "peak_fma",
                                         "peak_bandwidth", "winograd_input", "winograd_output",
-                                        "conv_struct",    "depthwise"};
+                                        "conv_struct",    "depthwise",      "gemv"};
     for (const auto& e : shaders::kAll) {
         CAPTURE(e.name);
-        CHECK(std::find(covered.begin(), covered.end(), std::string(e.name)) != covered.end());
+        std::string name(e.name);
+        if (name.ends_with("_fp16")) name.resize(name.size() - 5);  // checked with its twin
+        CHECK(std::find(covered.begin(), covered.end(), name) != covered.end());
     }
 }

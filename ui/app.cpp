@@ -131,6 +131,7 @@ class App {
             report_error("listing Vulkan compute devices", e.what());
         }
         state_.device = pick_start_device(options.device);
+        if (!options.precision.empty()) state_.precision = rmvk::parse_precision(options.precision);
         active_tab_request_ = options.tab;
         state_.image_path = options.image;
         start_load(options.model, options.image);
@@ -224,20 +225,21 @@ class App {
 
     void start_load(const std::string& model_spec, const std::string& image) {
         std::string device = state_.device;
+        const rmvk::Precision precision = state_.precision;
         std::string title =
             "Opening " + (model_spec.empty() ? std::string("the bundled model") : model_spec);
-        worker_.start(title, [model_spec, image, device](Progress& progress) {
+        worker_.start(title, [model_spec, image, device, precision](Progress& progress) {
             JobResult r;
             r.model = load_model_for_ui(model_spec, progress);
             r.warnings = r.model->warnings;
             std::string img = image.empty() ? default_image_for(*r.model) : image;
             auto run = [&](const std::string& dev) {
                 try {
-                    return run_both(*r.model, img, dev, 1, progress);
+                    return run_both(*r.model, img, dev, 1, progress, precision);
                 } catch (const std::exception&) {
                     if (!image.empty() || img.empty()) throw;
                     // The bundled sample may not fit a builtin model's input: use a synthetic one.
-                    return run_both(*r.model, "", dev, 1, progress);
+                    return run_both(*r.model, "", dev, 1, progress, precision);
                 }
             };
             try {
@@ -256,10 +258,11 @@ class App {
     void start_run(const std::string& image, const std::string& device, int repeats) {
         if (!state_.model) return;
         auto model = state_.model;
+        const rmvk::Precision precision = state_.precision;
         worker_.start("Running both graphs on " + device,
-                      [model, image, device, repeats](Progress& progress) {
+                      [model, image, device, repeats, precision](Progress& progress) {
                           JobResult r;
-                          r.runs = run_both(*model, image, device, repeats, progress);
+                          r.runs = run_both(*model, image, device, repeats, progress, precision);
                           return r;
                       });
     }
@@ -269,11 +272,12 @@ class App {
         if (!state_.model) return;
         auto model = state_.model;
         const std::string image = state_.image_path, device = state_.device;
+        const rmvk::Precision precision = state_.precision;
         worker_.start(std::string("Pruning the ") + rm::prune_mode_name(req.mode) + " graph",
-                      [model, req, image, device](Progress& progress) {
+                      [model, req, image, device, precision](Progress& progress) {
                           JobResult r;
                           r.model = prune_model_for_ui(*model, req.mode, req.threshold, progress);
-                          r.runs = run_both(*r.model, image, device, 1, progress);
+                          r.runs = run_both(*r.model, image, device, 1, progress, precision);
                           return r;
                       });
     }
@@ -616,6 +620,7 @@ class App {
                 if (req.open_report) open_browser(FileBrowser::Purpose::Report);
                 if (req.run_on_device && !worker_.busy()) {
                     state_.device = *req.run_on_device;
+                    if (req.precision) state_.precision = *req.precision;
                     start_run(state_.image_path, state_.device, req.repeats);
                 }
                 ImGui::EndTabItem();

@@ -14,6 +14,7 @@ struct GuiOptions {
     std::string model;             // "" = bundled default
     std::string image;             // "" = bundled sample
     std::string device;            // "" = default compute device
+    std::string precision;         // "fp32" (or "") | "fp16": storage on a Vulkan device
     std::string select;            // node to select once loaded
     std::string screenshot;        // PNG of the last frame
     std::string dump_state;        // JSON of what is on screen

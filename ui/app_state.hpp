@@ -19,6 +19,7 @@ struct AppState {
     std::shared_ptr<const RunSet> runs;
     Selection selection;
     std::string device = kCpuDevice;
+    rmvk::Precision precision = rmvk::Precision::Fp32;  // on Vulkan devices (the Timing tab)
     std::string image_path;
     std::vector<std::string> errors;  // every error shown this session, oldest first
     // Fall-backs taken (e.g. GPU run failed, CPU shown), NaN/Inf in a loaded model's weights.

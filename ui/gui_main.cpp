@@ -10,7 +10,8 @@ namespace rmvk::ui {
 namespace {
 
 const char* kUsage =
-    "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--select NODE]\n"
+    "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--precision fp32|fp16]\n"
+    "                [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
     "                [--tab features|timing|input|explain|pruning] [--page N] [--pan PIXELS]\n"
@@ -22,7 +23,8 @@ const char* kUsage =
     "                [--drop PATH]... [--browse model|image|report --pick PATH]\n"
     "\n"
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
-    "IMG (default: a bundled sample). D is 'cpu' or a Vulkan device index or name.\n"
+    "IMG (default: a bundled sample). D is 'cpu' or a Vulkan device index or name;\n"
+    "--precision: how a Vulkan device stores tensors (the Timing tab's 'storage').\n"
     "--screenshot/--dump-state render N frames (default 10) once loading is done, save, exit.\n"
     "--pan drags the residual graph pane by PIXELS each of those frames (the fps while panning).\n"
     "--check-redraw draws the last frame whole too and reports pixels that the partial redraw\n"
@@ -85,6 +87,8 @@ GuiOptions parse_gui_options(const std::vector<std::string>& args) {
             o.image = value(i);
         else if (a == "--device")
             o.device = value(i);
+        else if (a == "--precision")
+            o.precision = value(i);
         else if (a == "--select")
             o.select = value(i);
         else if (a == "--screenshot")

@@ -134,7 +134,8 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
 
 GraphRun run_gpu_graph(rmvk::Context& context, const rm::Graph& graph,
                        const std::string& input_name, const rm::Tensor& input, int repeats,
-                       Progress& progress, const std::string& label, float base, float span) {
+                       Progress& progress, const std::string& label, float base, float span,
+                       rmvk::Precision precision) {
     GraphRun run;
     run.runs = repeats;
     {
@@ -142,6 +143,7 @@ GraphRun run_gpu_graph(rmvk::Context& context, const rm::Graph& graph,
         progress.set(label + ": preparing pipelines", base);
         rmvk::RunOptions options;
         options.warm_up = true;
+        options.precision = precision;
         rmvk::GraphRunner runner(context, graph, 1, options);
         std::map<std::string, double> sum;
         for (int r = 0; r < repeats; ++r) {
@@ -161,6 +163,7 @@ GraphRun run_gpu_graph(rmvk::Context& context, const rm::Graph& graph,
     // Feature maps: every node on its own so that every tensor exists on the device.
     progress.set(label + ": reading every feature map", base + span * 0.7f);
     rmvk::RunOptions options;
+    options.precision = precision;
     options.keep_intermediates = true;
     options.fuse = false;
     options.timestamps = false;
@@ -188,11 +191,13 @@ std::string first_non_finite(const rm::Graph& graph, const GraphRun& run,
     return "";
 }
 
-Comparison compare(const LoadedModel& model, const GraphRun& residual, const GraphRun& plain) {
+Comparison compare(const LoadedModel& model, const GraphRun& residual, const GraphRun& plain,
+                   bool fp16) {
     Comparison c;
     const rm::Tensor& a = residual.tensors.at(residual.output);
     const rm::Tensor& b = plain.tensors.at(plain.output);
     c.values = rm::compare_outputs(a, b);
+    if (fp16) c.values.relative_tolerance = rm::kFp16MatchTolerance;
     c.residual_first_non_finite = first_non_finite(model.residual, residual, model.input_name);
     c.plain_first_non_finite = first_non_finite(model.rm.plain, plain, model.input_name);
     c.residual_top = top_classes(a, ends_in_softmax(model.residual), model.labels);
@@ -242,7 +247,8 @@ std::string default_image_for(const LoadedModel&) {
 }
 
 std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::string& image_path,
-                                       const std::string& device, int repeats, Progress& progress) {
+                                       const std::string& device, int repeats, Progress& progress,
+                                       rmvk::Precision precision) {
     auto runs = std::make_shared<RunSet>();
     runs->device = device.empty() ? kCpuDevice : device;
     runs->image_path = image_path;
@@ -272,16 +278,19 @@ std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::stri
         rmvk::Context context(options);
         runs->device = context.device().name;
         runs->device_timing = context.device().timestamp_valid_bits > 0;
+        runs->precision = precision;
         runs->residual =
             run_gpu_graph(context, model.residual, model.input_name, runs->input, repeats, progress,
-                          "residual graph on " + runs->device, 0.05f, 0.4f);
-        runs->plain = run_gpu_graph(context, model.rm.plain, model.input_name, runs->input, repeats,
-                                    progress, "plain graph on " + runs->device, 0.45f, 0.4f);
+                          "residual graph on " + runs->device, 0.05f, 0.4f, precision);
+        runs->plain =
+            run_gpu_graph(context, model.rm.plain, model.input_name, runs->input, repeats, progress,
+                          "plain graph on " + runs->device, 0.45f, 0.4f, precision);
         progress.set("measuring device peak", 0.9f);
         runs->peak_gflops = rmvk::measure_peak(context).fma_gflops;
     }
     progress.set("comparing outputs", 0.97f);
-    runs->comparison = compare(model, runs->residual, runs->plain);
+    runs->comparison =
+        compare(model, runs->residual, runs->plain, runs->precision == rmvk::Precision::Fp16);
     return runs;
 }
 

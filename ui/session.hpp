@@ -72,7 +72,8 @@ struct Comparison {
 };
 
 struct RunSet {
-    std::string device;          // kCpuDevice or a Vulkan device name
+    std::string device;                                 // kCpuDevice or a Vulkan device name
+    rmvk::Precision precision = rmvk::Precision::Fp32;  // how the device stored tensors
     bool device_timing = false;  // true: GPU timestamps; false: host wall time per node
     double peak_gflops = 0;      // measured FMA peak of the device (0: not measured)
     std::string image_path;
@@ -94,8 +95,11 @@ std::shared_ptr<const LoadedModel> prune_model_for_ui(const LoadedModel& model, 
 // The sample image bundled with the assets for this model's input, or "" (synthetic input).
 std::string default_image_for(const LoadedModel& model);
 // Runs both graphs on the image (or a deterministic synthetic input when image_path is "").
+// `precision` applies to Vulkan devices (the CPU reference is fp32); with fp16 the outputs are
+// compared with rm::kFp16MatchTolerance.
 std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::string& image_path,
-                                       const std::string& device, int repeats, Progress& progress);
+                                       const std::string& device, int repeats, Progress& progress,
+                                       rmvk::Precision precision = rmvk::Precision::Fp32);
 // Devices for the picker: kCpuDevice first, then every Vulkan device by name.
 std::vector<std::string> device_choices();
 

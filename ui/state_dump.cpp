@@ -246,12 +246,14 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
         const auto& r = *state.runs;
         const auto& c = r.comparison;
         o << "  \"device\": " << quote(r.device) << ",\n";
+        o << "  \"precision\": " << quote(rmvk::precision_name(r.precision)) << ",\n";
         o << "  \"image\": " << quote(r.image_path) << ",\n";
         o << "  \"outputs\": {\"residual_top5\": " << top_json(c.residual_top)
           << ",\n    \"plain_top5\": " << top_json(c.plain_top)
           << ",\n    \"max_abs_diff\": " << num(c.values.max_abs_diff)
           << ", \"nmse\": " << num(c.values.nmse())
           << ", \"tolerance\": " << num(c.values.tolerance())
+          << ", \"relative_tolerance\": " << num(c.values.relative_tolerance)
           << ", \"verdict\": " << quote(rm::to_string(c.values.verdict()))
           << ", \"match\": " << (c.values.match() ? "true" : "false")
           << ", \"residual_non_finite\": " << c.values.reference_non_finite.count

@@ -59,6 +59,20 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
         ImGui::EndCombo();
     }
     ImGui::SameLine();
+    // How a Vulkan device stores tensors (rmvk run --precision); the CPU reference is fp32.
+    ImGui::SetNextItemWidth(70);
+    ImGui::BeginDisabled(state.device == kCpuDevice);
+    if (ImGui::BeginCombo("storage", rmvk::precision_name(state.precision))) {
+        for (rmvk::Precision p : {rmvk::Precision::Fp32, rmvk::Precision::Fp16})
+            if (ImGui::Selectable(rmvk::precision_name(p), p == state.precision) &&
+                p != state.precision) {
+                request.precision = p;
+                request.run_on_device = state.device;
+            }
+        ImGui::EndCombo();
+    }
+    ImGui::EndDisabled();
+    ImGui::SameLine();
     ImGui::SetNextItemWidth(90);
     ImGui::InputInt("##repeats", &repeats_);
     repeats_ = std::clamp(repeats_, 1, 1000);
@@ -79,7 +93,8 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
     }
     const auto& runs = *state.runs;
     const auto& model = *state.model;
-    ImGui::TextDisabled("%s, %s, mean of %d run(s)%s", runs.device.c_str(),
+    ImGui::TextDisabled("%s, %s storage, %s, mean of %d run(s)%s", runs.device.c_str(),
+                        rmvk::precision_name(runs.precision),
                         runs.device_timing ? "GPU timestamps" : "host time per node",
                         runs.residual.runs, runs.peak_gflops > 0 ? "" : " (peak not measured)");
 

@@ -12,6 +12,7 @@ namespace rmvk::ui {
 
 struct TimingRequest {
     std::optional<std::string> run_on_device;  // re-run both graphs on this device
+    std::optional<rmvk::Precision> precision;  // ... storing tensors this way (Vulkan devices)
     int repeats = 1;
     bool open_report = false;  // show the file browser for a bench JSON
 };

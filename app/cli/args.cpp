@@ -71,6 +71,13 @@ double Args::get_double(const std::string& flag, double fallback) const {
     }
 }
 
+Precision precision_option(const Args& args) {
+    const std::string p = args.get("--precision", "fp32");
+    if (p != "fp32" && p != "fp16")
+        throw UsageError("--precision must be fp32 or fp16, not '" + p + "'");
+    return parse_precision(p);
+}
+
 bool plain_exec_structured(const Args& args) {
     const std::string exec = args.get("--plain-exec", "structured");
     if (exec != "structured" && exec != "dense")

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "app/engine/engine.hpp"
+
 namespace rmvk::cli {
 
 // A small command-line parser: "--flag value", "--flag=value", boolean "--flag", positionals.
@@ -32,6 +34,14 @@ class Args {
 
 // --plain-exec structured|dense (run, eval): true for structured, the default. Throws UsageError.
 bool plain_exec_structured(const Args& args);
+
+// --precision fp32|fp16 (run, bench, eval; default fp32). Throws UsageError.
+Precision precision_option(const Args& args);
+// The --precision help line, shared by the commands.
+constexpr const char* kPrecisionHelp =
+    "  --precision P      fp32 | fp16 (default fp32): how the Vulkan device stores weights and\n"
+    "                     activations; fp16 halves memory and bandwidth, arithmetic stays fp32\n"
+    "                     (needs storageBuffer16BitAccess, see 'rmvk devices')\n";
 
 // A mistake in how a command was called; main prints it with a hint to use --help, exit 2.
 struct UsageError : std::runtime_error {

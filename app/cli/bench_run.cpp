@@ -65,6 +65,7 @@ GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::stri
 
     RunOptions options;
     options.structured = settings.structured;
+    options.precision = settings.precision;
     GraphRunner runner(context, graph, settings.batch, options);
     const auto& input = graph.inputs[0];
     std::map<std::string, rm::Tensor> inputs{{input.name, bench_input(shapes.at(input.name))}};

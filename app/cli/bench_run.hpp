@@ -14,8 +14,9 @@ struct BenchSettings {
     int64_t batch = 1;
     int warmup = 2;
     int iters = 10;
-    double peak_gflops = 0;  // 0: no peak measured, no "% of peak"
-    bool structured = true;  // RunOptions::structured (--plain-exec)
+    double peak_gflops = 0;                 // 0: no peak measured, no "% of peak"
+    bool structured = true;                 // RunOptions::structured (--plain-exec)
+    Precision precision = Precision::Fp32;  // RunOptions::precision (--precision)
 };
 
 // Runs `graph` settings.warmup + settings.iters times on `context` (random input) and returns

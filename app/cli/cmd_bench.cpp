@@ -35,6 +35,7 @@ constexpr const char* kHelp =
     "                     weights a generic runtime runs from the exported ONNX ('plain dense')\n"
     "  --device D         Vulkan device INDEX or NAME substring (see 'rmvk devices')\n"
     "  --batch B          batch size (default 1)\n"
+    "%s"
     "  --input-size HxW   rebuild a builtin model at this size, or override an ONNX model's\n"
     "                     input height/width when the graph allows it\n"
     "  --warmup N         untimed runs first (default 2)\n"
@@ -207,10 +208,10 @@ void write_csv(const std::string& path, const BenchReport& report) {
 int cmd_bench(const std::vector<std::string>& argv) {
     Args args(argv,
               {"--graph", "--plain-exec", "--device", "--batch", "--input-size", "--warmup",
-               "--iters", "--json", "--csv"},
+               "--iters", "--json", "--csv", "--precision"},
               {"--no-peak", "--peak"});
     if (args.help()) {
-        std::printf(kHelp);
+        std::printf(kHelp, kPrecisionHelp);
         return 0;
     }
     if (args.positional().size() > 1)
@@ -223,6 +224,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
         throw UsageError("--plain-exec must be structured, dense or both, not '" + exec + "'");
     BenchSettings settings;
     settings.batch = args.get_int("--batch", 1);
+    settings.precision = precision_option(args);
     settings.warmup = static_cast<int>(args.get_int("--warmup", 2));
     settings.iters = static_cast<int>(args.get_int("--iters", 10));
     if (settings.batch < 1 || settings.batch > 1024) throw UsageError("--batch must be 1..1024");
@@ -254,6 +256,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     report.date = utc_timestamp_now();
     report.model = args.positional().empty() ? "" : args.positional()[0];
     report.batch = settings.batch;
+    report.precision = precision_name(settings.precision);
     report.warmup = settings.warmup;
     report.iters = settings.iters;
     report.device = device;
@@ -266,9 +269,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
     const auto& in_shape = shapes.at(residual.inputs[0].name);
     report.input_height = in_shape[2];
     report.input_width = in_shape[3];
-    std::printf("model: %s, input %s\n",
+    std::printf("model: %s, input %s, %s storage\n",
                 report.model.empty() ? "bundled default" : report.model.c_str(),
-                rm::to_string(in_shape).c_str());
+                rm::to_string(in_shape).c_str(), report.precision.c_str());
 
     if (!args.has("--no-peak")) {
         report.peak = measure_peak(context);

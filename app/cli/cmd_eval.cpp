@@ -44,6 +44,7 @@ constexpr const char* kHelp =
     "  --device D         cpu (reference executor; the default) | Vulkan device INDEX | NAME\n"
     "  --limit N          only the first N test images\n"
     "  --batch B          images per run (default 100)\n"
+    "%s"
     "  --data-dir DIR     where the dataset's .gz files are (default "
     "/usr/share/datasets/fashion-mnist)\n";
 
@@ -55,9 +56,10 @@ using BatchRunner = std::function<rm::Tensor(const rm::Graph&, const rm::Tensor&
 // (weights uploaded once); the last, smaller batch gets its own.
 class GpuBatchRunner {
   public:
-    GpuBatchRunner(const std::string& device, bool structured)
+    GpuBatchRunner(const std::string& device, bool structured, Precision precision)
         : context_(std::make_unique<Context>(ContextOptions{.device = device})) {
         options_.structured = structured;
+        options_.precision = precision;
     }
 
     rm::Tensor operator()(const rm::Graph& graph, const rm::Tensor& x) {
@@ -78,7 +80,10 @@ class GpuBatchRunner {
 };
 
 // The runner for --device, and the device's name for the report line.
-std::pair<BatchRunner, std::string> runner_for(const std::string& device, bool structured) {
+std::pair<BatchRunner, std::string> runner_for(const std::string& device, bool structured,
+                                               Precision precision) {
+    if (device == "cpu" && precision != Precision::Fp32)
+        throw UsageError("--precision fp16 needs a Vulkan device (the cpu executor runs fp32)");
     if (device == "cpu") {
         BatchRunner cpu = [structured](const rm::Graph& graph, const rm::Tensor& x) {
             rm::CpuRunOptions options;
@@ -91,8 +96,8 @@ std::pair<BatchRunner, std::string> runner_for(const std::string& device, bool s
         };
         return {cpu, "cpu (reference executor)"};
     }
-    auto gpu = std::make_shared<GpuBatchRunner>(device, structured);
-    std::string name = gpu->device().name + " (Vulkan)";
+    auto gpu = std::make_shared<GpuBatchRunner>(device, structured, precision);
+    std::string name = gpu->device().name + " (Vulkan, " + precision_name(precision) + " storage)";
     return {[gpu](const rm::Graph& g, const rm::Tensor& x) { return (*gpu)(g, x); }, name};
 }
 
@@ -118,12 +123,13 @@ void check_model(const rm::Graph& graph) {
 }  // namespace
 
 int cmd_eval(const std::vector<std::string>& argv) {
-    Args args(
-        argv,
-        {"--dataset", "--graph", "--plain-exec", "--device", "--limit", "--batch", "--data-dir"},
-        {});
+    Args args(argv,
+              {"--dataset", "--graph", "--plain-exec", "--device", "--limit", "--batch",
+               "--data-dir", "--precision"},
+              {});
     if (args.help()) {
-        std::printf("%s\n%s", kHelp, kExitCodesHelp);
+        std::printf(kHelp, kPrecisionHelp);
+        std::printf("\n%s", kExitCodesHelp);
         return 0;
     }
     if (args.positional().size() > 1)
@@ -139,7 +145,9 @@ int cmd_eval(const std::vector<std::string>& argv) {
     if (args.has("--limit") && limit < 1) throw UsageError("--limit must be at least 1");
     const int64_t batch = args.get_int("--batch", 100);
     if (batch < 1 || batch > 4096) throw UsageError("--batch must be 1..4096");
-    auto [run, device_name] = runner_for(args.get("--device", "cpu"), plain_exec_structured(args));
+    const Precision precision = precision_option(args);
+    auto [run, device_name] =
+        runner_for(args.get("--device", "cpu"), plain_exec_structured(args), precision);
 
     rm::Graph residual = rm::load_model(model);
     warn_non_finite_weights("eval", residual);
@@ -165,6 +173,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
 
     int64_t top1_differs = 0;
     rm::OutputComparison logits;  // over every batch, with rmvk run's criterion
+    if (precision == Precision::Fp16) logits.relative_tolerance = rm::kFp16MatchTolerance;
     Progress progress(set.count, "images", "eval");
     for (int64_t begin = 0; begin < set.count; begin += batch) {
         const int64_t end = std::min(set.count, begin + batch);

@@ -67,6 +67,7 @@ int cmd_report(const std::vector<std::string>& argv) {
         return strf("%lld, %lldx%lld", static_cast<long long>(r.batch),
                     static_cast<long long>(r.input_height), static_cast<long long>(r.input_width));
     });
+    row("precision", [](const BenchReport& r) { return r.precision; });
     row("date", [](const BenchReport& r) { return r.date; });
     row("peak GFLOP/s", [](const BenchReport& r) {
         return r.peak_measured ? strf("%.1f", r.peak.fma_gflops) : "-";

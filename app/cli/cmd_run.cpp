@@ -34,14 +34,16 @@ constexpr const char* kHelp =
     "  --output Y.npy     write the output (the residual graph's when --graph both)\n"
     "  --graph G          residual | plain | both (default residual). plain is the RM-converted\n"
     "                     network without shortcuts; both runs the two and compares them:\n"
-    "                     they match when max|d| <= 1e-4 * max|residual output| and\n"
-    "                     neither holds a NaN or Inf (the exit status says which)\n"
+    "                     they match when max|d| <= 1e-4 * max|residual output| (1e-2 with\n"
+    "                     --precision fp16) and neither holds a NaN or Inf (the exit status\n"
+    "                     says which)\n"
     "  --plain-exec E     structured | dense (default structured): the plain graph's convs as\n"
     "                     their dense blocks plus copies and merges, or as the dense weights\n"
     "                     a generic runtime runs from the exported ONNX\n"
     "  --device D         cpu (reference executor) | Vulkan device INDEX | NAME substring;\n"
     "                     default: the default Vulkan device, or cpu when there is none\n"
-    "  --batch B          repeat a batch-1 input B times\n";
+    "  --batch B          repeat a batch-1 input B times\n"
+    "%s";
 
 struct GraphRun {
     std::string graph;  // "residual" / "plain"
@@ -119,9 +121,13 @@ void print_top5(const GraphRun& run, const std::vector<std::string>& labels) {
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& argv) {
-    Args args(argv, {"--input", "--output", "--graph", "--plain-exec", "--device", "--batch"}, {});
+    Args args(
+        argv,
+        {"--input", "--output", "--graph", "--plain-exec", "--device", "--batch", "--precision"},
+        {});
     if (args.help()) {
-        std::printf("%s\n%s", kHelp, kExitCodesHelp);
+        std::printf(kHelp, kPrecisionHelp);
+        std::printf("\n%s", kExitCodesHelp);
         return 0;
     }
     if (args.positional().size() > 1)
@@ -133,6 +139,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (which != "residual" && which != "plain" && which != "both")
         throw UsageError("--graph must be residual, plain or both, not '" + which + "'");
     const bool structured = plain_exec_structured(args);
+    const Precision precision = precision_option(args);
     int64_t batch = args.get_int("--batch", 0);
     if (args.has("--batch") && (batch < 1 || batch > 4096))
         throw UsageError("--batch must be 1..4096");
@@ -158,6 +165,8 @@ int cmd_run(const std::vector<std::string>& argv) {
         }
     }
     std::unique_ptr<Context> context;
+    if (device == "cpu" && precision != Precision::Fp32)
+        throw UsageError("--precision fp16 needs a Vulkan device (the cpu executor runs fp32)");
     if (device == "cpu") {
         std::printf("device: cpu, rmvk's reference executor%s\n", device_note.c_str());
     } else {
@@ -165,8 +174,8 @@ int cmd_run(const std::vector<std::string>& argv) {
         options.device = device;
         context = std::make_unique<Context>(options);
         const auto& d = context->device();
-        std::printf("device: [%d] %s, %s, Vulkan%s\n", d.index, d.name.c_str(), d.driver.c_str(),
-                    device_note.c_str());
+        std::printf("device: [%d] %s, %s, Vulkan%s, %s storage\n", d.index, d.name.c_str(),
+                    d.driver.c_str(), device_note.c_str(), precision_name(precision));
     }
     std::printf("model: %s, input %s from %s\n", model.empty() ? "bundled default" : model.c_str(),
                 rm::to_string(x.shape).c_str(), input_path.c_str());
@@ -189,6 +198,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (context) {
             RunOptions options;
             options.structured = structured;
+            options.precision = precision;
             GraphRunner runner(*context, graph, batch, options);
             t0 = std::chrono::steady_clock::now();  // time the run, not weight upload and pipeline
                                                     // creation
@@ -217,7 +227,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
 
     if (runs.size() == 2) {
-        const auto c = rm::compare_outputs(runs[0].output, runs[1].output);
+        auto c = rm::compare_outputs(runs[0].output, runs[1].output);
+        if (precision == Precision::Fp16) c.relative_tolerance = rm::kFp16MatchTolerance;
         std::printf("%s\n%s\n", rm::comparison_summary(c, "residual", "plain").c_str(),
                     rm::verdict_line(c, "residual", "plain").c_str());
         return exit_code_for(c.verdict());

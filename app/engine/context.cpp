@@ -77,7 +77,14 @@ Context::Impl::Impl(const ContextOptions& options) : on_message(options.on_messa
     qci.queueFamilyIndex = queue_family;
     qci.queueCount = 1;
     qci.pQueuePriorities = &priority;
+    // fp16 storage (RunOptions::precision) where the device has it; nothing else is enabled.
+    VkPhysicalDevice16BitStorageFeatures storage16{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    storage16.storageBuffer16BitAccess = info.storage_buffer_16bit ? VK_TRUE : VK_FALSE;
+    VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    features.pNext = &storage16;
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    if (info.storage_buffer_16bit) dci.pNext = &features;
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
     VkDevice dev = VK_NULL_HANDLE;
@@ -122,21 +129,24 @@ uint32_t Context::Impl::find_memory_type(uint32_t bits, VkMemoryPropertyFlags re
 
 const ComputePipeline& Context::Impl::pipeline(std::string_view shader, uint32_t bindings,
                                                uint32_t push_bytes, std::span<const uint32_t> spec,
-                                               uint32_t texel_mask, uint32_t rgba_mask) {
-    std::string key(shader);
+                                               uint32_t texel_mask, uint32_t rgba_mask,
+                                               uint32_t element_bytes) {
+    std::string name(shader);
+    if (element_bytes == 2) name += "_fp16";
+    std::string key = name;
     key += "/" + std::to_string(texel_mask) + "/" + std::to_string(rgba_mask);
     for (uint32_t v : spec) key += ":" + std::to_string(v);
     auto it = pipelines_.find(key);
     if (it != pipelines_.end()) return *it->second;
 
-    auto code = shaders::find(shader);
-    if (code.empty())
-        throw VulkanError("internal error: no compiled shader named '" + std::string(shader) + "'");
+    auto code = shaders::find(name);
+    if (code.empty()) throw VulkanError("internal error: no compiled shader named '" + name + "'");
     auto p = std::make_unique<ComputePipeline>();
     p->bindings = bindings;
     p->push_bytes = push_bytes;
     p->texel_mask = texel_mask;
     p->rgba_mask = rgba_mask & texel_mask;
+    p->element_bytes = element_bytes;
 
     std::vector<VkDescriptorSetLayoutBinding> b(bindings);
     for (uint32_t i = 0; i < bindings; ++i)
@@ -196,6 +206,7 @@ void Context::Impl::submit_and_wait(VkCommandBuffer cmd) {
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd;
     vk_check(vkQueueSubmit(queue, 1, &si, fence), "submitting work to the GPU");
+    ++submits;
     vk_check(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "waiting for the GPU");
 }
 

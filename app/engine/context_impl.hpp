@@ -50,8 +50,9 @@ struct ComputePipeline {
     UniquePipeline pipeline;
     uint32_t bindings = 0;
     uint32_t push_bytes = 0;
-    uint32_t texel_mask = 0;  // bit i: binding i is a uniform texel buffer, not a storage buffer
-    uint32_t rgba_mask = 0;   // bit i: that texel buffer holds vec4s (R32G32B32A32_SFLOAT)
+    uint32_t texel_mask = 0;     // bit i: binding i is a uniform texel buffer, not a storage buffer
+    uint32_t rgba_mask = 0;      // bit i: that texel buffer holds vec4s (R32G32B32A32_SFLOAT)
+    uint32_t element_bytes = 4;  // 2: the shader's fp16-storage variant (texel views R16 formats)
 };
 
 // One storage-buffer binding: a range of a buffer (offset aligned to
@@ -98,9 +99,11 @@ struct Context::Impl {
 
     // Largest range one storage-buffer binding may cover (maxStorageBufferRange, or a smaller
     // override so tests can exercise the split paths on small tensors).
-    uint64_t max_binding_range() const {
-        uint64_t limit = std::min<uint64_t>(info.max_storage_buffer_range,
-                                            uint64_t{properties.limits.maxTexelBufferElements} * 4);
+    // element_bytes: 4 (fp32) or 2 (fp16 storage), the size of a texel buffer's texel.
+    uint64_t max_binding_range(uint32_t element_bytes = 4) const {
+        uint64_t limit =
+            std::min<uint64_t>(info.max_storage_buffer_range,
+                               uint64_t{properties.limits.maxTexelBufferElements} * element_bytes);
         return max_binding_override ? std::min(max_binding_override, limit) : limit;
     }
     uint64_t max_binding_override = 0;
@@ -114,6 +117,11 @@ struct Context::Impl {
     int winograd_orientation = 0;  // as DeviceCaps::winograd_orientation
     // Compute units the planner assumes instead of the device's (tests: split-K on lavapipe).
     uint32_t compute_units_override = 0;
+    // False: device-local memory is never mapped even where the host could (tests: the
+    // staging paths of discrete GPUs on lavapipe).
+    bool map_device_local = true;
+    // Command buffers submitted so far (tests: one submit per run).
+    std::atomic<uint64_t> submits{0};
     uint64_t offset_alignment() const {
         return std::max(properties.limits.minStorageBufferOffsetAlignment,
                         properties.limits.minTexelBufferOffsetAlignment);
@@ -125,10 +133,12 @@ struct Context::Impl {
 
     // A pipeline for shaders/<shader>.comp, cached by name + specialization constants.
     // Bindings are storage buffers, except those in texel_mask (uniform texel buffers, R32_SFLOAT,
-    // or R32G32B32A32_SFLOAT for those also in rgba_mask).
+    // or R32G32B32A32_SFLOAT for those also in rgba_mask). element_bytes 2: the shader's
+    // fp16-storage variant (shaders/NAME_fp16), its texel views R16_SFLOAT / R16G16B16A16_SFLOAT.
     const ComputePipeline& pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
                                     std::span<const uint32_t> spec_constants = {},
-                                    uint32_t texel_mask = 0, uint32_t rgba_mask = 0);
+                                    uint32_t texel_mask = 0, uint32_t rgba_mask = 0,
+                                    uint32_t element_bytes = 4);
 
     // Records with `record` into a fresh command buffer, submits it and waits for it.
     void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);

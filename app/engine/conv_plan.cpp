@@ -15,20 +15,21 @@
 
 namespace rmvk {
 
-uint64_t max_binding_elements(uint64_t max_binding_bytes, uint64_t offset_alignment) {
+uint64_t max_binding_elements(uint64_t max_binding_bytes, uint64_t offset_alignment,
+                              uint32_t element_bytes) {
     uint64_t align = std::max<uint64_t>(offset_alignment, 16);
-    return max_binding_bytes > align ? (max_binding_bytes - align) / 4 : 0;
+    return max_binding_bytes > align ? (max_binding_bytes - align) / element_bytes : 0;
 }
 
 BindingRange binding_range(uint64_t tensor_first, uint64_t first, uint64_t count, uint64_t align,
-                           uint64_t max_bytes) {
-    uint64_t byte = (tensor_first + first) * 4;
+                           uint64_t max_bytes, uint32_t element_bytes) {
+    uint64_t byte = (tensor_first + first) * element_bytes;
     uint64_t start = byte - byte % align;
-    uint64_t range = byte + std::max<uint64_t>(count, 1) * 4 - start;
+    uint64_t range = byte + std::max<uint64_t>(count, 1) * element_bytes - start;
     if (range > max_bytes)
         throw VulkanError("internal error: a binding of " + std::to_string(range) +
                           " bytes exceeds the device limit of " + std::to_string(max_bytes));
-    return {start, range, static_cast<uint32_t>((byte - start) / 4)};
+    return {start, range, static_cast<uint32_t>((byte - start) / element_bytes)};
 }
 
 void grid_1d(uint64_t groups, uint32_t out[3]) {
@@ -233,7 +234,8 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
     int64_t groups = a.group, cg = c / groups, kh = a.kernel.at(0), kw = a.kernel.at(1);
     int64_t ocg = oc / groups;
     int64_t k = cg * kh * kw;
-    const uint64_t limit = max_binding_elements(caps.max_binding_bytes, caps.offset_alignment);
+    const uint64_t limit =
+        max_binding_elements(caps.max_binding_bytes, caps.offset_alignment, caps.element_bytes);
     if (p.x_channel + c > xs[1] || p.y_channel + oc > ys[1] ||
         (residual && p.residual_channel + oc > p.residual[1]))
         throw VulkanError("internal error: a conv's channel window lies outside its tensor");
@@ -247,9 +249,10 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
         return static_cast<uint64_t>(images - 1) * stride + static_cast<uint64_t>(end) * plane;
     };
     if (span(1, x_stride, p.x_channel + c, hw) > limit)
-        throw VulkanError("conv input of one image (" +
-                          std::to_string(span(1, x_stride, p.x_channel + c, hw) * 4) +
-                          " bytes) exceeds the device's largest buffer binding");
+        throw VulkanError(
+            "conv input of one image (" +
+            std::to_string(span(1, x_stride, p.x_channel + c, hw) * caps.element_bytes) +
+            " bytes) exceeds the device's largest buffer binding");
     // Packed weights: ceil(ocg / rows) groups of `rows` output channels per conv group.
     const int64_t rows = forced ? (std::string(forced->shader) == "conv2d_direct" ? forced->rm : 0)
                                 : packed_rows(caps);
@@ -281,7 +284,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
         if (next == oc_chunk)
             throw VulkanError("conv weights or output of " + std::to_string(oc_chunk) +
                               " output channels exceed the device's largest buffer binding (" +
-                              std::to_string(limit * 4) + " bytes)");
+                              std::to_string(limit * caps.element_bytes) + " bytes)");
         oc_chunk = next;
     }
     // Images per dispatch: all when everything fits, else as many as fit.
@@ -373,8 +376,9 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
     const uint64_t max_bytes = caps.max_binding_bytes;
     auto bind = [&](ConvOperand operand, uint64_t tensor_first, uint64_t first, uint64_t count,
                     uint32_t& element_offset, uint64_t min_align) {
-        BindingRange r = binding_range(tensor_first, first, count,
-                                       std::max(caps.offset_alignment, min_align), max_bytes);
+        BindingRange r =
+            binding_range(tensor_first, first, count, std::max(caps.offset_alignment, min_align),
+                          max_bytes, caps.element_bytes);
         element_offset = r.element_offset;
         return PlannedBinding{operand, r.offset, r.range};
     };

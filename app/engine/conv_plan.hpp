@@ -25,6 +25,9 @@ struct DeviceCaps {
     // Shader cores running workgroups side by side (DeviceInfo::compute_units); the GPU tile
     // and split-K choice aim for at least kWorkgroupsPerUnit workgroups on each. 0: as 1.
     uint32_t compute_units = 0;
+    // Bytes per tensor element in device buffers: 4 (fp32) or 2 (fp16 storage). Split-K
+    // partial sums stay fp32.
+    uint32_t element_bytes = 4;
 
     // Choices forced by tests and benchmarks, and tuning experiments.
     enum class ConvKernel { Auto, Tiled, Direct };
@@ -46,8 +49,9 @@ struct DeviceCaps {
 void apply_tuning_overrides(DeviceCaps& caps, const char* winograd, const char* tile,
                             const char* cu);
 
-// Elements one binding can always cover, whatever the alignment of its start.
-uint64_t max_binding_elements(uint64_t max_binding_bytes, uint64_t offset_alignment);
+// Elements (of element_bytes each) one binding can always cover, whatever its start's alignment.
+uint64_t max_binding_elements(uint64_t max_binding_bytes, uint64_t offset_alignment,
+                              uint32_t element_bytes);
 
 // Elements [first, first + count) of a tensor that starts `tensor_first` elements into its
 // buffer, as one binding: the byte offset (aligned down to `align`), the byte range, and the
@@ -57,7 +61,7 @@ struct BindingRange {
     uint32_t element_offset = 0;
 };
 BindingRange binding_range(uint64_t tensor_first, uint64_t first, uint64_t count, uint64_t align,
-                           uint64_t max_bytes);
+                           uint64_t max_bytes, uint32_t element_bytes);
 
 // A 2-D grid of at least `groups` workgroups, for kernels that use flat_group_id() (grids
 // wider than the 65535 every device allows in x).

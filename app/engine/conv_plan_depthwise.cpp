@@ -16,7 +16,8 @@ bool plan_depthwise(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan
     if ((p.in_channels && p.in_channels != c) || (p.out_channels && p.out_channels != c) ||
         p.x_channel || p.y_channel || p.residual_channel)
         return false;
-    const uint64_t limit = max_binding_elements(caps.max_binding_bytes, caps.offset_alignment);
+    const uint64_t limit =
+        max_binding_elements(caps.max_binding_bytes, caps.offset_alignment, caps.element_bytes);
     const auto count = [](const rm::Shape& s) {
         return static_cast<uint64_t>(rm::element_count(s));
     };
@@ -36,8 +37,9 @@ bool plan_depthwise(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& plan
     plan.kernels.push_back({"depthwise", spec_words(spec), 5, sizeof(DepthwisePush)});
     plan.name = "depthwise";
     auto bind = [&](ConvOperand operand, uint64_t tensor_first, uint64_t n, uint32_t& offset) {
-        BindingRange r = binding_range(tensor_first, 0, std::max<uint64_t>(n, 1),
-                                       caps.offset_alignment, caps.max_binding_bytes);
+        BindingRange r =
+            binding_range(tensor_first, 0, std::max<uint64_t>(n, 1), caps.offset_alignment,
+                          caps.max_binding_bytes, caps.element_bytes);
         offset = r.element_offset;
         return PlannedBinding{operand, r.offset, r.range};
     };

@@ -57,7 +57,8 @@ constexpr uint64_t kMaxScratchElements = 64ull << 20;  // 256 MB each
 // Everything one binding must hold fits (Winograd plans do not slice).
 bool fits(const ConvProblem& p, const WinogradShape& s, const DeviceCaps& caps) {
     const uint64_t limit = std::min(
-        max_binding_elements(caps.max_binding_bytes, caps.offset_alignment), kMaxScratchElements);
+        max_binding_elements(caps.max_binding_bytes, caps.offset_alignment, caps.element_bytes),
+        kMaxScratchElements);
     const uint64_t x = static_cast<uint64_t>(rm::element_count(p.x)),
                    y = static_cast<uint64_t>(rm::element_count(p.y)),
                    r = static_cast<uint64_t>(p.residual.empty() ? 0
@@ -80,6 +81,9 @@ std::vector<WinogradOption> winograd_options(const ConvProblem& p, const DeviceC
     for (uint32_t m : {4u, 2u})
         for (bool transposed : {false, true}) {
             if (caps.winograd_m && caps.winograd_m != m) continue;
+            // F(4,3)'s transforms scale fp16 rounding of the stored transformed input and
+            // products up about tenfold (README, "fp16 storage"): fp16 storage plans F(2,3) only.
+            if (m == 4 && caps.element_bytes == 2) continue;
             // Output channels across lanes: the CPU kernel's packed rows, 4 channels a texel.
             if (transposed && (!rows || oc % 4 != 0 || caps.winograd_orientation == 1)) continue;
             if (!transposed && caps.winograd_orientation == 2 && rows && oc % 4 == 0) continue;
@@ -103,7 +107,7 @@ void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, boo
                     uint32_t& element_offset, uint64_t min_align) {
         BindingRange r =
             binding_range(tensor_first, 0, count, std::max(caps.offset_alignment, min_align),
-                          caps.max_binding_bytes);
+                          caps.max_binding_bytes, caps.element_bytes);
         element_offset = r.element_offset;
         return PlannedBinding{operand, r.offset, r.range};
     };

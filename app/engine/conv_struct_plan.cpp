@@ -116,8 +116,8 @@ ConvPlan plan_conv_epilogue(const ConvProblem& whole, const StructuredConv& sc,
     plan.name = "copy";
     ConvStructPush base{};
     auto bind = [&](ConvOperand operand, uint64_t tensor_first, uint64_t count, uint32_t& off) {
-        BindingRange r =
-            binding_range(tensor_first, 0, count, caps.offset_alignment, caps.max_binding_bytes);
+        BindingRange r = binding_range(tensor_first, 0, count, caps.offset_alignment,
+                                       caps.max_binding_bytes, caps.element_bytes);
         off = r.element_offset;
         return PlannedBinding{operand, r.offset, r.range};
     };

@@ -57,6 +57,14 @@ struct NodeTiming {
     int dispatches = 0;  // of its step; more than one when a tensor is sliced over bindings
 };
 
+// How tensors are stored on the device. Fp16: weights and activations (and every other tensor
+// a kernel reads or writes) in fp16, arithmetic and accumulation in fp32 (split-K partial
+// sums stay fp32 too); half the memory and bandwidth. Needs storageBuffer16BitAccess.
+enum class Precision { Fp32, Fp16 };
+const char* precision_name(Precision p);  // "fp32", "fp16"
+// "fp32" or "fp16"; anything else throws rm::Error naming the accepted values.
+Precision parse_precision(const std::string& text);
+
 struct RunOptions {
     // Keep every intermediate tensor in its own buffer so read_tensor() works on any of them
     // (the feature-map view). Off: buffers are reused by liveness (lowest memory).
@@ -72,6 +80,8 @@ struct RunOptions {
     // as their dense blocks plus copies and merges. Off: the dense weight, as a generic runtime
     // would run the exported ONNX.
     bool structured = true;
+    // Fp16 on a device without storageBuffer16BitAccess: the runner refuses (rm::Error).
+    Precision precision = Precision::Fp32;
 };
 
 struct RunResult {

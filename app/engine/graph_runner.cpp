@@ -12,6 +12,7 @@
 
 #include "app/engine/conv_struct_plan.hpp"
 #include "app/engine/kernel_plan.hpp"
+#include "app/engine/storage_format.hpp"
 #include "rm/batchnorm.hpp"
 #include "rm/channel_clamp.hpp"
 #include "rm/cost.hpp"
@@ -26,6 +27,17 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
+
+// Persistent staging for graph inputs and outputs the host cannot map, at most this much in
+// all; beyond it a run stages each tensor on its own (a submit each).
+constexpr uint64_t kMaxRunStagingBytes = 256ull << 20;
+
+// A graph input or output copied through its own staging buffer by the run's command buffer.
+struct StagedTensor {
+    std::string name;
+    TensorRef device;
+    std::unique_ptr<Buffer> staging;
+};
 
 bool is_view(rm::Op op) {
     return op == rm::Op::Flatten || op == rm::Op::Reshape || op == rm::Op::Identity;
@@ -56,7 +68,13 @@ struct Step {
 
 struct GraphRunner::Impl {
     Impl(Context::Impl& c, const rm::Graph& g, int64_t b, const RunOptions& o)
-        : ctx(c), graph(g), batch(b), options(o), planner(c), planner_caps(device_caps(c)) {}
+        : ctx(c),
+          graph(g),
+          batch(b),
+          options(o),
+          element_bytes(storage_element_bytes(c, o.precision)),
+          planner(c, element_bytes),
+          planner_caps(device_caps(c, element_bytes)) {}
     ~Impl() {
         if (cmd != VK_NULL_HANDLE)
             vkFreeCommandBuffers(ctx.device, ctx.command_pool.get(), 1, &cmd);
@@ -67,6 +85,7 @@ struct GraphRunner::Impl {
     std::vector<rm::Node> nodes;  // graph.nodes with auto_pad and kernel sizes resolved
     int64_t batch;
     RunOptions options;
+    uint32_t element_bytes;  // per tensor element on the device: 4, or 2 with fp16 storage
     KernelPlanner planner;
     DeviceCaps planner_caps;
     // Winograd input / product and split-K partials, the largest of any conv.
@@ -84,6 +103,10 @@ struct GraphRunner::Impl {
     std::unordered_set<std::string> readable;  // tensors whose contents survive a run
     MemoryReport memory;
 
+    // Inputs copied in before the first step and outputs copied out after the last, in the
+    // recorded command buffer: one submit per run on devices whose memory the host cannot map.
+    std::vector<StagedTensor> staged_inputs, staged_outputs;
+
     std::unique_ptr<DescriptorArena> arena;
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     UniqueQueryPool queries;
@@ -92,6 +115,7 @@ struct GraphRunner::Impl {
 
     void plan_fusion();
     void allocate_and_plan();
+    void plan_staging();
     void record();
     TensorRef weight(const std::string& name);
     // The dense values of initializer `name`: the graph's own, or a structured weight
@@ -197,7 +221,8 @@ void GraphRunner::Impl::plan_fusion() {
 
 TensorRef GraphRunner::Impl::upload(const rm::Tensor& t) {
     auto buf = std::make_unique<Buffer>(
-        ctx, static_cast<uint64_t>(std::max<int64_t>(t.size(), 1)) * 4, MemoryKind::DeviceLocal);
+        ctx, static_cast<uint64_t>(std::max<int64_t>(t.size(), 1)) * element_bytes,
+        MemoryKind::DeviceLocal);
     TensorRef ref{buf.get(), 0, t.shape};
     memory.weight_bytes += buf->size();
     weights.push_back(std::move(buf));
@@ -219,33 +244,38 @@ const rm::Tensor& GraphRunner::Impl::dense(const std::string& name, rm::Tensor& 
 }
 
 void GraphRunner::Impl::write_buffer(const TensorRef& dst, const float* src) {
-    uint64_t bytes = static_cast<uint64_t>(rm::element_count(dst.shape)) * 4;
+    const auto count = static_cast<size_t>(rm::element_count(dst.shape));
+    const uint64_t bytes = count * element_bytes;
     if (bytes == 0) return;
     if (dst.buffer->mapped()) {
-        std::memcpy(dst.buffer->floats() + dst.first, src, bytes);
+        to_device_elements(static_cast<char*>(dst.buffer->mapped()) + dst.first * element_bytes,
+                           src, count, element_bytes);
         return;
     }
     Buffer staging(ctx, bytes, MemoryKind::Staging);
-    std::memcpy(staging.mapped(), src, bytes);
+    to_device_elements(staging.mapped(), src, count, element_bytes);
     ctx.submit_and_wait([&](VkCommandBuffer c) {
-        VkBufferCopy region{0, dst.first * 4, bytes};
+        VkBufferCopy region{0, dst.first * element_bytes, bytes};
         vkCmdCopyBuffer(c, staging.handle(), dst.buffer->handle(), 1, &region);
     });
 }
 
 void GraphRunner::Impl::read_buffer(const TensorRef& src, float* dst) const {
-    uint64_t bytes = static_cast<uint64_t>(rm::element_count(src.shape)) * 4;
+    const auto count = static_cast<size_t>(rm::element_count(src.shape));
+    const uint64_t bytes = count * element_bytes;
     if (bytes == 0) return;
     if (src.buffer->mapped()) {
-        std::memcpy(dst, src.buffer->floats() + src.first, bytes);
+        from_device_elements(
+            dst, static_cast<const char*>(src.buffer->mapped()) + src.first * element_bytes, count,
+            element_bytes);
         return;
     }
     Buffer staging(ctx, bytes, MemoryKind::Staging);
     ctx.submit_and_wait([&](VkCommandBuffer c) {
-        VkBufferCopy region{src.first * 4, 0, bytes};
+        VkBufferCopy region{src.first * element_bytes, 0, bytes};
         vkCmdCopyBuffer(c, src.buffer->handle(), staging.handle(), 1, &region);
     });
-    std::memcpy(dst, staging.mapped(), bytes);
+    from_device_elements(dst, staging.mapped(), count, element_bytes);
 }
 
 void GraphRunner::Impl::plan_conv_step(Step& s) {
@@ -400,11 +430,13 @@ bool GraphRunner::Impl::plan_structured_conv_step(Step& s, const ConvProblem& pr
 }
 
 void GraphRunner::Impl::realize_conv_steps() {
-    // One set of scratch buffers serves every conv: steps run one after another.
+    // One set of scratch buffers serves every conv: steps run one after another. The Winograd
+    // operands are tensors of the storage type; split-K partial sums are always fp32.
+    const uint64_t scratch_bytes[3] = {element_bytes, element_bytes, 4};
     for (int i = 0; i < 3; ++i)
         if (scratch_elements[i])
-            scratch[i] =
-                std::make_unique<Buffer>(ctx, scratch_elements[i] * 4, MemoryKind::DeviceLocal);
+            scratch[i] = std::make_unique<Buffer>(ctx, scratch_elements[i] * scratch_bytes[i],
+                                                  MemoryKind::DeviceLocal);
     for (auto& s : steps) {
         if (nodes[s.node].op != rm::Op::Conv) continue;
         s.dispatches.clear();
@@ -413,7 +445,8 @@ void GraphRunner::Impl::realize_conv_steps() {
                 if (scratch[i])
                     part.buffers[static_cast<size_t>(ConvOperand::WinogradInput) + i] =
                         scratch[i]->handle();
-            std::vector<Dispatch> ds = realize_conv_plan(ctx, part.plan, part.buffers);
+            std::vector<Dispatch> ds =
+                realize_conv_plan(ctx, part.plan, part.buffers, element_bytes);
             // The blocks of a structured conv write disjoint channels, but Winograd plans share
             // (and split-K plans) share the scratch buffers: a block waits for the previous one.
             if (!s.dispatches.empty() && !ds.empty() &&
@@ -422,8 +455,8 @@ void GraphRunner::Impl::realize_conv_steps() {
             for (auto& d : ds) s.dispatches.push_back(std::move(d));
         }
     }
-    memory.peak_activation_bytes +=
-        (scratch_elements[0] + scratch_elements[1] + scratch_elements[2]) * 4;
+    for (int i = 0; i < 3; ++i)
+        memory.peak_activation_bytes += scratch_elements[i] * scratch_bytes[i];
 }
 
 std::vector<Dispatch> GraphRunner::Impl::plan_step(Step& s) {
@@ -523,7 +556,8 @@ void GraphRunner::Impl::allocate_and_plan() {
     for (const auto& vi : graph.inputs) {
         const auto& shape = shapes.at(vi.name);
         auto buf = std::make_unique<Buffer>(
-            ctx, static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * 4,
+            ctx,
+            static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * element_bytes,
             MemoryKind::DeviceLocal);
         tensors[vi.name] = {buf.get(), 0, shape};
         readable.insert(vi.name);
@@ -542,8 +576,8 @@ void GraphRunner::Impl::allocate_and_plan() {
             ref.shape = shape;
             tensors[s.output] = ref;
         } else {
-            uint64_t bytes =
-                static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) * 4;
+            uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(rm::element_count(shape), 1)) *
+                             element_bytes;
             Buffer* buf = nullptr;
             auto it =
                 options.keep_intermediates ? free_buffers.end() : free_buffers.lower_bound(bytes);
@@ -577,7 +611,36 @@ void GraphRunner::Impl::allocate_and_plan() {
             if (!graph.is_initializer(name)) readable.insert(name);
 }
 
+void GraphRunner::Impl::plan_staging() {
+    std::vector<StagedTensor> in, out;
+    uint64_t total = 0;
+    auto stage = [&](std::vector<StagedTensor>& list, const std::string& name) {
+        const TensorRef& ref = tensors.at(name);
+        if (ref.buffer->mapped()) return;
+        const uint64_t bytes =
+            static_cast<uint64_t>(std::max<int64_t>(rm::element_count(ref.shape), 1)) *
+            element_bytes;
+        total += bytes;
+        list.push_back({name, ref, nullptr});
+    };
+    for (const auto& vi : graph.inputs) stage(in, vi.name);
+    std::unordered_set<std::string> seen;
+    for (const auto& o : graph.outputs)
+        if (!graph.is_initializer(o) && tensors.count(o) && seen.insert(o).second) stage(out, o);
+    if (total > kMaxRunStagingBytes) return;
+    for (auto* list : {&in, &out})
+        for (auto& t : *list)
+            t.staging = std::make_unique<Buffer>(
+                ctx,
+                static_cast<uint64_t>(std::max<int64_t>(rm::element_count(t.device.shape), 1)) *
+                    element_bytes,
+                MemoryKind::Staging);
+    staged_inputs = std::move(in);
+    staged_outputs = std::move(out);
+}
+
 void GraphRunner::Impl::record() {
+    plan_staging();
     uint32_t sets = 0, bindings = 0;
     for (auto& s : steps) {
         if (!s.dispatches.empty()) s.query = query_count++;
@@ -599,6 +662,16 @@ void GraphRunner::Impl::record() {
     vk_check(vkBeginCommandBuffer(cmd, &bi), "beginning a command buffer");
     if (timestamps)
         vkCmdResetQueryPool(cmd, queries.get(), 0, 2 * std::max<uint32_t>(query_count, 1));
+    auto copy = [&](const StagedTensor& t, bool in) {
+        const uint64_t bytes =
+            static_cast<uint64_t>(rm::element_count(t.device.shape)) * element_bytes;
+        if (bytes == 0) return;
+        const VkBufferCopy region{in ? 0 : t.device.first * element_bytes,
+                                  in ? t.device.first * element_bytes : 0, bytes};
+        vkCmdCopyBuffer(cmd, in ? t.staging->handle() : t.device.buffer->handle(),
+                        in ? t.device.buffer->handle() : t.staging->handle(), 1, &region);
+    };
+    for (const auto& t : staged_inputs) copy(t, true);  // the first step's barrier follows
     for (size_t si = 0; si < steps.size(); ++si) {
         const Step& s = steps[si];
         if (s.dispatches.empty()) continue;
@@ -617,6 +690,14 @@ void GraphRunner::Impl::record() {
                                 2 * s.query + 1);
     }
     compute_barrier(cmd);
+    if (!staged_outputs.empty()) {
+        for (const auto& t : staged_outputs) copy(t, false);
+        VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+        to_host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+        to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                             &to_host, 0, nullptr, 0, nullptr);
+    }
     vk_check(vkEndCommandBuffer(cmd), "recording the graph's command buffer");
 }
 
@@ -652,12 +733,29 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
         if (it->second.shape != expect)
             throw rm::Error("input '" + vi.name + "' has shape " + rm::to_string(it->second.shape) +
                             ", the GPU runner was prepared for " + rm::to_string(expect));
-        m.write_buffer(m.tensors.at(vi.name), it->second.ptr());
+        auto staged = std::find_if(m.staged_inputs.begin(), m.staged_inputs.end(),
+                                   [&](const StagedTensor& t) { return t.name == vi.name; });
+        if (staged != m.staged_inputs.end())
+            to_device_elements(staged->staging->mapped(), it->second.ptr(),
+                               static_cast<size_t>(it->second.size()), m.element_bytes);
+        else
+            m.write_buffer(m.tensors.at(vi.name), it->second.ptr());
     }
     r.upload_ms = ms_since(start);
     m.ctx.submit_and_wait(m.cmd);
     auto down = Clock::now();
-    for (const auto& o : m.graph.outputs) r.outputs[o] = read_tensor(o);
+    for (const auto& o : m.graph.outputs) {
+        auto staged = std::find_if(m.staged_outputs.begin(), m.staged_outputs.end(),
+                                   [&](const StagedTensor& t) { return t.name == o; });
+        if (staged == m.staged_outputs.end()) {
+            r.outputs[o] = read_tensor(o);
+            continue;
+        }
+        rm::Tensor t(staged->device.shape);
+        from_device_elements(t.ptr(), staged->staging->mapped(), static_cast<size_t>(t.size()),
+                             m.element_bytes);
+        r.outputs[o] = std::move(t);
+    }
     r.download_ms = ms_since(down);
 
     std::vector<double> step_ms(m.steps.size(), 0.0);

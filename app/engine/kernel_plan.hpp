@@ -30,8 +30,15 @@ struct Dispatch {
 
 class KernelPlanner {
   public:
-    explicit KernelPlanner(Context::Impl& ctx) : ctx_(ctx) {}
+    // element_bytes: 4 (fp32 tensors) or 2 (fp16 storage).
+    explicit KernelPlanner(Context::Impl& ctx, uint32_t element_bytes = 4)
+        : ctx_(ctx), element_bytes_(element_bytes) {}
     Context::Impl& ctx() { return ctx_; }
+    uint32_t element_bytes() const { return element_bytes_; }
+    // The shader's pipeline in this planner's storage type (Context::Impl::pipeline).
+    const ComputePipeline& pipeline(std::string_view shader, uint32_t bindings, uint32_t push_bytes,
+                                    std::span<const uint32_t> spec_constants = {},
+                                    uint32_t texel_mask = 0, uint32_t rgba_mask = 0);
 
     // Elements one binding can always cover, whatever the alignment of its start.
     uint64_t max_elements() const;
@@ -46,15 +53,19 @@ class KernelPlanner {
 
   private:
     Context::Impl& ctx_;
+    uint32_t element_bytes_;
 };
 
 // The planners' description of this context's device: limits, forced choices (conv_variant,
-// winograd) and the RMVK_CONV_TILE / RMVK_CONV_CU / RMVK_WINOGRAD environment knobs.
-DeviceCaps device_caps(const Context::Impl& ctx);
+// winograd) and the RMVK_CONV_TILE / RMVK_CONV_CU / RMVK_WINOGRAD environment knobs, for
+// tensors of element_bytes (4 fp32, 2 fp16 storage).
+DeviceCaps device_caps(const Context::Impl& ctx, uint32_t element_bytes = 4);
 // Pipelines and descriptor ranges for a conv plan; buffers[operand] holds that operand
-// (VK_NULL_HANDLE for those the plan does not bind).
+// (VK_NULL_HANDLE for those the plan does not bind). The pipelines are the variants for the
+// plan's caps.element_bytes.
 std::vector<Dispatch> realize_conv_plan(Context::Impl& ctx, const ConvPlan& plan,
-                                        const std::array<VkBuffer, kConvOperands>& buffers);
+                                        const std::array<VkBuffer, kConvOperands>& buffers,
+                                        uint32_t element_bytes = 4);
 
 std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, const TensorRef& y,
                                 const rm::Attrs& a, bool average);
@@ -74,6 +85,9 @@ std::vector<Dispatch> plan_clamp(KernelPlanner& planner, const TensorRef& x,
 // params: (scale, mean, shift) per channel.
 std::vector<Dispatch> plan_batchnorm(KernelPlanner& planner, const TensorRef& x,
                                      const TensorRef& params, const TensorRef& y, bool relu);
+// Gemm and MatMul with at most this many rows (per batch entry) run as GEMV (gemv.comp: one
+// workgroup per output element), others as 16x16 tiles (gemm.comp).
+constexpr uint32_t kGemvMaxRows = 4;
 std::vector<Dispatch> plan_gemm(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,
                                 const TensorRef* c, const TensorRef& y, const rm::Attrs& attrs);
 std::vector<Dispatch> plan_matmul(KernelPlanner& planner, const TensorRef& a, const TensorRef& b,

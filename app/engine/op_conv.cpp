@@ -7,12 +7,13 @@
 
 namespace rmvk {
 
-DeviceCaps device_caps(const Context::Impl& ctx) {
+DeviceCaps device_caps(const Context::Impl& ctx, uint32_t element_bytes) {
     DeviceCaps caps;
+    caps.element_bytes = element_bytes;
     caps.type = ctx.info.type;
     caps.subgroup_shuffle = ctx.info.subgroup_shuffle;
     caps.subgroup_size = std::max<uint32_t>(ctx.info.subgroup_size, 1);
-    caps.max_binding_bytes = ctx.max_binding_range();
+    caps.max_binding_bytes = ctx.max_binding_range(element_bytes);
     caps.offset_alignment = ctx.offset_alignment();
     using K = DeviceCaps::ConvKernel;
     caps.conv_kernel = ctx.conv_variant == 1   ? K::Tiled
@@ -32,11 +33,12 @@ DeviceCaps device_caps(const Context::Impl& ctx) {
 }
 
 std::vector<Dispatch> realize_conv_plan(Context::Impl& ctx, const ConvPlan& plan,
-                                        const std::array<VkBuffer, kConvOperands>& buffers) {
+                                        const std::array<VkBuffer, kConvOperands>& buffers,
+                                        uint32_t element_bytes) {
     std::vector<const ComputePipeline*> pipelines;
     for (const auto& k : plan.kernels)
-        pipelines.push_back(
-            &ctx.pipeline(k.shader, k.bindings, k.push_bytes, k.spec, k.texel_mask, k.rgba_mask));
+        pipelines.push_back(&ctx.pipeline(k.shader, k.bindings, k.push_bytes, k.spec, k.texel_mask,
+                                          k.rgba_mask, element_bytes));
     std::vector<Dispatch> out;
     for (const auto& pd : plan.dispatches) {
         Dispatch d;

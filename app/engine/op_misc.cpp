@@ -38,7 +38,7 @@ Dispatch eltwise_dispatch(KernelPlanner& planner, const ComputePipeline& pipe, c
 }
 
 const ComputePipeline& eltwise_pipeline(KernelPlanner& planner, const EltwiseSpec& spec) {
-    return planner.ctx().pipeline("eltwise", 3, sizeof(EltwisePush), spec_words(spec));
+    return planner.pipeline("eltwise", 3, sizeof(EltwisePush), spec_words(spec));
 }
 
 }  // namespace
@@ -53,7 +53,7 @@ std::vector<Dispatch> plan_pool(KernelPlanner& planner, const TensorRef& x, cons
         throw VulkanError("pool input plane exceeds the device's largest buffer binding");
     PoolSpec spec{average, u32(a.kernel[0]), u32(a.kernel[1])};
     const ComputePipeline& pipe =
-        planner.ctx().pipeline("pool2d", 2, sizeof(PoolPush), spec_words(spec), 0b01u);
+        planner.pipeline("pool2d", 2, sizeof(PoolPush), spec_words(spec), 0b01u);
     std::vector<Dispatch> out;
     for (int64_t p0 = 0; p0 < planes; p0 += chunk) {
         int64_t np = std::min(chunk, planes - p0);
@@ -94,7 +94,7 @@ std::vector<Dispatch> plan_global_avg_pool(KernelPlanner& planner, const TensorR
     if (chunk == 0)
         throw VulkanError("GlobalAveragePool plane exceeds the device's largest buffer binding");
     const ComputePipeline& pipe =
-        planner.ctx().pipeline("global_avg_pool", 2, sizeof(GlobalAvgPoolPush), {}, 0b01u);
+        planner.pipeline("global_avg_pool", 2, sizeof(GlobalAvgPoolPush), {}, 0b01u);
     std::vector<Dispatch> out;
     for (int64_t p0 = 0; p0 < planes; p0 += chunk) {
         int64_t np = std::min(chunk, planes - p0);
@@ -224,8 +224,11 @@ Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorR
                        uint32_t batches, uint32_t a_bs, uint32_t b_bs) {
     const bool v4 = !ta && tb && k % 4 == 0 && a.first % 4 == 0 && b.first % 4 == 0 &&
                     a_bs % 4 == 0 && b_bs % 4 == 0;
-    const ComputePipeline& pipe = planner.ctx().pipeline(
-        "gemm", 4, sizeof(GemmPush), spec_words(GemmSpec{v4}), 0b11u, v4 ? 0b11u : 0u);
+    // A few rows (batch-1 fully connected layers): gemv.comp, a workgroup per output element.
+    const bool gemv = m <= kGemvMaxRows && n <= 65535;
+    const ComputePipeline& pipe =
+        planner.pipeline(gemv ? "gemv" : "gemm", 4, sizeof(GemmPush), spec_words(GemmSpec{v4}),
+                         0b11u, v4 ? 0b11u : 0u);
     require_fits(planner, a, "Gemm/MatMul");
     require_fits(planner, b, "Gemm/MatMul");
     require_fits(planner, y, "Gemm/MatMul");
@@ -243,8 +246,8 @@ Dispatch gemm_dispatch(KernelPlanner& planner, const TensorRef& a, const TensorR
     d.ranges.push_back(planner.bind(y, 0, count_of(y), yo));
     d.push = GemmPush{ao,           bo,   c ? co : 0, yo,    m,    n,    k,    ta,   tb,
                       c != nullptr, c_sm, c_sn,       alpha, beta, a_bs, b_bs, m * n};
-    d.groups[0] = (n + 15) / 16;
-    d.groups[1] = (m + 15) / 16;
+    d.groups[0] = gemv ? n : (n + 15) / 16;
+    d.groups[1] = gemv ? m : (m + 15) / 16;
     d.groups[2] = batches;
     return d;
 }
@@ -294,7 +297,7 @@ std::vector<Dispatch> plan_softmax(KernelPlanner& planner, const TensorRef& x, c
     for (int64_t i = 0; i < axis; ++i) outer *= x.shape[i];
     for (int64_t i = axis + 1; i < rank; ++i) inner *= x.shape[i];
     require_fits(planner, x, "Softmax");
-    const ComputePipeline& pipe = planner.ctx().pipeline("softmax", 2, sizeof(SoftmaxPush));
+    const ComputePipeline& pipe = planner.pipeline("softmax", 2, sizeof(SoftmaxPush));
     Dispatch d;
     d.pipeline = &pipe;
     uint32_t xo, yo;

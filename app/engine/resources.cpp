@@ -35,7 +35,8 @@ Buffer::Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind) : size_(byte
     // Device-local memory that the host can also see (integrated GPUs, lavapipe): map it so
     // uploads and downloads skip the staging copy.
     if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
-        (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT))
+        (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) &&
+        (kind == MemoryKind::Staging || ctx.map_device_local))
         vk_check(vkMapMemory(ctx.device, memory, 0, VK_WHOLE_SIZE, 0, &mapped_),
                  "mapping GPU memory");
 }
@@ -74,8 +75,10 @@ VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline,
         if ((pipeline.texel_mask >> i) & 1) {
             VkBufferViewCreateInfo vci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
             vci.buffer = buffers[i].buffer;
-            vci.format = (pipeline.rgba_mask >> i) & 1 ? VK_FORMAT_R32G32B32A32_SFLOAT
-                                                       : VK_FORMAT_R32_SFLOAT;
+            const bool rgba = (pipeline.rgba_mask >> i) & 1;
+            vci.format = pipeline.element_bytes == 2
+                             ? (rgba ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R16_SFLOAT)
+                             : (rgba ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT);
             vci.offset = buffers[i].offset;
             vci.range = buffers[i].range;
             vk_check(vkCreateBufferView(device_, &vci, nullptr, &views[i]),

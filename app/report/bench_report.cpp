@@ -164,6 +164,7 @@ std::string to_json(const BenchReport& r) {
            {"date", r.date},
            {"model", r.model},
            {"batch", r.batch},
+           {"precision", r.precision},
            {"input_size", {r.input_height, r.input_width}},
            {"warmup", r.warmup},
            {"iters", r.iters},
@@ -186,6 +187,7 @@ BenchReport bench_report_from_json(const std::string& text) {
         optional_key(j, "date", r.date);
         optional_key(j, "model", r.model);
         optional_key(j, "batch", r.batch);
+        optional_key(j, "precision", r.precision);
         if (j.contains("input_size")) {
             const Json& s = j["input_size"];
             if (!s.is_array() || s.size() != 2)

@@ -47,6 +47,9 @@ struct BenchReport {
     std::string date;   // UTC, ISO 8601
     std::string model;  // as given on the command line ("" = bundled model)
     int64_t batch = 1;
+    // How the device stored tensors: "fp32", or "fp16" (fp16 storage, fp32 arithmetic).
+    // Reports from before this field read as "fp32".
+    std::string precision = "fp32";
     int64_t input_height = 0;
     int64_t input_width = 0;
     int warmup = 0;

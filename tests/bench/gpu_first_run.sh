@@ -1,8 +1,8 @@
 #!/bin/bash
 # The one script to run on a machine with a real GPU: what the device reports, the GPU tests
 # under the validation layers, residual vs plain ResNet-50, the measured peak, ResNet-18/50
-# timings at batch 1 and 32 (JSON reports), and a short sweep of conv tiles; one summary table
-# at the end. On a CPU device (lavapipe) it runs the same steps at small sizes so that it stays
+# timings at batch 1 and 32 in fp32 and fp16 storage (JSON reports), and a short sweep of conv
+# tiles; one summary table at the end. On a CPU device (lavapipe) it runs the same steps at small sizes so that it stays
 # short, and says so.
 # Usage: bash tests/bench/gpu_first_run.sh BUILD_DIR [OUT_DIR] [--device D]
 set -u
@@ -68,18 +68,29 @@ step "bench --peak"
 row "bench --peak" "$([ ${PIPESTATUS[0]} -eq 0 ] && echo ok || echo FAIL)" \
     "$(grep -m1 '^peak:' "$OUT/peak.txt" | sed 's/^peak: //')"
 
+# fp16 storage only where the device has storageBuffer16BitAccess (else one skip row).
+PRECISIONS=(fp32)
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if any(x["storage_buffer_16bit"] for x in d) else 1)' \
+    "$OUT/devices.json" 2>/dev/null; then
+    PRECISIONS+=(fp16)
+else
+    row "bench --precision fp16" "skip" "no storageBuffer16BitAccess"
+fi
 reports=()
 for model in resnet18 resnet50; do
     for batch in 1 "$BIG_BATCH"; do
-        name="${model}_b${batch}"
-        step "bench builtin:$model --batch $batch --input-size $SIZE"
-        "$RMVK" bench "builtin:$model" --graph both --batch "$batch" --input-size "$SIZE" \
-            "${ITERS[@]}" "${DEVICE[@]}" --json "$OUT/$name.json" >"$OUT/$name.txt" 2>&1
-        rc=$?
-        tail -12 "$OUT/$name.txt"
-        [ $rc -eq 0 ] && reports+=("$OUT/$name.json")
-        row "bench $model batch $batch" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" \
-            "$(grep -m1 'device total ms' "$OUT/$name.txt" | tr -s ' ')"
+        for precision in "${PRECISIONS[@]}"; do
+            name="${model}_b${batch}_${precision}"
+            step "bench builtin:$model --batch $batch --input-size $SIZE --precision $precision"
+            "$RMVK" bench "builtin:$model" --graph both --batch "$batch" --input-size "$SIZE" \
+                --precision "$precision" "${ITERS[@]}" "${DEVICE[@]}" --json "$OUT/$name.json" \
+                >"$OUT/$name.txt" 2>&1
+            rc=$?
+            tail -12 "$OUT/$name.txt"
+            [ $rc -eq 0 ] && reports+=("$OUT/$name.json")
+            row "bench $model batch $batch $precision" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" \
+                "$(grep -m1 'device total ms' "$OUT/$name.txt" | tr -s ' ')"
+        done
     done
 done
 
