@@ -234,18 +234,17 @@ std::string why_not_convertible(const GraphIndex& ix, BlockMatch& m) {
                    " kernel: output i would not read input stride*i where the shortcut reads";
         sh *= attr_at(a.strides, 0, 1);
         sw *= attr_at(a.strides, 1, 1);
-        if (a.group != 1) {
-            const bool middle = i > 0 && i + 1 < m.main.size();
-            if (!middle)
-                return conv_label(c) + " is grouped (group=" + std::to_string(a.group) +
-                       ") where the reserved copy must pass through it densely";
+        if (a.group != 1 && i > 0 && i + 1 < m.main.size()) {
+            // A grouped middle conv stays grouped: the reserved copy travels as extra groups.
+            // (A grouped first or last conv becomes an ungrouped widened conv whose original
+            // block keeps its groups: the copy and the merge need every input channel.)
             const int64_t per_group_in = w[1], per_group_out = w[0] / a.group;
             if (per_group_in != per_group_out)
                 return "grouped " + conv_label(c) + " maps " + std::to_string(per_group_in) +
                        " to " + std::to_string(per_group_out) +
                        " channels per group: Dirac groups need square groups";
-            // The reserved copy travels as whole extra groups, padded with zero channels (a
-            // chain of at most three convs has one middle conv).
+            // Whole extra groups, padded with zero channels (a chain of at most three convs
+            // has one middle conv).
             reserved = (cin + per_group_in - 1) / per_group_in * per_group_in;
         }
     }

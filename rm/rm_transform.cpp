@@ -86,7 +86,10 @@ class ChainBuilder {
             conv.op = Op::Conv;
             conv.attrs = c.attrs;
             conv.attrs.kernel = {w[2], w[3]};
-            if (c.attrs.group != 1) conv.attrs.group = c.attrs.group + reserved / w[1];
+            // A grouped middle conv gets the reserved copy as extra groups; a grouped first or
+            // last one becomes ungrouped (its original block keeps the groups).
+            const bool middle = i > 0 && !last;
+            conv.attrs.group = middle && c.attrs.group != 1 ? c.attrs.group + reserved / w[1] : 1;
             conv.outputs = {last && !m.post_act ? m.add->outputs.at(0) : conv.name};
             NodeOrigin origin;
             origin.block = orig.info.name;
@@ -201,23 +204,24 @@ class ChainBuilder {
         const int64_t prev = i == 0 ? cin : shape_of(m.main[i - 1].conv->inputs[1])[0];
         std::shared_ptr<const Tensor> w = take(c.inputs[1]);
         const int64_t out = w->shape[0], kh = w->shape[2], kw = w->shape[3];
+        const int64_t g = c.attrs.group;
         ConvStructure s;
         if (i + 1 < m.main.size()) {
             for (int64_t r = 0; r < cin; ++r) s.diracs.push_back({r, r, 1.0f});
             if (reads_x) {
                 // Reads x only: Dirac rows, then the original conv over the same x.
                 s.shape = {res + out, cin, kh, kw};
-                s.blocks.push_back({res, res + out, 0, cin, 1, false, w});
-            } else if (c.attrs.group == 1) {
+                s.blocks.push_back({res, res + out, 0, cin, g, false, w});
+            } else if (g == 1 || i == 0) {
                 s.shape = {res + out, res + prev, kh, kw};
-                s.blocks.push_back({res, res + out, res, res + prev, 1, false, w});
+                s.blocks.push_back({res, res + out, res, res + prev, g, false, w});
             } else {
                 // The reserved copy (padded to whole groups) travels as res/cpg extra groups
                 // placed first; a depthwise conv (cpg 1) just gets more channels.
                 const int64_t cpg = w->shape[1];
                 s.shape = {res + out, cpg, kh, kw};
-                s.group = c.attrs.group + res / cpg;
-                s.blocks.push_back({res, res + out, res, res + prev, c.attrs.group, false, w});
+                s.group = g + res / cpg;
+                s.blocks.push_back({res, res + out, res, res + prev, g, false, w});
             }
             return s;
         }
@@ -245,7 +249,7 @@ class ChainBuilder {
                 if (const auto v = static_cast<float>(post.scale[o]); v != 0.0f)
                     s.diracs.push_back({o, o, v});
         }
-        s.blocks.push_back({0, out, res, res + prev, 1, false, w});
+        s.blocks.push_back({0, out, res, res + prev, g, false, w});
         return s;
     }
 

@@ -69,11 +69,11 @@ check "info shows the padded reserve" grep -q "layer4.0 .*reserve padded by 2 ch
 "$RMVK" convert "$RESNEXT" -o "$TMP/rx.onnx" >"$TMP/rx.txt" 2>&1
 check "convert of the padded ResNeXt exits 0" test $? -eq 0
 check "convert converts every ResNeXt block" grep -q "^converted 4 of 4 residual blocks" "$TMP/rx.txt"
-# Its second block's first conv is grouped: refused.
+# Its second block's grouped middle conv widens each group (4 -> 8 channels): refused.
 REFUSED="$SRC/tests/fixtures/pytorch/rmfam_refused_op13_b1_16x16.onnx"
 "$RMVK" convert "$REFUSED" -o "$TMP/rf.onnx" >"$TMP/rf.txt" 2>&1
 check "convert keeps a refused block residual and exits 0" test $? -eq 0
-check "convert names the refused block and why" grep -q "kept residual: .*is grouped (group=2)" "$TMP/rf.txt"
+check "convert names the refused block and why" grep -q "kept residual: .*Dirac groups need square groups" "$TMP/rf.txt"
 "$RMVK" convert "$REFUSED" -o "$TMP/rf2.onnx" --require-all >"$TMP/rf2.txt" 2>&1
 check "--require-all fails on a refused block" test $? -eq 1
 check "--require-all says which block" grep -q "error: residual block '.*' cannot be converted" "$TMP/rf2.txt"

@@ -50,6 +50,7 @@ TEST_CASE("not composed: an activation between, a k x k conv, a strided second, 
     x = m.conv("k3", x, 8, 8, 3, 1, {}, 1, 1, true);  // 1x1 then 3x3 with padding: no
     x = m.conv("c", x, 8, 8, 1, 1, {0, 0, 0, 0}, 1, 1, true);
     x = m.conv("d", x, 8, 8, 1, 2, {0, 0, 0, 0}, 1, 1, true);  // strided second: no
+    x = m.op("act2", Op::Relu, {x});
     std::string y = m.conv("e", x, 8, 8, 1, 1, {0, 0, 0, 0}, 1, 1, true);
     std::string z = m.conv("f", y, 8, 8, 1, 1, {0, 0, 0, 0}, 1, 1, true);
     std::string w = m.op("sum", Op::Add, {y, z});  // y has two readers: e and f stay apart
