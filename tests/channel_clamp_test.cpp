@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include "rm/cpu_executor.hpp"
@@ -18,6 +19,11 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Scratch files go to the temp directory, never into the directory ctest runs in.
+std::string scratch(const std::string& name) {
+    return (std::filesystem::temp_directory_path() / ("rmvk_channel_clamp_test_" + name)).string();
+}
 
 Node node(Op op, std::vector<std::string> inputs) {
     Node n;
@@ -143,7 +149,7 @@ TEST_CASE("a clamp written as ONNX operators computes the clamp, and survives sa
         const Tensor want = cpu::channel_clamp(x, clamp.lo, clamp.hi);
         for (int64_t opset : {9, 13, 18}) {
             CAPTURE(opset);
-            const std::string path = "channel_clamp_test_" + std::to_string(k) + ".onnx";
+            const std::string path = scratch(std::to_string(k) + ".onnx");
             SaveOptions o;
             o.opset = opset;
             save_onnx(g, path, o);
@@ -175,18 +181,19 @@ TEST_CASE("ReduceMean survives save and load at every opset form") {
     g.nodes = {n};
     Tensor x(Shape{1, 2, 3, 3});
     for (int64_t i = 0; i < x.size(); ++i) x.data[i] = static_cast<float>(i);
+    const std::string path = scratch("reduce_mean.onnx");
     for (int64_t opset : {9, 13, 18}) {
         CAPTURE(opset);
         SaveOptions o;
         o.opset = opset;
-        save_onnx(g, "reduce_mean_test.onnx", o);
-        Tensor got = run_cpu(load_onnx("reduce_mean_test.onnx"), {{"x", x}}).at("y");
+        save_onnx(g, path, o);
+        Tensor got = run_cpu(load_onnx(path), {{"x", x}}).at("y");
         CHECK(got.shape == Shape{1, 2});
         CHECK(got.data == std::vector<float>{4, 13});
     }
     n.attrs.axes = {1, 2};
     g.nodes = {n};
-    save_onnx(g, "reduce_mean_test.onnx");
-    CHECK_THROWS_WITH_AS(load_onnx("reduce_mean_test.onnx"),
-                         doctest::Contains("only a mean over the spatial axes"), Error);
+    save_onnx(g, path);
+    CHECK_THROWS_WITH_AS(load_onnx(path), doctest::Contains("only a mean over the spatial axes"),
+                         Error);
 }

@@ -93,6 +93,7 @@ struct GraphRunner::Impl {
     UniqueQueryPool queries;
     bool timestamps = false;
     uint32_t query_count = 0;
+    bool weights_released = false;
 
     void plan_fusion();
     // Which reserved copies stay unstored (copy_elision.hpp): fills elided and may_elide.
@@ -766,6 +767,8 @@ GraphRunner::~GraphRunner() = default;
 
 RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
     Impl& m = *impl_;
+    if (m.weights_released)
+        throw rm::Error("graph '" + m.graph.name + "': its weights were released, it cannot run");
     auto start = Clock::now();
     RunResult r;
     for (const auto& vi : m.graph.inputs) {
@@ -850,6 +853,24 @@ rm::Tensor GraphRunner::read_tensor(const std::string& name) const {
         }
     }
     return t;
+}
+
+void GraphRunner::release_weights() {
+    Impl& m = *impl_;
+    std::unordered_set<const Buffer*> gone;
+    for (const auto& w : m.weights) gone.insert(w.get());
+    // Views of an initializer point into a weight buffer: they go too.
+    for (auto it = m.tensors.begin(); it != m.tensors.end();)
+        if (gone.count(it->second.buffer)) {
+            m.readable.erase(it->first);
+            it = m.tensors.erase(it);
+        } else {
+            ++it;
+        }
+    m.weights.clear();
+    for (auto& s : m.scratch) s.reset();
+    // The recorded command buffer refers to the freed buffers: it is never submitted again.
+    m.weights_released = true;
 }
 
 MemoryReport GraphRunner::memory() const {
