@@ -10,12 +10,13 @@ namespace rm {
 
 namespace {
 
-const Tensor& tensor(const std::map<std::string, Tensor>& tensors, const std::string& name,
-                     const char* graph) {
-    auto it = tensors.find(name);
-    if (it == tensors.end() || it->second.shape.size() != 4)
+// The tensor, held: the lookup may have read it back for this call only.
+std::shared_ptr<const Tensor> tensor(const TensorLookup& tensors, const std::string& name,
+                                     const char* graph) {
+    auto t = tensors(name);
+    if (!t || t->shape.size() != 4)
         throw Error(std::string("the ") + graph + " run kept no feature map '" + name + "'");
-    return it->second;
+    return t;
 }
 
 double at(const Tensor& t, int64_t c, int64_t y, int64_t x) {
@@ -36,13 +37,22 @@ const std::string& output_of(const Graph& g, const std::string& node) {
 
 }  // namespace
 
+TensorLookup lookup_in(const std::map<std::string, Tensor>& tensors) {
+    return [&tensors](const std::string& name) -> std::shared_ptr<const Tensor> {
+        auto it = tensors.find(name);
+        if (it == tensors.end()) return nullptr;
+        return {std::shared_ptr<const Tensor>(), &it->second};  // not owning: `tensors` does
+    };
+}
+
 WorkedPixel work_pixel(const BlockExplanation& e, const Graph& residual, const Graph& plain,
-                       const std::map<std::string, Tensor>& residual_tensors,
-                       const std::map<std::string, Tensor>& plain_tensors, int64_t channel,
-                       int64_t y, int64_t x) {
+                       const TensorLookup& residual_tensors, const TensorLookup& plain_tensors,
+                       int64_t channel, int64_t y, int64_t x) {
     const ResidualBlock& b = e.block;
-    const Tensor& out_res = tensor(residual_tensors, b.output, "residual");
-    const Tensor& out_plain = tensor(plain_tensors, b.output, "plain");
+    const auto out_res_held = tensor(residual_tensors, b.output, "residual");
+    const Tensor& out_res = *out_res_held;
+    const auto out_plain_held = tensor(plain_tensors, b.output, "plain");
+    const Tensor& out_plain = *out_plain_held;
     const Shape& os = out_res.shape;
     if (channel < 0 || channel >= os[1] || y < 0 || y >= os[2] || x < 0 || x >= os[3])
         throw Error("position " + position(channel, y, x) + " is outside the block output " +
@@ -53,11 +63,13 @@ WorkedPixel work_pixel(const BlockExplanation& e, const Graph& residual, const G
     w.x = x;
 
     // Residual: the main branch, the shortcut, their sum and the ReLU.
-    const Tensor& f =
+    const auto f_held =
         tensor(residual_tensors, output_of(residual, b.main_nodes.back()), "residual");
+    const Tensor& f = *f_held;
     const std::string sc_name =
         b.shortcut_nodes.empty() ? b.input : output_of(residual, b.shortcut_nodes.back());
-    const Tensor& sc = tensor(residual_tensors, sc_name, "residual");
+    const auto sc_held = tensor(residual_tensors, sc_name, "residual");
+    const Tensor& sc = *sc_held;
     const double fv = at(f, channel, y, x), sv = at(sc, channel, y, x);
     w.residual = {{"F(x): main branch " + b.main_nodes.back(), fv},
                   {std::string(b.projection ? "projection shortcut " : "identity shortcut x") +
@@ -74,7 +86,8 @@ WorkedPixel work_pixel(const BlockExplanation& e, const Graph& residual, const G
     if (convs.empty()) throw Error("block '" + b.name + "' has no plain convs");
     const Node& last = *convs.back();
     const ExplainedConv& lw = e.steps.at(3).convs.back();
-    const Tensor& in = tensor(plain_tensors, last.inputs.at(0), "plain");
+    const auto in_held = tensor(plain_tensors, last.inputs.at(0), "plain");
+    const Tensor& in = *in_held;
     const int64_t cin = e.in_channels, ins = lw.weight.in_channels();
     const int64_t kh = lw.weight.shape.at(2), kw = lw.weight.shape.at(3);
     const auto& a = last.attrs;
@@ -122,12 +135,14 @@ WorkedPixel work_pixel(const BlockExplanation& e, const Graph& residual, const G
     std::vector<int64_t> scale(nodes.size() + 1, 1);  // scale[k]: before nodes[k]'s output
     for (size_t k = nodes.size(); k-- > 0;)
         scale[k] = scale[k + 1] * (nodes[k]->op == Op::Conv ? nodes[k]->attrs.strides[0] : 1);
-    const Tensor& xin = tensor(residual_tensors, b.input, "residual");
+    const auto xin_held = tensor(residual_tensors, b.input, "residual");
+    const Tensor& xin = *xin_held;
     w.reserved.push_back({"block input x (residual run)" + position(r, y * scale[0], x * scale[0]),
                           at(xin, r, y * scale[0], x * scale[0])});
     for (size_t k = 0; k < nodes.size(); ++k) {
         if (nodes[k] == &last) break;
-        const Tensor& t = tensor(plain_tensors, nodes[k]->outputs[0], "plain");
+        const auto t_held = tensor(plain_tensors, nodes[k]->outputs[0], "plain");
+        const Tensor& t = *t_held;
         const int64_t py = y * scale[k + 1], px = x * scale[k + 1];
         w.reserved.push_back({nodes[k]->name + " (" + std::string(op_name(nodes[k]->op)) +
                                   ") reserved channel" + position(r, py, px),

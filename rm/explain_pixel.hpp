@@ -4,7 +4,9 @@
 // last conv gives ReLU(bias + original columns + merge columns), where the merge columns read
 // the reserved channels, copies of x carried through the chain by Dirac kernels.
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,11 +34,16 @@ struct WorkedPixel {
     bool agree = false;
 };
 
+// A run's tensor by name, nullptr when it kept none (a run's tensors may live on a device and be
+// read back one at a time).
+using TensorLookup = std::function<std::shared_ptr<const Tensor>(const std::string&)>;
+// Looks up in `tensors` (which must outlive the lookup).
+TensorLookup lookup_in(const std::map<std::string, Tensor>& tensors);
+
 // Throws rm::Error (a line a user understands) when a tensor the block needs was not kept or
 // the position is outside the output.
 WorkedPixel work_pixel(const BlockExplanation& e, const Graph& residual, const Graph& plain,
-                       const std::map<std::string, Tensor>& residual_tensors,
-                       const std::map<std::string, Tensor>& plain_tensors, int64_t channel,
-                       int64_t y, int64_t x);
+                       const TensorLookup& residual_tensors, const TensorLookup& plain_tensors,
+                       int64_t channel, int64_t y, int64_t x);
 
 }  // namespace rm

@@ -42,7 +42,8 @@ Run run(const std::string& spec) {
 
 void check_pixel(const Run& r, const std::string& block, int64_t c, int64_t y, int64_t x) {
     BlockExplanation e = explain_block(r.residual, r.rc, r.rm, r.pc, block);
-    WorkedPixel w = work_pixel(e, r.residual, r.rm.plain, r.res, r.plain, c, y, x);
+    WorkedPixel w =
+        work_pixel(e, r.residual, r.rm.plain, lookup_in(r.res), lookup_in(r.plain), c, y, x);
     CHECK(w.agree);
     CHECK(w.difference <= 1e-4 * w.max_abs_ref);
     // Term by term: the main branch is the bias plus the original columns, the shortcut is the
@@ -74,6 +75,7 @@ TEST_CASE("worked pixel of a Bottleneck with projection") {
 TEST_CASE("a worked pixel outside the output is refused with its shape") {
     Run r = run("builtin:resnet18?size=32x32&classes=10&width=8");
     BlockExplanation e = explain_block(r.residual, r.rc, r.rm, r.pc, "layer1.0");
-    CHECK_THROWS_WITH_AS(work_pixel(e, r.residual, r.rm.plain, r.res, r.plain, 0, 99, 0),
-                         doctest::Contains("outside the block output"), Error);
+    CHECK_THROWS_WITH_AS(
+        work_pixel(e, r.residual, r.rm.plain, lookup_in(r.res), lookup_in(r.plain), 0, 99, 0),
+        doctest::Contains("outside the block output"), Error);
 }

@@ -54,6 +54,9 @@ $PY "$SRC/tests/gui_check.py" "$TMP/state.json" \
     's["feature_maps"]["plain"]["reserved_shown"] > 0' \
     's["timings"]["residual"]["present"] and s["timings"]["plain"]["present"]' \
     's["timings"]["residual"]["total_ms"] > 0' \
+    's["memory"]["resident_bytes"] > 20e6 and s["memory"]["peak_resident_bytes"] >= s["memory"]["resident_bytes"]' \
+    's["memory"]["peak_resident_bytes"] < 1.5e9' \
+    's["last_job"]["seconds"] > 0 and any(st[0] == "comparing outputs" for st in s["last_job"]["stages"])' \
     || fail=1
 
 [ "$fail" -eq 0 ] && echo "gui_default_test: OK"

@@ -226,6 +226,13 @@ TEST_CASE("views, intermediates, timings and memory of a small graph") {
     if (env->context->device().timestamp_valid_bits > 0) CHECK(res.timings[0].device_ms > 0);
     CHECK(runner.memory().weight_bytes >= (w.size() + fw.size()) * 4);
 
+    // Weights released (a feature-map viewer): the run's tensors stay readable, runs refuse.
+    runner.release_weights();
+    CHECK(max_relative_error(runner.read_tensor("r"), r) <= kTolerance);
+    CHECK(max_relative_error(runner.read_tensor("y"), want) <= kTolerance);
+    CHECK(max_relative_error(runner.read_tensor("x"), x) == 0);
+    CHECK_THROWS_AS(runner.run({{"x", x}}), rm::Error);
+
     RunOptions unfused;
     unfused.fuse = false;
     GraphRunner plain(*env->context, g, 2, unfused);

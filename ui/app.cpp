@@ -24,6 +24,7 @@
 #include "ui/panels.hpp"
 #include "ui/pruning_panel.hpp"
 #include "ui/renderer.hpp"
+#include "ui/resident_memory.hpp"
 #include "ui/state_dump.hpp"
 #include "ui/theme.hpp"
 #include "ui/timing_panel.hpp"
@@ -233,11 +234,11 @@ class App {
             std::string img = image.empty() ? default_image_for(*r.model) : image;
             auto run = [&](const std::string& dev) {
                 try {
-                    return run_both(*r.model, img, dev, 1, progress);
+                    return run_both(r.model, img, dev, 1, progress);
                 } catch (const std::exception&) {
                     if (!image.empty() || img.empty()) throw;
                     // The bundled sample may not fit a builtin model's input: use a synthetic one.
-                    return run_both(*r.model, "", dev, 1, progress);
+                    return run_both(r.model, "", dev, 1, progress);
                 }
             };
             try {
@@ -259,7 +260,7 @@ class App {
         worker_.start("Running both graphs on " + device,
                       [model, image, device, repeats](Progress& progress) {
                           JobResult r;
-                          r.runs = run_both(*model, image, device, repeats, progress);
+                          r.runs = run_both(model, image, device, repeats, progress);
                           return r;
                       });
     }
@@ -273,7 +274,7 @@ class App {
                       [model, req, image, device](Progress& progress) {
                           JobResult r;
                           r.model = prune_model_for_ui(*model, req.mode, req.threshold, progress);
-                          r.runs = run_both(*r.model, image, device, 1, progress);
+                          r.runs = run_both(r.model, image, device, 1, progress);
                           return r;
                       });
     }
@@ -281,6 +282,9 @@ class App {
     void handle_jobs() {
         auto done = worker_.poll();
         if (!done) return;
+        last_job_.what = done->what;
+        last_job_.seconds = done->seconds;
+        last_job_.stages = done->stages;
         for (const auto& w : done->warnings) {
             state_.warnings.push_back(w);
             std::fprintf(stderr, "rmvk gui: warning: %s\n", w.c_str());
@@ -549,6 +553,13 @@ class App {
                 ImGui::EndTooltip();
             }
         }
+        // The process's resident size, re-read twice a second (a /proc read).
+        if (const double now = ImGui::GetTime(); now - resident_read_at_ >= 0.5) {
+            resident_read_at_ = now;
+            resident_ = format_bytes(resident_memory().current_bytes);
+        }
+        ImGui::SameLine();
+        ImGui::TextDisabled("| %s resident", resident_.c_str());
         if (worker_.busy()) {
             ImGui::SameLine();
             const Progress& p = worker_.progress();
@@ -723,6 +734,9 @@ class App {
             facts.report = timing_.report_facts(state_);
             facts.frames = frames_done_;
             facts.busy = worker_.busy();
+            facts.last_job = last_job_.what;
+            facts.last_job_s = last_job_.seconds;
+            facts.last_job_stages = last_job_.stages;
             facts.window_device = renderer_.device_name();
             facts.active_tab = active_tab_;
             facts.sweep_busy = pruning_.busy();
@@ -760,6 +774,9 @@ class App {
     std::vector<std::string> dropped_;
     std::vector<std::string> modal_errors_;
     std::string active_tab_, active_tab_request_;
+    std::string resident_;  // the status bar's resident size
+    JobResult last_job_;    // the last finished job's title and timing only (the state dump)
+    double resident_read_at_ = -1;
     enum class Startup { First, Fallback, OpenAfter, Done };
     Startup startup_ = Startup::First;
     bool select_applied_ = false;

@@ -17,33 +17,41 @@ namespace rmvk::ui {
 void ExplainPanel::update_pixel(const AppState& state) {
     const rm::BlockExplanation& e = *explained_;
     const auto& m = *state.model;
-    auto out = state.runs->residual.tensors.find(e.block.output);
-    if (out == state.runs->residual.tensors.end() || out->second.shape.size() != 4) {
-        pixel_error_ = "the residual run kept no output for this block";
-        worked_.reset();
-        return;
-    }
-    const rm::Shape& s = out->second.shape;
     if (pixel_request_) {
         pixel_ = *pixel_request_;
         pixel_request_.reset();
     }
+    // Called every frame: the tensors are read back from the runs only when the key changes.
+    auto key_of = [&] {
+        return bind_key_ + "|" + std::to_string(reinterpret_cast<uintptr_t>(state.runs.get())) +
+               "|" + std::to_string(pixel_[0]) + "," + std::to_string(pixel_[1]) + "," +
+               std::to_string(pixel_[2]);
+    };
+    if (pixel_[1] >= 0 && key_of() == pixel_key_) return;
+    const auto out = state.runs->residual.tensor(e.block.output);
+    if (!out || out->shape.size() != 4) {
+        pixel_error_ = "the residual run kept no output for this block";
+        worked_.reset();
+        return;
+    }
+    const rm::Shape& s = out->shape;
     if (pixel_[1] < 0) {
         // Default: channel 0 where the block output is largest (a ReLU leaves many zeros).
-        const float* c0 = out->second.data.data();
+        const float* c0 = out->data.data();
         const int64_t hw = s[2] * s[3];
         const int64_t best = std::max_element(c0, c0 + hw) - c0;
         pixel_ = {0, best / s[3], best % s[3]};
     }
-    std::string key = bind_key_ + "|" +
-                      std::to_string(reinterpret_cast<uintptr_t>(state.runs.get())) + "|" +
-                      std::to_string(pixel_[0]) + "," + std::to_string(pixel_[1]) + "," +
-                      std::to_string(pixel_[2]);
+    const std::string key = key_of();
     if (key == pixel_key_) return;
     pixel_key_ = key;
     try {
-        worked_ = rm::work_pixel(e, m.residual, m.rm.plain, state.runs->residual.tensors,
-                                 state.runs->plain.tensors, pixel_[0], pixel_[1], pixel_[2]);
+        const auto& runs = *state.runs;
+        worked_ = rm::work_pixel(
+            e, m.residual, m.rm.plain,
+            [&](const std::string& t) { return runs.residual.tensor(t); },
+            [&](const std::string& t) { return runs.plain.tensor(t); }, pixel_[0], pixel_[1],
+            pixel_[2]);
         pixel_error_.clear();
     } catch (const std::exception& ex) {
         worked_.reset();
@@ -55,7 +63,7 @@ void ExplainPanel::update_pixel(const AppState& state) {
     if (tkey != pixel_tex_key_ && pixel_[0] >= 0 && pixel_[0] < s[1]) {
         pixel_tex_key_ = tkey;
         const int64_t h = s[2], w = s[3];
-        const float* src = out->second.data.data() + pixel_[0] * h * w;
+        const float* src = out->data.data() + pixel_[0] * h * w;
         float hi = 0;
         for (int64_t i = 0; i < h * w; ++i) hi = std::max(hi, src[i]);
         std::vector<uint8_t> rgba(size_t(h * w) * 4);

@@ -16,7 +16,7 @@ namespace rmvk::ui {
 
 struct FeatureMapsPanel::Grid {
     FeatureGridInfo info;
-    std::shared_ptr<const RunSet> hold;  // keeps `values` alive
+    std::shared_ptr<const rm::Tensor> hold;  // keeps `values` alive (read back from the run)
     const rm::Tensor* values = nullptr;
     rm::Tensor own;          // the difference grid's values
     std::vector<int> order;  // channel per display position (originals, then reserved)
@@ -98,6 +98,7 @@ void FeatureMapsPanel::update(const AppState& state) {
 void FeatureMapsPanel::bind(const AppState& state) {
     for (auto& g : grids_) {
         g->values = nullptr;
+        g->hold.reset();
         g->note.clear();
     }
     if (!state.model || !state.runs) {
@@ -116,20 +117,20 @@ void FeatureMapsPanel::bind(const AppState& state) {
         g.info = {};
         g.info.title = title;
         g.info.node = node;
-        g.hold = state.runs;
+        g.hold.reset();
         if (node.empty()) {
             g.note = "select a node in the graph";
             return;
         }
         g.info.tensor = output_of(graph, node);
-        auto it = run.tensors.find(g.info.tensor);
-        if (it == run.tensors.end()) {
+        g.hold = run.tensor(g.info.tensor);
+        if (!g.hold) {
             g.note = "no output kept for " + node;
             return;
         }
-        g.values = &it->second;
-        g.info.shape = it->second.shape;
-        dims_of(it->second.shape, g.channels, g.height, g.width);
+        g.values = g.hold.get();
+        g.info.shape = g.values->shape;
+        dims_of(g.values->shape, g.channels, g.height, g.width);
         g.info.channels_total = g.channels;
         g.order.clear();
         g.reserved.clear();
@@ -185,17 +186,17 @@ void FeatureMapsPanel::bind(const AppState& state) {
     // Difference: plain original channels minus the residual tensor they reproduce.
     diff.info = {};
     diff.info.title = "Plain - residual";
-    diff.hold = state.runs;
+    diff.hold.reset();
     if (plain.values) {
         auto m = model.rm.mapping.find(sel.plain_primary);
         std::string ref_node = (m != model.rm.mapping.end() && !m->second.residual_nodes.empty())
                                    ? m->second.residual_nodes.back()
                                    : "";
         std::string ref_tensor = ref_node.empty() ? "" : output_of(model.residual, ref_node);
-        auto it = runs.residual.tensors.find(ref_tensor);
-        if (it != runs.residual.tensors.end()) {
+        const auto ref = ref_tensor.empty() ? nullptr : runs.residual.tensor(ref_tensor);
+        if (ref) {
             int c = 0, h = 0, w = 0;
-            dims_of(it->second.shape, c, h, w);
+            dims_of(ref->shape, c, h, w);
             if (c == int(original.size()) && h == plain.height && w == plain.width) {
                 diff.own = rm::Tensor({1, c, h, w});
                 size_t hw = size_t(h) * size_t(w);
@@ -203,7 +204,7 @@ void FeatureMapsPanel::bind(const AppState& state) {
                     for (size_t i = 0; i < hw; ++i)
                         diff.own.data[size_t(k) * hw + i] =
                             plain.values->data[size_t(original[size_t(k)]) * hw + i] -
-                            it->second.data[size_t(k) * hw + i];
+                            ref->data[size_t(k) * hw + i];
                 diff.values = &diff.own;
                 diff.channels = c;
                 diff.height = h;
@@ -217,7 +218,7 @@ void FeatureMapsPanel::bind(const AppState& state) {
                 for (int k = 0; k < c; ++k) diff.order.push_back(k);
             } else {
                 diff.note = "shapes differ: residual '" + ref_node + "' " +
-                            rm::to_string(it->second.shape) + " vs plain original channels";
+                            rm::to_string(ref->shape) + " vs plain original channels";
             }
         } else {
             diff.note = "no residual tensor corresponds";

@@ -1,5 +1,7 @@
 #include "ui/gui_main.hpp"
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <stdexcept>
 
@@ -193,6 +195,11 @@ int gui_main(const std::vector<std::string>& args) {
         std::fprintf(stderr, "rmvk gui: %s\n%s", e.what(), kUsage);
         return 2;
     }
+    // The app prepares a graph's device weights, runs, and frees them again, one runner after
+    // another: with glibc's sliding mmap threshold those blocks came from the heap and stayed
+    // resident after free. A fixed threshold maps every block over 1 MiB on its own, so a free
+    // gives it back to the system.
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     return run_app(options);
 }
 

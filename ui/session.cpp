@@ -102,6 +102,7 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
                        Progress& progress, const std::string& label, float base, float span) {
     GraphRun run;
     run.runs = repeats;
+    std::map<std::string, rm::Tensor> tensors;
     std::vector<double> node_ms(graph.nodes.size(), 0.0);
     for (int r = 0; r < repeats; ++r) {
         auto last = Clock::now();
@@ -115,9 +116,10 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
                 label + " (run " + std::to_string(r + 1) + "/" + std::to_string(repeats) + ")",
                 base + span * f);
         };
-        run.tensors = rm::run_cpu(graph, {{input_name, input}}, options);
+        tensors = rm::run_cpu(graph, {{input_name, input}}, options);
     }
-    run.tensors[input_name] = input;
+    tensors[input_name] = input;
+    run.tensors = host_run_tensors(std::move(tensors));
     for (size_t i = 0; i < graph.nodes.size(); ++i) {
         rmvk::NodeTiming t;
         t.node = graph.nodes[i].name;
@@ -132,54 +134,41 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
     return run;
 }
 
-GraphRun run_gpu_graph(rmvk::Context& context, const rm::Graph& graph,
-                       const std::string& input_name, const rm::Tensor& input, int repeats,
-                       Progress& progress, const std::string& label, float base, float span) {
+// Times `graph` as the engine runs it for real (fused dispatches, reused buffers); the runner
+// is gone when this returns, so that only one graph's weights are on the device at a time.
+GraphRun time_gpu_graph(rmvk::Context& context, const rm::Graph& graph,
+                        const std::string& input_name, const rm::Tensor& input, int repeats,
+                        Progress& progress, const std::string& label, float base, float span) {
     GraphRun run;
     run.runs = repeats;
-    {
-        // Timing: the graph as the engine runs it for real (fused dispatches, reused buffers).
-        progress.set(label + ": preparing pipelines", base);
-        rmvk::RunOptions options;
-        options.warm_up = true;
-        rmvk::GraphRunner runner(context, graph, 1, options);
-        std::map<std::string, double> sum;
-        for (int r = 0; r < repeats; ++r) {
-            progress.set(
-                label + " (run " + std::to_string(r + 1) + "/" + std::to_string(repeats) + ")",
-                base + span * 0.6f * float(r + 1) / float(repeats));
-            rmvk::RunResult result = runner.run({{input_name, input}});
-            if (r == 0) run.timings = result.timings;
-            for (const auto& t : result.timings) sum[t.node] += t.device_ms;
-            run.total_ms += result.device_total_ms / repeats;
-        }
-        for (auto& t : run.timings) t.device_ms = sum[t.node] / repeats;
-        auto mem = runner.memory();
-        run.weight_bytes = mem.weight_bytes;
-        run.peak_activation_bytes = mem.peak_activation_bytes;
-    }
-    // Feature maps: every node on its own so that every tensor exists on the device.
-    progress.set(label + ": reading every feature map", base + span * 0.7f);
+    progress.set(label + ": preparing pipelines", base);
     rmvk::RunOptions options;
-    options.keep_intermediates = true;
-    options.fuse = false;
-    options.timestamps = false;
+    options.warm_up = true;
     rmvk::GraphRunner runner(context, graph, 1, options);
-    runner.run({{input_name, input}});
-    for (const auto& node : graph.nodes)
-        for (const auto& out : node.outputs) run.tensors[out] = runner.read_tensor(out);
-    run.tensors[input_name] = input;
+    std::map<std::string, double> sum;
+    for (int r = 0; r < repeats; ++r) {
+        progress.set(label + " (run " + std::to_string(r + 1) + "/" + std::to_string(repeats) + ")",
+                     base + span * float(r + 1) / float(repeats));
+        rmvk::RunResult result = runner.run({{input_name, input}});
+        if (r == 0) run.timings = result.timings;
+        for (const auto& t : result.timings) sum[t.node] += t.device_ms;
+        run.total_ms += result.device_total_ms / repeats;
+    }
+    for (auto& t : run.timings) t.device_ms = sum[t.node] / repeats;
+    auto mem = runner.memory();
+    run.weight_bytes = mem.weight_bytes;
+    run.peak_activation_bytes = mem.peak_activation_bytes;
     run.output = graph.outputs.empty() ? "" : graph.outputs[0];
     return run;
 }
 
-// The first node, in graph order, with a NaN/Inf in an output: every tensor was read back for
-// the feature maps, so this costs one pass over them.
+// The first node, in graph order, with a NaN/Inf in an output: reads every tensor back once,
+// one at a time.
 std::string first_non_finite(const rm::Graph& graph, const GraphRun& run,
                              const std::string& input_name) {
     auto holds = [&](const std::string& tensor) {
-        auto it = run.tensors.find(tensor);
-        return it != run.tensors.end() && rm::find_non_finite(it->second).count > 0;
+        auto t = run.tensor(tensor);
+        return t && rm::find_non_finite(*t).count > 0;
     };
     if (holds(input_name)) return "input";
     for (const auto& node : graph.nodes)
@@ -190,8 +179,10 @@ std::string first_non_finite(const rm::Graph& graph, const GraphRun& run,
 
 Comparison compare(const LoadedModel& model, const GraphRun& residual, const GraphRun& plain) {
     Comparison c;
-    const rm::Tensor& a = residual.tensors.at(residual.output);
-    const rm::Tensor& b = plain.tensors.at(plain.output);
+    const auto a_held = residual.tensor(residual.output), b_held = plain.tensor(plain.output);
+    if (!a_held || !b_held) throw rm::Error("a run kept no output tensor");
+    const rm::Tensor& a = *a_held;
+    const rm::Tensor& b = *b_held;
     c.values = rm::compare_outputs(a, b);
     c.residual_first_non_finite = first_non_finite(model.residual, residual, model.input_name);
     c.plain_first_non_finite = first_non_finite(model.rm.plain, plain, model.input_name);
@@ -241,8 +232,10 @@ std::string default_image_for(const LoadedModel&) {
     return found.empty() ? "" : found.front();
 }
 
-std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::string& image_path,
-                                       const std::string& device, int repeats, Progress& progress) {
+std::shared_ptr<const RunSet> run_both(std::shared_ptr<const LoadedModel> held,
+                                       const std::string& image_path, const std::string& device,
+                                       int repeats, Progress& progress) {
+    const LoadedModel& model = *held;
     auto runs = std::make_shared<RunSet>();
     runs->device = device.empty() ? kCpuDevice : device;
     runs->image_path = image_path;
@@ -269,16 +262,27 @@ std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::stri
         progress.set("opening " + runs->device, 0.03f);
         rmvk::ContextOptions options;
         options.device = runs->device;
-        rmvk::Context context(options);
-        runs->device = context.device().name;
-        runs->device_timing = context.device().timestamp_valid_bits > 0;
+        auto context = std::make_shared<rmvk::Context>(options);
+        runs->device = context->device().name;
+        runs->device_timing = context->device().timestamp_valid_bits > 0;
         runs->residual =
-            run_gpu_graph(context, model.residual, model.input_name, runs->input, repeats, progress,
-                          "residual graph on " + runs->device, 0.05f, 0.4f);
-        runs->plain = run_gpu_graph(context, model.rm.plain, model.input_name, runs->input, repeats,
-                                    progress, "plain graph on " + runs->device, 0.45f, 0.4f);
-        progress.set("measuring device peak", 0.9f);
-        runs->peak_gflops = rmvk::measure_peak(context).fma_gflops;
+            time_gpu_graph(*context, model.residual, model.input_name, runs->input, repeats,
+                           progress, "residual graph on " + runs->device, 0.05f, 0.3f);
+        runs->plain =
+            time_gpu_graph(*context, model.rm.plain, model.input_name, runs->input, repeats,
+                           progress, "plain graph on " + runs->device, 0.35f, 0.3f);
+        progress.set("measuring device peak", 0.65f);
+        runs->peak_gflops = rmvk::measure_peak(*context).fma_gflops;
+        // Feature maps: each graph prepared once more with every tensor kept on the device,
+        // read back when a panel shows one.
+        progress.set("residual graph on " + runs->device + ": keeping every feature map", 0.7f);
+        runs->residual.tensors =
+            device_run_tensors(context, std::shared_ptr<const rm::Graph>(held, &model.residual),
+                               model.input_name, runs->input);
+        progress.set("plain graph on " + runs->device + ": keeping every feature map", 0.8f);
+        runs->plain.tensors =
+            device_run_tensors(context, std::shared_ptr<const rm::Graph>(held, &model.rm.plain),
+                               model.input_name, runs->input);
     }
     progress.set("comparing outputs", 0.97f);
     runs->comparison = compare(model, runs->residual, runs->plain);

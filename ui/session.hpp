@@ -1,7 +1,7 @@
 #pragma once
 // What the app shows, computed off the UI thread: the loaded model (residual graph, its RM
 // plain twin, shapes, costs) and the runs of both graphs on one input (every intermediate
-// tensor kept for the feature-map view, per-node timings, the output comparison).
+// tensor readable for the feature-map view, per-node timings, the output comparison).
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,6 +16,7 @@
 #include "rm/prune.hpp"
 #include "rm/rm_transform.hpp"
 #include "rm/shape_inference.hpp"
+#include "ui/run_tensors.hpp"
 
 namespace rmvk::ui {
 
@@ -48,13 +49,19 @@ struct LoadedModel {
 };
 
 struct GraphRun {
-    std::map<std::string, rm::Tensor> tensors;  // every tensor produced, plus the input
-    std::vector<rmvk::NodeTiming> timings;      // graph order
+    // Every tensor produced, plus the input, read back one at a time (run_tensors.hpp).
+    std::shared_ptr<const RunTensors> tensors;
+    std::vector<rmvk::NodeTiming> timings;  // graph order
     double total_ms = 0;
     int runs = 1;  // timings are the mean of this many runs
     uint64_t weight_bytes = 0;
     uint64_t peak_activation_bytes = 0;
     std::string output;  // the graph's output tensor name
+
+    // tensors->get(name); nullptr when the run has none.
+    std::shared_ptr<const rm::Tensor> tensor(const std::string& name) const {
+        return tensors ? tensors->get(name) : nullptr;
+    }
 };
 
 struct TopClass {
@@ -94,8 +101,10 @@ std::shared_ptr<const LoadedModel> prune_model_for_ui(const LoadedModel& model, 
 // The sample image bundled with the assets for this model's input, or "" (synthetic input).
 std::string default_image_for(const LoadedModel& model);
 // Runs both graphs on the image (or a deterministic synthetic input when image_path is "").
-std::shared_ptr<const RunSet> run_both(const LoadedModel& model, const std::string& image_path,
-                                       const std::string& device, int repeats, Progress& progress);
+// The runs read the model's weights while their tensors are read back: they keep it alive.
+std::shared_ptr<const RunSet> run_both(std::shared_ptr<const LoadedModel> model,
+                                       const std::string& image_path, const std::string& device,
+                                       int repeats, Progress& progress);
 // Devices for the picker: kCpuDevice first, then every Vulkan device by name.
 std::vector<std::string> device_choices();
 

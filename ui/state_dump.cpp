@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "ui/resident_memory.hpp"
+
 namespace rmvk::ui {
 
 namespace {
@@ -204,6 +206,15 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
           << num(facts.frame_costs[i].second);
     o << "}, \"redrawn_share\": " << num(facts.redrawn_share)
       << ", \"redraw_mismatch\": " << facts.redraw_mismatch << ",\n";
+    o << "  \"last_job\": {\"title\": " << quote(facts.last_job)
+      << ", \"seconds\": " << num(facts.last_job_s) << ", \"stages\": [";
+    for (size_t i = 0; i < facts.last_job_stages.size(); ++i)
+        o << (i ? ", " : "") << "[" << quote(facts.last_job_stages[i].stage) << ", "
+          << num(facts.last_job_stages[i].start_s) << "]";
+    o << "]},\n";
+    const ResidentMemory rss = resident_memory();
+    o << "  \"memory\": {\"resident_bytes\": " << rss.current_bytes
+      << ", \"peak_resident_bytes\": " << rss.peak_bytes << "},\n";
     o << "  \"active_tab\": " << quote(facts.active_tab) << ",\n";
     o << "  \"sweep\": {\"busy\": " << (facts.sweep_busy ? "true" : "false")
       << ", \"plain_points\": " << facts.sweep_plain_points

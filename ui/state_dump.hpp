@@ -9,10 +9,16 @@
 #include "ui/explain_panel.hpp"
 #include "ui/feature_maps_panel.hpp"
 #include "ui/timing_panel.hpp"
+#include "ui/worker.hpp"
 
 namespace rmvk::ui {
 
 struct ScreenFacts {
+    // The last background job that finished (opening a model and running both graphs, ...):
+    // its title, seconds from start to finish and when each stage began.
+    std::string last_job;
+    double last_job_s = 0;
+    std::vector<JobStage> last_job_stages;
     const FeatureMapsPanel* feature_maps = nullptr;
     int residual_boxes = 0, plain_boxes = 0;  // boxes in each pane's layout
     int residual_drawn = 0, plain_drawn = 0;  // boxes drawn in the last frame

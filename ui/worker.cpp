@@ -13,6 +13,12 @@ bool Worker::start(std::string title, std::function<JobResult(Progress&)> job) {
     if (thread_.joinable()) thread_.join();
     busy_ = true;
     title_ = std::move(title);
+    {
+        std::lock_guard lock(progress_.mutex);
+        progress_.started = std::chrono::steady_clock::now();
+        progress_.stages.clear();
+        progress_.stage.clear();
+    }
     progress_.set(title_, 0.0f);
     thread_ = std::jthread([this, job = std::move(job)] {
         JobResult result;
@@ -24,6 +30,13 @@ bool Worker::start(std::string title, std::function<JobResult(Progress&)> job) {
             result.error = "unknown error";
         }
         result.what = title_;
+        {
+            std::lock_guard lock(progress_.mutex);
+            result.stages = progress_.stages;
+            result.seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - progress_.started)
+                    .count();
+        }
         {
             std::lock_guard lock(mutex_);
             done_ = std::move(result);

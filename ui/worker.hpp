@@ -1,6 +1,7 @@
 #pragma once
 // One background job at a time (load, convert, run) with a result handed back to the UI thread.
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -13,12 +14,24 @@
 
 namespace rmvk::ui {
 
+// A stage of a job and when it began, in seconds since the job started.
+struct JobStage {
+    std::string stage;
+    double start_s = 0;
+};
+
 struct Progress {
     std::atomic<float> fraction{0};
     mutable std::mutex mutex;
     std::string stage;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::vector<JobStage> stages;  // every distinct stage in order (the state dump's last_job)
     void set(const std::string& s, float f) {
         std::lock_guard lock(mutex);
+        if (s != stage)
+            stages.push_back(
+                {s, std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                        .count()});
         stage = s;
         fraction = f;
     }
@@ -35,6 +48,8 @@ struct JobResult {
     std::string error;
     std::vector<std::string> warnings;  // it worked, but not quite as asked
     std::string what;                   // the job's title, for the error dialog
+    std::vector<JobStage> stages;       // where its time went
+    double seconds = 0;                 // start to finish
 };
 
 class Worker {

@@ -105,6 +105,10 @@ class GraphRunner {
     RunResult run(const std::map<std::string, rm::Tensor>& inputs);
     // Any tensor of the last run (needs keep_intermediates for non-outputs). Throws if unknown.
     rm::Tensor read_tensor(const std::string& tensor_name) const;
+    // Frees the device memory of the weights and scratch buffers, keeping the last run's tensors
+    // readable: for a viewer that reads feature maps back long after the run. run() throws
+    // afterwards.
+    void release_weights();
     MemoryReport memory() const;
 
     struct Impl;
