@@ -14,6 +14,8 @@ struct ChannelRange {
     int64_t end = 0;
     bool reserved = false;
     std::string source_tensor;
+    // Zero channels padding the reserved copy to whole groups of a grouped conv (not reserved).
+    bool padding = false;
 };
 
 // Where one plain-graph node came from.

@@ -91,13 +91,24 @@ std::string through_scales(const GraphIndex& ix, std::string tensor,
     return through_identities(ix, tensor);
 }
 
+// An activation RM can carry through a widened conv as a per-channel clamp: Relu, or Clip
+// (ReLU6) with constant bounds.
+bool is_activation(const Node* n) {
+    return n && (n->op == Op::Relu || n->op == Op::Clip) && !n->inputs.empty() &&
+           n->outputs.size() == 1;
+}
+
 struct Chain {
     std::vector<ConvUnit> units;
-    std::vector<const Node*> relus;
+    std::vector<const Node*> acts;
+    const Node* pre_scale = nullptr;
+    const Node* pre_act = nullptr;
     std::string input;
 };
 
-// Conv[-BN]-ReLU-...-Conv[-BN] chains of 1..3 convs ending at `tensor`, shortest first.
+// Conv[-BN]-act-...-Conv[-BN] chains of 1..3 convs ending at `tensor`, shortest first; then,
+// where the longest one's input is act(x) or act(scale(x)) read by it alone, the same chain
+// with that pre-activation in front (input x).
 std::vector<Chain> chains_ending_at(const GraphIndex& ix, const std::string& tensor) {
     std::vector<Chain> out;
     Chain c;
@@ -109,11 +120,26 @@ std::vector<Chain> chains_ending_at(const GraphIndex& ix, const std::string& ten
         c.input = through_identities(ix, u->conv->inputs[0]);
         out.push_back(c);
         const Node* r = ix.producer(c.input);
-        if (!r || r->op != Op::Relu || r->inputs.empty() || !ix.private_tensor(c.input)) break;
-        c.relus.insert(c.relus.begin(), r);
+        if (!is_activation(r) || !ix.private_tensor(c.input)) break;
         t = through_identities(ix, r->inputs[0]);
-        if (!ix.private_tensor(t)) break;
+        if (!ix.private_tensor(t) || !unit_ending_at(ix, t)) break;
+        c.acts.insert(c.acts.begin(), r);
     }
+    if (out.empty()) return out;
+    Chain pre = out.back();
+    const Node* act = ix.producer(pre.input);
+    if (!is_activation(act) || !ix.private_tensor(pre.input)) return out;
+    pre.pre_act = act;
+    pre.input = through_identities(ix, act->inputs[0]);
+    const Node* s = ix.producer(pre.input);
+    if (s && ix.private_tensor(pre.input) && !unit_ending_at(ix, pre.input)) {
+        std::string in = scaled_input(ix, *s);
+        if (!in.empty()) {
+            pre.pre_scale = s;
+            pre.input = through_identities(ix, in);
+        }
+    }
+    out.push_back(pre);
     return out;
 }
 
@@ -159,9 +185,9 @@ int64_t attr_at(const std::vector<int64_t>& v, size_t i, int64_t fallback) {
     return i < v.size() ? v[i] : fallback;
 }
 
-// Empty when the block can be rewritten exactly; otherwise the reason, in a user's words.
-std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
-    if (!m.relu) return "the Add is not followed by a ReLU that only it feeds";
+// Empty when the block can be rewritten exactly; otherwise the reason, in a user's words. Sets
+// m.reserved_channels (the reserved copy padded to whole groups of a grouped middle conv).
+std::string why_not_convertible(const GraphIndex& ix, BlockMatch& m) {
     std::vector<const ConvUnit*> units;
     for (const auto& u : m.main) units.push_back(&u);
     if (m.projection) units.push_back(&m.shortcut);
@@ -175,12 +201,20 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
             return conv_label(*u->conv) + " uses auto_pad=" + a.auto_pad +
                    " that was never resolved into pads";
     }
-    std::string culprit;
-    if (!non_negative(ix, m.info.input, culprit))
-        return "block input '" + m.info.input + "' is not provably non-negative (" + culprit +
-               "); a ReLU after the widened conv would clip its reserved copy";
+    if (m.pre_scale && !m.pre_scale->inputs.empty()) {
+        // A BatchNormalization's parameters (or a Mul's constant) must be per channel of x.
+        for (size_t i = 1; i < m.pre_scale->inputs.size(); ++i) {
+            const Tensor* c = ix.initializer(m.pre_scale->inputs[i]);
+            const bool scalar_mul = m.pre_scale->op == Op::Mul && c && c->size() == 1;
+            if (c && c->size() != m.in_channels && !scalar_mul)
+                return "pre-activation scale '" + m.pre_scale->name + "' has " +
+                       std::to_string(c->size()) + " values for " + std::to_string(m.in_channels) +
+                       " channels";
+        }
+    }
 
     const int64_t cin = m.in_channels;
+    int64_t reserved = cin;
     int64_t sh = 1, sw = 1;
     for (size_t i = 0; i < m.main.size(); ++i) {
         const Node& c = *m.main[i].conv;
@@ -200,22 +234,21 @@ std::string why_not_convertible(const GraphIndex& ix, const BlockMatch& m) {
                    " kernel: output i would not read input stride*i where the shortcut reads";
         sh *= attr_at(a.strides, 0, 1);
         sw *= attr_at(a.strides, 1, 1);
-        if (a.group != 1) {
-            const bool middle = i > 0 && i + 1 < m.main.size();
-            if (!middle)
-                return conv_label(c) + " is grouped (group=" + std::to_string(a.group) +
-                       ") where the reserved copy must pass through it densely";
+        if (a.group != 1 && i > 0 && i + 1 < m.main.size()) {
+            // A grouped middle conv stays grouped: the reserved copy travels as extra groups.
+            // (A grouped first or last conv becomes an ungrouped widened conv whose original
+            // block keeps its groups: the copy and the merge need every input channel.)
             const int64_t per_group_in = w[1], per_group_out = w[0] / a.group;
             if (per_group_in != per_group_out)
                 return "grouped " + conv_label(c) + " maps " + std::to_string(per_group_in) +
                        " to " + std::to_string(per_group_out) +
                        " channels per group: Dirac groups need square groups";
-            if (cin % per_group_in != 0)
-                return "grouped " + conv_label(c) + ": block input has " + std::to_string(cin) +
-                       " channels, not a multiple of its " + std::to_string(per_group_in) +
-                       " channels per group, so the reserved copy cannot travel as whole groups";
+            // Whole extra groups, padded with zero channels (a chain of at most three convs
+            // has one middle conv).
+            reserved = (cin + per_group_in - 1) / per_group_in * per_group_in;
         }
     }
+    m.reserved_channels = reserved;
     const Node& last = *m.main.back().conv;
     const int64_t cout = (*ix.initializer_shape(last.inputs[1]))[0];
     if (!m.projection) {
@@ -280,7 +313,7 @@ std::string block_name(const BlockMatch& m) {
         prefix.resize(i);
     };
     for (const auto& u : m.main) shrink(u.conv->name);
-    if (m.relu) shrink(m.relu->name);
+    if (m.post_act) shrink(m.post_act->name);
     size_t cut = prefix.find_last_of("./:");
     std::string name = cut == std::string::npos ? "" : prefix.substr(0, cut);
     // "/layer1/layer1.0" (torch.onnx scopes) reads better as its last part, "layer1.0".
@@ -316,7 +349,9 @@ std::optional<BlockMatch> match_at_add(const GraphIndex& ix, const Node& add) {
                 continue;
             }
             m.main = c.units;
-            m.relus = c.relus;
+            m.acts = c.acts;
+            m.pre_scale = c.pre_scale;
+            m.pre_act = c.pre_act;
             m.add = &add;
             m.info.input = c.input;
             return m;
@@ -337,15 +372,18 @@ std::vector<BlockMatch> match_residual_blocks(const Graph& graph) {
         if (!found) continue;
         BlockMatch m = std::move(*found);
         const auto& readers = ix.consumers(n.outputs[0]);
-        if (readers.size() == 1 && readers[0]->op == Op::Relu && !ix.is_graph_output(n.outputs[0]))
-            m.relu = readers[0];
+        if (readers.size() == 1 && is_activation(readers[0]) && !ix.is_graph_output(n.outputs[0]))
+            m.post_act = readers[0];
         ResidualBlock& b = m.info;
         b.name = block_name(m);
         if (!names.insert(b.name).second) b.name = n.name;
         b.kind = m.main.size() == 2 ? ResidualBlock::Kind::Basic : ResidualBlock::Kind::Bottleneck;
-        b.output = m.relu ? m.relu->outputs.at(0) : n.outputs[0];
+        b.output = m.post_act ? m.post_act->outputs.at(0) : n.outputs[0];
+        b.pre_activation = m.pre_act != nullptr;
+        if (m.pre_scale) b.main_nodes.push_back(m.pre_scale->name);
+        if (m.pre_act) b.main_nodes.push_back(m.pre_act->name);
         for (size_t i = 0; i < m.main.size(); ++i) {
-            if (i) b.main_nodes.push_back(m.relus[i - 1]->name);
+            if (i) b.main_nodes.push_back(m.acts[i - 1]->name);
             b.main_nodes.push_back(m.main[i].conv->name);
             if (m.main[i].bn) b.main_nodes.push_back(m.main[i].bn->name);
         }
@@ -357,9 +395,10 @@ std::vector<BlockMatch> match_residual_blocks(const Graph& graph) {
         for (const Node* s : m.shortcut_post) b.shortcut_nodes.push_back(s->name);
         b.projection = m.projection;
         b.add_node = n.name;
-        b.relu_node = m.relu ? m.relu->name : "";
+        b.relu_node = m.post_act ? m.post_act->name : "";
         const Shape* w0 = ix.initializer_shape(m.main[0].conv->inputs[1]);
         m.in_channels = w0 && w0->size() == 4 ? (*w0)[1] * m.main[0].conv->attrs.group : 0;
+        m.reserved_channels = m.in_channels;
         b.stride = 1;
         for (const auto& u : m.main) {
             b.stride *= attr_at(u.conv->attrs.strides, 0, 1);
@@ -370,6 +409,7 @@ std::vector<BlockMatch> match_residual_blocks(const Graph& graph) {
         b.reason = why_not_convertible(ix, m);
         if (b.reason.empty()) b.reason = why_scales_do_not_fit(ix, m);
         b.convertible = b.reason.empty();
+        b.padding_channels = m.reserved_channels - m.in_channels;
         blocks.push_back(std::move(m));
     }
     return blocks;

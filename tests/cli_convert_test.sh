@@ -61,14 +61,29 @@ for fx in basic_kept_op7_initinputs_b1_32x32:7:"ONNX's checker passed" \
     check "the plain model is at opset $opset" grep -q "\"opset\": $opset," "$TMP/$name.info.json"
 done
 
-# This ResNeXt's last block has 6 channels per group for a 64-channel input: refused.
+# This ResNeXt's last block has 6 channels per group for a 64-channel input: its reserved copy
+# is padded to whole groups.
 RESNEXT="$SRC/tests/fixtures/pytorch/resnext_kept_op17_b1_33x47.onnx"
+"$RMVK" info "$RESNEXT" >"$TMP/rxinfo.txt" 2>&1
+check "info shows the padded reserve" grep -q "layer4.0 .*reserve padded by 2 channels" "$TMP/rxinfo.txt"
 "$RMVK" convert "$RESNEXT" -o "$TMP/rx.onnx" >"$TMP/rx.txt" 2>&1
+check "convert of the padded ResNeXt exits 0" test $? -eq 0
+check "convert converts every ResNeXt block" grep -q "^converted 4 of 4 residual blocks" "$TMP/rx.txt"
+# Its second block's grouped middle conv widens each group (4 -> 8 channels): refused.
+REFUSED="$SRC/tests/fixtures/pytorch/rmfam_refused_op13_b1_16x16.onnx"
+"$RMVK" convert "$REFUSED" -o "$TMP/rf.onnx" >"$TMP/rf.txt" 2>&1
 check "convert keeps a refused block residual and exits 0" test $? -eq 0
-check "convert names the refused block and why" grep -q "kept residual: layer4.0: .*multiple" "$TMP/rx.txt"
-"$RMVK" convert "$RESNEXT" -o "$TMP/rx2.onnx" --require-all >"$TMP/rx2.txt" 2>&1
+check "convert names the refused block and why" grep -q "kept residual: .*Dirac groups need square groups" "$TMP/rf.txt"
+"$RMVK" convert "$REFUSED" -o "$TMP/rf2.onnx" --require-all >"$TMP/rf2.txt" 2>&1
 check "--require-all fails on a refused block" test $? -eq 1
-check "--require-all says which block" grep -q "error: residual block 'layer4.0' cannot be converted" "$TMP/rx2.txt"
+check "--require-all says which block" grep -q "error: residual block '.*' cannot be converted" "$TMP/rf2.txt"
+# An inverted-residual net: linear 1x1 fusion on by default, MACs before and after.
+MOBILE="$SRC/tests/fixtures/pytorch/rmfam_invres_relu6_op13_b2_20x28.onnx"
+"$RMVK" convert "$MOBILE" -o "$TMP/mb.onnx" >"$TMP/mb.txt" 2>&1
+check "convert of inverted residuals exits 0" test $? -eq 0
+check "convert fuses linear 1x1 convs by default there" grep -q "^linear 1x1 fusion: 3 pairs composed, .* GMACs" "$TMP/mb.txt"
+"$RMVK" convert "$MOBILE" -o "$TMP/mb2.onnx" --no-fuse-linear >"$TMP/mb2.txt" 2>&1
+check "--no-fuse-linear turns it off" test "$(grep -c "linear 1x1 fusion" "$TMP/mb2.txt")" -eq 0
 
 "$RMVK" convert "$MODEL" >"$TMP/noout.txt" 2>&1
 check "convert without -o is a usage error (exit 2)" test $? -eq 2

@@ -143,7 +143,7 @@ TEST_CASE("Bottlenecks with identity and projection shortcuts convert exactly") 
     }
 }
 
-TEST_CASE("a block whose input may be negative is refused and kept residual") {
+TEST_CASE("a block whose input may be negative converts with an identity reserve") {
     GraphMaker m({1, 3, 8, 8});
     std::string x = m.conv("stem", "input", 3, 8, 3, 1, {}, 1, 1, true);  // no ReLU
     x = basic(m, "b1.", x, 8, 8, BlockSpec{});
@@ -152,28 +152,31 @@ TEST_CASE("a block whose input may be negative is refused and kept residual") {
     auto blocks = rm::find_residual_blocks(m.g);
     REQUIRE(blocks.size() == 2);
     CHECK_FALSE(blocks[0].input_non_negative);
-    CHECK_FALSE(blocks[0].convertible);
-    CHECK(blocks[0].reason.find("non-negative") != std::string::npos);
-    CHECK(blocks[0].reason.find("stem") != std::string::npos);
-    CHECK(blocks[1].convertible);  // its input is b1's final ReLU
+    CHECK(blocks[0].convertible);
+    CHECK(blocks[1].input_non_negative);  // b1's final ReLU
 
-    rm::RmResult r = convert_and_compare(m.g, {1, 3, 8, 8}, 1);
-    CHECK(passtest::count_op(r.plain, Op::Add) == 1);
-    CHECK_FALSE(r.blocks[0].convertible);
-    CHECK(r.mapping.at("b1.add").block == "b1");
-    rm::RmOptions strict;
-    strict.require_all = true;
-    CHECK_THROWS_WITH_AS(rm::rm_transform(m.g, strict), doctest::Contains("b1"), rm::Error);
+    rm::RmResult r = convert_and_compare(m.g, {1, 3, 8, 8}, 2);
+    CHECK(passtest::count_op(r.plain, Op::Add) == 0);
+    // b1's inner ReLU keeps the reserved copy: a PRelu with slope 1 there, 0 elsewhere.
+    const rm::Node* act = r.plain.find_node("b1.relu.rm");
+    REQUIRE(act);
+    CHECK(act->op == Op::PRelu);
+    const rm::Tensor& slope = r.plain.initializers.at(act->inputs[1]);
+    REQUIRE(slope.size() == 16);
+    for (int64_t c = 0; c < 16; ++c) CHECK(slope.data[c] == (c < 8 ? 1.0f : 0.0f));
+    // b2's input is non-negative: a plain ReLU, as in any post-activation ResNet.
+    CHECK(r.plain.find_node("b2.relu.rm")->op == Op::Relu);
 }
 
-TEST_CASE("a graph-input block input is not provably non-negative") {
+TEST_CASE("a graph-input block input converts too") {
     GraphMaker m({1, 8, 6, 6});
     std::string x = basic(m, "b.", "input", 8, 8, BlockSpec{});
     m.output(x);
     auto blocks = rm::find_residual_blocks(m.g);
     REQUIRE(blocks.size() == 1);
-    CHECK_FALSE(blocks[0].convertible);
-    CHECK(blocks[0].reason.find("graph input") != std::string::npos);
+    CHECK_FALSE(blocks[0].input_non_negative);
+    CHECK(blocks[0].convertible);
+    convert_and_compare(m.g, {1, 8, 6, 6}, 1);
 }
 
 TEST_CASE("padding that does not centre the strided conv is refused with the reason") {
@@ -215,7 +218,7 @@ TEST_CASE("dilated convs convert when centred and are refused otherwise") {
     CHECK(blocks[0].reason.find("pads") != std::string::npos);
 }
 
-TEST_CASE("grouped 3x3 (ResNeXt) converts with reserved whole groups, else is refused") {
+TEST_CASE("grouped 3x3 (ResNeXt) converts with reserved whole groups, zero-padded if need be") {
     GraphMaker m({1, 3, 10, 10});
     std::string x = stem(m, 3, 16);
     BlockSpec s;
@@ -240,13 +243,18 @@ TEST_CASE("grouped 3x3 (ResNeXt) converts with reserved whole groups, else is re
     GraphMaker odd({1, 3, 10, 10});
     std::string y = stem(odd, 3, 6);
     BlockSpec g;
-    g.group = 2;  // width 8 -> 4 channels per group; Cin 6 is not a multiple
+    g.group = 2;  // width 8 -> 4 channels per group; Cin 6 is padded to 8
     y = bottleneck(odd, "y.", y, 6, 8, 6, g);
     odd.output(y);
-    auto refused = rm::find_residual_blocks(odd.g);
-    REQUIRE(refused.size() == 1);
-    CHECK_FALSE(refused[0].convertible);
-    CHECK(refused[0].reason.find("multiple") != std::string::npos);
+    auto padded = rm::find_residual_blocks(odd.g);
+    REQUIRE(padded.size() == 1);
+    CHECK(padded[0].convertible);
+    CHECK(padded[0].padding_channels == 2);
+    rm::RmResult rp = convert_and_compare(odd.g, {1, 3, 10, 10}, 1);
+    const rm::Node* pm = rp.plain.find_node("y.conv2.rm");
+    REQUIRE(pm);
+    CHECK(pm->attrs.group == 2 + 8 / 4);
+    CHECK(*rp.plain.initializer_shape(pm->inputs[1]) == rm::Shape{16, 4, 3, 3});
 }
 
 TEST_CASE("Identity nodes inside a block do not hide it") {

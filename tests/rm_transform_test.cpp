@@ -124,7 +124,7 @@ TEST_CASE("cost of plain ResNet-18 and ResNet-50 at 224 matches the paper's numb
     CHECK(p50.converted == 16);
 }
 
-TEST_CASE("PyTorch-exported fixtures convert exactly (BN kept/fused, ResNeXt)") {
+TEST_CASE("PyTorch-exported fixtures convert exactly, every block (BN kept/fused, families)") {
     namespace fs = std::filesystem;
     const fs::path dir = fs::path(RMVK_FIXTURE_DIR) / "pytorch";
     int seen = 0;
@@ -136,22 +136,15 @@ TEST_CASE("PyTorch-exported fixtures convert exactly (BN kept/fused, ResNeXt)") 
         rm::Tensor input = rm::read_npy((dir / (stem + ".input.npy")).string());
         rm::Tensor expected = rm::read_npy((dir / (stem + ".output.npy")).string());
         rm::RmResult r = rm::rm_transform(g);
-        // Inverted residuals (MobileNetV2, MNASNet: no activation after the Add) are not
-        // converted yet; their plain graph is the residual one and must still match PyTorch.
-        const bool inverted =
-            stem.rfind("family_mobilenet", 0) == 0 || stem.rfind("family_mnasnet", 0) == 0;
-        const bool grouped = stem.rfind("resnext", 0) == 0 || stem.rfind("family_regnet", 0) == 0;
-        CHECK((r.converted > 0) != inverted);
-        // Blocks that cannot be converted (e.g. a grouped conv whose group size does not
-        // divide the block input) stay residual, with a reason.
-        int refused = 0;
-        for (const auto& b : r.blocks) {
-            if (!b.convertible) CHECK(!b.reason.empty());
-            refused += !b.convertible;
-        }
+        // Every block converts: post-activation ResNets, ResNeXt, inverted residuals,
+        // pre-activation blocks, grouped convs of any group width. rmfam_refused has one block
+        // RM still refuses (a grouped first conv), kept residual.
+        const int refused = stem.rfind("rmfam_refused", 0) == 0 ? 1 : 0;
+        CHECK(r.converted > 0);
+        for (const auto& b : r.blocks)
+            if (!refused) CHECK_MESSAGE(b.convertible, b.name << ": " << b.reason);
         CHECK(r.converted + refused == static_cast<int>(r.blocks.size()));
-        if (!grouped && !inverted) CHECK(refused == 0);
-        if (!inverted) CHECK(passtest::count_op(r.plain, Op::Add) == refused);
+        CHECK(passtest::count_op(r.plain, Op::Add) == refused);
         auto out = rm::run_cpu(r.plain, {{r.plain.inputs.at(0).name, input}});
         const rm::Tensor& got = out.at(r.plain.outputs.at(0));
         REQUIRE(got.shape == expected.shape);

@@ -15,6 +15,7 @@
 #include "rm/cost.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
+#include "rm/fuse_linear.hpp"
 #include "rm/model_loader.hpp"
 #include "rm/onnx_check.hpp"
 #include "rm/onnx_io.hpp"
@@ -26,7 +27,8 @@ namespace rmvk::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: rmvk convert [MODEL] -o PLAIN.onnx [--require-all] [--verify-size HxW] [--no-verify]\n"
+    "usage: rmvk convert [MODEL] -o PLAIN.onnx [--require-all] [--fuse-linear|--no-fuse-linear]\n"
+    "                    [--verify-size HxW] [--no-verify]\n"
     "\n"
     "Folds BatchNormalization, replaces every convertible residual block by a plain\n"
     "Conv-ReLU chain (RM: reserve the block input in extra channels, merge it into the last\n"
@@ -40,6 +42,11 @@ constexpr const char* kUsage =
     "                     bundled default model\n"
     "  -o, --output FILE  where to write the plain model (required)\n"
     "  --require-all      fail if any residual block cannot be converted\n"
+    "  --fuse-linear      after RM, compose consecutive linear 1x1 convs (no activation\n"
+    "                     between) into one, exactly, and print the MACs before and after; on\n"
+    "                     by default when an inverted residual (no activation after its Add)\n"
+    "                     was converted\n"
+    "  --no-fuse-linear   do not\n"
     "  --verify-size HxW  input size for the check (default: the model's size, or a smaller\n"
     "                     one for big models when the network is convolutional up to its\n"
     "                     global pool)\n"
@@ -126,7 +133,8 @@ rm::Tensor random_input(const rm::Shape& shape) {
 }  // namespace
 
 int cmd_convert(const std::vector<std::string>& argv) {
-    Args args(argv, {"-o", "--output", "--verify-size"}, {"--require-all", "--no-verify"});
+    Args args(argv, {"-o", "--output", "--verify-size"},
+              {"--require-all", "--no-verify", "--fuse-linear", "--no-fuse-linear"});
     if (args.help()) {
         std::printf("%s\n%s", kUsage, kExitCodesHelp);
         return 0;
@@ -165,6 +173,23 @@ int cmd_convert(const std::vector<std::string>& argv) {
                 double(after.total_params) / std::max<int64_t>(before.total_params, 1),
                 after.total_macs / 1e9,
                 double(after.total_macs) / std::max<int64_t>(before.total_macs, 1));
+    if (args.has("--fuse-linear") && args.has("--no-fuse-linear"))
+        throw UsageError("--fuse-linear and --no-fuse-linear exclude each other");
+    const bool inverted = std::any_of(
+        result.blocks.begin(), result.blocks.end(),
+        [](const auto& b) { return b.convertible && b.relu_node.empty() && !b.pre_activation; });
+    if (args.has("--fuse-linear") || (inverted && !args.has("--no-fuse-linear"))) {
+        const int64_t macs_rm = after.total_macs;
+        const auto fused = rm::fuse_linear_1x1(plain, &result.mapping);
+        plain_shapes = rm::infer_shapes(plain, 1);
+        after = rm::compute_cost(plain, plain_shapes);
+        std::printf(
+            "linear 1x1 fusion: %d pairs composed, %.3f -> %.3f GMACs (x%.2f of the "
+            "residual model), %.2fM params\n",
+            fused.fused, macs_rm / 1e9, after.total_macs / 1e9,
+            double(after.total_macs) / std::max<int64_t>(before.total_macs, 1),
+            after.total_params / 1e6);
+    }
 
     t = Clock::now();
     rm::SaveOptions save;

@@ -80,10 +80,14 @@ void print_text(const ModelInfo& m) {
     for (const auto& b : m.blocks) convertible += b.convertible;
     std::printf("\nresidual blocks: %zu found, %d convertible\n", m.blocks.size(), convertible);
     for (const auto& b : m.blocks) {
-        std::printf("  %-20s %-10s stride %lld%s%s  %s%s\n", b.name.c_str(), kind_name(b.kind),
-                    static_cast<long long>(b.stride),
-                    b.projection ? ", projection shortcut" : ", identity shortcut",
-                    b.groups > 1 ? (", groups " + std::to_string(b.groups)).c_str() : "",
+        std::string shape = b.projection ? ", projection shortcut" : ", identity shortcut";
+        if (b.groups > 1) shape += ", groups " + std::to_string(b.groups);
+        if (b.pre_activation) shape += ", pre-activation";
+        if (b.relu_node.empty()) shape += ", no activation after the Add";
+        if (b.padding_channels)
+            shape += ", reserve padded by " + std::to_string(b.padding_channels) + " channels";
+        std::printf("  %-20s %-10s stride %lld%s  %s%s\n", b.name.c_str(), kind_name(b.kind),
+                    static_cast<long long>(b.stride), shape.c_str(),
                     b.convertible ? "convertible" : "NOT convertible: ",
                     b.convertible ? "" : b.reason.c_str());
     }
@@ -127,6 +131,9 @@ void print_json(const ModelInfo& m) {
                                {"groups", b.groups},
                                {"projection", b.projection},
                                {"input_non_negative", b.input_non_negative},
+                               {"pre_activation", b.pre_activation},
+                               {"post_activation", !b.relu_node.empty()},
+                               {"padding_channels", b.padding_channels},
                                {"convertible", b.convertible},
                                {"reason", b.reason}});
     std::fputs((o.dump(2) + "\n").c_str(), stdout);

@@ -12,7 +12,6 @@
 #include "app/cli/commands.hpp"
 #include "app/cli/table.hpp"
 #include "app/cli/warnings.hpp"
-#include "app/engine/prune_report.hpp"
 #include "app/engine/prune_sweep.hpp"
 #include "rm/compare.hpp"
 #include "rm/cost.hpp"

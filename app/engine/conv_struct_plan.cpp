@@ -1,13 +1,41 @@
 // Splitting a structured conv into block convs and the copy / merge passes.
 #include "app/engine/conv_struct_plan.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include "rm/error.hpp"
 
 namespace rmvk {
 
+bool ConvInputs::one_source(int64_t begin, int64_t end) const {
+    if (begin >= end) return true;
+    const ChannelRef r0 = at(begin);
+    for (int64_t c = begin + 1; c < end; ++c)
+        if (at(c) != ChannelRef{r0.source, r0.channel + (c - begin)}) return false;
+    return true;
+}
+
+namespace {
+
+// Output pixel p of `whole` reads input pixel p under the kernel centre (stride 1, the centre
+// on its own pixel, the same size).
+bool same_grid(const ConvProblem& whole, int64_t kh, int64_t kw) {
+    const rm::Attrs& a = *whole.attrs;
+    return a.strides.at(0) == 1 && a.strides.at(1) == 1 &&
+           (kh / 2) * a.dilations.at(0) == a.pads.at(0) &&
+           (kw / 2) * a.dilations.at(1) == a.pads.at(1) && whole.x.at(2) == whole.y.at(2) &&
+           whole.x.at(3) == whole.y.at(3);
+}
+
+}  // namespace
+
 StructuredConv split_structured_conv(const ConvProblem& whole, const rm::ConvStructure& s,
-                                     const rm::Tensor* bias) {
+                                     const rm::Tensor* bias, const ConvInputs& given,
+                                     const std::vector<bool>* may_elide) {
     if (!whole.attrs) throw rm::Error("internal error: a structured conv without attributes");
+    ConvInputs inputs = given;
+    if (inputs.sources.empty()) inputs.sources.push_back({whole.x, whole.x_first, false});
     const int64_t oc = s.out_channels();
     std::vector<const rm::DiracEntry*> entry(static_cast<size_t>(oc), nullptr);
     for (const auto& d : s.diracs) {
@@ -28,14 +56,31 @@ StructuredConv split_structured_conv(const ConvProblem& whole, const rm::ConvStr
             throw rm::Error("a conv block partly overlaps the rows of another");
         accumulate[b] = written != 0;
     }
-    // A block finishes its rows (ReLU and residual fused) when it writes them last, no merge
-    // adds to them, and it does not already use the residual operand to accumulate.
     const bool residual = !whole.residual.empty();
+    const bool grid = same_grid(whole, s.shape.at(2), s.shape.at(3));
+    // A block alone on its rows, each with an identity merge of the next channel of one source:
+    // that source is its residual (merged[b]: the first of those channels).
+    std::vector<std::optional<ChannelRef>> merged(s.blocks.size());
+    for (size_t b = 0; b < s.blocks.size() && grid && !residual; ++b) {
+        const rm::DenseBlock& blk = s.blocks[b];
+        bool ok = true;
+        for (int64_t o = blk.out_begin; o < blk.out_end && ok; ++o) {
+            const rm::DiracEntry* d = entry[o];
+            ok = d && d->scale == 1.0f && blocks_of[o].size() == 1 &&
+                 d->in - entry[blk.out_begin]->in == o - blk.out_begin;
+        }
+        if (ok && inputs.one_source(entry[blk.out_begin]->in, entry[blk.out_end - 1]->in + 1))
+            merged[b] = inputs.at(entry[blk.out_begin]->in);
+    }
+    // A block finishes its rows (ReLU and residual fused) when it writes them last, no merge
+    // adds to them (or its merges became its residual), and it does not already use the
+    // residual operand to accumulate.
     std::vector<bool> finishes(s.blocks.size(), true);
     for (int64_t o = 0; o < oc; ++o)
         for (size_t k = 0; k < blocks_of[o].size(); ++k) {
             const int b = blocks_of[o][k];
-            if (k + 1 < blocks_of[o].size() || entry[o] || (accumulate[b] && residual))
+            if (k + 1 < blocks_of[o].size() || (entry[o] && !merged[b]) ||
+                (accumulate[b] && residual))
                 finishes[b] = false;
         }
 
@@ -53,6 +98,15 @@ StructuredConv split_structured_conv(const ConvProblem& whole, const rm::ConvStr
         p.attrs = blk.attrs.get();
         p.in_channels = b.in_count();
         p.x_channel = b.in_begin;
+        if (!inputs.one_source(b.in_begin, b.in_end))
+            throw rm::Error("a conv block reads channels held in different tensors");
+        if (const ChannelRef r = inputs.at(b.in_begin); r.source != 0) {
+            const ConvSource& src = inputs.sources.at(static_cast<size_t>(r.source));
+            blk.x_source = r.source;
+            p.x = src.shape;
+            p.x_first = src.first;
+            p.x_channel = r.channel;
+        }
         p.out_channels = b.out_count();
         p.y_channel = b.out_begin;
         p.residual_channel = b.out_begin;
@@ -60,6 +114,12 @@ StructuredConv split_structured_conv(const ConvProblem& whole, const rm::ConvStr
         if (!finishes[bi]) {
             p.relu = false;
             p.residual.clear();
+        } else if (merged[bi]) {
+            const ConvSource& src = inputs.sources.at(static_cast<size_t>(merged[bi]->source));
+            blk.residual_source = merged[bi]->source;
+            p.residual = src.shape;
+            p.residual_first = src.first;
+            p.residual_channel = merged[bi]->channel;
         }
         blk.accumulate = accumulate[bi];
         if (blk.accumulate) {
@@ -73,9 +133,31 @@ StructuredConv split_structured_conv(const ConvProblem& whole, const rm::ConvStr
         }
         out.blocks.push_back(std::move(blk));
     }
+    // A copy row's value is exactly its source channel: start zero (or a zero bias), scale 1,
+    // no residual, the same pixel, no clamp, and a ReLU only over non-negative values.
+    auto elidable = [&](int64_t o, const rm::DiracEntry& d) {
+        if (!may_elide || !(*may_elide).at(static_cast<size_t>(o)) || residual || !grid ||
+            whole.clamp || d.scale != 1.0f || (bias && bias->data.at(o) != 0.0f))
+            return false;
+        const ChannelRef r = inputs.at(d.in);
+        return !whole.relu || inputs.sources.at(static_cast<size_t>(r.source)).nonnegative;
+    };
     // Passes: runs of consecutive unfinished rows alike (start, scale, consecutive inputs).
     for (int64_t o = 0; o < oc; ++o) {
         if (!blocks_of[o].empty() && finishes[blocks_of[o].back()]) continue;
+        if (blocks_of[o].empty() && entry[o] && elidable(o, *entry[o])) {
+            const ChannelRef from = inputs.at(entry[o]->in);
+            if (!out.elided.empty()) {
+                ElidedRun& last = out.elided.back();
+                if (last.out_begin + last.channels == o && last.from.source == from.source &&
+                    last.from.channel + last.channels == from.channel) {
+                    ++last.channels;
+                    continue;
+                }
+            }
+            out.elided.push_back({o, 1, from});
+            continue;
+        }
         EpiloguePass r;
         r.out_begin = o;
         r.channels = 1;
@@ -83,16 +165,18 @@ StructuredConv split_structured_conv(const ConvProblem& whole, const rm::ConvStr
                   : bias                ? EpiloguePass::Start::Bias
                                         : EpiloguePass::Start::Zero;
         if (const rm::DiracEntry* d = entry[o]) {
+            const ChannelRef from = inputs.at(d->in);
             r.has_input = true;
-            r.in_begin = d->in;
+            r.source = from.source;
+            r.in_begin = from.channel;
             r.scale = d->scale;
         }
         if (!out.passes.empty()) {
             EpiloguePass& last = out.passes.back();
             if (last.out_begin + last.channels == o && last.start == r.start &&
                 last.has_input == r.has_input &&
-                (!r.has_input ||
-                 (last.scale == r.scale && last.in_begin + last.channels == r.in_begin))) {
+                (!r.has_input || (last.scale == r.scale && last.source == r.source &&
+                                  last.in_begin + last.channels == r.in_begin))) {
                 ++last.channels;
                 continue;
             }
@@ -106,10 +190,21 @@ StructuredConv split_structured_conv(const ConvProblem& whole, const rm::ConvStr
     return out;
 }
 
+std::vector<int> epilogue_sources(const StructuredConv& sc) {
+    std::vector<int> out;
+    for (const auto& e : sc.passes)
+        if (std::find(out.begin(), out.end(), e.source) == out.end()) out.push_back(e.source);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 ConvPlan plan_conv_epilogue(const ConvProblem& whole, const StructuredConv& sc,
-                            const DeviceCaps& caps) {
+                            const DeviceCaps& caps, int source) {
     ConvPlan plan;
-    if (sc.passes.empty()) return plan;
+    std::vector<const EpiloguePass*> passes;
+    for (const auto& e : sc.passes)
+        if (e.source == source) passes.push_back(&e);
+    if (passes.empty()) return plan;
     const rm::Attrs& a = *whole.attrs;
     const rm::Shape &xs = whole.x, &ys = whole.y;
     const bool residual = !whole.residual.empty();
@@ -150,8 +245,8 @@ ConvPlan plan_conv_epilogue(const ConvProblem& whole, const StructuredConv& sc,
                            base.h == base.oh && base.w == base.ow;
     ConvStructSpec spec{whole.relu ? 1u : 0u, residual ? 1u : 0u, same_grid ? 1u : 0u};
     plan.kernels.push_back({"conv_struct", spec_words(spec), 4, sizeof(ConvStructPush)});
-    for (size_t i = 0; i < sc.passes.size(); ++i) {
-        const EpiloguePass& e = sc.passes[i];
+    for (size_t i = 0; i < passes.size(); ++i) {
+        const EpiloguePass& e = *passes[i];
         PlannedDispatch d;
         d.bindings = bindings;
         ConvStructPush push = base;

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "app/engine/conv_struct_plan.hpp"
+#include "app/engine/copy_elision.hpp"
 #include "app/engine/kernel_plan.hpp"
 #include "app/engine/storage_format.hpp"
 #include "rm/batchnorm.hpp"
@@ -60,7 +61,8 @@ struct Step {
         std::array<VkBuffer, kConvOperands> buffers{};
     };
     std::vector<ConvPart> conv;
-    std::string method;  // how the conv ran (NodeTiming::method)
+    std::vector<bool> may_elide;  // structured conv: output rows it may leave unstored
+    std::string method;           // how the conv ran (NodeTiming::method)
     uint32_t query = 0;  // its timestamps are queries 2*query and 2*query+1 (steps with dispatches)
 };
 
@@ -100,7 +102,9 @@ struct GraphRunner::Impl {
     std::vector<std::unique_ptr<Buffer>> activations;
     std::unordered_map<std::string, TensorRef> tensors;       // every tensor with a device location
     std::unordered_map<std::string, std::string> fused_away;  // tensor -> node it was fused into
-    std::unordered_set<std::string> readable;  // tensors whose contents survive a run
+    std::unordered_set<std::string> readable;     // tensors whose contents survive a run
+    std::unordered_set<std::string> nonnegative;  // tensors known to hold no negative value
+    ElidedChannels elided;  // reserved copies not stored, and where their values are held
     MemoryReport memory;
 
     // Inputs copied in before the first step and outputs copied out after the last, in the
@@ -115,6 +119,19 @@ struct GraphRunner::Impl {
     bool weights_released = false;
 
     void plan_fusion();
+    // Which reserved copies stay unstored (copy_elision.hpp): fills elided and may_elide.
+    void plan_elision();
+    // A conv step's problem: shapes, attributes, fused epilogue; offsets once allocated.
+    ConvProblem conv_problem(const Step& s) const;
+    // A conv step's structure with its BatchNormalization folded (the blocks too when
+    // fold_blocks, else only the Dirac scales, all the split looks at) and its bias; false
+    // when it runs dense (no structure, grouped, a clamp, a bias computed at run time).
+    struct StructView {
+        rm::ConvStructure folded;
+        rm::Tensor bias;
+    };
+    bool structured_view(const Step& s, bool fold_blocks, StructView& v) const;
+    TensorFacts facts(const std::string& tensor) const;
     void allocate_and_plan();
     void plan_staging();
     void record();
@@ -279,22 +296,119 @@ void GraphRunner::Impl::read_buffer(const TensorRef& src, float* dst) const {
     from_device_elements(dst, staging.mapped(), count, element_bytes);
 }
 
-void GraphRunner::Impl::plan_conv_step(Step& s) {
+ConvProblem GraphRunner::Impl::conv_problem(const Step& s) const {
     const rm::Node& n = nodes[s.node];
     const bool residual = !s.residual.empty();
-    bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+    const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+    auto first = [&](const std::string& t) -> uint64_t {
+        auto it = tensors.find(t);
+        return it == tensors.end() ? 0 : it->second.first;
+    };
     ConvProblem problem;
-    problem.x = tensors.at(n.inputs[0]).shape;
-    problem.y = tensors.at(s.output).shape;
-    if (residual) problem.residual = tensors.at(s.residual).shape;
+    problem.x = shapes.at(n.inputs[0]);
+    problem.y = shapes.at(s.output);
+    if (residual) problem.residual = shapes.at(s.residual);
     problem.bias = has_bias || s.fold_bn || s.clamp.has_value();
     problem.relu = s.relu;
     problem.clamp = s.clamp.has_value();
     problem.attrs = &n.attrs;
-    problem.x_first = tensors.at(n.inputs[0]).first;
-    problem.y_first = tensors.at(s.output).first;
-    if (residual) problem.residual_first = tensors.at(s.residual).first;
+    problem.x_first = first(n.inputs[0]);
+    problem.y_first = first(s.output);
+    if (residual) problem.residual_first = first(s.residual);
+    return problem;
+}
+
+TensorFacts GraphRunner::Impl::facts(const std::string& tensor) const {
+    auto it = tensors.find(tensor);
+    return {shapes.at(tensor), it == tensors.end() ? 0 : it->second.first,
+            nonnegative.count(tensor) > 0};
+}
+
+bool GraphRunner::Impl::structured_view(const Step& s, bool fold_blocks, StructView& v) const {
+    const rm::Node& n = nodes[s.node];
+    const rm::ConvStructure* found = graph.structure(n.inputs[1]);
+    const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+    // A clamp's bounds travel in the bias buffer beside the whole conv's bias: dense.
+    if (!found || n.attrs.group != 1 || s.clamp ||
+        (has_bias && !graph.initializers.count(n.inputs[2])))
+        return false;
+    if (s.fold_bn) {
+        // The same fold as the dense path (double, rounded once), applied to the blocks and
+        // Dirac scales.
+        const rm::Node& bn = nodes[s.fused.front()];
+        const int64_t oc = found->out_channels();
+        const std::vector<double> scale = rm::bn_affine(graph, bn, oc).scale;
+        if (fold_blocks) {
+            v.folded = rm::scale_rows(*found, scale);
+        } else {
+            rm::ConvStructure diracs;
+            diracs.shape = found->shape;
+            diracs.group = found->group;
+            diracs.diracs = found->diracs;
+            v.folded = *found;
+            v.folded.diracs = rm::scale_rows(diracs, scale).diracs;
+        }
+        const std::vector<double> fb = rm::folded_bias(graph, n, &bn);
+        v.bias = rm::Tensor(rm::Shape{oc});
+        for (int64_t o = 0; o < oc; ++o) v.bias.data[o] = static_cast<float>(fb[o]);
+    } else {
+        v.folded = *found;
+        if (has_bias) v.bias = graph.initializers.at(n.inputs[2]);
+    }
+    return true;
+}
+
+void GraphRunner::Impl::plan_elision() {
+    for (const Step& s : steps) {
+        const rm::Node& n = nodes[s.node];
+        const bool from_nonnegative =
+            !n.inputs.empty() && nonnegative.count(n.inputs[0]) &&
+            (n.op == rm::Op::MaxPool || is_view(n.op) || n.op == rm::Op::GlobalAveragePool);
+        const bool clamped_nonnegative =
+            s.clamp && std::all_of(s.clamp->lo.begin(), s.clamp->lo.end(),
+                                   [](float lo) { return lo >= 0.0f; });
+        if (s.relu || clamped_nonnegative || n.op == rm::Op::Relu || from_nonnegative)
+            nonnegative.insert(s.output);
+    }
+    if (!options.structured) return;
+    std::unordered_set<std::string> other(graph.outputs.begin(), graph.outputs.end());
+    std::vector<ElisionConv> convs;
+    std::vector<size_t> step_of;
+    std::vector<StructView> views(steps.size());
+    for (size_t si = 0; si < steps.size(); ++si) {
+        const Step& s = steps[si];
+        const rm::Node& n = nodes[s.node];
+        for (size_t k = 0; k < n.inputs.size(); ++k)
+            if (!n.inputs[k].empty() && (n.op != rm::Op::Conv || k > 0)) other.insert(n.inputs[k]);
+        if (!s.residual.empty()) other.insert(s.residual);
+        if (n.op != rm::Op::Conv) continue;
+        ElisionConv c;
+        c.x = n.inputs[0];
+        c.y = s.output;
+        c.problem = conv_problem(s);
+        if (structured_view(s, false, views[si])) {
+            c.structure = &views[si].folded;
+            c.bias = c.problem.bias ? &views[si].bias : nullptr;
+        }
+        convs.push_back(std::move(c));
+        step_of.push_back(si);
+    }
+    ElisionPlan plan =
+        plan_copy_elision(convs, other, [&](const std::string& t) { return facts(t); });
+    for (size_t k = 0; k < convs.size(); ++k)
+        steps[step_of[k]].may_elide = std::move(plan.may_elide[k]);
+    elided = std::move(plan.elided);
+}
+
+void GraphRunner::Impl::plan_conv_step(Step& s) {
+    const rm::Node& n = nodes[s.node];
+    const bool residual = !s.residual.empty();
+    bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
+    const ConvProblem problem = conv_problem(s);
     if (options.structured && plan_structured_conv_step(s, problem)) return;
+    if (elided.count(n.inputs[0]))
+        throw rm::Error("internal error: node '" + n.name +
+                        "' runs dense over an input whose reserved copies were not stored");
     s.conv.resize(1);
     ConvPlan& plan = s.conv[0].plan;
     plan = plan_conv(problem, planner_caps);
@@ -360,40 +474,30 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
 
 bool GraphRunner::Impl::plan_structured_conv_step(Step& s, const ConvProblem& problem) {
     const rm::Node& n = nodes[s.node];
-    const rm::ConvStructure* found = graph.structure(n.inputs[1]);
-    const bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
-    if (!found || n.attrs.group != 1 || (has_bias && !graph.initializers.count(n.inputs[2])))
-        return false;
-    rm::ConvStructure folded;
-    const rm::ConvStructure* st = found;
-    rm::Tensor bias_values;
-    if (s.fold_bn) {
-        // The same fold as the dense path (double, rounded once), applied to the blocks and
-        // Dirac scales.
-        const rm::Node& bn = nodes[s.fused.front()];
-        const int64_t oc = found->out_channels();
-        folded = rm::scale_rows(*found, rm::bn_affine(graph, bn, oc).scale);
-        st = &folded;
-        const std::vector<double> fb = rm::folded_bias(graph, n, &bn);
-        bias_values = rm::Tensor(rm::Shape{oc});
-        for (int64_t o = 0; o < oc; ++o) bias_values.data[o] = static_cast<float>(fb[o]);
-    } else if (has_bias) {
-        bias_values = graph.initializers.at(n.inputs[2]);
-    }
-    const rm::Tensor* bias = problem.bias ? &bias_values : nullptr;
+    StructView v;
+    if (!structured_view(s, true, v)) return false;
+    const rm::Tensor* bias = problem.bias ? &v.bias : nullptr;
+    std::vector<std::string> names;  // the tensors of the conv's input sources
+    const ConvInputs in = conv_inputs(
+        n.inputs[0], elided, [&](const std::string& t) { return facts(t); }, &names);
     StructuredConv sc;
     try {
-        sc = split_structured_conv(problem, *st, bias);
+        sc = split_structured_conv(problem, v.folded, bias, in,
+                                   s.may_elide.empty() ? nullptr : &s.may_elide);
     } catch (const rm::Error&) {
         return false;  // a structure the split does not handle: the dense weight
     }
-
-    auto operands = [&](Step::ConvPart& part) {
+    int64_t elided_rows = 0, planned = 0;
+    for (const ElidedRun& e : sc.elided) elided_rows += e.channels;
+    for (bool m : s.may_elide) planned += m;
+    if (elided_rows != planned)
+        throw rm::Error("internal error: node '" + n.name + "' elides other copies than planned");
+    auto buffer = [&](const std::string& t) { return tensors.at(t).buffer->handle(); };
+    auto operands = [&](Step::ConvPart& part, int x_source) {
         auto& b = part.buffers;
-        b[static_cast<size_t>(ConvOperand::X)] = tensors.at(n.inputs[0]).buffer->handle();
-        b[static_cast<size_t>(ConvOperand::Y)] = tensors.at(s.output).buffer->handle();
-        if (!s.residual.empty())
-            b[static_cast<size_t>(ConvOperand::Residual)] = tensors.at(s.residual).buffer->handle();
+        b[static_cast<size_t>(ConvOperand::X)] = buffer(names.at(static_cast<size_t>(x_source)));
+        b[static_cast<size_t>(ConvOperand::Y)] = buffer(s.output);
+        if (!s.residual.empty()) b[static_cast<size_t>(ConvOperand::Residual)] = buffer(s.residual);
         scratch_elements[0] = std::max(scratch_elements[0], part.plan.winograd_input_elements);
         scratch_elements[1] = std::max(scratch_elements[1], part.plan.winograd_product_elements);
         scratch_elements[2] = std::max(scratch_elements[2], part.plan.split_k_elements);
@@ -407,7 +511,10 @@ bool GraphRunner::Impl::plan_structured_conv_step(Step& s, const ConvProblem& pr
         if (blk.problem.bias)
             part.buffers[static_cast<size_t>(ConvOperand::Bias)] =
                 upload(blk.bias).buffer->handle();
-        operands(part);
+        operands(part, blk.x_source);
+        if (blk.residual_source >= 0)
+            part.buffers[static_cast<size_t>(ConvOperand::Residual)] =
+                buffer(names.at(static_cast<size_t>(blk.residual_source)));
         if (blk.accumulate) {
             part.buffers[static_cast<size_t>(ConvOperand::Residual)] =
                 part.buffers[static_cast<size_t>(ConvOperand::Y)];
@@ -417,16 +524,25 @@ bool GraphRunner::Impl::plan_structured_conv_step(Step& s, const ConvProblem& pr
             method += (method.empty() ? "" : " + ") + part.plan.name;
         s.conv.push_back(std::move(part));
     }
-    if (!sc.passes.empty()) {
+    std::optional<TensorRef> bias_ref;
+    for (int source : epilogue_sources(sc)) {
+        // One plan per tensor the passes read: the conv's input, or where elided copies are.
+        ConvProblem whole = problem;
+        whole.x = in.sources.at(static_cast<size_t>(source)).shape;
+        whole.x_first = in.sources.at(static_cast<size_t>(source)).first;
         Step::ConvPart part;
-        part.plan = plan_conv_epilogue(problem, sc, planner_caps);
-        if (bias)
-            part.buffers[static_cast<size_t>(ConvOperand::Bias)] = upload(*bias).buffer->handle();
-        operands(part);
-        method += (method.empty() ? "" : " + ") + part.plan.name;
+        part.plan = plan_conv_epilogue(whole, sc, planner_caps, source);
+        if (bias) {
+            if (!bias_ref) bias_ref = upload(*bias);
+            part.buffers[static_cast<size_t>(ConvOperand::Bias)] = bias_ref->buffer->handle();
+        }
+        operands(part, source);
+        if (method.find(part.plan.name) == std::string::npos)
+            method += (method.empty() ? "" : " + ") + part.plan.name;
         s.conv.push_back(std::move(part));
     }
     s.method = "structured: " + method;
+    if (elided_rows > 0) s.method += " (" + std::to_string(elided_rows) + " copies not stored)";
     return true;
 }
 
@@ -547,8 +663,14 @@ void GraphRunner::Impl::allocate_and_plan() {
     for (const auto& o : pinned) pinned_roots.insert(root_of(o));
     std::unordered_map<std::string, size_t> last_use;
     for (size_t si = 0; si < steps.size(); ++si) {
-        for (const auto& in : nodes[steps[si].node].inputs)
-            if (!in.empty() && !graph.is_initializer(in)) last_use[root_of(in)] = si;
+        for (const auto& in : nodes[steps[si].node].inputs) {
+            if (in.empty() || graph.is_initializer(in)) continue;
+            last_use[root_of(in)] = si;
+            // Elided copies are read from the tensors that hold them.
+            if (auto e = elided.find(in); e != elided.end())
+                for (const auto& [home, channel] : e->second)
+                    if (!home.empty()) last_use[root_of(home)] = si;
+        }
         if (!steps[si].residual.empty()) last_use[root_of(steps[si].residual)] = si;
         last_use.try_emplace(root_of(steps[si].output), si);
     }
@@ -716,6 +838,7 @@ GraphRunner::GraphRunner(Context& context, const rm::Graph& graph, int64_t batch
     for (size_t i = 0; i < cost.nodes.size() && i < m.macs.size(); ++i)
         m.macs[i] = cost.nodes[i].macs;
     m.plan_fusion();
+    m.plan_elision();
     m.allocate_and_plan();
     m.record();
     if (options.warm_up) m.ctx.submit_and_wait(m.cmd);
@@ -812,6 +935,21 @@ rm::Tensor GraphRunner::read_tensor(const std::string& name) const {
                         "' is not kept after a run (prepare the runner with keep_intermediates)");
     rm::Tensor t(it->second.shape);
     m.read_buffer(it->second, t.ptr());
+    if (auto e = m.elided.find(name); e != m.elided.end()) {
+        // Reserved copies that were not stored: the channels they copy.
+        const int64_t n = t.shape.at(0), c = t.shape.at(1), plane = t.shape.at(2) * t.shape.at(3);
+        std::map<std::string, rm::Tensor> homes;
+        for (int64_t ch = 0; ch < c; ++ch) {
+            const auto& [home, from] = e->second[static_cast<size_t>(ch)];
+            if (home.empty()) continue;
+            auto h = homes.find(home);
+            if (h == homes.end()) h = homes.emplace(home, read_tensor(home)).first;
+            const rm::Tensor& src = h->second;
+            for (int64_t i = 0; i < n; ++i)
+                std::copy_n(src.ptr() + (i * src.shape.at(1) + from) * plane, plane,
+                            t.ptr() + (i * c + ch) * plane);
+        }
+    }
     return t;
 }
 

@@ -8,22 +8,10 @@
 #include <vector>
 
 #include "app/engine/model_eval.hpp"
+#include "app/report/prune_sweep_report.hpp"
 #include "rm/prune.hpp"
 
 namespace rmvk {
-
-// One model of a sweep.
-struct PrunePoint {
-    std::string graph;            // "residual" or "plain": what was pruned (or not)
-    bool pruned = false;          // false: the unpruned residual model or its plain (RM) twin
-    double threshold = 0;         // pruned only
-    int64_t channels = 0;         // conv output channels, all layers
-    int64_t macs = 0;             // per image, dense (what the ONNX costs a generic runtime)
-    int64_t structured_macs = 0;  // what rmvk multiplies (reserved copies are copies)
-    int64_t params = 0;
-    double val_accuracy = -1, test_accuracy = -1;  // percent; -1: not measured
-    double ms_batch1 = -1, ms_batch100 = -1;       // device time; -1: not measured
-};
 
 // The labelled images a measurement may use; null: not available.
 struct PruneData {
@@ -43,12 +31,6 @@ struct SweepOptions {
     int points = 8;       // thresholds per curve (the first is 0: exact pruning only)
     int timing_runs = 5;  // per batch size
     bool time = true;     // measure device time (needs a Vulkan context)
-};
-
-struct PruneSweep {
-    std::string model, device;
-    PrunePoint residual, plain;  // unpruned
-    std::vector<PrunePoint> plain_pruned, residual_pruned;
 };
 
 // Thresholds for a sweep: 0, then quantiles of the positive scores up to their 30th percentile

@@ -2,11 +2,8 @@
 
 #include <ctime>
 #include <fstream>
-#include <limits>
 #include <sstream>
 #include <stdexcept>
-#include <type_traits>
-#include <utility>
 
 #include "app/report/json_text.hpp"
 
@@ -14,40 +11,6 @@ namespace rmvk {
 
 // Typed JSON forms (nlohmann's to_json/from_json, found by argument-dependent lookup). Readers
 // take what is there and keep the defaults for keys that older or hand-written reports lack.
-
-namespace {
-
-// v.get_to(out), refusing integers out of out's range: nlohmann casts a float such as 1e300
-// straight to the integer type, which is undefined behaviour, and wraps -1 to 4294967295.
-template <class T>
-void get_checked(const Json& v, const char* key, T& out) {
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-        bool ok = true;
-        if (v.is_number_unsigned()) {
-            ok = std::in_range<T>(v.get<uint64_t>());
-        } else if (v.is_number_integer()) {
-            ok = std::in_range<T>(v.get<int64_t>());
-        } else if (v.is_number_float()) {
-            // [min, max + 1): both bounds are powers of two, so exact as doubles.
-            const double d = v.get<double>();
-            const double lo = static_cast<double>(std::numeric_limits<T>::min());
-            const double hi = static_cast<double>(std::numeric_limits<T>::max() / 2 + 1) * 2.0;
-            ok = d >= lo && d < hi;
-        }
-        if (!ok)
-            throw std::runtime_error(std::string("\"") + key + "\": " + v.dump() +
-                                     " is out of range");
-    }
-    v.get_to(out);
-}
-
-template <class T>
-void optional_key(const Json& j, const char* key, T& out) {
-    auto it = j.find(key);
-    if (it != j.end() && !it->is_null()) get_checked(*it, key, out);
-}
-
-}  // namespace
 
 void to_json(Json& j, const DeviceInfo& d) {
     j = Json{{"index", d.index},

@@ -45,7 +45,27 @@ FORMS = {
     "resnet152": (13, False, True, 1, False, 224, 224),
     "wide_resnet50_2": (15, True, False, 2, False, 128, 160),
     "resnext50_32x4d": (12, False, False, 1, True, 161, 224),
+    # Families with blocks whose input can be negative (no activation after the Add),
+    # depthwise convs, ReLU6 (Clip) and group widths that do not divide the block input.
+    "mobilenet_v2": (13, False, False, 1, False, 224, 224),
+    "mnasnet1_0": (11, True, False, 2, False, 161, 193),
+    "regnet_x_400mf": (17, True, False, 1, False, 224, 224),
+    "regnet_x_1_6gf": (14, False, False, 2, False, 176, 208),
+    "preact_resnet18": (13, True, False, 2, False, 160, 192),
 }
+
+
+def preact_resnet18():
+    """A pre-activation ResNet-18 (BN-ReLU inside each block, no ReLU after the Add; the
+    projection reads relu(bn1(x))), tests/fixtures/make_rm_family_fixtures.py's at width 64."""
+    from make_rm_family_fixtures import preact_resnet18 as make
+    return make(64)
+
+
+def make_model(name):
+    if name == "preact_resnet18":
+        return preact_resnet18()
+    return getattr(torchvision.models, name)(weights=None)
 
 
 def randomize_bn(model, gen):
@@ -64,7 +84,7 @@ def export(name, work, target=None):
         opset = 9 if target < 9 else 17 if target > 17 else target
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
-    model = getattr(torchvision.models, name)(weights=None)
+    model = make_model(name)
     randomize_bn(model, gen)
     model.eval()
     x = torch.randn(batch, 3, h, w, generator=gen)
@@ -100,6 +120,13 @@ def convert(args, path, stem, work, name):
           " | ".join(checked), flush=True)
     if proc.returncode != 0:
         return 1
+    # Every residual block must convert ("converted N of N residual blocks").
+    for ln in lines:
+        if ln.startswith("converted "):
+            words = ln.split()
+            if words[1] != words[3]:
+                print("  convert: FAIL (blocks kept residual)")
+                return 1
     if not args.ort:
         return 0
     env = dict(os.environ, NODE_PATH=os.path.join(args.ort, "node_modules"))
