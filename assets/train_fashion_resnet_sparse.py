@@ -3,14 +3,17 @@
 
 Follows the reference pruning recipe (RMNet's rmnet_pruning.py): every block has a per-channel
 scale after its first BN (block-internal channels), one on the shortcut (the channels RM
-reserves) and one on the block output (after the residual Add, before its ReLU). Training adds
-an L1 subgradient sr*sign(s) to those scales and zeroes every scale with |s| <= threshold for
-good, so many channels end up exactly zero and `rmvk prune` can remove them exactly.
+reserves) and one on the block output (after the residual Add, before its ReLU); the stem has one
+after its BN. Training adds an L1 subgradient sr*w*sign(s) to those scales, where w is what the
+channel costs in the plain network (its multiply-accumulates there, relative to the mean over all
+scales), and zeroes every scale with |s| <= threshold for good, so many channels end up exactly
+zero and `rmvk prune` can remove them exactly. The last --finetune epochs drop the L1 term (the
+dead scales stay zero) so that the surviving channels recover what the penalty cost.
 
 The last 5,000 training images are held out as the validation split that `rmvk prune --max-drop`
 searches on; the test set is only reported.
 
-Run:  /usr/bin/python3 assets/train_fashion_resnet_sparse.py [--epochs 14] [--widths 24,48,96]
+Run:  /usr/bin/python3 assets/train_fashion_resnet_sparse.py [--epochs 18] [--widths 24,48,96]
 Writes assets/fashion_resnet_sparse.onnx (scales folded into BN gamma/beta where they can be, and
 a per-channel Mul by a constant on identity shortcuts) and fashion_resnet_sparse_first500.txt.
 """
@@ -75,17 +78,48 @@ class SparseFashionResNet(nn.Module):
             blocks.append(SparseBlock(cin, w, 1 if i == 0 else 2))
             cin = w
         self.blocks = nn.Sequential(*blocks)
+        self.scale_stem = Scale(widths[0])
         self.fc = nn.Linear(widths[-1], num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
-        x = self.blocks(F.relu(self.bn1(self.conv1(x))))
+        x = self.blocks(F.relu(self.scale_stem(self.bn1(self.conv1(x)))))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
     def scales(self):
         return [m.weight for m in self.modules() if isinstance(m, Scale)]
+
+    def plain_costs(self, size=28):
+        """Per scale (in scales() order), what one of its channels costs in the plain network.
+
+        The multiply-accumulates per image that go with the channel once RM has run: its conv row,
+        the columns that read it, and for a shortcut channel the reserved copy (a Dirac row in the
+        first conv and an identity column in the second, dense).
+        """
+        costs = {}
+        hw = size * size
+        stem_cin = self.conv1.in_channels
+        costs[self.scale_stem] = 9 * stem_cin * hw
+        blocks = list(self.blocks)
+        for k, b in enumerate(blocks):
+            cin, c = b.conv1.in_channels, b.conv1.out_channels
+            hw_in, hw = hw, hw // (b.conv1.stride[0] ** 2)
+            if k == 0:
+                costs[self.scale_stem] += 9 * c * hw  # the stem channel is a column of conv1
+            costs[b.scale1] = 9 * cin * hw + 9 * c * hw
+            costs[b.scale_shortcut] = 9 * cin * hw + 9 * c * hw
+            out = 9 * c * hw + (cin * hw if b.downsample is not None else 0)
+            if k + 1 < len(blocks):
+                nb = blocks[k + 1]
+                nhw = hw // (nb.conv1.stride[0] ** 2)
+                out += 9 * nb.conv1.out_channels * nhw * 2  # next conv1 column and its reserved row
+            else:
+                out += self.fc.out_features
+            costs[b.scale_out] = out
+        return [torch.full_like(s, float(costs[m])) for m, s in
+                ((m, m.weight) for m in self.modules() if isinstance(m, Scale))]
 
 
 class ConstMul(nn.Module):
@@ -130,7 +164,8 @@ def scaled_bn(bn, s):
 class DeployNet(nn.Module):
     def __init__(self, net):
         super().__init__()
-        self.conv1, self.bn1, self.fc = net.conv1, net.bn1, net.fc
+        self.conv1, self.fc = net.conv1, net.fc
+        self.bn1 = scaled_bn(net.bn1, net.scale_stem.weight.detach())
         self.blocks = nn.Sequential(*[DeployBlock(b) for b in net.blocks])
 
     def forward(self, x):
@@ -165,16 +200,22 @@ def accuracy(model, x, y):
 
 def scale_summary(model):
     values = torch.cat([s.detach() for s in model.scales()])
-    return f"{int((values == 0).sum())}/{values.numel()} scales zero"
+    costs = torch.cat(model.plain_costs())
+    live = (costs * (values != 0)).sum() / costs.sum()
+    return (f"{int((values == 0).sum())}/{values.numel()} scales zero, "
+            f"{live * 100:.0f}% of the plain cost live")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=14)
+    ap.add_argument("--epochs", type=int, default=18)
     ap.add_argument("--widths", default="24,48,96")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
-    ap.add_argument("--sr", type=float, default=1e-3, help="L1 strength on the scales")
+    ap.add_argument("--sr", type=float, default=1.2e-3,
+                    help="L1 strength on the scales (times each channel's relative plain cost)")
+    ap.add_argument("--finetune", type=int, default=5,
+                    help="the last this many epochs train without the L1 term")
     ap.add_argument("--threshold", type=float, default=1e-2,
                     help="a scale with |s| <= this is set to zero for good")
     ap.add_argument("--checkpoint", default="", help="save the training state here every epoch")
@@ -208,6 +249,9 @@ def main():
                                                 steps_per_epoch=steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     dead = [torch.zeros_like(s, dtype=torch.bool) for s in scales]
+    costs = model.plain_costs()
+    mean_cost = torch.cat(costs).mean()
+    strength = [args.sr * c / mean_cost for c in costs]
 
     first_epoch, train_s = 0, 0.0
     if args.resume:
@@ -224,14 +268,16 @@ def main():
         perm = torch.randperm(len(xtr), generator=gen)
         t0 = time.time()
         total = 0.0
+        sparse = epoch < args.epochs - args.finetune
         for step in range(steps_per_epoch):
             idx = perm[step * args.batch:(step + 1) * args.batch]
             loss = loss_fn(model(augment(xtr[idx], gen)), ytr[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             with torch.no_grad():
-                for s, d in zip(scales, dead):
-                    s.grad.add_(args.sr * torch.sign(s))
+                for s, d, sr in zip(scales, dead, strength):
+                    if sparse:
+                        s.grad.add_(sr * torch.sign(s))
                     s.grad[d] = 0
             opt.step()
             sched.step()
@@ -267,7 +313,8 @@ def main():
     first500 = write_first500(stem + "_first500.txt", logits, yte, test_acc)
 
     params = sum(p.numel() for p in deploy.parameters())
-    print(f"SUMMARY widths={widths} epochs={args.epochs} sr={args.sr} threshold={args.threshold} "
+    print(f"SUMMARY widths={widths} epochs={args.epochs} sr={args.sr} finetune={args.finetune} "
+          f"threshold={args.threshold} "
           f"params={params} train_time={train_s:.0f}s val_acc={val_acc * 100:.2f}% "
           f"test_acc={test_acc * 100:.2f}% first500_acc={first500 * 100:.2f}% "
           f"{scale_summary(model)} fold_diff={diff:.2e} size={os.path.getsize(args.out)} bytes "
