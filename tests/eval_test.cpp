@@ -227,7 +227,7 @@ TEST_CASE(
     REQUIRE(std::regex_search(gpu, m, std::regex(R"(plain: (\d+)/100 correct)")));
     CHECK(std::stoi(m[1]) == expected);
     CHECK(gpu.find("top-1 differs on 0 images") != std::string::npos);
-    CHECK(gpu.find("(Vulkan)") != std::string::npos);
+    CHECK(gpu.find("(Vulkan") != std::string::npos);
     CHECK(run_command(std::string(RMVK_BINARY) + " eval --device no-such-gpu --limit 1", status)
               .find("no-such-gpu") != std::string::npos);
     CHECK(status != 0);
