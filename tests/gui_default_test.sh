@@ -29,6 +29,12 @@ colours=$(convert "$TMP/shot.png" -crop "700x500+870+400" +repage -format "%k" i
 at_least "$sd" 0.05 || fail_with "feature-map area is not one colour (std dev $sd)"
 at_least "$colours" 200 || fail_with "feature-map area has many colours (got $colours)"
 
+# The app's peak resident size for the bundled model; under AddressSanitizer (tests/sanitize.sh)
+# shadow memory and the free quarantine make the process several times larger, so the bound only
+# guards against runaway growth there.
+MEM_LIMIT=1.5e9
+[ -n "${ASAN_OPTIONS:-}" ] && MEM_LIMIT=8e9
+
 $PY "$SRC/tests/gui_check.py" "$TMP/state.json" \
     's["errors"] == []' \
     's["busy"] is False' \
@@ -56,7 +62,7 @@ $PY "$SRC/tests/gui_check.py" "$TMP/state.json" \
     's["timings"]["residual"]["present"] and s["timings"]["plain"]["present"]' \
     's["timings"]["residual"]["total_ms"] > 0' \
     's["memory"]["resident_bytes"] > 20e6 and s["memory"]["peak_resident_bytes"] >= s["memory"]["resident_bytes"]' \
-    's["memory"]["peak_resident_bytes"] < 1.5e9' \
+    "s['memory']['peak_resident_bytes'] < $MEM_LIMIT" \
     's["last_job"]["seconds"] > 0 and any(st[0] == "comparing outputs" for st in s["last_job"]["stages"])' \
     || fail=1
 
