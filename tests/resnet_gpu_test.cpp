@@ -83,6 +83,42 @@ TEST_CASE("built-in ResNets match the CPU executor with Winograd in every 3x3 st
     check_validation_clean(*env);
 }
 
+TEST_CASE("a runner prepared without Winograd (the app's feature maps) plans none") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    env->context->impl().winograd = 2;  // wherever it applies, unless the runner says no
+    const rm::Graph residual = small_resnet("resnet18", 32, 28);
+    const rm::Graph plain = rm::rm_transform(residual).plain;
+    const rm::Tensor x = random_tensor({1, 3, 32, 28}, 3, 0.0f, 1.0f);
+    for (const rm::Graph* g : {&residual, &plain}) {
+        CAPTURE(g == &plain);
+        RunOptions feature_maps;  // as ui/run_tensors.cpp prepares them
+        feature_maps.keep_intermediates = true;
+        feature_maps.fuse = false;
+        feature_maps.timestamps = false;
+        feature_maps.winograd = false;
+        GraphRunner without(*env->context, *g, 1, feature_maps);
+        feature_maps.winograd = true;
+        GraphRunner with(*env->context, *g, 1, feature_maps);
+        auto a = without.run({{"input", x}});
+        auto b = with.run({{"input", x}});
+        int winograd_without = 0, winograd_with = 0;
+        for (const auto& t : a.timings)
+            winograd_without += t.method.find("winograd") != std::string::npos;
+        for (const auto& t : b.timings)
+            winograd_with += t.method.find("winograd") != std::string::npos;
+        CHECK(winograd_without == 0);
+        CHECK(winograd_with > 0);
+        // Transformed 3x3 weights are larger than the graph's: the feature-map run holds less.
+        CHECK(without.memory().weight_bytes < with.memory().weight_bytes);
+        const std::string& out = g->outputs.at(0);
+        CHECK(max_relative_error(a.outputs.at(out), rm::run_cpu(*g, {{"input", x}}).at(out)) <=
+              kTolerance);
+    }
+    env->context->impl().winograd = 0;
+    check_validation_clean(*env);
+}
+
 TEST_CASE("residual Adds are fused into the conv that runs last, on both conv kernels") {
     auto env = make_gpu_env();
     if (!env) return;

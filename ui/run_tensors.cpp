@@ -31,6 +31,7 @@ class DeviceRunTensors : public RunTensors {
         options.keep_intermediates = true;
         options.fuse = false;
         options.timestamps = false;
+        options.winograd = false;  // runs once, untimed: no transformed weight copies
         runner_ = std::make_unique<rmvk::GraphRunner>(*context_, *graph_, 1, options);
         runner_->run({{input_name, input}});
         runner_->release_weights();  // the host graph keeps them; only the tensors are read

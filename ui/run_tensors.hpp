@@ -23,7 +23,8 @@ class RunTensors {
 std::shared_ptr<const RunTensors> host_run_tensors(std::map<std::string, rm::Tensor> tensors);
 
 // Prepares `graph` on `context` with every intermediate kept on the device (every node on its
-// own, so each tensor exists), runs it once on `input`, frees the weights' device copies (the
+// own, so each tensor exists; no Winograd, whose weights are larger than the graph's),
+// runs it once on `input`, frees the weights' device copies (the
 // host graph has them) and answers from the tensors' buffers. `graph` is held for the runner's
 // lifetime; `context` is shared by both graphs' runs. `precision`: how the device stores them.
 std::shared_ptr<const RunTensors> device_run_tensors(std::shared_ptr<rmvk::Context> context,

@@ -80,6 +80,10 @@ struct RunOptions {
     // as their dense blocks plus copies and merges. Off: the dense weight, as a generic runtime
     // would run the exported ONNX.
     bool structured = true;
+    // Off: no conv runs Winograd, whose weights are a transformed copy larger than the graph's
+    // (4x for F(4,3)), so a runner prepared for one untimed run (the app's feature maps) holds
+    // no more weight memory than the graph. On: per layer where faster (or as RMVK_WINOGRAD says).
+    bool winograd = true;
     // Fp16 on a device without storageBuffer16BitAccess: the runner refuses (rm::Error).
     Precision precision = Precision::Fp32;
 };

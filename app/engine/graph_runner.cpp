@@ -76,7 +76,9 @@ struct GraphRunner::Impl {
           options(o),
           element_bytes(storage_element_bytes(c, o.precision)),
           planner(c, element_bytes),
-          planner_caps(device_caps(c, element_bytes)) {}
+          planner_caps(device_caps(c, element_bytes)) {
+        if (!o.winograd) planner_caps.winograd = DeviceCaps::Winograd::Off;
+    }
     ~Impl() {
         if (cmd != VK_NULL_HANDLE)
             vkFreeCommandBuffers(ctx.device, ctx.command_pool.get(), 1, &cmd);
