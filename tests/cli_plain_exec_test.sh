@@ -50,6 +50,12 @@ if "$RMVK" devices >"$TMP/devices.txt" 2>&1; then
         grep -q "residual  *plain  *plain dense  *plain/residual  *plain dense/residual" "$TMP/bench.txt"
     check "bench per-layer rows mark the copy passes" grep -q "+copy" "$TMP/bench.txt"
     check "bench JSON holds the dense plain graph" grep -q '"plain dense"' "$TMP/b.json"
+    # MACs are what each run multiplies: the structured plain graph only its dense blocks (less
+    # than the dense run of the same graph, no less than the residual graph's convs).
+    check "bench: structured plain MACs below dense plain, at least the residual's" python3 -c "
+import json, sys
+g = {x['graph']: x['total_macs'] for x in json.load(open(sys.argv[1]))['graphs']}
+sys.exit(0 if g['residual'] <= g['plain'] < g['plain dense'] else 1)" "$TMP/b.json"
     "$RMVK" bench "$SMALL" --warmup 0 --iters 1 --no-peak --plain-exec dense >"$TMP/bench_d.txt" 2>&1
     check "bench --plain-exec dense exits 0" test $? -eq 0
     check "bench --plain-exec dense: only the dense plain graph" \

@@ -97,16 +97,24 @@ GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::stri
     g.download_ms = median(downloads);
     g.throughput_ips =
         g.wall_median_ms > 0 ? 1000.0 * double(settings.batch) / g.wall_median_ms : 0;
-    g.total_macs = cost.total_macs;
     g.params = cost.total_params;
-    g.gflops = g.device_total_ms > 0 ? 2.0 * double(g.total_macs) / (g.device_total_ms * 1e6) : 0;
-    g.peak_percent = settings.peak_gflops > 0 ? 100.0 * g.gflops / settings.peak_gflops : 0;
     auto mem = runner.memory();
     g.weight_bytes = mem.weight_bytes;
     g.peak_activation_bytes = mem.peak_activation_bytes;
 
-    std::map<std::string, int64_t> macs_by_node;
-    for (const auto& c : cost.nodes) macs_by_node[c.node] = c.macs;
+    // The MACs each node's run did: a conv that ran structured multiplies by its dense blocks
+    // only (structured_macs); one that ran dense, by the whole materialised weight.
+    std::map<std::string, const rm::NodeCost*> cost_by_node;
+    for (const auto& c : cost.nodes) cost_by_node[c.node] = &c;
+    std::map<std::string, bool> ran_structured;
+    if (!runs.empty())
+        for (const auto& t : runs[0].timings)
+            ran_structured[t.node] = t.method.rfind("structured: ", 0) == 0;
+    g.total_macs = 0;
+    for (const auto& c : cost.nodes)
+        g.total_macs += ran_structured[c.node] ? c.structured_macs : c.macs;
+    g.gflops = g.device_total_ms > 0 ? 2.0 * double(g.total_macs) / (g.device_total_ms * 1e6) : 0;
+    g.peak_percent = settings.peak_gflops > 0 ? 100.0 * g.gflops / settings.peak_gflops : 0;
 
     const size_t layers = runs.empty() ? 0 : runs[0].timings.size();
     for (size_t i = 0; i < layers; ++i) {
@@ -129,8 +137,10 @@ GraphBench bench_graph(Context& context, const rm::Graph& graph, const std::stri
         std::vector<double> ms;
         for (const auto& r : runs) ms.push_back(i < r.timings.size() ? r.timings[i].device_ms : 0);
         row.device_ms = median(ms);
-        auto it = macs_by_node.find(t.node);
-        row.macs = it != macs_by_node.end() ? it->second : t.macs;
+        auto it = cost_by_node.find(t.node);
+        row.macs = it == cost_by_node.end() ? t.macs
+                   : ran_structured[t.node] ? it->second->structured_macs
+                                            : it->second->macs;
         row.fused_into = t.fused_into == t.node ? "" : t.fused_into;
         row.gflops = row.device_ms > 0 ? 2.0 * double(row.macs) / (row.device_ms * 1e6) : 0;
         row.peak_percent = settings.peak_gflops > 0 ? 100.0 * row.gflops / settings.peak_gflops : 0;
