@@ -24,6 +24,8 @@ const char* weight_part_name(WeightPartKind kind) {
             return "identity merge";
         case WeightPartKind::ProjectionMerge:
             return "projection merge (scaled)";
+        case WeightPartKind::PreActivation:
+            return "pre-activation BN of x";
     }
     return "?";
 }
@@ -131,10 +133,12 @@ std::vector<WeightPart> zero_parts(const std::vector<WeightPart>& parts, int64_t
 }
 
 // The parts of plain conv `i` of the chain, from conv_structure's regions.
+// `post_bn`: a BatchNormalization after the block that RM folded into this (last) conv.
 std::vector<WeightPart> plain_parts(const ConvStructure& s, const Tensor* bias, const BlockMatch& m,
-                                    size_t i) {
+                                    size_t i, const Node* post_bn) {
     std::vector<WeightPart> parts;
     const ConvUnit& main = m.main.at(i);
+    const Node* main_bn = main.bn ? main.bn : post_bn;
     for (const ConvRegion& r : conv_regions(s, bias)) {
         WeightPart p{WeightPartKind::Original, r.out_begin, r.out_end, r.in_begin, r.in_end};
         p.scale = r.scale;
@@ -148,7 +152,7 @@ std::vector<WeightPart> plain_parts(const ConvStructure& s, const Tensor* bias, 
                 } else {
                     p.source_conv = main.conv->name;
                     p.source_weight = main.conv->inputs.at(1);
-                    p.source_bn = main.bn ? main.bn->name : "";
+                    p.source_bn = main_bn ? main_bn->name : "";
                 }
                 break;
             case RegionKind::Copy:
@@ -170,6 +174,35 @@ std::vector<WeightPart> plain_parts(const ConvStructure& s, const Tensor* bias, 
         if (!parts.empty() && p.kind != WeightPartKind::Original &&
             p.kind != WeightPartKind::ProjectionMerge && parts.back().kind == p.kind &&
             parts.back().out_end == p.out_begin && parts.back().in_end == p.in_begin) {
+            parts.back().out_end = p.out_end;
+            parts.back().in_end = p.in_end;
+            continue;
+        }
+        parts.push_back(std::move(p));
+    }
+    auto zeros = zero_parts(parts, s.out_channels(), s.in_channels());
+    parts.insert(parts.end(), zeros.begin(), zeros.end());
+    return parts;
+}
+
+// The parts of a pre-activation block's conv0': rows [0, Cin) copy x (reserve), rows from
+// the reserved width on hold the pre-activation's scale of x.
+std::vector<WeightPart> pre_activation_parts(const ConvStructure& s, const Tensor* bias,
+                                             const BlockMatch& m) {
+    std::vector<WeightPart> parts;
+    for (const ConvRegion& r : conv_regions(s, bias)) {
+        // A BN row with a shift is a Dirac entry beside a bias: a Merge region.
+        if (r.kind != RegionKind::Copy && r.kind != RegionKind::ScaledCopy &&
+            r.kind != RegionKind::Merge)
+            continue;
+        const bool reserve = r.out_begin < m.reserved_channels;
+        WeightPart p{reserve ? WeightPartKind::ReservedCopy : WeightPartKind::PreActivation,
+                     r.out_begin, r.out_end, r.in_begin, r.in_end};
+        p.scale = r.scale;
+        p.source_weight = m.info.input;
+        if (!reserve && m.pre_scale) p.source_conv = m.pre_scale->name;
+        if (!parts.empty() && parts.back().kind == p.kind && parts.back().out_end == p.out_begin &&
+            parts.back().in_end == p.in_begin) {
             parts.back().out_end = p.out_end;
             parts.back().in_end = p.in_end;
             continue;
@@ -236,21 +269,52 @@ BlockExplanation explain_block(const Graph& residual, const GraphCost& residual_
         out.plain_nodes.push_back(n.name);
         if (n.op == Op::Conv) chain.push_back(&n);
     }
-    if (chain.size() != m.main.size())
+    // A pre-activation block's plain chain starts with conv0' (BN-ReLU of x as a 1x1 conv).
+    const size_t lead = m.pre_act ? 1 : 0;
+    if (chain.size() != m.main.size() + lead)
         throw Error("block '" + block_name + "': " + std::to_string(chain.size()) +
-                    " plain convs for " + std::to_string(m.main.size()) + " residual ones");
+                    " plain convs for " + std::to_string(m.main.size() + lead) + " expected");
+    // A BatchNormalization right after the block (a pre-activation net's next BN, or its
+    // final one) that RM folded into the merging conv: the last conv's weights carry it.
+    const Node* post_bn = nullptr;
+    if (!m.main.back().bn)
+        if (auto o = rm.mapping.find(chain.back()->name); o != rm.mapping.end())
+            for (const auto& r : o->second.residual_nodes) {
+                const Node* node = residual.find_node(r);
+                const auto& own = info->main_nodes;
+                if (node && node->op == Op::BatchNormalization &&
+                    std::find(own.begin(), own.end(), r) == own.end())
+                    post_bn = node;
+            }
     const auto rcost = by_node(residual_cost), pcost = by_node(plain_cost);
     const size_t n = m.main.size();
     auto name_of = [&](size_t i) { return "conv" + std::to_string(i + 1); };
 
+    // What the block computes and why the reserved copy survives, by block kind.
+    const bool linear_out = !m.post_act;  // inverted residuals and pre-activation blocks
+    const std::string formula =
+        m.pre_act    ? "y = x + F(x), F = BN-ReLU-conv1-BN-ReLU-conv2..., with no activation "
+                       "after the Add (a pre-activation block)."
+        : linear_out ? "y = x + project(depthwise(expand(x))), with no activation after the Add "
+                       "(an inverted residual: the block input can be negative)."
+                     : "y = ReLU(F(x) + shortcut(x)).";
+    const std::string survives =
+        linear_out ? " x can be negative, so these channels get the identity activation (the "
+                     "conv's clamp is (-inf, +inf) on them, ReLU or ReLU6 on the others): the "
+                     "copy passes unchanged."
+                   : " x >= 0 (it comes out of a ReLU), so the ReLU after the conv leaves the "
+                     "copy intact.";
     ExplainStep s1{"1. The original block, with BatchNorm",
-                   "y = ReLU(F(x) + shortcut(x)). Each conv is followed by a BatchNorm "
-                   "(a per-channel scale and shift). The shortcut skips the convs: it is what "
-                   "RM removes."};
+                   formula +
+                       " Each conv is followed by a BatchNorm (a per-channel scale and "
+                       "shift). The shortcut skips the convs: it is what RM removes."};
     ExplainStep s2{"2. BatchNorm folded into each conv",
                    "At inference a BatchNorm is a fixed per-channel scale and shift, so it is "
                    "folded into the conv before it: W' = W * g/sqrt(var+eps), "
-                   "b' = beta + (b - mean) * g/sqrt(var+eps). Same outputs, one layer less."};
+                   "b' = beta + (b - mean) * g/sqrt(var+eps). Same outputs, one layer less." +
+                       std::string(m.pre_act ? " The BN on x itself has no conv before it: RM "
+                                               "makes it a 1x1 conv0' in step 3."
+                                             : "")};
     for (size_t i = 0; i < n; ++i) {
         s1.convs.push_back(original_conv(residual, m.main[i], false, name_of(i)));
         s2.convs.push_back(original_conv(residual, m.main[i], true, name_of(i) + " (BN folded)"));
@@ -263,6 +327,7 @@ BlockExplanation explain_block(const Graph& residual, const GraphCost& residual_
         for (const auto& node : *list) add_cost(s1.cost, rcost, node);
     for (const auto& c : s2.convs) add_folded_cost(s2.cost, rcost, c);
 
+    // Plain conv `i` of the chain (conv0' of a pre-activation block first).
     auto plain_conv = [&](size_t i, const std::string& title) {
         const Node& c = *chain[i];
         ExplainedConv e;
@@ -275,19 +340,33 @@ BlockExplanation explain_block(const Graph& residual, const GraphCost& residual_
             e.weight = describe_conv(rm.plain.materialise(c.inputs.at(1)), c.attrs.group);
         if (c.inputs.size() > 2 && !c.inputs[2].empty())
             e.bias = std::make_shared<const Tensor>(rm.plain.materialise(c.inputs[2]));
-        e.parts = plain_parts(e.weight, e.bias.get(), m, i);
+        e.parts = i < lead ? pre_activation_parts(e.weight, e.bias.get(), m)
+                           : plain_parts(e.weight, e.bias.get(), m, i - lead,
+                                         i + 1 == chain.size() ? post_bn : nullptr);
         e.stride = c.attrs.strides.at(0);
         e.original_max_abs = max_abs_of_parts(e);
+        if (i < lead)  // no dense block: the BN scales are the values to colour by
+            for (const auto& d : e.weight.diracs)
+                e.original_max_abs = std::max(e.original_max_abs, std::abs(d.scale));
         return e;
     };
+    const std::string conv0 = "conv0' (BN-ReLU of x, reserve)";
     ExplainStep s3{"3. Reserve: copy the block input through the convs",
-                   "Each conv but the last gets extra output channels whose kernels are Dirac "
-                   "deltas (1 at the centre tap of its own channel, 0 elsewhere): they copy x "
-                   "unchanged. x >= 0 (it comes out of a ReLU), so the ReLU after the conv "
-                   "leaves the copy intact."};
+                   std::string(m.pre_act ? "A 1x1 conv0' applies the BN on x (scaled Dirac rows, "
+                                           "its shift as bias, then ReLU) and also copies x "
+                                           "itself into extra channels. "
+                                         : "") +
+                       "Each conv but the last gets extra output channels whose kernels are "
+                       "Dirac deltas (1 at the centre tap of its own channel, 0 elsewhere): they "
+                       "copy x unchanged." +
+                       survives};
+    if (lead) {
+        s3.convs.push_back(plain_conv(0, conv0));
+        add_cost(s3.cost, pcost, chain[0]->name);
+    }
     for (size_t i = 0; i + 1 < n; ++i) {
-        s3.convs.push_back(plain_conv(i, name_of(i) + "' (reserve)"));
-        add_cost(s3.cost, pcost, chain[i]->name);
+        s3.convs.push_back(plain_conv(i + lead, name_of(i) + "' (reserve)"));
+        add_cost(s3.cost, pcost, chain[i + lead]->name);
     }
     s3.convs.push_back(s2.convs[n - 1]);
     add_folded_cost(s3.cost, rcost, s2.convs[n - 1]);
@@ -295,16 +374,21 @@ BlockExplanation explain_block(const Graph& residual, const GraphCost& residual_
         s3.convs.push_back(s2.convs.back());
         add_folded_cost(s3.cost, rcost, s2.convs.back());
     }
-    ExplainStep s4{"4. Merge: the last conv adds the shortcut itself",
-                   m.projection
-                       ? "The last conv reads the reserved copy of x too: its extra input columns "
-                         "hold the projection shortcut's folded 1x1 weights at the centre tap "
-                         "(and its bias is added). The Add is gone: a plain Conv-ReLU chain."
-                       : "The last conv reads the reserved copy of x too: its extra input columns "
-                         "are Dirac deltas, so each output channel adds its own input channel. "
-                         "The Add is gone: a plain Conv-ReLU chain."};
+    const std::string end = linear_out ? " The Add is gone: a plain chain of convs and clamps."
+                                       : " The Add is gone: a plain Conv-ReLU chain.";
+    ExplainStep s4{
+        "4. Merge: the last conv adds the shortcut itself",
+        (m.projection ? "The last conv reads the reserved copy of x too: its extra input "
+                        "columns hold the projection shortcut's folded 1x1 weights at the "
+                        "centre tap (and its bias is added)."
+                      : "The last conv reads the reserved copy of x too: its extra input "
+                        "columns are Dirac deltas, so each output channel adds its own input "
+                        "channel.") +
+            end};
+    if (lead) s4.convs.push_back(plain_conv(0, conv0));
     for (size_t i = 0; i < n; ++i)
-        s4.convs.push_back(plain_conv(i, name_of(i) + (i + 1 < n ? "' (reserve)" : "' (merge)")));
+        s4.convs.push_back(
+            plain_conv(i + lead, name_of(i) + (i + 1 < n ? "' (reserve)" : "' (merge)")));
     for (const auto& node : out.plain_nodes) add_cost(s4.cost, pcost, node);
     out.steps = {std::move(s1), std::move(s2), std::move(s3), std::move(s4)};
     return out;
@@ -332,6 +416,17 @@ double part_difference(const Graph& residual, const ExplainedConv& conv, const W
                              });
         return it != s.diracs.end() && it->out == o && it->in == i ? double(it->scale) : NAN;
     };
+    // PreActivation: the BN (or Mul) of x, as a scale per input channel.
+    std::vector<double> pre_scale;
+    if (part.kind == K::PreActivation) {
+        std::vector<const Node*> nodes;
+        if (!part.source_conv.empty()) {
+            const Node* node = residual.find_node(part.source_conv);
+            if (!node) throw Error("no residual node '" + part.source_conv + "'");
+            nodes.push_back(node);
+        }
+        pre_scale = detail::shortcut_affine(residual, nodes, s.in_channels()).scale;
+    }
     double worst = 0;
     for (int64_t o = part.out_begin; o < part.out_end; ++o) {
         std::vector<float> row = kernel_row(s, o, part.in_begin, part.in_end);
@@ -355,6 +450,10 @@ double part_difference(const Graph& residual, const ExplainedConv& conv, const W
                     case K::ReservedCopy:
                     case K::IdentityMerge:
                         if (ro == ri && t == centre) want = dirac(o, i);
+                        break;
+                    case K::PreActivation:
+                        if (ro == ri && t == centre)
+                            want = static_cast<float>(pre_scale.at(size_t(i)));
                         break;
                     case K::Zero:
                         break;

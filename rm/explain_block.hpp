@@ -4,8 +4,10 @@
 // the last get Dirac rows that copy the block input, (4) merge: the last conv gets the shortcut
 // as extra input columns (identity: Dirac; projection: its folded 1x1 weights at the centre).
 // Every weight shown is described as labelled parts (output x input channel rectangles) with
-// the residual-graph weight each came from. The GUI's Explain tab draws this; the parts come
-// from conv_structure's regions, not from a second reading of the weights.
+// the residual-graph weight each came from. A pre-activation block (x + F(x), F starting with
+// BN-ReLU of x) gets one more plain conv first: a 1x1 conv0' whose rows copy x (reserve) and
+// apply the BN to x (PreActivation parts), before conv1'. The GUI's Explain tab draws this; the
+// parts come from conv_structure's regions, not from a second reading of the weights.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,6 +25,7 @@ enum class WeightPartKind {
     Zero,             // no path: all zero
     IdentityMerge,    // Dirac columns that add the identity shortcut (merge)
     ProjectionMerge,  // the projection shortcut's folded 1x1 weights at the kernel centre
+    PreActivation,    // a pre-activation block's BN of x as scaled Dirac rows (its shift: bias)
 };
 const char* weight_part_name(WeightPartKind kind);  // "original (folded)", ...
 
@@ -30,7 +33,9 @@ const char* weight_part_name(WeightPartKind kind);  // "original (folded)", ...
 // Original / ProjectionMerge: values from residual conv `source_conv` (weight
 // `source_weight`), its output channel o - out_begin and input channel i - in_begin, with BN
 // `source_bn` folded in (empty: none, or not folded at this step). Dirac kinds pair
-// out_begin + k with in_begin + k, value `scale`, copying block input `source_weight`.
+// out_begin + k with in_begin + k, value `scale`, copying block input `source_weight`;
+// PreActivation's `source_conv` is the BN (or Mul) node whose per-channel scale they hold
+// (empty: the block has none, scale 1).
 struct WeightPart {
     WeightPartKind kind = WeightPartKind::Original;
     int64_t out_begin = 0, out_end = 0, in_begin = 0, in_end = 0;

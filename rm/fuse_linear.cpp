@@ -43,8 +43,10 @@ std::vector<double> bias_of(const Graph& g, const Node& n, int64_t out) {
 
 }  // namespace
 
-FuseLinearResult fuse_linear_1x1(Graph& graph, NodeMapping* mapping) {
+FuseLinearResult fuse_linear_1x1(Graph& graph, NodeMapping* mapping, FuseLinear which) {
     FuseLinearResult result;
+    // Pairs left apart once stay apart (repeated passes must not count them again).
+    std::unordered_set<std::string> kept_apart;
     // One pass finds pairs; chains of three or more compose over repeated passes.
     for (bool changed = true; changed;) {
         changed = false;
@@ -56,7 +58,15 @@ FuseLinearResult fuse_linear_1x1(Graph& graph, NodeMapping* mapping) {
             if (!ix.private_tensor(a.outputs[0])) continue;
             const Node* b = ix.consumers(a.outputs[0])[0];
             if (!is_pointwise(ix, *b) || b->inputs[0] != a.outputs[0] || used.count(b)) continue;
-            if (!all_one(b->attrs.strides)) continue;
+            if (!all_one(b->attrs.strides) || kept_apart.count(a.name)) continue;
+            const Shape* wa = ix.initializer_shape(a.inputs[1]);
+            const Shape* wb = ix.initializer_shape(b->inputs[1]);
+            const int64_t in = (*wa)[1], mid = (*wa)[0], out = (*wb)[0];
+            if (which == FuseLinear::fewer_macs && out * in > mid * (in + out)) {
+                kept_apart.insert(a.name);
+                ++result.skipped;
+                continue;
+            }
             second_of[&a] = b;
             used.insert(&a);
             used.insert(b);

@@ -10,13 +10,24 @@
 
 namespace rm {
 
+// Which pairs to compose. A composed conv is dense over A's input and B's output, so it costs
+// out*in multiply-adds per pixel where the pair cost mid*(in + out): composing saves a layer
+// (a dispatch, a stored tensor) but costs more arithmetic wherever the middle is the narrow side,
+// as in an inverted residual's bottleneck.
+enum class FuseLinear {
+    fewer_macs,  // only pairs whose composed conv does no more multiply-adds than the pair
+    all,         // every pair (the MobileNetV1-like chain, fewest layers)
+};
+
 struct FuseLinearResult {
-    int fused = 0;  // pairs composed
+    int fused = 0;    // pairs composed
+    int skipped = 0;  // pairs left apart because composing them would cost more multiply-adds
 };
 
 // Rewrites `graph` in place; `mapping` (may be null), plain node -> origin, gets the composed
 // node's origin as the union of both (B's channel ranges) and loses A's entry. The composed
 // node keeps B's name and output tensor.
-FuseLinearResult fuse_linear_1x1(Graph& graph, NodeMapping* mapping = nullptr);
+FuseLinearResult fuse_linear_1x1(Graph& graph, NodeMapping* mapping = nullptr,
+                                 FuseLinear which = FuseLinear::fewer_macs);
 
 }  // namespace rm

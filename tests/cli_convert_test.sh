@@ -81,7 +81,14 @@ check "--require-all says which block" grep -q "error: residual block '.*' canno
 MOBILE="$SRC/tests/fixtures/pytorch/rmfam_invres_relu6_op13_b2_20x28.onnx"
 "$RMVK" convert "$MOBILE" -o "$TMP/mb.onnx" >"$TMP/mb.txt" 2>&1
 check "convert of inverted residuals exits 0" test $? -eq 0
-check "convert fuses linear 1x1 convs by default there" grep -q "^linear 1x1 fusion: 3 pairs composed, .* GMACs" "$TMP/mb.txt"
+# By default only pairs whose composed conv costs no more: here each would cost more.
+check "convert tries linear 1x1 fusion by default there" grep -q "^linear 1x1 fusion: 0 pairs composed, .* GMACs" "$TMP/mb.txt"
+check "and says which pairs it left apart and why" grep -q "^linear 1x1 fusion: 3 pairs left apart (composed, each would cost more multiply-adds" "$TMP/mb.txt"
+"$RMVK" convert "$MOBILE" -o "$TMP/mb3.onnx" --fuse-linear-all >"$TMP/mb3.txt" 2>&1
+check "--fuse-linear-all composes every pair" grep -q "^linear 1x1 fusion: 3 pairs composed, 0.005 -> 0.010 GMACs" "$TMP/mb3.txt"
+"$RMVK" convert "$MOBILE" -o "$TMP/mb4.onnx" --fuse-linear-all --no-fuse-linear >"$TMP/mb4.txt" 2>&1
+check "two fusion choices are a usage error (exit 2)" test $? -eq 2
+check "the usage error is one line" test "$(wc -l <"$TMP/mb4.txt")" -eq 1
 "$RMVK" convert "$MOBILE" -o "$TMP/mb2.onnx" --no-fuse-linear >"$TMP/mb2.txt" 2>&1
 check "--no-fuse-linear turns it off" test "$(grep -c "linear 1x1 fusion" "$TMP/mb2.txt")" -eq 0
 

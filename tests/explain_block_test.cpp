@@ -232,3 +232,89 @@ TEST_CASE("a grouped Bottleneck (ResNeXt): every part of every step holds what i
     }
     CHECK(grouped > 0);
 }
+
+namespace {
+
+Converted load_converted(const std::string& fixture) {
+    Converted c;
+    c.residual = load_onnx(std::string(RMVK_FIXTURE_DIR) + "/pytorch/" + fixture);
+    c.rm = rm_transform(c.residual);
+    c.residual_cost = compute_cost(c.residual, infer_shapes(c.residual));
+    c.plain_cost = compute_cost(c.rm.plain, infer_shapes(c.rm.plain));
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("a pre-activation block: conv0' copies x and applies its BN, every part exact") {
+    // BN kept in the file, so conv0' holds the pre-activation BN's scales.
+    Converted c = load_converted("rmfam_preact_op13_kept_b2_20x28.onnx");
+    int blocks = 0, pre_parts = 0;
+    for (const auto& b : c.rm.blocks) {
+        REQUIRE(b.convertible);
+        if (!b.pre_activation) continue;
+        BlockExplanation e = explain(c, b.name);
+        ++blocks;
+        REQUIRE(e.steps.size() == 4);
+        CHECK(e.steps[0].description.find("pre-activation") != std::string::npos);
+        const ExplainedConv& conv0 = e.steps[3].convs.at(0);
+        CHECK(conv0.plain);
+        CHECK(conv0.title.rfind("conv0'", 0) == 0);
+        const WeightPart* copy = find_part(conv0, WeightPartKind::ReservedCopy);
+        const WeightPart* bn = find_part(conv0, WeightPartKind::PreActivation);
+        REQUIRE(copy);
+        REQUIRE(bn);
+        CHECK(copy->out_begin == 0);
+        CHECK(copy->out_end - copy->out_begin == e.in_channels);
+        CHECK(bn->in_end - bn->in_begin == e.in_channels);
+        CHECK(!bn->source_conv.empty());
+        pre_parts += count_parts(conv0, WeightPartKind::PreActivation);
+        // The reserved channels survive by the identity clamp, not by x >= 0.
+        CHECK(e.steps[2].description.find("identity activation") != std::string::npos);
+        for (const auto& step : e.steps)
+            for (const auto& conv : step.convs) {
+                if (conv.plain) check_tiling(conv);
+                for (const auto& p : conv.parts) {
+                    INFO(b.name << " " << conv.title << " " << std::string(weight_part_name(p.kind))
+                                << " " << p.source_conv << " bn " << p.source_bn);
+                    CHECK(part_difference(c.residual, conv, p) == 0.0);
+                }
+            }
+        // Step 4 shows the whole plain chain: conv0' and one conv' per residual main conv.
+        const size_t projection = e.steps[1].convs.back().title.rfind("shortcut", 0) == 0;
+        CHECK(e.steps[3].convs.size() == e.steps[1].convs.size() - projection + 1);
+    }
+    CHECK(blocks > 0);
+    CHECK(pre_parts > 0);
+}
+
+TEST_CASE("part_difference finds a pre-activation scale that is not the BN's") {
+    Converted c = load_converted("rmfam_preact_op13_kept_b2_20x28.onnx");
+    BlockExplanation e = explain(c, c.rm.blocks.at(0).name);
+    ExplainedConv conv0 = e.steps[3].convs.at(0);
+    const WeightPart* bn = find_part(conv0, WeightPartKind::PreActivation);
+    REQUIRE(bn);
+    CHECK(part_difference(c.residual, conv0, *bn) == 0.0);
+    for (auto& d : conv0.weight.diracs)
+        if (d.out >= bn->out_begin && d.out < bn->out_end) {
+            d.scale += 0.125f;
+            break;
+        }
+    CHECK(part_difference(c.residual, conv0, *bn) == doctest::Approx(0.125).epsilon(1e-6));
+}
+
+TEST_CASE("an inverted residual explains its reserved channels by the identity clamp") {
+    Converted c = load_converted("rmfam_invres_relu6_op13_b2_20x28.onnx");
+    int blocks = 0;
+    for (const auto& b : c.rm.blocks) {
+        if (!b.convertible) continue;
+        BlockExplanation e = explain(c, b.name);
+        ++blocks;
+        CHECK(e.steps[0].description.find("inverted residual") != std::string::npos);
+        CHECK(e.steps[2].description.find("x >= 0") == std::string::npos);
+        for (const auto& step : e.steps)
+            for (const auto& conv : step.convs)
+                for (const auto& p : conv.parts) CHECK(part_difference(c.residual, conv, p) == 0.0);
+    }
+    CHECK(blocks > 0);
+}

@@ -42,6 +42,26 @@ TEST_CASE("two 1x1 convs (the first strided, both with bias) compose exactly") {
     CHECK(cmp.max_abs_diff <= 1e-5 * cmp.max_abs_ref);
 }
 
+TEST_CASE("a pair through a narrow middle stays apart unless every pair is asked for") {
+    // 8 -> 2 -> 8 costs 2 * (8 + 8) = 32 multiply-adds per pixel; composed, 8 * 8 = 64.
+    GraphMaker m({1, 8, 6, 5});
+    std::string x = m.conv("a", "input", 8, 2, 1, 1, {0, 0, 0, 0}, 1, 1, true);
+    x = m.conv("b", x, 2, 8, 1, 1, {0, 0, 0, 0}, 1, 1, true);
+    m.output(x);
+    rm::Graph g = m.g;
+    const auto kept = rm::fuse_linear_1x1(g);
+    CHECK(kept.fused == 0);
+    CHECK(kept.skipped == 1);
+    CHECK(passtest::count_op(g, Op::Conv) == 2);
+    const auto all = rm::fuse_linear_1x1(g, nullptr, rm::FuseLinear::all);
+    CHECK(all.fused == 1);
+    CHECK(all.skipped == 0);
+    CHECK(passtest::count_op(g, Op::Conv) == 1);
+    const auto cmp = passtest::compare_outputs(m.g, g, passtest::random_input({1, 8, 6, 5}));
+    CHECK(cmp.max_abs_ref > 0.01);
+    CHECK(cmp.max_abs_diff <= 1e-5 * cmp.max_abs_ref);
+}
+
 TEST_CASE("not composed: an activation between, a k x k conv, a strided second, a shared tensor") {
     GraphMaker m({1, 4, 8, 8});
     std::string x = m.conv("a", "input", 4, 8, 1, 1, {0, 0, 0, 0}, 1, 1, true);
@@ -68,7 +88,13 @@ TEST_CASE("after RM of inverted residuals, project' and the next expand' compose
     rm::RmResult r = rm::rm_transform(g);
     REQUIRE(r.converted == 3);
     const int convs = passtest::count_op(r.plain, Op::Conv);
-    const auto f = rm::fuse_linear_1x1(r.plain, &r.mapping);
+    // Each composed conv would be dense over both widened sides: by default they stay apart.
+    rm::Graph kept = r.plain;
+    const auto k = rm::fuse_linear_1x1(kept, nullptr);
+    CHECK(k.fused == 0);
+    CHECK(k.skipped == 3);
+    CHECK(passtest::count_op(kept, Op::Conv) == convs);
+    const auto f = rm::fuse_linear_1x1(r.plain, &r.mapping, rm::FuseLinear::all);
     // Blocks 0-1, 1-2 (both converted) and the strided block's project into block 3's expand'.
     CHECK(f.fused == 3);
     CHECK(passtest::count_op(r.plain, Op::Conv) == convs - 3);

@@ -222,11 +222,18 @@ TEST_CASE("builtin families at 224x224: MACs before RM, after RM and after linea
             return b.relu_node.empty() && !b.pre_activation;
         });
         CHECK(inverted == e.fuse);
-        const auto fused = rm::fuse_linear_1x1(r.plain, &r.mapping);
+        // The default composes only pairs that do not raise the MACs: none of these.
+        rm::Graph cheaper = r.plain;
+        const auto kept = rm::fuse_linear_1x1(cheaper, nullptr, rm::FuseLinear::fewer_macs);
+        CHECK(kept.fused == 0);
+        CHECK(kept.skipped == (e.fuse ? 17 : 0));
+        CHECK(rm::compute_cost(cheaper, rm::infer_shapes_of(cheaper, 1)).total_macs == after);
+        const auto fused = rm::fuse_linear_1x1(r.plain, &r.mapping, rm::FuseLinear::all);
         const int64_t fused_macs =
             rm::compute_cost(r.plain, rm::infer_shapes_of(r.plain, 1)).total_macs;
         MESSAGE(arch << ": " << before / 1e6 << " MMACs, after RM " << after / 1e6
-                     << ", after linear fusion (" << fused.fused << " pairs) " << fused_macs / 1e6);
+                     << ", after composing every linear pair (" << fused.fused << " pairs) "
+                     << fused_macs / 1e6);
         CHECK(before / 1000000 == e.before);
         CHECK(after / 1000000 == e.after);
         CHECK(fused_macs / 1000000 == e.fused);

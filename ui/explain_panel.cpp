@@ -263,10 +263,13 @@ void ExplainPanel::draw(const AppState& state, bool active) {
     ImGui::BeginGroup();
     ImGui::TextDisabled("colour: weight value");
     colour_bar(conv.original_max_abs > 0 ? conv.original_max_abs : 1.0f, side_w - 10);
-    for (auto kind :
-         {rm::WeightPartKind::Original, rm::WeightPartKind::ReservedCopy, rm::WeightPartKind::Zero,
-          rm::WeightPartKind::IdentityMerge, rm::WeightPartKind::ProjectionMerge})
-        legend_swatch(kind);
+    for (auto kind : {rm::WeightPartKind::Original, rm::WeightPartKind::ReservedCopy,
+                      rm::WeightPartKind::Zero, rm::WeightPartKind::IdentityMerge,
+                      rm::WeightPartKind::ProjectionMerge, rm::WeightPartKind::PreActivation})
+        if (kind != rm::WeightPartKind::PreActivation ||
+            std::any_of(conv.parts.begin(), conv.parts.end(),
+                        [](const auto& p) { return p.kind == rm::WeightPartKind::PreActivation; }))
+            legend_swatch(kind);
     // Histogram: this conv against the folded original it grew from.
     const rm::ExplainedConv* original = nullptr;
     for (const auto& c : e.steps[1].convs)

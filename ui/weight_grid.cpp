@@ -46,6 +46,8 @@ uint32_t part_colour(rm::WeightPartKind kind) {
             return theme::rgb(60, 200, 90);
         case rm::WeightPartKind::ProjectionMerge:
             return theme::rgb(220, 70, 220);
+        case rm::WeightPartKind::PreActivation:
+            return theme::rgb(240, 160, 40);
     }
     return theme::kEdge;
 }
@@ -157,6 +159,15 @@ std::string describe_cell(const rm::ExplainedConv& conv, int64_t o, int64_t i) {
                 break;
             case K::Zero:
                 text += "no path from this input to this output in the block";
+                break;
+            case K::PreActivation:
+                text += o - part->out_begin == i - part->in_begin
+                            ? "scaled Dirac: output " + std::to_string(o) + " is channel " +
+                                  std::to_string(i) + " of the block input times " +
+                                  (part->source_conv.empty() ? std::string("1")
+                                                             : part->source_conv + "'s scale") +
+                                  "\n  (its shift is the bias; ReLU follows): F's input"
+                            : "off the diagonal of the pre-activation BN: zero";
                 break;
         }
     }

@@ -27,7 +27,8 @@ namespace rmvk::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: rmvk convert [MODEL] -o PLAIN.onnx [--require-all] [--fuse-linear|--no-fuse-linear]\n"
+    "usage: rmvk convert [MODEL] -o PLAIN.onnx [--require-all]\n"
+    "                    [--fuse-linear|--fuse-linear-all|--no-fuse-linear]\n"
     "                    [--verify-size HxW] [--no-verify]\n"
     "\n"
     "Folds BatchNormalization, replaces every convertible residual block by a plain\n"
@@ -43,10 +44,13 @@ constexpr const char* kUsage =
     "  -o, --output FILE  where to write the plain model (required)\n"
     "  --require-all      fail if any residual block cannot be converted\n"
     "  --fuse-linear      after RM, compose consecutive linear 1x1 convs (no activation\n"
-    "                     between) into one, exactly, and print the MACs before and after; on\n"
-    "                     by default when an inverted residual (no activation after its Add)\n"
-    "                     was converted\n"
-    "  --no-fuse-linear   do not\n"
+    "                     between) into one, exactly, where the composed conv does no more\n"
+    "                     multiply-adds than the pair, and print the MACs before and after;\n"
+    "                     on by default when an inverted residual (no activation after its\n"
+    "                     Add) was converted\n"
+    "  --fuse-linear-all  compose every such pair, also where that raises the MACs (fewest\n"
+    "                     layers: MobileNetV2 becomes a MobileNetV1-like chain)\n"
+    "  --no-fuse-linear   compose none\n"
     "  --verify-size HxW  input size for the check (default: the model's size, or a smaller\n"
     "                     one for big models when the network is convolutional up to its\n"
     "                     global pool)\n"
@@ -133,8 +137,14 @@ rm::Tensor random_input(const rm::Shape& shape) {
 }  // namespace
 
 int cmd_convert(const std::vector<std::string>& argv) {
-    Args args(argv, {"-o", "--output", "--verify-size"},
-              {"--require-all", "--no-verify", "--fuse-linear", "--no-fuse-linear"});
+    Args args(
+        argv, {"-o", "--output", "--verify-size"},
+        {"--require-all", "--no-verify", "--fuse-linear", "--fuse-linear-all", "--no-fuse-linear"});
+    if (int(args.has("--fuse-linear")) + int(args.has("--fuse-linear-all")) +
+            int(args.has("--no-fuse-linear")) >
+        1)
+        throw UsageError("give one of --fuse-linear, --fuse-linear-all and --no-fuse-linear");
+
     if (args.help()) {
         std::printf("%s\n%s", kUsage, kExitCodesHelp);
         return 0;
@@ -173,14 +183,15 @@ int cmd_convert(const std::vector<std::string>& argv) {
                 double(after.total_params) / std::max<int64_t>(before.total_params, 1),
                 after.total_macs / 1e9,
                 double(after.total_macs) / std::max<int64_t>(before.total_macs, 1));
-    if (args.has("--fuse-linear") && args.has("--no-fuse-linear"))
-        throw UsageError("--fuse-linear and --no-fuse-linear exclude each other");
     const bool inverted = std::any_of(
         result.blocks.begin(), result.blocks.end(),
         [](const auto& b) { return b.convertible && b.relu_node.empty() && !b.pre_activation; });
-    if (args.has("--fuse-linear") || (inverted && !args.has("--no-fuse-linear"))) {
+    if (args.has("--fuse-linear") || args.has("--fuse-linear-all") ||
+        (inverted && !args.has("--no-fuse-linear"))) {
         const int64_t macs_rm = after.total_macs;
-        const auto fused = rm::fuse_linear_1x1(plain, &result.mapping);
+        const auto which =
+            args.has("--fuse-linear-all") ? rm::FuseLinear::all : rm::FuseLinear::fewer_macs;
+        const auto fused = rm::fuse_linear_1x1(plain, &result.mapping, which);
         plain_shapes = rm::infer_shapes(plain, 1);
         after = rm::compute_cost(plain, plain_shapes);
         std::printf(
@@ -189,6 +200,11 @@ int cmd_convert(const std::vector<std::string>& argv) {
             fused.fused, macs_rm / 1e9, after.total_macs / 1e9,
             double(after.total_macs) / std::max<int64_t>(before.total_macs, 1),
             after.total_params / 1e6);
+        if (fused.skipped)
+            std::printf(
+                "linear 1x1 fusion: %d pairs left apart (composed, each would cost more "
+                "multiply-adds than the pair; --fuse-linear-all composes them)\n",
+                fused.skipped);
     }
 
     t = Clock::now();
