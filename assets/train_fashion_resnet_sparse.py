@@ -218,16 +218,18 @@ def main():
                     help="the last this many epochs train without the L1 term")
     ap.add_argument("--threshold", type=float, default=1e-2,
                     help="a scale with |s| <= this is set to zero for good")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seeds the initial weights (the shuffling and augmentation use seed + 1)")
     ap.add_argument("--checkpoint", default="", help="save the training state here every epoch")
     ap.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     ap.add_argument("--out", default=os.path.join(ASSET_DIR, "fashion_resnet_sparse.onnx"))
     args = ap.parse_args()
 
     torch.set_num_threads(2)
-    torch.manual_seed(0)
-    random.seed(0)
-    np.random.seed(0)
-    gen = torch.Generator().manual_seed(1)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed + 1)
 
     train_img, train_lab = load_split("train")
     test_img, test_lab = load_split("t10k")
@@ -314,7 +316,7 @@ def main():
 
     params = sum(p.numel() for p in deploy.parameters())
     print(f"SUMMARY widths={widths} epochs={args.epochs} sr={args.sr} finetune={args.finetune} "
-          f"threshold={args.threshold} "
+          f"threshold={args.threshold} seed={args.seed} "
           f"params={params} train_time={train_s:.0f}s val_acc={val_acc * 100:.2f}% "
           f"test_acc={test_acc * 100:.2f}% first500_acc={first500 * 100:.2f}% "
           f"{scale_summary(model)} fold_diff={diff:.2e} size={os.path.getsize(args.out)} bytes "

@@ -34,21 +34,32 @@ void draw_block_diagram(const rm::BlockExplanation& e, int step, float width) {
     const ImU32 conv = theme::op_color(rm::Op::Conv),
                 bn = theme::op_color(rm::Op::BatchNormalization),
                 relu = theme::op_color(rm::Op::Relu), add = theme::op_color(rm::Op::Add);
+    // A pre-activation block's plain chain starts with conv0' (its BN-ReLU of x); before RM
+    // (steps 1, 2) that is a BN and a ReLU on x. Blocks with no activation after the Add
+    // (pre-activation, inverted residuals) give their widened convs a clamp: ReLU on F's
+    // channels, the identity on the reserved ones.
+    const size_t lead = n > 0 && e.steps[3].convs[0].title.rfind("conv0'", 0) == 0 ? 1 : 0;
+    const bool post_relu = !e.block.relu_node.empty();
+    const size_t count = step < 2 ? n - lead : n;
     std::vector<Box> boxes{{"x", std::to_string(e.in_channels) + " ch", theme::kIoFill}};
-    for (size_t i = 0; i < n; ++i) {
-        const rm::ExplainedConv& c = st.convs[i];
-        std::string name = "conv" + std::to_string(i + 1);
+    if (lead && step < 2) {
+        boxes.push_back({"BN", "", bn});
+        boxes.push_back({"ReLU", "", relu});
+    }
+    for (size_t i = 0; i < count; ++i) {
+        const rm::ExplainedConv& c = st.convs.at(i);
+        std::string name = c.title.substr(0, c.title.find(' '));
         const bool widened = c.plain;
-        if (widened) name += "'";
         if (step == 1 || (step == 2 && !widened)) name += "+BN";
-        boxes.push_back({name, channels(c), conv, widened && i + 1 < n});
-        if (step == 0 && !e.steps[1].convs[i].parts[0].source_bn.empty())
+        boxes.push_back({name, channels(c), conv, widened && i + 1 < count});
+        if (step == 0 && !e.steps[1].convs.at(i).parts.at(0).source_bn.empty())
             boxes.push_back({"BN", "", bn});
-        if (i + 1 < n) boxes.push_back({"ReLU", "", relu, widened});
+        if (i + 1 < count)
+            boxes.push_back({widened && !post_relu ? "clamp" : "ReLU", "", relu, widened});
     }
     const bool merged = step == 3;
     if (!merged) boxes.push_back({"+", "", add, false, true});
-    boxes.push_back({"ReLU", "", relu});
+    if (post_relu) boxes.push_back({"ReLU", "", relu});
     boxes.push_back({"y", "", theme::kIoFill});
 
     ImDrawList* dl = ImGui::GetWindowDrawList();
