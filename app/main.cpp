@@ -7,7 +7,7 @@
 #include "app/cli/args.hpp"
 #include "app/cli/commands.hpp"
 #include "app/cli/exit_codes.hpp"
-#include "ui/gui_main.hpp"
+#include "app/gui_command.hpp"
 
 namespace {
 
@@ -18,7 +18,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"gui", rmvk::ui::gui_main, "open the desktop app (the default with no arguments)"},
+    {"gui", rmvk::cmd_gui, "open the desktop app (the default with no arguments)"},
     {"info", rmvk::cli::cmd_info, "operators, shapes, params, MACs and residual blocks of a model"},
     {"convert", rmvk::cli::cmd_convert, "write the plain (RM) model as ONNX and verify it"},
     {"run", rmvk::cli::cmd_run, "run a model on an input (.npy or image) on the CPU or a GPU"},

@@ -170,6 +170,31 @@ TEST_CASE("split-K: the tiled kernel with K split over workgroups matches the CP
     check_validation_clean(*env);
 }
 
+TEST_CASE("the tiled kernel on every planner tile and on odd overrides matches the CPU reference") {
+    auto env = make_gpu_env();
+    if (!env) return;
+    auto& impl = env->context->impl();
+    impl.winograd = 1;
+    impl.conv_variant = 1;  // the GPU kernel, forced on lavapipe
+    // The planner's four tiles (vec4 shared reads of 8 x 4 or 4 x 4 outputs), the old 256-wide
+    // ones (scalar shared reads), two vec4 groups per invocation (RN = 8), a depth of 12 that
+    // neither the im2col loader's rows (8) nor the weight loader's items divide, TM = 48.
+    for (const char* tile :
+         {"tiled:64:64:16:8:4", "tiled:32:64:16:4:4", "tiled:64:32:16:4:4", "tiled:32:32:16:4:4",
+          "tiled:64:64:16:4:4", "tiled:32:32:16:2:2", "tiled:64:32:16:4:2", "tiled:64:64:16:8:8",
+          "tiled:32:32:12:2:2", "tiled:48:32:16:4:4", "tiled:32:32:8:4:4:3"}) {
+        setenv("RMVK_CONV_TILE", tile, 1);
+        for (const auto& k : kCases) {
+            CAPTURE(tile);
+            CAPTURE(k.name);
+            CHECK(run_conv_case(*env, k, true) <= kTolerance);
+        }
+    }
+    unsetenv("RMVK_CONV_TILE");
+    impl.conv_variant = 0;
+    check_validation_clean(*env);
+}
+
 TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     auto env = make_gpu_env();
     if (!env) return;
@@ -192,6 +217,19 @@ TEST_CASE("conv splits tensors larger than the largest binding into slices") {
     env->context->impl().max_binding_override = 8192;
     check_split({"split oc", 1, 8, 9, 9, 40, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true});
     check_split({"split pointwise", 3, 6, 8, 10, 14, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true});
+    // The tiled kernel (forced on lavapipe), 4 KiB bindings: output-channel slices in whole
+    // rows of 4 packed channels, groups and images.
+    env->context->impl().conv_variant = 1;
+    env->context->impl().max_binding_override = 4096;
+    check_split({"tiled split oc", 1, 8, 9, 9, 22, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true});
+    check_split(
+        {"tiled split pointwise", 3, 6, 8, 10, 14, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true});
+    check_split(
+        {"tiled split batch", 3, 4, 10, 10, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true});
+    check_split(
+        {"tiled split groups", 1, 9, 8, 8, 18, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 3, true});
+    env->context->impl().max_binding_override = 0;
+    env->context->impl().conv_variant = 0;
     check_validation_clean(*env);
 }
 

@@ -125,7 +125,12 @@ TEST_CASE("a CPU device gets the direct kernel with packed weights; a GPU the ti
     ConvPlan gpu = plan(v, gpu_device());
     CHECK(gpu.name == "tiled");
     CHECK(gpu.kernels.at(0).shader == "conv2d");
-    CHECK(gpu.weights.packed_rows == 0);
+    CHECK(gpu.weights.packed_rows == 4);  // vec4s of 4 output channels
+    // 8 x 4 outputs per invocation: 128 invocations for the 64 x 64 tile.
+    CHECK(tiled_spec(gpu).base.rm == 8);
+    CHECK(tiled_spec(gpu).base.rn == 4);
+    CHECK(tiled_spec(gpu).base.workgroup_size == 128);
+    CHECK(gpu.kernels.at(0).texel_mask == 0);
     REQUIRE(gpu.dispatches.size() == 1);
     CHECK(gpu.dispatches[0].groups[0] == (56 * 56 + 63) / 64);
     CHECK(gpu.dispatches[0].groups[1] == 1);
@@ -258,14 +263,14 @@ TEST_CASE("Winograd where the cost model says it is faster, by the kind of layer
     Conv pointwise = conv(1, 64, 28, 28, 64, 1);
     CHECK(plan(pointwise, cpu_device(W::On)).name == "direct");
     // Off, and GPUs (the cost model is fitted to the CPU kernel), keep the spatial kernels;
-    // forcing it on a GPU runs the GEMM on the tiled kernel with unpacked weights.
+    // forcing it on a GPU runs the GEMM on the tiled kernel with weights in rows of 4.
     Conv v = conv(1, 64, 56, 56, 64, 3);
     CHECK(plan(v, cpu_device(W::Off)).name == "direct rows");
     CHECK(plan(v, gpu_device(W::Auto)).name == "tiled");
     ConvPlan forced = plan(v, gpu_device(W::On));
     CHECK(forced.name == "winograd F(4,3)");
     CHECK(forced.kernels.at(forced.dispatches[1].kernel).shader == "conv2d");
-    CHECK(forced.weights.packed_rows == 0);
+    CHECK(forced.weights.packed_rows == 4);
     DeviceCaps f2 = cpu_device(W::On);
     f2.winograd_m = 2;
     CHECK(plan(v, f2).name == "winograd F(2,3)");
@@ -416,4 +421,50 @@ TEST_CASE("group == channels gets the depthwise kernel: one dispatch, a lane per
     ConvPlan sliced = plan(batch, small);
     CHECK(sliced.name == "tiled");
     CHECK(sliced.dispatches.size() == 2);
+}
+
+TEST_CASE("pack_conv_weights: rows of 4 output channels per k, zero-padded, per group") {
+    // 2 groups of 5 output channels (not a multiple of 4), 3 input channels, 1x2 kernel: K = 6.
+    const int64_t oc = 10, cg = 3, kh = 1, kw = 2, groups = 2, k = cg * kh * kw;
+    rm::Tensor w({oc, cg, kh, kw});
+    for (int64_t i = 0; i < w.size(); ++i) w.data[i] = static_cast<float>(i + 1);
+    rm::Tensor p = pack_conv_weights(w, groups, 4);
+    // [group][ceil(5 / 4) = 2 row groups][K][4]
+    REQUIRE(p.size() == groups * 2 * k * 4);
+    for (int64_t g = 0; g < groups; ++g)
+        for (int64_t rg = 0; rg < 2; ++rg)
+            for (int64_t j = 0; j < k; ++j)
+                for (int64_t r = 0; r < 4; ++r) {
+                    const int64_t ol = rg * 4 + r;  // channel within the group
+                    const float want = ol < 5 ? w.data[(g * 5 + ol) * k + j] : 0.0f;
+                    CAPTURE(g);
+                    CAPTURE(rg);
+                    CAPTURE(j);
+                    CAPTURE(r);
+                    CHECK(p.data[((g * 2 + rg) * k + j) * 4 + r] == want);
+                }
+    // The device layout of a tiled plan is that packing; of an unpacked one, the graph's.
+    CHECK(conv_device_weights(w, groups, {4, 0, false}).data == p.data);
+    CHECK(conv_device_weights(w, groups, {0, 0, false}).data == w.data);
+}
+
+TEST_CASE("the tiled kernel's weight slices start at whole rows of 4 output channels") {
+    // 70 output channels under a binding limit that holds about 16 channels' weights: slices
+    // of a multiple of 4 channels, each binding covering whole (zero-padded) rows.
+    Conv v = conv(1, 64, 8, 8, 70, 3);
+    DeviceCaps caps = gpu_device();
+    caps.max_binding_bytes = 16 * 64 * 9 * 4 + 64;
+    ConvPlan p = plan(v, caps);
+    CHECK(p.weights.packed_rows == 4);
+    REQUIRE(p.dispatches.size() > 1);
+    uint64_t channels = 0;
+    for (const auto& d : p.dispatches) {
+        const ConvPush push = d.push.as<ConvPush>();
+        const uint64_t first_vec4 = (d.bindings[1].offset / 4 + 4 * push.w_off) / 4;
+        CHECK(first_vec4 == channels / 4 * 64 * 9);  // at row group channels / 4
+        CHECK(d.bindings[1].range >= (push.ocg + 3) / 4 * 4 * 64 * 9 * 4);
+        if (&d != &p.dispatches.back()) CHECK(push.ocg % 4 == 0);
+        channels += push.ocg;
+    }
+    CHECK(channels == 70);
 }

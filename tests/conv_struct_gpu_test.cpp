@@ -2,6 +2,7 @@
 // epilogue) against rm::cpu::conv2d_structured (through run_cpu) and against the dense run, on
 // awkward shapes; the split itself (which rows the epilogue finishes); and whole plain ResNets
 // structured vs dense vs residual.
+#include "app/engine/context_impl.hpp"
 #include "app/engine/conv_struct_plan.hpp"
 #include "gpu_test_util.hpp"
 #include "rm/cpu_executor.hpp"
@@ -157,24 +158,29 @@ TEST_CASE("structured convs on the GPU match the CPU twin and the dense run") {
         {"1x1 stride 2", 2, 9, 7, 7, 1, 2, 0, true, true, true},
         {"5x5 pad 2, no ReLU", 1, 3, 8, 6, 5, 1, 2, true, false, false},
     };
-    for (const auto& k : cases) {
-        CAPTURE(k.name);
-        rm::Graph g = one_conv_graph(k);
-        auto inputs = random_inputs(g, 31);
-        const std::string& out = g.outputs.at(0);
-        const rm::Tensor want = rm::run_cpu(g, inputs).at(out);
-        GraphRunner structured(*env->context, g, k.n);
-        auto got = structured.run(inputs);
-        CHECK(max_relative_error(got.outputs.at(out), want) <= kTolerance);
-        CHECK(got.timings.at(0).method.rfind("structured: ", 0) == 0);
-        CHECK(got.timings.at(0).method.find("copy") != std::string::npos);
-        RunOptions dense_options;
-        dense_options.structured = false;
-        GraphRunner dense(*env->context, g, k.n, dense_options);
-        auto got_dense = dense.run(inputs);
-        CHECK(max_relative_error(got_dense.outputs.at(out), want) <= kTolerance);
-        CHECK(got_dense.timings.at(0).method.find("structured") == std::string::npos);
-    }
+    // The blocks on both conv kernels: shared-memory tiles (GPUs, forced here), direct (CPUs).
+    for (int variant : {1, 2})
+        for (const auto& k : cases) {
+            CAPTURE(variant);
+            CAPTURE(k.name);
+            env->context->impl().conv_variant = variant;
+            rm::Graph g = one_conv_graph(k);
+            auto inputs = random_inputs(g, 31);
+            const std::string& out = g.outputs.at(0);
+            const rm::Tensor want = rm::run_cpu(g, inputs).at(out);
+            GraphRunner structured(*env->context, g, k.n);
+            auto got = structured.run(inputs);
+            CHECK(max_relative_error(got.outputs.at(out), want) <= kTolerance);
+            CHECK(got.timings.at(0).method.rfind("structured: ", 0) == 0);
+            CHECK(got.timings.at(0).method.find("copy") != std::string::npos);
+            RunOptions dense_options;
+            dense_options.structured = false;
+            GraphRunner dense(*env->context, g, k.n, dense_options);
+            auto got_dense = dense.run(inputs);
+            CHECK(max_relative_error(got_dense.outputs.at(out), want) <= kTolerance);
+            CHECK(got_dense.timings.at(0).method.find("structured") == std::string::npos);
+        }
+    env->context->impl().conv_variant = 0;
     check_validation_clean(*env);
 }
 

@@ -91,6 +91,16 @@ double conv_fp16_error(GpuEnv& env, const ConvCase& k, bool residual = false,
     return fp16_error(*env.context, conv_graph(k, residual), x, method);
 }
 
+// The GPU environment where its device has fp16 storage; null (fp16 checks skipped) otherwise.
+std::unique_ptr<GpuEnv> make_fp16_env() {
+    auto env = make_gpu_env();
+    if (env && !env->context->impl().info.storage_buffer_16bit) {
+        MESSAGE("device without storageBuffer16BitAccess: fp16 checks skipped");
+        return nullptr;
+    }
+    return env;
+}
+
 rm::Graph small_resnet(const std::string& arch) {
     rm::ResNetConfig c;
     c.arch = arch;
@@ -105,13 +115,9 @@ rm::Graph small_resnet(const std::string& arch) {
 }  // namespace
 
 TEST_CASE("fp16 storage: both conv kernels, Winograd, split-K and slices match the fp32 twin") {
-    auto env = make_gpu_env();
+    auto env = make_fp16_env();
     if (!env) return;
     auto& impl = env->context->impl();
-    if (!impl.info.storage_buffer_16bit) {
-        MESSAGE("device without storageBuffer16BitAccess: fp16 checks skipped");
-        return;
-    }
     double worst = 0;
     auto check = [&](double e) {
         worst = std::max(worst, e);
@@ -170,10 +176,9 @@ TEST_CASE("fp16 storage: both conv kernels, Winograd, split-K and slices match t
 }
 
 TEST_CASE("fp16 storage: pools, element-wise ops, Gemm, MatMul and Softmax match the fp32 twin") {
-    auto env = make_gpu_env();
+    auto env = make_fp16_env();
     if (!env) return;
     Context& ctx = *env->context;
-    if (!ctx.impl().info.storage_buffer_16bit) return;
     const rm::Shape s{2, 5, 13, 11};
     rm::Tensor x = random_tensor(s, 7);
     rm::Attrs pool;
@@ -222,10 +227,9 @@ TEST_CASE("fp16 storage: pools, element-wise ops, Gemm, MatMul and Softmax match
 }
 
 TEST_CASE("fp16 storage: whole ResNets against the CPU and residual against plain") {
-    auto env = make_gpu_env();
+    auto env = make_fp16_env();
     if (!env) return;
     Context& ctx = *env->context;
-    if (!ctx.impl().info.storage_buffer_16bit) return;
     for (const char* arch : {"resnet18", "resnet50"}) {
         CAPTURE(arch);
         rm::Graph residual = small_resnet(arch);

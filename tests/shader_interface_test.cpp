@@ -223,6 +223,27 @@ std::vector<Field> conv_spec_fields(size_t base) {
     };
 }
 
+// gemm.comp and gemv.comp share GemmPush.
+const std::vector<Field> kGemmPushFields = {
+    FIELD(GemmPush, "a_off", a_off),
+    FIELD(GemmPush, "b_off", b_off),
+    FIELD(GemmPush, "c_off", c_off),
+    FIELD(GemmPush, "y_off", y_off),
+    FIELD(GemmPush, "m", m),
+    FIELD(GemmPush, "n", n),
+    FIELD(GemmPush, "k", k),
+    FIELD(GemmPush, "trans_a", trans_a),
+    FIELD(GemmPush, "trans_b", trans_b),
+    FIELD(GemmPush, "has_c", has_c),
+    FIELD(GemmPush, "c_stride_m", c_stride_m),
+    FIELD(GemmPush, "c_stride_n", c_stride_n),
+    FIELD(GemmPush, "alpha", alpha),
+    FIELD(GemmPush, "beta", beta),
+    FIELD(GemmPush, "a_batch_stride", a_batch_stride),
+    FIELD(GemmPush, "b_batch_stride", b_batch_stride),
+    FIELD(GemmPush, "y_batch_stride", y_batch_stride),
+};
+
 }  // namespace
 
 TEST_CASE("conv push and specialization constants match both conv kernels") {
@@ -309,27 +330,9 @@ TEST_CASE("pool, element-wise, gemm, softmax and peak-probe constants match thei
                {FIELD(EltwiseSpec, "MODE", mode), FIELD(EltwiseSpec, "RELU", relu),
                 FIELD(EltwiseSpec, "SAME_SHAPE", same_shape), FIELD(EltwiseSpec, "OP", op),
                 FIELD(EltwiseSpec, "A_FULL", a_full)});
-    check_push("gemm", sizeof(GemmPush),
-               {FIELD(GemmPush, "a_off", a_off), FIELD(GemmPush, "b_off", b_off),
-                FIELD(GemmPush, "c_off", c_off), FIELD(GemmPush, "y_off", y_off),
-                FIELD(GemmPush, "m", m), FIELD(GemmPush, "n", n), FIELD(GemmPush, "k", k),
-                FIELD(GemmPush, "trans_a", trans_a), FIELD(GemmPush, "trans_b", trans_b),
-                FIELD(GemmPush, "has_c", has_c), FIELD(GemmPush, "c_stride_m", c_stride_m),
-                FIELD(GemmPush, "c_stride_n", c_stride_n), FIELD(GemmPush, "alpha", alpha),
-                FIELD(GemmPush, "beta", beta), FIELD(GemmPush, "a_batch_stride", a_batch_stride),
-                FIELD(GemmPush, "b_batch_stride", b_batch_stride),
-                FIELD(GemmPush, "y_batch_stride", y_batch_stride)});
+    check_push("gemm", sizeof(GemmPush), kGemmPushFields);
     check_spec("gemm", sizeof(GemmSpec), {FIELD(GemmSpec, "V4", v4)});
-    check_push("gemv", sizeof(GemmPush),
-               {FIELD(GemmPush, "a_off", a_off), FIELD(GemmPush, "b_off", b_off),
-                FIELD(GemmPush, "c_off", c_off), FIELD(GemmPush, "y_off", y_off),
-                FIELD(GemmPush, "m", m), FIELD(GemmPush, "n", n), FIELD(GemmPush, "k", k),
-                FIELD(GemmPush, "trans_a", trans_a), FIELD(GemmPush, "trans_b", trans_b),
-                FIELD(GemmPush, "has_c", has_c), FIELD(GemmPush, "c_stride_m", c_stride_m),
-                FIELD(GemmPush, "c_stride_n", c_stride_n), FIELD(GemmPush, "alpha", alpha),
-                FIELD(GemmPush, "beta", beta), FIELD(GemmPush, "a_batch_stride", a_batch_stride),
-                FIELD(GemmPush, "b_batch_stride", b_batch_stride),
-                FIELD(GemmPush, "y_batch_stride", y_batch_stride)});
+    check_push("gemv", sizeof(GemmPush), kGemmPushFields);  // gemm's push, another kernel
     check_spec("gemv", sizeof(GemmSpec), {FIELD(GemmSpec, "V4", v4)});
     check_push("softmax", sizeof(SoftmaxPush),
                {FIELD(SoftmaxPush, "x_off", x_off), FIELD(SoftmaxPush, "y_off", y_off),

@@ -72,7 +72,9 @@ TEST_CASE("malformed tiles and tiles beyond the device's limits are refused") {
     CHECK(has(refusal("tiled:64:64:16:3:4"), "RM must divide TM"));
     CHECK(has(refusal("tiled:128:128:16:16:16"), "256 accumulators"));
     CHECK(has(refusal("tiled:128:128:8:2:2"), "4096 invocations exceeds the device's 1024"));
-    CHECK(has(refusal("tiled:64:64:128:4:4"), "65536 bytes of shared memory"));
+    // Two buffers of 128 rows of 64 + 4 floats each for W and im2col(X).
+    CHECK(has(refusal("tiled:64:64:128:4:4"), "139264 bytes of shared memory"));
+    CHECK(has(refusal("tiled:30:32:16:3:2"), "TM to be a multiple of 4"));
     // The direct kernel: TM = RM (a multiple of 4), TK = 1, whole subgroups, shuffles.
     CHECK(has(refusal("direct:32:256:1:16:4"), "TM = RM"));
     CHECK(has(refusal("direct:16:48:1:16:4"), "multiple of the subgroup size 32"));

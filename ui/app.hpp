@@ -28,11 +28,11 @@ struct GuiOptions {
     std::array<int64_t, 3> pixel{-1, -1, -1};
     bool step_cycle = false;
     std::string export_explain;
-    int explain_zoom = 0;  // the weight picture zoomed this many times its fitted size
-    int click_reserved = -1;
+    int explain_zoom = 0;     // the weight picture zoomed this many times its fitted size
+    int click_reserved = -1;  // as if that reserved channel (0-based) were clicked in the
+                              // feature maps
     std::array<int64_t, 2> hover{-1, -1};  // a cell of the weight picture: its tooltip, dumped
-    std::vector<std::string> keys;  // "left" / "right" arrow key taps, one every other frame  // as
-                                    // if that reserved channel were clicked in the feature maps
+    std::vector<std::string> keys;         // "left" / "right" arrow key taps, one every other frame
     // Scripted use of what a user does by hand, once start-up is done (tests):
     std::vector<std::string> drop;  // paths dropped onto the window, in order
     std::string browse;             // "model", "image" or "report": open the File menu's browser
@@ -48,9 +48,6 @@ struct GuiOptions {
     bool vsync = true;
     bool check_redraw = false;  // compare the last frame's partial redraw with a whole one
 };
-
-// Throws on a bad command line (cli::UsageError-like std::invalid_argument).
-GuiOptions parse_gui_options(const std::vector<std::string>& args);
 
 // Runs until the window closes (or the scripted frames are done). Returns the exit code.
 int run_app(const GuiOptions& options);

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "ui/colormap.hpp"
+#include "ui/feature_grid.hpp"
 #include "ui/renderer.hpp"
 #include "ui/texture.hpp"
 #include "ui/theme.hpp"
@@ -32,36 +32,6 @@ struct FeatureMapsPanel::Grid {
     std::unique_ptr<Texture> texture;
     std::string note;  // why the grid is empty
 };
-
-namespace {
-
-void dims_of(const rm::Shape& s, int& c, int& h, int& w) {
-    c = h = w = 1;
-    if (s.size() == 4) {
-        c = int(s[1]);
-        h = int(s[2]);
-        w = int(s[3]);
-    } else if (!s.empty()) {
-        // Vectors ([1, N] logits, flattened features) become one row.
-        w = int(rm::element_count(s) / std::max<int64_t>(1, s[0]));
-    }
-}
-
-std::pair<float, float> min_max(const float* p, size_t n) {
-    float lo = std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::lowest();
-    for (size_t i = 0; i < n; ++i) {
-        lo = std::min(lo, p[i]);
-        hi = std::max(hi, p[i]);
-    }
-    if (n == 0) lo = hi = 0;
-    return {lo, hi};
-}
-
-int pages_for(int count, int per_page) {
-    return (count + per_page - 1) / per_page;
-}
-
-}  // namespace
 
 int FeatureMapsPanel::page_count() const {
     int pages = 1;
@@ -130,7 +100,10 @@ void FeatureMapsPanel::bind(const AppState& state) {
         }
         g.values = g.hold.get();
         g.info.shape = g.values->shape;
-        dims_of(g.values->shape, g.channels, g.height, g.width);
+        const GridDims dims = grid_dims(g.values->shape);
+        g.channels = dims.channels;
+        g.height = dims.height;
+        g.width = dims.width;
         g.info.channels_total = g.channels;
         g.order.clear();
         g.reserved.clear();
@@ -195,8 +168,7 @@ void FeatureMapsPanel::bind(const AppState& state) {
         std::string ref_tensor = ref_node.empty() ? "" : output_of(model.residual, ref_node);
         const auto ref = ref_tensor.empty() ? nullptr : runs.residual.tensor(ref_tensor);
         if (ref) {
-            int c = 0, h = 0, w = 0;
-            dims_of(ref->shape, c, h, w);
+            const auto [c, h, w] = grid_dims(ref->shape);
             if (c == int(original.size()) && h == plain.height && w == plain.width) {
                 diff.own = rm::Tensor({1, c, h, w});
                 size_t hw = size_t(h) * size_t(w);
@@ -251,20 +223,11 @@ void FeatureMapsPanel::build_atlases(const AppState& state) {
                           std::to_string(reinterpret_cast<uintptr_t>(state.runs.get()));
         if (key == g.key) continue;
         g.key = key;
-        // A page shows the same original channels in every grid (so residual and plain line up)
-        // and, apart, a page of the reserved ones: on pages past the last reserved page the
-        // last one stays, so the reserved channels are always in view, whatever the page.
-        g.shown.clear();
         int reserved = int(std::count(g.reserved.begin(), g.reserved.end(), true));
         int originals = int(g.order.size()) - reserved;
-        for (int p = page_ * per_page_; p < std::min(originals, (page_ + 1) * per_page_); ++p)
-            g.shown.push_back(p);
-        if (reserved > 0) {
-            int rpage = std::min(page_, pages_for(reserved, per_page_) - 1);
-            g.info.reserved_first = rpage * per_page_;
-            for (int p = rpage * per_page_; p < std::min(reserved, (rpage + 1) * per_page_); ++p)
-                g.shown.push_back(originals + p);
-        }
+        PageChannels page = page_channels(originals, reserved, page_, per_page_);
+        g.shown = std::move(page.shown);
+        if (reserved > 0) g.info.reserved_first = page.reserved_first;
         g.info.reserved_total = reserved;
         g.info.channels_shown = int(g.shown.size());
         g.info.reserved_shown = 0;
@@ -275,17 +238,11 @@ void FeatureMapsPanel::build_atlases(const AppState& state) {
                      std::to_string(std::max(1, pages_for(originals, per_page_)));
             continue;
         }
-        // Atlas: tiles in a near-square arrangement, capped so textures stay small.
         int n = int(g.shown.size());
-        g.atlas_cols = std::max(1, int(std::ceil(std::sqrt(double(n)))));
-        int rows = (n + g.atlas_cols - 1) / g.atlas_cols;
-        g.atlas_w = g.atlas_cols * g.width;
-        g.atlas_h = rows * g.height;
-        if (g.atlas_w > 8192 || g.atlas_h > 8192) {
-            g.atlas_cols = 1;
-            g.atlas_w = g.width;
-            g.atlas_h = n * g.height;
-        }
+        const AtlasSize atlas = atlas_size(n, g.width, g.height);
+        g.atlas_cols = atlas.cols;
+        g.atlas_w = atlas.width;
+        g.atlas_h = atlas.height;
         g.rgba.assign(size_t(g.atlas_w) * size_t(g.atlas_h) * 4, 0);
         const size_t hw = size_t(g.height) * size_t(g.width);
         auto layer = min_max(g.values->data.data(), g.values->data.size());
@@ -354,21 +311,11 @@ void FeatureMapsPanel::draw_grid(Grid& g, float width, float height) {
     const ImGuiStyle& style = ImGui::GetStyle();
     float avail_h = std::max(40.0f, height - ImGui::GetCursorPosY() - label_h -
                                         style.WindowPadding.y - style.ItemSpacing.y - 4);
-    // Largest tile that fits all of this page's tiles in the column.
-    float aspect = float(g.width) / float(g.height);
-    float best = 8;
-    int best_cols = 1;
-    for (int cols = 1; cols <= n; ++cols) {
-        int rows = (originals + cols - 1) / cols + (g.info.reserved_shown + cols - 1) / cols;
-        float tw = (width - 4) / float(cols) - 3;
-        float th = std::min(tw / aspect, avail_h / float(std::max(rows, 1)) - 3);
-        float tile_w = th * aspect;
-        if (tile_w > best) {
-            best = tile_w;
-            best_cols = cols;
-        }
-    }
-    float tw = std::min(best, 160.0f), th = std::max(tw / aspect, 6.0f);
+    // The largest tile that fits all of this page's tiles in the column.
+    const float aspect = float(g.width) / float(g.height);
+    const TileFit fit = fit_tiles(originals, g.info.reserved_shown, aspect, width, avail_h);
+    const int best_cols = fit.cols;
+    float tw = std::min(fit.tile_width, 160.0f), th = std::max(tw / aspect, 6.0f);
     ImDrawList* dl = ImGui::GetWindowDrawList();
     ImVec2 mouse = ImGui::GetIO().MousePos;
     auto draw_tiles = [&](int from, int to) {

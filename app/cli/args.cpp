@@ -26,7 +26,7 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& va
                     if (i + 1 >= argv.size()) throw UsageError(flag + " needs a value");
                     value = argv[++i];
                 }
-                values_[flag] = value;
+                values_[flag].push_back(value);
             } else if (bool_flags.count(flag) && !inline_value) {
                 bools_.insert(flag);
             } else {
@@ -44,14 +44,19 @@ bool Args::has(const std::string& flag) const {
 
 std::string Args::get(const std::string& flag, const std::string& fallback) const {
     auto it = values_.find(flag);
-    return it == values_.end() ? fallback : it->second;
+    return it == values_.end() ? fallback : it->second.back();
+}
+
+std::vector<std::string> Args::get_all(const std::string& flag) const {
+    auto it = values_.find(flag);
+    return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 int64_t Args::get_int(const std::string& flag, int64_t fallback) const {
     auto it = values_.find(flag);
     if (it == values_.end()) return fallback;
     int64_t v = 0;
-    const auto& s = it->second;
+    const auto& s = it->second.back();
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size())
         throw UsageError(flag + " expects a whole number, got '" + s + "'");
@@ -61,13 +66,14 @@ int64_t Args::get_int(const std::string& flag, int64_t fallback) const {
 double Args::get_double(const std::string& flag, double fallback) const {
     auto it = values_.find(flag);
     if (it == values_.end()) return fallback;
+    const auto& s = it->second.back();
     try {
         size_t used = 0;
-        double v = std::stod(it->second, &used);
-        if (used != it->second.size()) throw std::invalid_argument("");
+        double v = std::stod(s, &used);
+        if (used != s.size()) throw std::invalid_argument("");
         return v;
     } catch (const std::exception&) {
-        throw UsageError(flag + " expects a number, got '" + it->second + "'");
+        throw UsageError(flag + " expects a number, got '" + s + "'");
     }
 }
 

@@ -22,11 +22,13 @@ class Args {
     std::string get(const std::string& flag, const std::string& fallback = "") const;
     int64_t get_int(const std::string& flag, int64_t fallback) const;  // throws on non-numbers
     double get_double(const std::string& flag, double fallback) const;
+    // Every value a repeatable flag was given, in order (get() returns the last).
+    std::vector<std::string> get_all(const std::string& flag) const;
     const std::vector<std::string>& positional() const { return positional_; }
     bool help() const { return help_; }
 
   private:
-    std::map<std::string, std::string> values_;
+    std::map<std::string, std::vector<std::string>> values_;
     std::set<std::string> bools_;
     std::vector<std::string> positional_;
     bool help_ = false;

@@ -105,7 +105,9 @@ conv_detail::Tile parse_tile_override(const DeviceCaps& caps) {
         if (wg < t.tn || wg % t.tn != 0)
             refuse("the tiled kernel needs (TM/RM) x (TN/RN) = " + std::to_string(wg) +
                    " invocations to be a multiple of TN = " + std::to_string(t.tn));
-        const uint64_t shared = uint64_t{t.tk} * (t.tm + t.tn) * 4;
+        // Its weights arrive as vec4s of 4 output channels (pack_conv_weights, 4 rows).
+        if (t.tm % 4 != 0) refuse("the tiled kernel needs TM to be a multiple of 4");
+        const uint64_t shared = conv_detail::tiled_shared_bytes(t);
         if (shared > caps.max_shared_memory)
             refuse("its tiles need " + std::to_string(shared) +
                    " bytes of shared memory, the device has " +
@@ -172,10 +174,12 @@ Tile choose_gpu_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t 
                      int64_t conv_groups) {
     // 256 invocations each, largest (most reuse per load) first. Not measured on a GPU yet:
     // the rule only makes sure small layers fill the device.
-    static constexpr Tile kTiles[] = {{"conv2d", 64, 64, 16, 4, 4},
-                                      {"conv2d", 32, 64, 16, 2, 4},
-                                      {"conv2d", 64, 32, 16, 4, 2},
-                                      {"conv2d", 32, 32, 16, 2, 2}};
+    // 8 x 4 or 4 x 4 outputs per invocation, read from shared memory as vec4s: 128 invocations
+    // (64 for 32 x 32).
+    static constexpr Tile kTiles[] = {{"conv2d", 64, 64, 16, 8, 4},
+                                      {"conv2d", 32, 64, 16, 4, 4},
+                                      {"conv2d", 64, 32, 16, 4, 4},
+                                      {"conv2d", 32, 32, 16, 4, 4}};
     const uint64_t target =
         uint64_t{kWorkgroupsPerUnit} * std::max<uint32_t>(caps.compute_units, 1);
     auto workgroups = [&](const Tile& t) {
@@ -213,6 +217,17 @@ Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_
         return {"conv2d_direct", 16, tn, 1, 16, 4};
     }
     return choose_gpu_tile(caps, ocg, cols, k, conv_groups);
+}
+
+uint64_t tiled_shared_bytes(const Tile& t) {
+    // conv2d.comp's As and Bs: two buffers of TK rows, each padded by one vec4.
+    const uint64_t row_floats = (t.tm / 4 + 1) * 4 + ((t.tn + 3) / 4 + 1) * 4;
+    return 2 * uint64_t{t.tk} * row_floats * 4;
+}
+
+uint32_t weight_rows(const DeviceCaps& caps) {
+    const uint32_t direct = packed_rows(caps);
+    return direct ? direct : kTiledWeightRows;
 }
 
 uint32_t packed_rows(const DeviceCaps& caps) {
@@ -253,21 +268,22 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
             "conv input of one image (" +
             std::to_string(span(1, x_stride, p.x_channel + c, hw) * caps.element_bytes) +
             " bytes) exceeds the device's largest buffer binding");
-    // Packed weights: ceil(ocg / rows) groups of `rows` output channels per conv group.
-    const int64_t rows = forced ? (std::string(forced->shader) == "conv2d_direct" ? forced->rm : 0)
-                                : packed_rows(caps);
-    const bool packed = rows > 0;
-    const int64_t packed_group = packed ? (ocg + rows - 1) / rows * rows * k : 0;
+    // Packed weights: ceil(ocg / rows) groups of `rows` output channels per conv group, rows
+    // of 16 (texels) for the CPU kernel, 4 (vec4s) for the tiled one.
+    const bool direct_kernel =
+        forced ? std::string(forced->shader) == "conv2d_direct" : packed_rows(caps) > 0;
+    const int64_t rows =
+        forced ? (direct_kernel ? forced->rm : kTiledWeightRows) : weight_rows(caps);
+    const int64_t packed_group = (ocg + rows - 1) / rows * rows * k;
     auto weight_span = [&](int64_t oc0,
                            int64_t count) -> std::pair<uint64_t, uint64_t> {  // elements
-        if (!packed) return {static_cast<uint64_t>(oc0 * k), static_cast<uint64_t>(count * k)};
         if (groups > 1)
             return {static_cast<uint64_t>(oc0 / ocg * packed_group),
                     static_cast<uint64_t>(count / ocg * packed_group)};
         return {static_cast<uint64_t>(oc0 * k),
                 static_cast<uint64_t>((count + rows - 1) / rows * rows * k)};  // oc0 % rows == 0
     };
-    // Output channels per dispatch: whole groups (whole row groups when packed), weights and
+    // Output channels per dispatch: whole groups (whole row groups), weights and
     // output slice within the limit. A slice's output (and residual) binding starts at its
     // first channel within the window; the window's own offset stays in the push constants.
     int64_t oc_chunk = oc;
@@ -277,8 +293,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
                (!residual || span(1, r_stride, p.residual_channel + chunk, ohw) <= limit);
     };
     while (!fits(oc_chunk)) {
-        int64_t half =
-            packed ? std::max(rows, (oc_chunk / 2 + rows - 1) / rows * rows) : (oc_chunk + 1) / 2;
+        int64_t half = std::max(rows, (oc_chunk / 2 + rows - 1) / rows * rows);
         int64_t next = groups > 1 ? std::max<int64_t>(ocg, (oc_chunk / 2) / ocg * ocg)
                                   : std::min(half, oc_chunk);
         if (next == oc_chunk)
@@ -301,7 +316,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
     const bool pointwise = kh == 1 && kw == 1 && a.strides[0] == 1 && a.strides[1] == 1 &&
                            a.pads[0] == 0 && a.pads[1] == 0 && a.pads[2] == 0 && a.pads[3] == 0;
     // The CPU kernel's row layout: RN neighbouring pixels of one output row per invocation.
-    const bool rows_mode = packed && !pointwise && (kw > 1 || a.strides[1] > 1);
+    const bool rows_mode = direct_kernel && !pointwise && (kw > 1 || a.strides[1] > 1);
     const int64_t groups_dispatch = groups > 1 ? oc_chunk / ocg : 1;
     Tile t = forced ? *forced
                     : choose_tile(caps, ocg_dispatch, images * oh * ow, rows_mode ? ow : 0, k,
@@ -325,8 +340,8 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
         --split;
     // The CPU kernel reads a pointwise conv's input 4 pixels per RGBA texel when planes (and
     // so every image and channel) start at multiples of 4 floats.
-    const bool x4 = packed && pointwise && t.rn % 4 == 0 && hw % t.rn == 0 && x_stride % 4 == 0 &&
-                    p.x_first % 4 == 0;
+    const bool x4 = direct_kernel && pointwise && t.rn % 4 == 0 && hw % t.rn == 0 &&
+                    x_stride % 4 == 0 && p.x_first % 4 == 0;
     // Input channels per loop iteration of the CPU kernel: enough products per accumulator
     // to amortise its stack round trip (a 3x3 kernel already gives 9).
     uint32_t cu = kh * kw == 1 ? static_cast<uint32_t>(std::min<int64_t>(cg, 8)) : 1;
@@ -358,8 +373,8 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
     ConvKernelUse use{t.shader,
                       is_direct ? spec_words(direct) : spec_words(TiledConvSpec{spec, split}), 5,
                       sizeof(ConvPush)};
-    use.texel_mask = packed ? 0b10111u : 0u;
-    use.rgba_mask = packed ? (x4 || xr4 ? 0b11u : 0b10u) | (y4 ? 0b10000u : 0u) : 0u;
+    use.texel_mask = direct_kernel ? 0b10111u : 0u;
+    use.rgba_mask = direct_kernel ? (x4 || xr4 ? 0b11u : 0b10u) | (y4 ? 0b10000u : 0u) : 0u;
     const uint32_t kernel = static_cast<uint32_t>(plan.kernels.size());
     plan.kernels.push_back(std::move(use));
     if (plan.name.empty()) plan.name = !is_direct ? "tiled" : rows_mode ? "direct rows" : "direct";
@@ -394,14 +409,11 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
                                       x4 || xr4 ? 16 : 4));
             if (x4) push.x_off /= 4;  // in texels (the start is 16-byte aligned, x_stride % 4 == 0)
             auto [w_first, w_count] = weight_span(oc0, occ);
-            d.bindings.push_back(
-                bind(operands.w, 0, w_first, w_count, push.w_off, packed ? 16 : 4));
-            if (packed) {
-                if (push.w_off % 4 != 0)
-                    throw VulkanError(
-                        "internal error: packed conv weights bound at an unaligned offset");
-                push.w_off /= 4;  // in vec4 texels
-            }
+            d.bindings.push_back(bind(operands.w, 0, w_first, w_count, push.w_off, 16));
+            if (push.w_off % 4 != 0)
+                throw VulkanError(
+                    "internal error: packed conv weights bound at an unaligned offset");
+            push.w_off /= 4;  // in vec4s (texels for the CPU kernel)
             if (p.bias)
                 d.bindings.push_back(bind(ConvOperand::Bias, 0, static_cast<uint64_t>(oc0),
                                           static_cast<uint64_t>(occ + (p.clamp ? 2 * oc : 0)),

@@ -39,8 +39,15 @@ Tile choose_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t row_
 // workgroups, else the smallest with K split to make up the rest.
 Tile choose_gpu_tile(const DeviceCaps& caps, int64_t ocg, int64_t cols, int64_t k,
                      int64_t conv_groups);
-// Output channels per packed row group for this device's conv kernel; 0: weights not packed.
+// Output channels per packed row group of the CPU kernel (conv2d_direct) where this device
+// runs it; 0: it runs the tiled kernel.
 uint32_t packed_rows(const DeviceCaps& caps);
+// The tiled kernel (conv2d.comp) reads weights packed in rows of 4 output channels: a vec4.
+constexpr uint32_t kTiledWeightRows = 4;
+// Rows per packed group of the weights of this device's conv kernel (never 0).
+uint32_t weight_rows(const DeviceCaps& caps);
+// Shared memory the tiled kernel's tiles take.
+uint64_t tiled_shared_bytes(const Tile& t);
 
 // Which operands a spatial plan binds as its input, weights and output.
 struct SpatialOperands {

@@ -45,7 +45,7 @@ WinogradShape winograd_shape(const ConvProblem& p, uint32_t m, bool transposed, 
     const uint64_t tt = static_cast<uint64_t>(s.t * s.t);
     s.v_elements = tt * static_cast<uint64_t>(s.c * s.tiles_padded);
     s.product_elements = tt * static_cast<uint64_t>(s.oc * s.tiles_padded);
-    const int64_t oc_rows = rows && !transposed ? round_up(s.oc, rows) : s.oc;
+    const int64_t oc_rows = transposed ? s.oc : round_up(s.oc, rows ? rows : kTiledWeightRows);
     s.weight_elements = tt * static_cast<uint64_t>(oc_rows * s.c);
     return s;
 }
@@ -112,7 +112,7 @@ void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, boo
         return PlannedBinding{operand, r.offset, r.range};
     };
     plan.name = "winograd F(" + std::to_string(m) + ",3)";
-    plan.weights = {transposed ? 0u : rows, m, transposed};
+    plan.weights = {transposed ? 0u : weight_rows(caps), m, transposed};
     plan.winograd_input_elements = s.v_elements;
     plan.winograd_product_elements = s.product_elements;
 

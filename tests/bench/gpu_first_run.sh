@@ -95,8 +95,8 @@ for model in resnet18 resnet50; do
 done
 
 step "tile sweep: ResNet-50 residual, batch 1, one conv tile for every layer (no Winograd)"
-for tile in tiled:64:64:16:4:4 tiled:32:64:16:2:4 tiled:64:32:16:4:2 tiled:32:32:16:2:2 \
-    tiled:32:32:16:2:2:4; do
+for tile in tiled:64:64:16:8:4 tiled:64:64:16:4:4 tiled:32:64:16:4:4 tiled:64:32:16:4:4 \
+    tiled:32:32:16:4:4 tiled:32:32:16:4:4:4; do
     RMVK_WINOGRAD=0 RMVK_CONV_TILE=$tile "$RMVK" bench "builtin:resnet50" --graph residual --batch 1 \
         --input-size "$SIZE" "${ITERS[@]}" --no-peak "${DEVICE[@]}" >"$OUT/tile_$tile.txt" 2>&1
     rc=$?

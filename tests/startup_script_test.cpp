@@ -1,0 +1,101 @@
+// The GUI's scripted start-up, without a window: which model opens after each finished job,
+// when each one-off request is due, the --keys taps and the last frame.
+#include "ui/startup_script.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace rmvk::ui;
+
+TEST_CASE("a model that fails to open falls back to the bundled one, then start-up is done") {
+    GuiOptions o;
+    o.model = "broken.onnx";
+    o.image = "cat.png";
+    o.frames = 10;
+    StartupScript s(o);
+    CHECK(s.scripted());
+    CHECK_FALSE(s.started_up());
+    auto next = s.after_job(true, false, "");
+    REQUIRE(next);
+    CHECK(next->model == "");
+    CHECK(next->image == "cat.png");
+    CHECK_FALSE(s.started_up());
+    CHECK_FALSE(s.after_job(false, true, "cat.png"));
+    CHECK(s.started_up());
+    // Jobs after start-up (a run from the Timing tab) open nothing.
+    CHECK_FALSE(s.after_job(true, true, "cat.png"));
+    CHECK(s.started_up());
+}
+
+TEST_CASE("--open-after-start opens a second model on the image shown, once the first is up") {
+    GuiOptions o;
+    o.open_after_start = "corrupt.onnx";
+    StartupScript s(o);
+    CHECK_FALSE(s.scripted());
+    auto next = s.after_job(false, true, "samples/0.png");
+    REQUIRE(next);
+    CHECK(next->model == "corrupt.onnx");
+    CHECK(next->image == "samples/0.png");
+    CHECK_FALSE(s.started_up());
+    CHECK_FALSE(s.after_job(true, true, "samples/0.png"));  // it failed: the first model stays
+    CHECK(s.started_up());
+}
+
+TEST_CASE("a failed default model is not retried, and nothing opens without a model") {
+    GuiOptions o;
+    o.open_after_start = "x.onnx";
+    StartupScript s(o);
+    CHECK_FALSE(s.after_job(true, false, ""));
+    CHECK(s.started_up());
+}
+
+TEST_CASE("one-off requests are due once, after start-up") {
+    GuiOptions o;
+    o.select = "layer2.0.conv1";
+    o.sweep = true;
+    StartupScript s(o);
+    CHECK(s.take_select() == "layer2.0.conv1");
+    CHECK(s.take_select() == "");
+    CHECK_FALSE(s.take_requests());
+    CHECK_FALSE(s.take_sweep(true));
+    CHECK(s.sweep_pending());
+    s.after_job(false, true, "");
+    CHECK_FALSE(s.take_sweep(false));  // no model shown: not yet
+    CHECK(s.take_sweep(true));
+    CHECK_FALSE(s.take_sweep(true));
+    CHECK_FALSE(s.sweep_pending());
+    CHECK(s.take_requests());
+    CHECK_FALSE(s.take_requests());
+}
+
+TEST_CASE("--keys: each key down one frame and up the next") {
+    GuiOptions o;
+    o.keys = {"left", "right"};
+    StartupScript s(o);
+    auto k = s.next_key();
+    REQUIRE(k);
+    CHECK(k->left);
+    CHECK(k->down);
+    k = s.next_key();
+    REQUIRE(k);
+    CHECK(k->left);
+    CHECK_FALSE(k->down);
+    k = s.next_key();
+    REQUIRE(k);
+    CHECK_FALSE(k->left);
+    CHECK(k->down);
+    k = s.next_key();
+    REQUIRE(k);
+    CHECK_FALSE(k->down);
+    CHECK_FALSE(s.next_key());
+}
+
+TEST_CASE("the last scripted frame: settled, after frames - 1 settled ones") {
+    GuiOptions o;
+    o.frames = 3;
+    StartupScript s(o);
+    CHECK_FALSE(s.is_last_frame(true, 1));
+    CHECK(s.is_last_frame(true, 2));
+    CHECK_FALSE(s.is_last_frame(false, 5));
+    GuiOptions interactive;
+    CHECK_FALSE(StartupScript(interactive).is_last_frame(true, 100));
+}
