@@ -208,17 +208,17 @@ def scale_summary(model):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=18)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--widths", default="24,48,96")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--sr", type=float, default=1.2e-3,
                     help="L1 strength on the scales (times each channel's relative plain cost)")
-    ap.add_argument("--finetune", type=int, default=5,
+    ap.add_argument("--finetune", type=int, default=6,
                     help="the last this many epochs train without the L1 term")
     ap.add_argument("--threshold", type=float, default=1e-2,
                     help="a scale with |s| <= this is set to zero for good")
-    ap.add_argument("--seed", type=int, default=0,
+    ap.add_argument("--seed", type=int, default=7,
                     help="seeds the initial weights (the shuffling and augmentation use seed + 1)")
     ap.add_argument("--checkpoint", default="", help="save the training state here every epoch")
     ap.add_argument("--resume", action="store_true", help="continue from --checkpoint")
