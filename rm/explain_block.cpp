@@ -132,6 +132,28 @@ std::vector<WeightPart> zero_parts(const std::vector<WeightPart>& parts, int64_t
     return zeros;
 }
 
+// Appends `p`, joining it to the previous part when both are the same kind of Dirac diagonal
+// and it continues that diagonal (regions split a Dirac run where the scale changes, as on a
+// scaled shortcut: one part per diagonal).
+void append_part(std::vector<WeightPart>& parts, WeightPart p) {
+    const bool diagonal =
+        p.kind != WeightPartKind::Original && p.kind != WeightPartKind::ProjectionMerge;
+    if (diagonal && !parts.empty() && parts.back().kind == p.kind &&
+        parts.back().out_end == p.out_begin && parts.back().in_end == p.in_begin) {
+        parts.back().out_end = p.out_end;
+        parts.back().in_end = p.in_end;
+        return;
+    }
+    parts.push_back(std::move(p));
+}
+
+// `parts` followed by the zero rectangles they leave uncovered.
+std::vector<WeightPart> with_zero_parts(std::vector<WeightPart> parts, const ConvStructure& s) {
+    auto zeros = zero_parts(parts, s.out_channels(), s.in_channels());
+    parts.insert(parts.end(), zeros.begin(), zeros.end());
+    return parts;
+}
+
 // The parts of plain conv `i` of the chain, from conv_structure's regions.
 // `post_bn`: a BatchNormalization after the block that RM folded into this (last) conv.
 std::vector<WeightPart> plain_parts(const ConvStructure& s, const Tensor* bias, const BlockMatch& m,
@@ -170,19 +192,9 @@ std::vector<WeightPart> plain_parts(const ConvStructure& s, const Tensor* bias, 
                 p.in_end = s.in_channels();
                 break;
         }
-        // Dirac runs split where the scale changes (a scaled shortcut): one part per diagonal.
-        if (!parts.empty() && p.kind != WeightPartKind::Original &&
-            p.kind != WeightPartKind::ProjectionMerge && parts.back().kind == p.kind &&
-            parts.back().out_end == p.out_begin && parts.back().in_end == p.in_begin) {
-            parts.back().out_end = p.out_end;
-            parts.back().in_end = p.in_end;
-            continue;
-        }
-        parts.push_back(std::move(p));
+        append_part(parts, std::move(p));
     }
-    auto zeros = zero_parts(parts, s.out_channels(), s.in_channels());
-    parts.insert(parts.end(), zeros.begin(), zeros.end());
-    return parts;
+    return with_zero_parts(std::move(parts), s);
 }
 
 // The parts of a pre-activation block's conv0': rows [0, Cin) copy x (reserve), rows from
@@ -201,17 +213,9 @@ std::vector<WeightPart> pre_activation_parts(const ConvStructure& s, const Tenso
         p.scale = r.scale;
         p.source_weight = m.info.input;
         if (!reserve && m.pre_scale) p.source_conv = m.pre_scale->name;
-        if (!parts.empty() && parts.back().kind == p.kind && parts.back().out_end == p.out_begin &&
-            parts.back().in_end == p.in_begin) {
-            parts.back().out_end = p.out_end;
-            parts.back().in_end = p.in_end;
-            continue;
-        }
-        parts.push_back(std::move(p));
+        append_part(parts, std::move(p));
     }
-    auto zeros = zero_parts(parts, s.out_channels(), s.in_channels());
-    parts.insert(parts.end(), zeros.begin(), zeros.end());
-    return parts;
+    return with_zero_parts(std::move(parts), s);
 }
 
 void add_cost(StepCost& c, const std::unordered_map<std::string, const NodeCost*>& costs,

@@ -38,7 +38,7 @@ void draw_block_diagram(const rm::BlockExplanation& e, int step, float width) {
     // (steps 1, 2) that is a BN and a ReLU on x. Blocks with no activation after the Add
     // (pre-activation, inverted residuals) give their widened convs a clamp: ReLU on F's
     // channels, the identity on the reserved ones.
-    const size_t lead = n > 0 && e.steps[3].convs[0].title.rfind("conv0'", 0) == 0 ? 1 : 0;
+    const size_t lead = e.block.pre_activation ? 1 : 0;
     const bool post_relu = !e.block.relu_node.empty();
     const size_t count = step < 2 ? n - lead : n;
     std::vector<Box> boxes{{"x", std::to_string(e.in_channels) + " ch", theme::kIoFill}};
