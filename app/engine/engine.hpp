@@ -84,6 +84,11 @@ struct RunOptions {
     // (4x for F(4,3)), so a runner prepared for one untimed run (the app's feature maps) holds
     // no more weight memory than the graph. On: per layer where faster (or as RMVK_WINOGRAD says).
     bool winograd = true;
+    // Not 0: run() uploads the weights of a segment of steps (until they hold this many bytes)
+    // just before it runs it and frees them once it has run, so a runner made for one run (the
+    // app's feature maps) never holds all its weights beside its tensors. Every run uploads
+    // them again; no timestamps are taken (timings read 0) and warm_up is ignored.
+    uint64_t stream_weight_bytes = 0;
     // Fp16 on a device without storageBuffer16BitAccess: the runner refuses (rm::Error).
     Precision precision = Precision::Fp32;
 };
@@ -98,7 +103,7 @@ struct RunResult {
 };
 
 struct MemoryReport {
-    uint64_t weight_bytes = 0;
+    uint64_t weight_bytes = 0;  // RunOptions::stream_weight_bytes: the most held at once
     uint64_t peak_activation_bytes = 0;
 };
 
@@ -120,8 +125,9 @@ class GraphRunner {
     // Any tensor of the last run (needs keep_intermediates for non-outputs). Throws if unknown.
     rm::Tensor read_tensor(const std::string& tensor_name) const;
     // Frees the device memory of the weights and scratch buffers, keeping the last run's tensors
-    // readable: for a viewer that reads feature maps back long after the run. run() throws
-    // afterwards.
+    // readable: for a viewer that reads feature maps back long after the run. A Relu's output
+    // whose input is kept goes too: read_tensor computes it from the input (the CPU twin, exact).
+    // run() throws afterwards.
     void release_weights();
     MemoryReport memory() const;
 

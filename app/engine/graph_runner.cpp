@@ -1,6 +1,7 @@
 // GraphRunner: prepares a graph for one device and batch (fusion, weights, activation buffers
 // reused by liveness, one recorded command buffer) and runs it.
 #include "app/engine/graph_runner_impl.hpp"
+#include "rm/cpu_ops.hpp"
 
 namespace rmvk {
 
@@ -20,7 +21,9 @@ GraphRunner::GraphRunner(Context& context, const rm::Graph& graph, int64_t batch
     m.plan_fusion();
     m.plan_elision();
     m.allocate_and_plan();
-    m.record();
+    m.plan_staging();
+    if (options.stream_weight_bytes > 0) return;  // planned and recorded by each run
+    m.record(0, m.steps.size());
     if (options.warm_up) m.ctx.submit_and_wait(m.cmd);
 }
 
@@ -48,7 +51,10 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
             m.write_buffer(m.tensors.at(vi.name), it->second.ptr());
     }
     r.upload_ms = ms_since(start);
-    m.ctx.submit_and_wait(m.cmd);
+    if (m.options.stream_weight_bytes > 0)
+        m.run_streamed();
+    else
+        m.ctx.submit_and_wait(m.cmd);
     auto down = Clock::now();
     for (const auto& o : m.graph.outputs) {
         auto staged = std::find_if(m.staged_outputs.begin(), m.staged_outputs.end(),
@@ -104,6 +110,8 @@ RunResult GraphRunner::run(const std::map<std::string, rm::Tensor>& inputs) {
 rm::Tensor GraphRunner::read_tensor(const std::string& name) const {
     const Impl& m = *impl_;
     if (m.graph.is_initializer(name)) return m.graph.materialise(name);
+    if (auto r = m.relu_of.find(name); r != m.relu_of.end())
+        return rm::cpu::relu(read_tensor(r->second));
     if (auto f = m.fused_away.find(name); f != m.fused_away.end() && !m.tensors.count(name))
         throw rm::Error("tensor '" + name + "' was fused into node '" + f->second +
                         "' and never stored (prepare the runner with fuse = false to see it)");
@@ -147,8 +155,29 @@ void GraphRunner::release_weights() {
         }
     m.weights.clear();
     for (auto& s : m.scratch) s.reset();
+    m.release_relu_outputs();
     // The recorded command buffer refers to the freed buffers: it is never submitted again.
     m.weights_released = true;
+}
+
+void GraphRunner::Impl::release_relu_outputs() {
+    std::unordered_map<const Buffer*, int> names;  // a view's output shares its input's buffer
+    for (const auto& [name, ref] : tensors) ++names[ref.buffer];
+    const std::unordered_set<std::string> outputs(graph.outputs.begin(), graph.outputs.end());
+    std::unordered_set<const Buffer*> gone;
+    for (const Step& s : steps) {
+        const rm::Node& n = nodes[s.node];
+        if (n.op != rm::Op::Relu || !s.fused.empty() || outputs.count(s.output)) continue;
+        const std::string& in = n.inputs.at(0);
+        auto out = tensors.find(s.output);
+        if (out == tensors.end() || !readable.count(in) || !readable.count(s.output) ||
+            elided.count(in) || elided.count(s.output) || names[out->second.buffer] != 1)
+            continue;
+        gone.insert(out->second.buffer);
+        tensors.erase(out);
+        relu_of[s.output] = in;
+    }
+    std::erase_if(activations, [&](const auto& b) { return gone.count(b.get()) > 0; });
 }
 
 MemoryReport GraphRunner::memory() const {

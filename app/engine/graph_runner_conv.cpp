@@ -150,7 +150,7 @@ bool GraphRunner::Impl::plan_structured_conv_step(Step& s, const ConvProblem& pr
     return true;
 }
 
-void GraphRunner::Impl::realize_conv_steps() {
+void GraphRunner::Impl::realize_conv_steps(size_t first, size_t last) {
     // One set of scratch buffers serves every conv: steps run one after another. The Winograd
     // operands are tensors of the storage type; split-K partial sums are always fp32.
     const uint64_t scratch_bytes[3] = {element_bytes, element_bytes, 4};
@@ -158,7 +158,8 @@ void GraphRunner::Impl::realize_conv_steps() {
         if (scratch_elements[i])
             scratch[i] = std::make_unique<Buffer>(ctx, scratch_elements[i] * scratch_bytes[i],
                                                   MemoryKind::DeviceLocal);
-    for (auto& s : steps) {
+    for (size_t si = first; si < last; ++si) {
+        Step& s = steps[si];
         if (nodes[s.node].op != rm::Op::Conv) continue;
         s.dispatches.clear();
         for (auto& part : s.conv) {
@@ -176,8 +177,10 @@ void GraphRunner::Impl::realize_conv_steps() {
             for (auto& d : ds) s.dispatches.push_back(std::move(d));
         }
     }
-    for (int i = 0; i < 3; ++i)
-        memory.peak_activation_bytes += scratch_elements[i] * scratch_bytes[i];
+    uint64_t scratch_total = 0;
+    for (int i = 0; i < 3; ++i) scratch_total += scratch_elements[i] * scratch_bytes[i];
+    memory.peak_activation_bytes =
+        std::max(memory.peak_activation_bytes, activation_bytes + scratch_total);
 }
 
 }  // namespace rmvk

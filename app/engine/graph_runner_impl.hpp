@@ -2,7 +2,8 @@
 // GraphRunner's internals, shared by its files: graph_runner_fusion.cpp (which nodes run as one
 // step, which reserved copies stay unstored), graph_runner_conv.cpp (conv steps, dense or
 // structured), graph_runner_plan.cpp (weights, buffers by liveness, the recorded command
-// buffer) and graph_runner.cpp (running it and reading tensors back).
+// buffer), graph_runner_stream.cpp (a run that uploads its weights a segment at a time) and
+// graph_runner.cpp (running it and reading tensors back).
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -102,11 +103,14 @@ struct GraphRunner::Impl {
 
     std::vector<std::unique_ptr<Buffer>> weights;
     std::vector<std::unique_ptr<Buffer>> activations;
-    std::unordered_map<std::string, TensorRef> tensors;       // every tensor with a device location
+    uint64_t activation_bytes = 0;                       // of `activations` but the graph inputs'
+    std::unordered_map<std::string, TensorRef> tensors;  // every tensor with a device location
     std::unordered_map<std::string, std::string> fused_away;  // tensor -> node it was fused into
     std::unordered_set<std::string> readable;     // tensors whose contents survive a run
     std::unordered_set<std::string> nonnegative;  // tensors known to hold no negative value
     ElidedChannels elided;  // reserved copies not stored, and where their values are held
+    // After release_weights: Relu outputs no longer stored, read as relu(their input).
+    std::unordered_map<std::string, std::string> relu_of;
     MemoryReport memory;
 
     // Inputs copied in before the first step and outputs copied out after the last, in the
@@ -134,9 +138,16 @@ struct GraphRunner::Impl {
     };
     bool structured_view(const Step& s, bool fold_blocks, StructView& v) const;
     TensorFacts facts(const std::string& tensor) const;
+    // Buffers for every tensor, and (unless stream_weight_bytes) every step planned and realized.
     void allocate_and_plan();
     void plan_staging();
-    void record();
+    // The command buffer of steps [first, last): their descriptor sets, timestamps, and the
+    // staged input (output) copies when it starts (ends) the graph.
+    void record(size_t first, size_t last);
+    // stream_weight_bytes: plans, runs and frees the steps a segment at a time.
+    void run_streamed();
+    // Frees the buffers of the Relu outputs whose input stays readable (fills relu_of).
+    void release_relu_outputs();
     TensorRef weight(const std::string& name);
     // The dense values of initializer `name`: the graph's own, or a structured weight
     // materialised into `holder`.
@@ -149,7 +160,8 @@ struct GraphRunner::Impl {
     // False when the conv's weight is dense (or its bias is computed at run time): then
     // plan_conv_step runs it dense.
     bool plan_structured_conv_step(Step& s, const ConvProblem& problem);
-    void realize_conv_steps();
+    // The conv steps in [first, last) get their dispatches, with scratch buffers for them.
+    void realize_conv_steps(size_t first, size_t last);
 };
 
 }  // namespace rmvk

@@ -175,7 +175,6 @@ void GraphRunner::Impl::allocate_and_plan() {
     }
     std::multimap<uint64_t, Buffer*> free_buffers;  // by size
     std::unordered_map<std::string, Buffer*> owner;
-    uint64_t activation_bytes = 0;
     for (size_t si = 0; si < steps.size(); ++si) {
         Step& s = steps[si];
         const rm::Node& n = nodes[s.node];
@@ -202,7 +201,7 @@ void GraphRunner::Impl::allocate_and_plan() {
             }
             owner[s.output] = buf;
             tensors[s.output] = {buf, 0, shape};
-            s.dispatches = plan_step(s);
+            if (options.stream_weight_bytes == 0) s.dispatches = plan_step(s);
         }
         // Release buffers whose last reader was this step.
         if (options.keep_intermediates) continue;
@@ -213,8 +212,7 @@ void GraphRunner::Impl::allocate_and_plan() {
             free_buffers.emplace(b->size(), b);
         }
     }
-    memory.peak_activation_bytes = activation_bytes;
-    realize_conv_steps();
+    if (options.stream_weight_bytes == 0) realize_conv_steps(0, steps.size());
     for (const auto& o : graph.outputs) readable.insert(o);
     if (options.keep_intermediates)
         for (const auto& [name, ref] : tensors)
@@ -249,10 +247,14 @@ void GraphRunner::Impl::plan_staging() {
     staged_outputs = std::move(out);
 }
 
-void GraphRunner::Impl::record() {
-    plan_staging();
+void GraphRunner::Impl::record(size_t first, size_t last) {
+    if (cmd != VK_NULL_HANDLE) vkFreeCommandBuffers(ctx.device, ctx.command_pool.get(), 1, &cmd);
+    cmd = VK_NULL_HANDLE;
+    arena.reset();
     uint32_t sets = 0, bindings = 0;
-    for (auto& s : steps) {
+    query_count = 0;
+    for (size_t si = first; si < last; ++si) {
+        Step& s = steps[si];
         if (!s.dispatches.empty()) s.query = query_count++;
         for (const auto& d : s.dispatches) {
             ++sets;
@@ -260,7 +262,7 @@ void GraphRunner::Impl::record() {
         }
     }
     arena = std::make_unique<DescriptorArena>(ctx, sets, bindings);
-    timestamps = options.timestamps && ctx.has_timestamps();
+    timestamps = options.timestamps && options.stream_weight_bytes == 0 && ctx.has_timestamps();
     if (timestamps) queries = ctx.make_timestamp_pool(2 * std::max<uint32_t>(query_count, 1));
 
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
@@ -281,8 +283,9 @@ void GraphRunner::Impl::record() {
         vkCmdCopyBuffer(cmd, in ? t.staging->handle() : t.device.buffer->handle(),
                         in ? t.device.buffer->handle() : t.staging->handle(), 1, &region);
     };
-    for (const auto& t : staged_inputs) copy(t, true);  // the first step's barrier follows
-    for (size_t si = 0; si < steps.size(); ++si) {
+    if (first == 0)
+        for (const auto& t : staged_inputs) copy(t, true);  // the first step's barrier follows
+    for (size_t si = first; si < last; ++si) {
         const Step& s = steps[si];
         if (s.dispatches.empty()) continue;
         compute_barrier(cmd);
@@ -300,7 +303,7 @@ void GraphRunner::Impl::record() {
                                 2 * s.query + 1);
     }
     compute_barrier(cmd);
-    if (!staged_outputs.empty()) {
+    if (last == steps.size() && !staged_outputs.empty()) {
         for (const auto& t : staged_outputs) copy(t, false);
         VkMemoryBarrier to_host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
         to_host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
