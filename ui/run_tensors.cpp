@@ -2,6 +2,10 @@
 
 #include <mutex>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace rmvk::ui {
 
 namespace {
@@ -32,9 +36,17 @@ class DeviceRunTensors : public RunTensors {
         options.fuse = false;
         options.timestamps = false;
         options.winograd = false;  // runs once, untimed: no transformed weight copies
+        // Runs once: its weights a few layers at a time, never all beside both graphs' tensors.
+        options.stream_weight_bytes = 16ull << 20;
         runner_ = std::make_unique<rmvk::GraphRunner>(*context_, *graph_, 1, options);
         runner_->run({{input_name, input}});
-        runner_->release_weights();  // the host graph keeps them; only the tensors are read
+        // The host graph keeps the weights; Relu outputs are read as relu of their input.
+        runner_->release_weights();
+#if defined(__GLIBC__)
+        // On a CPU device (lavapipe) the freed buffers are C heap between the kept ones: hand
+        // their pages back rather than leave them resident until reused.
+        malloc_trim(0);
+#endif
     }
     std::shared_ptr<const rm::Tensor> get(const std::string& name) const override {
         if (graph_->is_initializer(name)) return nullptr;

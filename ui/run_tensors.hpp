@@ -23,10 +23,11 @@ class RunTensors {
 std::shared_ptr<const RunTensors> host_run_tensors(std::map<std::string, rm::Tensor> tensors);
 
 // Prepares `graph` on `context` with every intermediate kept on the device (every node on its
-// own, so each tensor exists; no Winograd, whose weights are larger than the graph's),
-// runs it once on `input`, frees the weights' device copies (the
-// host graph has them) and answers from the tensors' buffers. `graph` is held for the runner's
-// lifetime; `context` is shared by both graphs' runs. `precision`: how the device stores them.
+// own, so each tensor exists; no Winograd, whose weights are larger than the graph's), runs it
+// once on `input` with its weights uploaded a few layers at a time (never all beside the
+// tensors), frees the Relu outputs (read back as relu of their input) and answers from the
+// tensors' buffers. `graph` is held for the runner's lifetime; `context` is shared by both
+// graphs' runs. `precision`: how the device stores them.
 std::shared_ptr<const RunTensors> device_run_tensors(std::shared_ptr<rmvk::Context> context,
                                                      std::shared_ptr<const rm::Graph> graph,
                                                      const std::string& input_name,
