@@ -24,7 +24,7 @@ struct ContextOptions {
     std::string device;       // as for choose_device
     bool validation = false;  // enable VK_LAYER_KHRONOS_validation; messages go to on_message
     // Validation messages (tests fail on any). Default: print to stderr.
-    std::function<void(const std::string&)> on_message;
+    std::function<void(const std::string&)> on_message{};
 };
 
 // Owns the instance, the logical device, a compute queue and the shared pipeline cache.
