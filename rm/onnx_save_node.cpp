@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "rm/error.hpp"
 
@@ -42,6 +43,16 @@ void set_padding(onnx::NodeProto& p, const Attrs& a) {
         set_string(p, "auto_pad", a.auto_pad);
     else
         set_ints(p, "pads", a.pads);
+}
+
+// A 1-D int64 initializer (Reshape's shape, ReduceMean's axes from opset 18 on).
+void add_int64_initializer(onnx::GraphProto& g, const std::string& name,
+                           const std::vector<int64_t>& values) {
+    auto* t = g.add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<int64_t>(values.size()));
+    for (int64_t v : values) t->add_int64_data(v);
 }
 
 std::string unique_name(std::string base, std::unordered_set<std::string>& taken) {
@@ -150,11 +161,7 @@ void write_node(const Graph& graph, const Node& n, int64_t opset, const ShapeMap
                 unique_name(n.name.empty() ? "reshape_shape" : n.name + "_shape", taken);
             while (p.input_size() > 1) p.mutable_input()->RemoveLast();
             p.add_input(shape_name);
-            auto* t = g.add_initializer();
-            t->set_name(shape_name);
-            t->set_data_type(onnx::TensorProto::INT64);
-            t->add_dims(static_cast<int64_t>(a.shape.size()));
-            for (int64_t d : a.shape) t->add_int64_data(d);
+            add_int64_initializer(g, shape_name, a.shape);
             break;
         }
         case Op::Clip: {
@@ -189,11 +196,7 @@ void write_node(const Graph& graph, const Node& n, int64_t opset, const ShapeMap
             } else {
                 const std::string axes = unique_name(n.name + "_axes", taken);
                 p.add_input(axes);
-                auto* t = g.add_initializer();
-                t->set_name(axes);
-                t->set_data_type(onnx::TensorProto::INT64);
-                t->add_dims(static_cast<int64_t>(a.axes.size()));
-                for (int64_t d : a.axes) t->add_int64_data(d);
+                add_int64_initializer(g, axes, a.axes);
             }
             break;
         case Op::PRelu:

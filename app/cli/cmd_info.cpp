@@ -147,13 +147,13 @@ int cmd_info(const std::vector<std::string>& argv) {
         std::fputs(kUsage, stdout);
         return 0;
     }
-    if (args.positional().size() > 1) throw UsageError("expected at most one MODEL");
+    const std::string model = model_argument(args);
     const int64_t batch = args.get_int("--batch", 0);
     if (args.has("--batch") && (batch < 1 || batch > 4096))
         throw UsageError("--batch must be between 1 and 4096");
 
     ModelInfo m;
-    m.spec = args.positional().empty() ? "" : args.positional()[0];
+    m.spec = model;
     m.graph = rm::load_model(m.spec);
     warn_non_finite_weights("info", m.graph);
     m.shapes = rm::infer_shapes(m.graph, batch);
