@@ -1,6 +1,6 @@
 #pragma once
 // The public face of rmvk's Vulkan compute engine. Usable without a window: the CLI, the tests
-// and the UI all go through this header (the UI never includes the other engine headers).
+// and the UI go through this header (the UI includes one other: prune_sweep.hpp, its sweep).
 #include <cstdint>
 #include <functional>
 #include <map>
