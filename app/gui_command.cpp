@@ -13,7 +13,7 @@ namespace {
 
 const char* kUsage =
     "usage: rmvk gui [MODEL] [--image IMG] [--device D] [--precision fp32|fp16]\n"
-    "                [--select NODE]\n"
+    "                [--plain-exec structured|dense] [--select NODE]\n"
     "                [--screenshot FILE.png] [--frames N] [--dump-state FILE.json]\n"
     "                [--width W --height H] [--open-after-start MODEL] [--no-vsync]\n"
     "                [--tab features|timing|input|explain|pruning] [--page N] [--pan PIXELS]\n"
@@ -27,6 +27,8 @@ const char* kUsage =
     "Opens the desktop app on MODEL (.onnx or builtin:NAME; default: the bundled model) and\n"
     "IMG (default: a bundled sample). D is 'cpu' or a Vulkan device index or name;\n"
     "--precision: how a Vulkan device stores tensors (the Timing tab's 'storage').\n"
+    "--plain-exec: the Timing tab's 'plain execution'; dense times the plain graph from its\n"
+    "materialised weights once the model is shown (structured, the default, is always timed).\n"
     "--screenshot/--dump-state render N frames (default 10) once loading is done, save, exit.\n"
     "--pan drags the residual graph pane by PIXELS each of those frames (the fps while panning).\n"
     "--check-redraw draws the last frame whole too and reports pixels that the partial redraw\n"
@@ -96,6 +98,7 @@ ui::GuiOptions parse_gui_options(const std::vector<std::string>& argv) {
                          {"--image",
                           "--device",
                           "--precision",
+                          "--plain-exec",
                           "--select",
                           "--screenshot",
                           "--dump-state",
@@ -128,6 +131,7 @@ ui::GuiOptions parse_gui_options(const std::vector<std::string>& argv) {
     o.image = args.get("--image");
     o.device = args.get("--device");
     o.precision = args.get("--precision");
+    o.plain_exec_dense = !cli::plain_exec_structured(args);
     o.select = args.get("--select");
     o.screenshot = args.get("--screenshot");
     o.dump_state = args.get("--dump-state");

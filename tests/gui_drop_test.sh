@@ -46,9 +46,10 @@ $PY "$SRC/tests/gui_check.py" "$TMP/all.json" \
     's["report"]["device"] == "Other machine GPU"' \
     's["report"]["matched_layers"] == 0' \
     || fail=1
-# The totals table gains a fourth column headed by the report's device: its header text sits
-# where a three-column table has nothing (x 1450-1590, y 326-340).
-sd=$(region_stat "$TMP/all.png" "140x14+1450+326" standard_deviation)
+# The totals table gains a fifth column headed by the report's device: its header text sits
+# where a four-column table (residual, plain structured, plain dense) has nothing
+# (x 1500-1590, y 380-390).
+sd=$(region_stat "$TMP/all.png" "90x10+1500+380" standard_deviation)
 at_least "$sd" 0.05 || fail_with "report column headed in the totals table (std dev $sd)"
 
 # 3. A file that is neither model, image nor report: refused, everything kept.

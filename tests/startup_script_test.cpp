@@ -81,6 +81,30 @@ TEST_CASE("one-off requests are due once, after start-up") {
     CHECK_FALSE(s.take_requests());
 }
 
+TEST_CASE("--plain-exec dense: the dense timing is due once, after start-up, only with a run") {
+    GuiOptions o;
+    o.plain_exec_dense = true;
+    StartupScript s(o);
+    CHECK(s.dense_timing_pending());
+    CHECK_FALSE(s.take_dense_timing(true));  // still starting up
+    s.after_job(false, true, "");
+    CHECK(s.take_dense_timing(true));
+    CHECK_FALSE(s.take_dense_timing(true));
+    CHECK_FALSE(s.dense_timing_pending());
+
+    // Start-up without a run (the model failed): nothing to time, and nothing left to wait for.
+    StartupScript failed(o);
+    failed.after_job(true, false, "");
+    CHECK_FALSE(failed.take_dense_timing(false));
+    CHECK_FALSE(failed.dense_timing_pending());
+
+    GuiOptions structured;
+    StartupScript plain(structured);
+    plain.after_job(false, true, "");
+    CHECK_FALSE(plain.dense_timing_pending());
+    CHECK_FALSE(plain.take_dense_timing(true));
+}
+
 TEST_CASE("--keys: each key down one frame and up the next") {
     GuiOptions o;
     o.keys = {"left", "right"};

@@ -189,6 +189,57 @@ void App::start_prune(const PruneRequest& req) {
                   });
 }
 
+void App::choose_plain_exec(PlainExec exec) {
+    state_.plain_exec = exec;
+    if (exec == PlainExec::Dense && !state_.plain_dense && state_.runs) start_dense_timing();
+    if (state_.runs) rebuild_time_maps();
+}
+
+void App::start_dense_timing() {
+    if (worker_.busy()) {  // the control is disabled then: nothing to start
+        state_.plain_exec = PlainExec::Structured;
+        return;
+    }
+    auto model = state_.model;
+    auto runs = state_.runs;
+    dense_job_ = timing_setup(state_);
+    state_.plain_dense_measuring = true;
+    state_.plain_dense_error.clear();
+    worker_.start("Timing the plain graph dense on " + runs->device, [model, runs](Progress& p) {
+        JobResult r;
+        r.plain_dense = std::make_shared<const GraphRun>(time_plain_dense(model, *runs, p));
+        return r;
+    });
+}
+
+void App::take_dense_result(const JobResult& done) {
+    if (dense_job_) {
+        state_.plain_dense_measuring = false;
+        if (!done.error.empty()) {
+            // One line in the Timing tab (and the session's errors); the structured bars stay.
+            std::string line = done.error.substr(0, done.error.find('\n'));
+            state_.plain_dense_error = line;
+            state_.plain_dense_setup = *dense_job_;
+            state_.plain_exec = PlainExec::Structured;
+            state_.errors.push_back(done.what + ": " + line);
+            std::fprintf(stderr, "rmvk gui: %s: %s\n", done.what.c_str(), line.c_str());
+        } else if (done.plain_dense && *dense_job_ == timing_setup(state_)) {
+            state_.plain_dense = done.plain_dense;
+            state_.plain_dense_setup = *dense_job_;
+        }
+        dense_job_.reset();
+    }
+    // "Run N times" keeps it; another model, image, device or storage does not.
+    const bool held = state_.plain_dense || !state_.plain_dense_error.empty();
+    if (held && !(state_.plain_dense_setup == timing_setup(state_))) {
+        state_.plain_dense.reset();
+        state_.plain_dense_setup = {};  // holds the model it was measured for
+        state_.plain_dense_error.clear();
+        state_.plain_exec = PlainExec::Structured;
+    }
+    if (state_.runs) rebuild_time_maps();
+}
+
 void App::handle_jobs() {
     auto done = worker_.poll();
     if (!done) return;
@@ -199,7 +250,9 @@ void App::handle_jobs() {
         state_.warnings.push_back(w);
         std::fprintf(stderr, "rmvk gui: warning: %s\n", w.c_str());
     }
-    if (!done->error.empty()) {
+    if (dense_job_) {
+        take_dense_result(*done);
+    } else if (!done->error.empty()) {
         report_error(done->what, done->error);
     } else {
         bool new_model = done->model != nullptr;
@@ -214,6 +267,7 @@ void App::handle_jobs() {
             rebuild_time_maps();
         }
         if (new_model) select_start_node();
+        take_dense_result(*done);
     }
     advance_script(*done);
 }

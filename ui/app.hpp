@@ -11,10 +11,13 @@
 namespace rmvk::ui {
 
 struct GuiOptions {
-    std::string model;             // "" = bundled default
-    std::string image;             // "" = bundled sample
-    std::string device;            // "" = default compute device
-    std::string precision;         // "fp32" (or "") | "fp16": storage on a Vulkan device
+    std::string model;      // "" = bundled default
+    std::string image;      // "" = bundled sample
+    std::string device;     // "" = default compute device
+    std::string precision;  // "fp32" (or "") | "fp16": storage on a Vulkan device
+    // --plain-exec dense: the Timing tab's plain execution, the dense timing measured once the
+    // model is shown (part of a scripted start-up).
+    bool plain_exec_dense = false;
     std::string select;            // node to select once loaded
     std::string screenshot;        // PNG of the last frame
     std::string dump_state;        // JSON of what is on screen

@@ -4,6 +4,7 @@
 // menus, status bar, error dialog), app_selection.cpp (linking the selection in both panes),
 // app_script.cpp (carrying out the StartupScript and writing its files at the end).
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ class App {
     void start_load(const std::string& model_spec, const std::string& image);
     void start_run(const std::string& image, const std::string& device, int repeats);
     void start_prune(const PruneRequest& req);
+    // The Timing tab's plain execution: dense starts its timing unless it is measured.
+    void choose_plain_exec(PlainExec exec);
+    void start_dense_timing();
+    // A finished job's dense timing or its error; a new run drops a dense timing it outdates.
+    void take_dense_result(const JobResult& done);
     void handle_jobs();
     void handle_drops();
     void open_browser(FileBrowser::Purpose purpose);
@@ -89,6 +95,7 @@ class App {
     std::string active_tab_, active_tab_request_;
     std::string resident_;  // the status bar's resident size
     JobResult last_job_;    // the last finished job's title and timing only (the state dump)
+    std::optional<TimingSetup> dense_job_;  // what the running dense timing job measures
     double resident_read_at_ = -1;
     int frames_while_sweeping_ = 0;  // the window kept drawing while the sweep ran
     bool pruning_error_shown_ = false;

@@ -181,8 +181,9 @@ void App::draw_tabs() {
             ImGui::EndTabItem();
         }
         if (tab("Timing")) {
-            TimingRequest req = timing_.draw(state_, devices_);
+            TimingRequest req = timing_.draw(state_, devices_, worker_.busy());
             if (req.open_report) open_browser(FileBrowser::Purpose::Report);
+            if (req.plain_exec) choose_plain_exec(*req.plain_exec);
             if (req.run_on_device && !worker_.busy()) {
                 state_.device = *req.run_on_device;
                 if (req.precision) state_.precision = *req.precision;

@@ -31,6 +31,7 @@ void App::advance_script(const JobResult& done) {
         if (!options_.prune_open.empty()) pruning_.script_pick(options_.prune_open);
         active_tab_request_ = "Pruning";  // the pick happens in the view
     }
+    if (script_.take_dense_timing(state_.runs != nullptr)) choose_plain_exec(PlainExec::Dense);
     if (script_.take_requests()) apply_script_requests();
 }
 
@@ -63,7 +64,8 @@ void App::script_frame() {
 // Nothing left for a scripted run to wait for.
 bool App::settled() const {
     return !worker_.busy() && script_.started_up() && dropped_.empty() && !browser_.scripted() &&
-           !pruning_.busy() && !script_.sweep_pending() && !pruning_.script_pending();
+           !pruning_.busy() && !script_.sweep_pending() && !pruning_.script_pending() &&
+           !script_.dense_timing_pending();
 }
 
 int App::finish_script(const Screenshot& shot) {

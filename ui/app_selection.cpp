@@ -39,7 +39,10 @@ void App::rebuild_time_maps() {
     residual_ms_.clear();
     plain_ms_.clear();
     for (const auto& t : state_.runs->residual.timings) residual_ms_[t.node] = t.device_ms;
-    for (const auto& t : state_.runs->plain.timings) plain_ms_[t.node] = t.device_ms;
+    // The plain boxes show the Timing tab's chosen execution.
+    const GraphRun* plain = shown_plain_timing(state_);
+    for (const auto& t : (plain ? *plain : state_.runs->plain).timings)
+        plain_ms_[t.node] = t.device_ms;
 }
 
 void App::select_start_node() {

@@ -2,6 +2,18 @@
 
 namespace rmvk::ui {
 
+TimingSetup timing_setup(const AppState& state) {
+    if (!state.runs) return {state.model, "", "", ""};
+    const RunSet& r = *state.runs;
+    return {state.model, r.image_path, r.device, rmvk::precision_name(r.precision)};
+}
+
+const GraphRun* shown_plain_timing(const AppState& state) {
+    if (!state.runs) return nullptr;
+    if (state.plain_exec == PlainExec::Structured) return &state.runs->plain;
+    return state.plain_dense ? state.plain_dense.get() : nullptr;
+}
+
 std::string output_of(const rm::Graph& graph, const std::string& node) {
     const rm::Node* n = graph.find_node(node);
     return n && !n->outputs.empty() ? n->outputs[0] : "";

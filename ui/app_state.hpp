@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ui/plain_exec.hpp"
 #include "ui/session.hpp"
 
 namespace rmvk::ui {
@@ -21,10 +22,25 @@ struct AppState {
     std::string device = kCpuDevice;
     rmvk::Precision precision = rmvk::Precision::Fp32;  // on Vulkan devices (the Timing tab)
     std::string image_path;
+    // The Timing tab's plain execution. `runs->plain` is the structured timing; the dense one
+    // is measured when dense is picked, for `plain_dense_setup` (null until then, and again
+    // once the model, image, device or storage changes).
+    PlainExec plain_exec = PlainExec::Structured;
+    std::shared_ptr<const GraphRun> plain_dense;
+    TimingSetup plain_dense_setup;
+    bool plain_dense_measuring = false;
+    std::string plain_dense_error;    // why the last dense timing failed, one line ("" if not)
     std::vector<std::string> errors;  // every error shown this session, oldest first
     // Fall-backs taken (e.g. GPU run failed, CPU shown), NaN/Inf in a loaded model's weights.
     std::vector<std::string> warnings;
 };
+
+// What `state.runs` was measured for (the setup a dense timing must match).
+TimingSetup timing_setup(const AppState& state);
+// The plain graph's timing shown for the chosen execution: the dense one when dense is chosen
+// and measured, else the structured one; nullptr without runs, or when dense is chosen and not
+// measured yet.
+const GraphRun* shown_plain_timing(const AppState& state);
 
 // The output tensor of `node` in `graph`, or "" if unknown.
 std::string output_of(const rm::Graph& graph, const std::string& node);

@@ -1,5 +1,7 @@
 #include "ui/resident_memory.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -20,6 +22,11 @@ ResidentMemory resident_memory() {
         kib_after("VmHWM:", m.peak_bytes);
     }
     return m;
+}
+
+uint64_t physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
 }
 
 std::string format_bytes(uint64_t bytes) {

@@ -13,6 +13,8 @@ struct ResidentMemory {
 
 // Reads /proc/self/status; zeros where it cannot be read (no error: a display figure).
 ResidentMemory resident_memory();
+// The machine's physical memory (0 when unknown).
+uint64_t physical_memory_bytes();
 // "1.23 GB" / "456 MB": decimal units, as /usr/bin/time and the README state them.
 std::string format_bytes(uint64_t bytes);
 

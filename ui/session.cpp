@@ -10,6 +10,7 @@
 #include "rm/error.hpp"
 #include "rm/model_loader.hpp"
 #include "rm/non_finite.hpp"
+#include "ui/plain_exec.hpp"
 #include "ui/worker.hpp"
 
 namespace rmvk::ui {
@@ -52,9 +53,13 @@ uint64_t peak_activation_bytes(const rm::Graph& graph, const rm::ShapeMap& shape
     return peak;
 }
 
-uint64_t weight_bytes(const rm::Graph& graph) {
+// What the CPU reference reads: structured conv weights as stored (their blocks and Dirac
+// entries), or with `dense` materialised.
+uint64_t weight_bytes(const rm::Graph& graph, bool dense) {
+    if (dense) return dense_weight_bytes(graph, 4);
     uint64_t total = 0;
     for (const auto& [name, t] : graph.initializers) total += uint64_t(t.size()) * 4;
+    for (const auto& [name, s] : graph.structured_weights) total += uint64_t(s.stored_values()) * 4;
     return total;
 }
 
@@ -97,9 +102,11 @@ rm::Tensor synthetic_input(const rm::Shape& shape) {
     return t;
 }
 
+// `dense`: structured conv weights run materialised (a timing only: no intermediates kept).
 GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
                        const std::string& input_name, const rm::Tensor& input, int repeats,
-                       Progress& progress, const std::string& label, float base, float span) {
+                       Progress& progress, const std::string& label, float base, float span,
+                       bool dense = false) {
     GraphRun run;
     run.runs = repeats;
     std::map<std::string, rm::Tensor> tensors;
@@ -107,7 +114,8 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
     for (int r = 0; r < repeats; ++r) {
         auto last = Clock::now();
         rm::CpuRunOptions options;
-        options.keep_intermediates = true;
+        options.keep_intermediates = !dense;
+        options.dense_structured = dense;
         options.on_node = [&](size_t done, size_t total) {
             if (done >= 1 && done <= node_ms.size()) node_ms[done - 1] += ms_since(last);
             last = Clock::now();
@@ -128,7 +136,7 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
         run.total_ms += t.device_ms;
         run.timings.push_back(t);
     }
-    run.weight_bytes = weight_bytes(graph);
+    run.weight_bytes = weight_bytes(graph, dense);
     run.peak_activation_bytes = peak_activation_bytes(graph, shapes);
     run.output = graph.outputs.empty() ? "" : graph.outputs[0];
     return run;
@@ -136,16 +144,18 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
 
 // Times `graph` as the engine runs it for real (fused dispatches, reused buffers); the runner
 // is gone when this returns, so that only one graph's weights are on the device at a time.
+// `structured`: RunOptions::structured (off: structured conv weights run materialised).
 GraphRun time_gpu_graph(rmvk::Context& context, const rm::Graph& graph,
                         const std::string& input_name, const rm::Tensor& input, int repeats,
                         Progress& progress, const std::string& label, float base, float span,
-                        rmvk::Precision precision) {
+                        rmvk::Precision precision, bool structured = true) {
     GraphRun run;
     run.runs = repeats;
     progress.set(label + ": preparing pipelines", base);
     rmvk::RunOptions options;
     options.warm_up = true;
     options.precision = precision;
+    options.structured = structured;
     rmvk::GraphRunner runner(context, graph, 1, options);
     std::map<std::string, double> sum;
     for (int r = 0; r < repeats; ++r) {
@@ -293,6 +303,22 @@ std::shared_ptr<const RunSet> run_both(std::shared_ptr<const LoadedModel> held,
     runs->comparison =
         compare(model, runs->residual, runs->plain, runs->precision == rmvk::Precision::Fp16);
     return runs;
+}
+
+GraphRun time_plain_dense(std::shared_ptr<const LoadedModel> held, const RunSet& runs,
+                          Progress& progress) {
+    const LoadedModel& model = *held;
+    const int repeats = std::max(1, runs.plain.runs);
+    if (runs.device == kCpuDevice)
+        return run_cpu_graph(model.rm.plain, model.plain_shapes, model.input_name, runs.input,
+                             repeats, progress, "plain graph dense on CPU", 0.05f, 0.9f, true);
+    progress.set("opening " + runs.device, 0.03f);
+    rmvk::ContextOptions options;
+    options.device = runs.device;
+    rmvk::Context context(options);
+    return time_gpu_graph(context, model.rm.plain, model.input_name, runs.input, repeats, progress,
+                          "plain graph dense on " + runs.device, 0.05f, 0.9f, runs.precision,
+                          false);
 }
 
 std::vector<std::string> device_choices() {

@@ -109,6 +109,13 @@ std::shared_ptr<const RunSet> run_both(std::shared_ptr<const LoadedModel> model,
                                        const std::string& image_path, const std::string& device,
                                        int repeats, Progress& progress,
                                        rmvk::Precision precision = rmvk::Precision::Fp32);
+// The plain graph of `runs` timed once more with its structured conv weights run dense
+// (RunOptions::structured off; the CPU reference's dense_structured), on the same device,
+// storage and input, as many times as `runs` was: what the exported ONNX costs a generic
+// runtime. Its weights are the dense ones (ResNet-152: 3.26 GB against 0.24 GB), held only while
+// it runs. A context of its own: the feature-map read-backs keep using the runs' one meanwhile.
+GraphRun time_plain_dense(std::shared_ptr<const LoadedModel> model, const RunSet& runs,
+                          Progress& progress);
 // Devices for the picker: kCpuDevice first, then every Vulkan device by name.
 std::vector<std::string> device_choices();
 

@@ -32,6 +32,12 @@ bool StartupScript::take_sweep(bool have_model) {
     return true;
 }
 
+bool StartupScript::take_dense_timing(bool have_runs) {
+    if (!started_up() || !options_.plain_exec_dense || dense_taken_) return false;
+    dense_taken_ = true;
+    return have_runs;
+}
+
 bool StartupScript::take_requests() {
     if (!started_up() || requests_taken_) return false;
     requests_taken_ = true;

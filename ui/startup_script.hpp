@@ -1,8 +1,8 @@
 #pragma once
 // The scripted start-up the GUI tests drive (--open-after-start, --select, --sweep, --page,
-// --step, --drop, --browse, --keys, --frames): which model opens after each finished job, when
-// each one-off request is due, and which frame is the last. Pure logic, no window: the App
-// carries each step out.
+// --step, --drop, --browse, --keys, --frames, --plain-exec): which model opens after each finished
+// job, when each one-off request is due, and which frame is the last. Pure logic, no window: the
+// App carries each step out.
 #include <optional>
 #include <string>
 
@@ -33,6 +33,11 @@ class StartupScript {
     bool take_sweep(bool have_model);
     // --sweep asked for and not yet started (a scripted run waits for it).
     bool sweep_pending() const { return options_.sweep && !sweep_taken_; }
+    // --plain-exec dense: true once, when start-up is done and a model was run (have_runs);
+    // the dense timing then runs before the scripted frames.
+    bool take_dense_timing(bool have_runs);
+    // --plain-exec dense asked for and not yet started (a scripted run waits for it).
+    bool dense_timing_pending() const { return options_.plain_exec_dense && !dense_taken_; }
     // True once, when start-up is done: time for --page, --step, --drop, --browse and the rest.
     bool take_requests();
 
@@ -59,6 +64,7 @@ class StartupScript {
     Stage stage_ = Stage::First;
     bool select_taken_ = false;
     bool sweep_taken_ = false;
+    bool dense_taken_ = false;
     bool requests_taken_ = false;
     size_t key_index_ = 0;  // next of options_.keys
     bool key_down_ = false;

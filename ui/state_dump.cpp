@@ -41,6 +41,16 @@ Json timing_json(const GraphRun& run) {
             {"peak_activation_bytes", run.peak_activation_bytes}};
 }
 
+// The plain graph's per-layer timings as the Timing tab's bars show them: [node, method,
+// dispatches, device ms] for each timed node.
+Json layers_json(const GraphRun& run) {
+    Json out = Json::array();
+    for (const auto& t : run.timings)
+        if (t.device_ms > 0 || t.dispatches > 0)
+            out.push_back(Json::array({t.node, t.method, t.dispatches, t.device_ms}));
+    return out;
+}
+
 Json range_json(int64_t a, int64_t b) {
     return Json::array({a, b});
 }
@@ -208,7 +218,12 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
         s["outputs"] = outputs_json(r);
         s["timings"] = {{"residual", timing_json(r.residual)},
                         {"plain", timing_json(r.plain)},
-                        {"peak_gflops", r.peak_gflops}};
+                        {"peak_gflops", r.peak_gflops},
+                        {"plain_exec", plain_exec_name(state.plain_exec)},
+                        {"plain_dense_error", state.plain_dense_error}};
+        if (state.plain_dense) s["timings"]["plain_dense"] = timing_json(*state.plain_dense);
+        if (const GraphRun* shown = shown_plain_timing(state))
+            s["timings"]["plain_shown_layers"] = layers_json(*shown);
     } else {
         s["outputs"] = nullptr;
         s["timings"] = nullptr;

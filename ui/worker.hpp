@@ -45,6 +45,7 @@ struct Progress {
 struct JobResult {
     std::shared_ptr<const LoadedModel> model;
     std::shared_ptr<const RunSet> runs;
+    std::shared_ptr<const GraphRun> plain_dense;  // the plain graph timed dense (time_plain_dense)
     std::string error;
     std::vector<std::string> warnings;  // it worked, but not quite as asked
     std::string what;                   // the job's title, for the error dialog
