@@ -90,4 +90,15 @@ GraphCost compute_cost(const Graph& graph, const ShapeMap& shapes) {
     return cost;
 }
 
+std::string grouped_digits(int64_t v) {
+    const std::string digits = std::to_string(v);
+    const size_t first = v < 0 ? 1 : 0;  // after the sign
+    std::string out = digits.substr(0, first);
+    for (size_t i = first; i < digits.size(); ++i) {
+        if (i > first && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
 }  // namespace rm

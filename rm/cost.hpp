@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,8 @@ struct GraphCost {
 };
 
 GraphCost compute_cost(const Graph& graph, const ShapeMap& shapes);
+
+// A count with its digits grouped for a person to read: 11689512 -> "11,689,512".
+std::string grouped_digits(int64_t v);
 
 }  // namespace rm

@@ -39,7 +39,7 @@ const char* weight_part_name(WeightPartKind kind);  // "original (folded)", ...
 struct WeightPart {
     WeightPartKind kind = WeightPartKind::Original;
     int64_t out_begin = 0, out_end = 0, in_begin = 0, in_end = 0;
-    std::string source_conv, source_weight, source_bn;
+    std::string source_conv{}, source_weight{}, source_bn{};
     float scale = 1.0f;
 };
 
@@ -66,8 +66,8 @@ struct StepCost {
 struct ExplainStep {
     std::string title;        // "1. Original block with BN" ...
     std::string description;  // one or two sentences for a reader who never read the paper
-    std::vector<ExplainedConv> convs;
-    StepCost cost;
+    std::vector<ExplainedConv> convs{};
+    StepCost cost{};
 };
 
 struct BlockExplanation {

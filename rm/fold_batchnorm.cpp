@@ -25,6 +25,17 @@ const Tensor& constant_input(const Graph& g, const Node& n, size_t i, const char
     return it->second;
 }
 
+// A graph with g's name, inputs, outputs, metadata and opset, and no nodes or weights yet.
+Graph empty_like(const Graph& g) {
+    Graph out;
+    out.name = g.name;
+    out.inputs = g.inputs;
+    out.outputs = g.outputs;
+    out.metadata = g.metadata;
+    out.opset = g.opset;
+    return out;
+}
+
 // Rewires readers of Identity outputs to the Identity inputs and drops those nodes. The
 // result has no initializers: callers read them from `in`, so unchanged weights are copied
 // once, at the end, and folded ones never.
@@ -42,12 +53,7 @@ Graph bypass_identities(const Graph& in, NodeMapping& mapping, int& removed) {
         alias[n.outputs[0]] = n.inputs[0];
         dropped.push_back(&n);
     }
-    Graph out;
-    out.name = in.name;
-    out.inputs = in.inputs;
-    out.outputs = in.outputs;
-    out.metadata = in.metadata;
-    out.opset = in.opset;
+    Graph out = empty_like(in);
     std::unordered_map<std::string, std::string> producer;
     for (const auto& n : in.nodes) {
         if (n.op == Op::Identity && alias.count(n.outputs.empty() ? "" : n.outputs[0])) continue;
@@ -115,12 +121,7 @@ FoldResult fold_batchnorm(const Graph& graph) {
     for (const auto& n : g.nodes)
         for (const auto& i : n.inputs) ++readers[i];
 
-    Graph out;
-    out.name = g.name;
-    out.inputs = g.inputs;
-    out.outputs = g.outputs;
-    out.metadata = g.metadata;
-    out.opset = g.opset;
+    Graph out = empty_like(g);
     NodeMapping mapping;
     std::unordered_map<std::string, Tensor> new_weights;
     std::unordered_map<std::string, ConvStructure> new_structured;

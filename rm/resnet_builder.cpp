@@ -38,6 +38,18 @@ const ArchSpec& find_arch(const std::string& name) {
     throw Error("unknown built-in model '" + name + "' (valid: " + valid + ")");
 }
 
+// The end of a residual block: y + the shortcut (x, or a strided 1x1 projection with its BN
+// where the shape changes), then ReLU.
+std::string add_shortcut(Builder& b, const std::string& p, const std::string& x,
+                         const std::string& y, int64_t cin, int64_t cout, int64_t stride) {
+    std::string identity = x;
+    if (stride != 1 || cin != cout) {
+        identity = b.conv(p + "downsample.0", x, cin, cout, 1, stride, 0);
+        identity = b.batchnorm(p + "downsample.1", identity, cout);
+    }
+    return b.simple(p + "relu_out", Op::Relu, {b.simple(p + "add", Op::Add, {y, identity})});
+}
+
 std::string basic_block(Builder& b, const std::string& p, const std::string& x, int64_t cin,
                         int64_t planes, int64_t stride) {
     std::string y = b.conv(p + "conv1", x, cin, planes, 3, stride, 1);
@@ -45,13 +57,7 @@ std::string basic_block(Builder& b, const std::string& p, const std::string& x, 
     y = b.simple(p + "relu", Op::Relu, {y});
     y = b.conv(p + "conv2", y, planes, planes, 3, 1, 1);
     y = b.batchnorm(p + "bn2", y, planes);
-    std::string identity = x;
-    if (stride != 1 || cin != planes) {
-        identity = b.conv(p + "downsample.0", x, cin, planes, 1, stride, 0);
-        identity = b.batchnorm(p + "downsample.1", identity, planes);
-    }
-    y = b.simple(p + "add", Op::Add, {y, identity});
-    return b.simple(p + "relu_out", Op::Relu, {y});
+    return add_shortcut(b, p, x, y, cin, planes, stride);
 }
 
 std::string bottleneck(Builder& b, const std::string& p, const std::string& x, int64_t cin,
@@ -65,13 +71,7 @@ std::string bottleneck(Builder& b, const std::string& p, const std::string& x, i
     y = b.simple(p + "relu2", Op::Relu, {y});
     y = b.conv(p + "conv3", y, width, cout, 1, 1, 0);
     y = b.batchnorm(p + "bn3", y, cout);
-    std::string identity = x;
-    if (stride != 1 || cin != cout) {
-        identity = b.conv(p + "downsample.0", x, cin, cout, 1, stride, 0);
-        identity = b.batchnorm(p + "downsample.1", identity, cout);
-    }
-    y = b.simple(p + "add", Op::Add, {y, identity});
-    return b.simple(p + "relu_out", Op::Relu, {y});
+    return add_shortcut(b, p, x, y, cin, cout, stride);
 }
 
 void check_range(const char* what, int64_t v, int64_t lo, int64_t hi) {

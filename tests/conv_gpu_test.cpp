@@ -25,17 +25,7 @@ double run_conv_case(GpuEnv& env, const ConvCase& k, bool relu = false, int* dis
     a.pads = k.pads;
     a.dilations = k.dilations;
     a.group = k.group;
-    uint32_t seed = static_cast<uint32_t>(k.c * 131 + k.oc * 7 + k.h);
-    rm::Tensor x = random_tensor({k.n, k.c, k.h, k.w}, seed);
-    rm::Tensor w = random_tensor({k.oc, k.c / k.group, k.kh, k.kw}, seed + 1);
-    rm::Tensor b = random_tensor({k.oc}, seed + 2);
-    std::unordered_map<std::string, rm::Tensor> init{{"w", w}};
-    std::vector<std::string> inputs{"x", "w"};
-    if (k.bias) {
-        init["b"] = b;
-        inputs.push_back("b");
-    }
-    rm::Graph g = single_node_graph(rm::Op::Conv, {k.n, k.c, k.h, k.w}, inputs, init, a);
+    auto [x, w, b, g, seed] = random_conv({k.n, k.c, k.h, k.w}, k.oc, a, k.bias);
     if (relu) {
         g.nodes[0].outputs = {"t"};
         g.nodes.push_back({"relu", rm::Op::Relu, {"t"}, {"y"}, {}});
@@ -45,6 +35,16 @@ double run_conv_case(GpuEnv& env, const ConvCase& k, bool relu = false, int* dis
     RunResult res = run_gpu_result(*env.context, g, {{"x", x}}, k.n);
     if (dispatches) *dispatches = res.timings.at(0).dispatches;
     return max_relative_error(res.outputs.at("y"), want);
+}
+
+// The GPU env these tests run on: convs on the spatial kernels (winograd_gpu_test has the
+// rest), and with `tiled` on the tiled GPU kernel, forced on lavapipe too. nullptr: no device.
+std::unique_ptr<GpuEnv> spatial_env(bool tiled = false) {
+    auto env = make_gpu_env();
+    if (!env) return nullptr;
+    env->context->impl().winograd = 1;
+    if (tiled) env->context->impl().conv_variant = 1;
+    return env;
 }
 
 const ConvCase kCases[] = {
@@ -106,9 +106,8 @@ const ConvCase kCases[] = {
 }  // namespace
 
 TEST_CASE("conv kernel matches the CPU reference on awkward shapes") {
-    auto env = make_gpu_env();
+    auto env = spatial_env();
     if (!env) return;
-    env->context->impl().winograd = 1;  // the spatial kernels (winograd_gpu_test has the rest)
     for (const auto& k : kCases) {
         CAPTURE(k.name);
         CHECK(run_conv_case(*env, k) <= kTolerance);
@@ -119,9 +118,8 @@ TEST_CASE("conv kernel matches the CPU reference on awkward shapes") {
 
 TEST_CASE(
     "both conv kernels (shared-memory tiles for GPUs, texel-buffer direct for CPUs) are exact") {
-    auto env = make_gpu_env();
+    auto env = spatial_env();
     if (!env) return;
-    env->context->impl().winograd = 1;
     for (int variant : {1, 2}) {
         env->context->impl().conv_variant = variant;
         for (const auto& k : kCases) {
@@ -134,11 +132,9 @@ TEST_CASE(
 }
 
 TEST_CASE("split-K: the tiled kernel with K split over workgroups matches the CPU reference") {
-    auto env = make_gpu_env();
+    auto env = spatial_env(true);
     if (!env) return;
     auto& impl = env->context->impl();
-    impl.winograd = 1;
-    impl.conv_variant = 1;  // the GPU kernel, forced on lavapipe
     // 132 compute units: these small layers give a few workgroups, so K splits up to 32 ways
     // (where K allows two 16-deep steps per slice); the reduce adds bias and ReLU.
     impl.compute_units_override = 132;
@@ -171,11 +167,9 @@ TEST_CASE("split-K: the tiled kernel with K split over workgroups matches the CP
 }
 
 TEST_CASE("the tiled kernel on every planner tile and on odd overrides matches the CPU reference") {
-    auto env = make_gpu_env();
+    auto env = spatial_env(true);
     if (!env) return;
     auto& impl = env->context->impl();
-    impl.winograd = 1;
-    impl.conv_variant = 1;  // the GPU kernel, forced on lavapipe
     // The planner's four tiles (vec4 shared reads of 8 x 4 or 4 x 4 outputs), the old 256-wide
     // ones (scalar shared reads), two vec4 groups per invocation (RN = 8), a depth of 12 that
     // neither the im2col loader's rows (8) nor the weight loader's items divide, TM = 48.
@@ -196,9 +190,8 @@ TEST_CASE("the tiled kernel on every planner tile and on odd overrides matches t
 }
 
 TEST_CASE("conv splits tensors larger than the largest binding into slices") {
-    auto env = make_gpu_env();
+    auto env = spatial_env();
     if (!env) return;
-    env->context->impl().winograd = 1;
     // Each case must be right and must really have been split: more than one dispatch.
     auto check_split = [&](const ConvCase& k) {
         CAPTURE(k.name);

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+
 #include "rm/resnet_builder.hpp"
 
 using namespace rm;
@@ -83,4 +85,14 @@ TEST_CASE("torchvision parameter counts and MACs") {
     CHECK(cost_of("wide_resnet50_2", 32).total_params == 68883240);
     CHECK(cost_of("resnet34", 32).total_params == 21797672);
     CHECK(cost_of("resnet101", 32).total_params == 44549160);
+}
+
+TEST_CASE("grouped_digits groups by thousands, after the sign") {
+    CHECK(grouped_digits(0) == "0");
+    CHECK(grouped_digits(999) == "999");
+    CHECK(grouped_digits(1000) == "1,000");
+    CHECK(grouped_digits(11689512) == "11,689,512");
+    CHECK(grouped_digits(-999) == "-999");
+    CHECK(grouped_digits(-123456) == "-123,456");
+    CHECK(grouped_digits(INT64_MIN) == "-9,223,372,036,854,775,808");
 }

@@ -88,6 +88,33 @@ inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape,
     return g;
 }
 
+// A conv's random operands, seeded by its shape (seed, seed + 1, seed + 2: more operands take
+// the next seeds), and the one-node graph that applies it to input "x" with initializers "w"
+// and (with `bias`) "b", writing "y". `extra_inputs` as for single_node_graph.
+struct ConvOperands {
+    rm::Tensor x, w, b;
+    rm::Graph graph;
+    uint32_t seed = 0;
+};
+inline ConvOperands random_conv(const rm::Shape& x_shape, int64_t oc, const rm::Attrs& a, bool bias,
+                                std::vector<rm::ValueInfo> extra_inputs = {}) {
+    const int64_t c = x_shape.at(1), h = x_shape.at(2);
+    const uint32_t seed = static_cast<uint32_t>(c * 131 + oc * 7 + h);
+    ConvOperands o;
+    o.seed = seed;
+    o.x = random_tensor(x_shape, seed);
+    o.w = random_tensor({oc, c / a.group, a.kernel.at(0), a.kernel.at(1)}, seed + 1);
+    o.b = random_tensor({oc}, seed + 2);
+    std::unordered_map<std::string, rm::Tensor> init{{"w", o.w}};
+    std::vector<std::string> inputs{"x", "w"};
+    if (bias) {
+        init["b"] = o.b;
+        inputs.push_back("b");
+    }
+    o.graph = single_node_graph(rm::Op::Conv, x_shape, inputs, init, a, std::move(extra_inputs));
+    return o;
+}
+
 // Runs a graph on the GPU: its outputs and per-node timings (with dispatch counts).
 inline RunResult run_gpu_result(Context& ctx, const rm::Graph& g,
                                 const std::map<std::string, rm::Tensor>& inputs, int64_t batch,

@@ -62,6 +62,7 @@ $PY "$SRC/tests/gui_check.py" "$TMP/state.json" \
     's["timings"]["residual"]["present"] and s["timings"]["plain"]["present"]' \
     's["timings"]["residual"]["total_ms"] > 0' \
     's["timings"]["plain_exec"] == "structured" and "plain_dense" not in s["timings"]' \
+    's["timings"]["plain_dense_weight_bytes"] > 0' \
     'any(l[1].startswith("structured: ") for l in s["timings"]["plain_shown_layers"])' \
     's["memory"]["resident_bytes"] > 20e6 and s["memory"]["peak_resident_bytes"] >= s["memory"]["resident_bytes"]' \
     "s['memory']['peak_resident_bytes'] < $MEM_LIMIT" \

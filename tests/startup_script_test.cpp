@@ -6,6 +6,26 @@
 
 using namespace rmvk::ui;
 
+namespace {
+
+// What a finished job asks to open next: `model` on `image`.
+void check_load(const std::optional<StartupScript::Load>& next, const std::string& model,
+                const std::string& image) {
+    REQUIRE(next);
+    CHECK(next->model == model);
+    CHECK(next->image == image);
+}
+
+// The next --keys event: the left (else right) key going down (else up).
+void check_key(StartupScript& s, bool left, bool down) {
+    auto k = s.next_key();
+    REQUIRE(k);
+    CHECK(k->left == left);
+    CHECK(k->down == down);
+}
+
+}  // namespace
+
 TEST_CASE("a model that fails to open falls back to the bundled one, then start-up is done") {
     GuiOptions o;
     o.model = "broken.onnx";
@@ -14,10 +34,7 @@ TEST_CASE("a model that fails to open falls back to the bundled one, then start-
     StartupScript s(o);
     CHECK(s.scripted());
     CHECK_FALSE(s.started_up());
-    auto next = s.after_job(true, false, "");
-    REQUIRE(next);
-    CHECK(next->model == "");
-    CHECK(next->image == "cat.png");
+    check_load(s.after_job(true, false, ""), "", "cat.png");
     CHECK_FALSE(s.started_up());
     CHECK_FALSE(s.after_job(false, true, "cat.png"));
     CHECK(s.started_up());
@@ -31,10 +48,7 @@ TEST_CASE("--open-after-start opens a second model on the image shown, once the 
     o.open_after_start = "corrupt.onnx";
     StartupScript s(o);
     CHECK_FALSE(s.scripted());
-    auto next = s.after_job(false, true, "samples/0.png");
-    REQUIRE(next);
-    CHECK(next->model == "corrupt.onnx");
-    CHECK(next->image == "samples/0.png");
+    check_load(s.after_job(false, true, "samples/0.png"), "corrupt.onnx", "samples/0.png");
     CHECK_FALSE(s.started_up());
     CHECK_FALSE(s.after_job(true, true, "samples/0.png"));  // it failed: the first model stays
     CHECK(s.started_up());
@@ -95,21 +109,10 @@ TEST_CASE("--keys: each key down one frame and up the next") {
     GuiOptions o;
     o.keys = {"left", "right"};
     StartupScript s(o);
-    auto k = s.next_key();
-    REQUIRE(k);
-    CHECK(k->left);
-    CHECK(k->down);
-    k = s.next_key();
-    REQUIRE(k);
-    CHECK(k->left);
-    CHECK_FALSE(k->down);
-    k = s.next_key();
-    REQUIRE(k);
-    CHECK_FALSE(k->left);
-    CHECK(k->down);
-    k = s.next_key();
-    REQUIRE(k);
-    CHECK_FALSE(k->down);
+    check_key(s, true, true);
+    check_key(s, true, false);
+    check_key(s, false, true);
+    check_key(s, false, false);
     CHECK_FALSE(s.next_key());
 }
 

@@ -41,21 +41,12 @@ Result run_case(GpuEnv& env, const Case& k, int m) {
     rm::Attrs a;
     a.kernel = {3, 3};
     a.pads = k.pads;
-    uint32_t seed = static_cast<uint32_t>(k.c * 131 + k.oc * 7 + k.h);
-    rm::Tensor x = random_tensor({k.n, k.c, k.h, k.w}, seed);
-    rm::Tensor w = random_tensor({k.oc, k.c, 3, 3}, seed + 1);
-    rm::Tensor b = random_tensor({k.oc}, seed + 2);
-    std::unordered_map<std::string, rm::Tensor> init{{"w", w}};
-    std::vector<std::string> inputs{"x", "w"};
-    if (k.bias) {
-        init["b"] = b;
-        inputs.push_back("b");
-    }
     const int64_t oh = k.h + k.pads[0] + k.pads[2] - 2, ow = k.w + k.pads[1] + k.pads[3] - 2;
-    rm::Tensor r = random_tensor({k.n, k.oc, oh, ow}, seed + 3);
+    const rm::Shape r_shape{k.n, k.oc, oh, ow};
     std::vector<rm::ValueInfo> extra;
-    if (k.residual) extra.push_back({"r", r.shape});
-    rm::Graph g = single_node_graph(rm::Op::Conv, x.shape, inputs, init, a, extra);
+    if (k.residual) extra.push_back({"r", r_shape});
+    auto [x, w, b, g, seed] = random_conv({k.n, k.c, k.h, k.w}, k.oc, a, k.bias, extra);
+    rm::Tensor r = random_tensor(r_shape, seed + 3);
     // conv -> (+ r) -> (relu) -> y, fused by the runner into the conv's last stage.
     std::string t = "y";
     if (k.residual || k.relu) g.nodes[0].outputs = {t = "conv"};

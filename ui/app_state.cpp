@@ -8,6 +8,12 @@ TimingSetup timing_setup(const AppState& state) {
     return {state.model, r.image_path, r.device, rmvk::precision_name(r.precision)};
 }
 
+uint64_t plain_dense_weight_bytes(const AppState& state) {
+    if (!state.model || !state.runs) return 0;
+    return dense_weight_bytes(state.model->rm.plain,
+                              state.runs->precision == rmvk::Precision::Fp16 ? 2 : 4);
+}
+
 const GraphRun* shown_plain_timing(const AppState& state) {
     if (!state.runs) return nullptr;
     if (state.plain_exec == PlainExec::Structured) return &state.runs->plain;

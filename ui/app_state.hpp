@@ -1,5 +1,6 @@
 #pragma once
 // What every panel reads: the current model and runs, and the selection in both panes.
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
@@ -41,6 +42,10 @@ TimingSetup timing_setup(const AppState& state);
 // and measured, else the structured one; nullptr without runs, or when dense is chosen and not
 // measured yet.
 const GraphRun* shown_plain_timing(const AppState& state);
+
+// The weight bytes a dense timing of the plain graph uploads, at the runs' storage (0 without
+// a model and runs): what the Timing tab says before it starts one.
+uint64_t plain_dense_weight_bytes(const AppState& state);
 
 // The output tensor of `node` in `graph`, or "" if unknown.
 std::string output_of(const rm::Graph& graph, const std::string& node);

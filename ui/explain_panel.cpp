@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "rm/cost.hpp"
 #include "rm/error.hpp"
 #include "ui/colormap.hpp"
 #include "ui/explain_diagram.hpp"
@@ -18,12 +19,6 @@ namespace rmvk::ui {
 namespace {
 
 const char* kStepNames[4] = {"1 Original", "2 Fold BN", "3 Reserve", "4 Merge"};
-
-std::string with_commas(int64_t v) {
-    std::string s = std::to_string(v);
-    for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
-    return s;
-}
 
 std::string block_of_selection(const AppState& state) {
     const auto& m = *state.model;
@@ -203,14 +198,14 @@ void ExplainPanel::draw(const AppState& state, bool active) {
     ImGui::PopTextWrapPos();
     draw_block_diagram(e, step_, ImGui::GetContentRegionAvail().x);
     const rm::StepCost& c0 = e.steps[0].cost;
-    ImGui::Text("params %s (x%.2f)   MACs %s (x%.2f)", with_commas(st.cost.params).c_str(),
+    ImGui::Text("params %s (x%.2f)   MACs %s (x%.2f)", rm::grouped_digits(st.cost.params).c_str(),
                 double(st.cost.params) / double(std::max<int64_t>(1, c0.params)),
-                with_commas(st.cost.macs).c_str(),
+                rm::grouped_digits(st.cost.macs).c_str(),
                 double(st.cost.macs) / double(std::max<int64_t>(1, c0.macs)));
     if (st.cost.structured_macs != st.cost.macs) {
         ImGui::SameLine();
         ImGui::TextDisabled("| rmvk multiplies %s (Dirac and zero parts are copies)",
-                            with_commas(st.cost.structured_macs).c_str());
+                            rm::grouped_digits(st.cost.structured_macs).c_str());
     }
 
     // Which conv of the step, and the tools for its picture.

@@ -16,12 +16,6 @@ std::string ints(const std::vector<int64_t>& v) {
     return s;
 }
 
-std::string with_commas(int64_t v) {
-    std::string s = std::to_string(v);
-    for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
-    return s;
-}
-
 void row(const char* key, const std::string& value) {
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
@@ -70,8 +64,8 @@ void node_properties(const char* id, const char* title, const rm::Graph& graph,
     }
     for (const auto& c : cost.nodes)
         if (c.node == node->name) {
-            row("params", with_commas(c.params));
-            row("MACs", with_commas(c.macs));
+            row("params", rm::grouped_digits(c.params));
+            row("MACs", rm::grouped_digits(c.macs));
         }
     if (run)
         for (const auto& t : run->timings)

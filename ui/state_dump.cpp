@@ -221,6 +221,8 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
                         {"peak_gflops", r.peak_gflops},
                         {"plain_exec", plain_exec_name(state.plain_exec)},
                         {"plain_dense_error", state.plain_dense_error}};
+        // What a dense timing uploads, as the control's tooltip says before it starts.
+        s["timings"]["plain_dense_weight_bytes"] = plain_dense_weight_bytes(state);
         if (state.plain_dense) s["timings"]["plain_dense"] = timing_json(*state.plain_dense);
         if (const GraphRun* shown = shown_plain_timing(state))
             s["timings"]["plain_shown_layers"] = layers_json(*shown);

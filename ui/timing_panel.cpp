@@ -147,9 +147,7 @@ TimingRequest TimingPanel::draw(const AppState& state, const std::vector<std::st
 
 std::optional<PlainExec> TimingPanel::draw_plain_exec(const AppState& state, bool busy) {
     std::optional<PlainExec> picked;
-    const auto& model = *state.model;
-    const uint64_t per_value = state.runs->precision == rmvk::Precision::Fp16 ? 2 : 4;
-    const uint64_t dense_bytes = dense_weight_bytes(model.rm.plain, per_value);
+    const uint64_t dense_bytes = plain_dense_weight_bytes(state);
     const uint64_t memory = physical_memory_bytes();
     const bool heavy = dense_weights_heavy(dense_bytes, memory);
     ImGui::SetNextItemWidth(110);

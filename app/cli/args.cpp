@@ -84,6 +84,12 @@ Precision precision_option(const Args& args) {
     return parse_precision(p);
 }
 
+std::string model_argument(const Args& args) {
+    const auto& p = args.positional();
+    if (p.size() > 1) throw UsageError("expected at most one MODEL, got '" + p[1] + "'");
+    return p.empty() ? "" : p[0];
+}
+
 bool plain_exec_structured(const Args& args) {
     const std::string exec = args.get("--plain-exec", "structured");
     if (exec != "structured" && exec != "dense")

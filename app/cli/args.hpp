@@ -34,6 +34,10 @@ class Args {
     bool help_ = false;
 };
 
+// The one MODEL argument a command takes, optional ("": the bundled model). Throws UsageError
+// on a second one.
+std::string model_argument(const Args& args);
+
 // --plain-exec structured|dense (run, eval): true for structured, the default. Throws UsageError.
 bool plain_exec_structured(const Args& args);
 

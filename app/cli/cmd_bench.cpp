@@ -214,8 +214,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
         std::printf(kHelp, kPrecisionHelp);
         return 0;
     }
-    if (args.positional().size() > 1)
-        throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
+    const std::string model = model_argument(args);
     const std::string which = args.get("--graph", "both");
     if (which != "residual" && which != "plain" && which != "both")
         throw UsageError("--graph must be residual, plain or both, not '" + which + "'");
@@ -254,7 +253,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
 
     BenchReport report;
     report.date = utc_timestamp_now();
-    report.model = args.positional().empty() ? "" : args.positional()[0];
+    report.model = model;
     report.batch = settings.batch;
     report.precision = precision_name(settings.precision);
     report.warmup = settings.warmup;

@@ -149,10 +149,9 @@ int cmd_convert(const std::vector<std::string>& argv) {
         std::printf("%s\n%s", kUsage, kExitCodesHelp);
         return 0;
     }
-    if (args.positional().size() > 1) throw UsageError("expected at most one MODEL");
+    const std::string spec = model_argument(args);
     const std::string out_path = args.get("-o", args.get("--output"));
     if (out_path.empty()) throw UsageError("missing -o PLAIN.onnx");
-    const std::string spec = args.positional().empty() ? "" : args.positional()[0];
     const auto start = Clock::now();
 
     auto t = Clock::now();

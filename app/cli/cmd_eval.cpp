@@ -132,9 +132,7 @@ int cmd_eval(const std::vector<std::string>& argv) {
         std::printf("\n%s", kExitCodesHelp);
         return 0;
     }
-    if (args.positional().size() > 1)
-        throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
-    const std::string model = args.positional().empty() ? "" : args.positional()[0];
+    const std::string model = model_argument(args);
     const std::string dataset = args.get("--dataset", "fashion-mnist");
     if (dataset != "fashion-mnist")
         throw UsageError("--dataset must be fashion-mnist, not '" + dataset + "'");

@@ -36,13 +36,6 @@ const char* kind_name(rm::ResidualBlock::Kind k) {
     return k == rm::ResidualBlock::Kind::Basic ? "BasicBlock" : "Bottleneck";
 }
 
-// Groups digits for tables a person reads: 11689512 -> "11,689,512".
-std::string grouped(int64_t v) {
-    std::string s = std::to_string(v);
-    for (int i = static_cast<int>(s.size()) - 3; i > (v < 0 ? 1 : 0); i -= 3) s.insert(i, ",");
-    return s;
-}
-
 struct ModelInfo {
     std::string spec;
     rm::Graph graph;
@@ -70,11 +63,11 @@ void print_text(const ModelInfo& m) {
         std::printf("%-32s %-19s %-20s %12s %16s\n", n.name.c_str(),
                     std::string(rm::op_name(n.op)).c_str(),
                     n.outputs.empty() ? "" : shape_of(m.shapes, n.outputs[0]).c_str(),
-                    grouped(c.params).c_str(), grouped(c.macs).c_str());
+                    rm::grouped_digits(c.params).c_str(), rm::grouped_digits(c.macs).c_str());
     }
     std::printf("\ntotal: %zu nodes, %s params (%.2fM), %s MACs (%.3f GMACs)\n", g.nodes.size(),
-                grouped(m.cost.total_params).c_str(), m.cost.total_params / 1e6,
-                grouped(m.cost.total_macs).c_str(), m.cost.total_macs / 1e9);
+                rm::grouped_digits(m.cost.total_params).c_str(), m.cost.total_params / 1e6,
+                rm::grouped_digits(m.cost.total_macs).c_str(), m.cost.total_macs / 1e9);
 
     int convertible = 0;
     for (const auto& b : m.blocks) convertible += b.convertible;
@@ -147,13 +140,13 @@ int cmd_info(const std::vector<std::string>& argv) {
         std::fputs(kUsage, stdout);
         return 0;
     }
-    if (args.positional().size() > 1) throw UsageError("expected at most one MODEL");
+    const std::string model = model_argument(args);
     const int64_t batch = args.get_int("--batch", 0);
     if (args.has("--batch") && (batch < 1 || batch > 4096))
         throw UsageError("--batch must be between 1 and 4096");
 
     ModelInfo m;
-    m.spec = args.positional().empty() ? "" : args.positional()[0];
+    m.spec = model;
     m.graph = rm::load_model(m.spec);
     warn_non_finite_weights("info", m.graph);
     m.shapes = rm::infer_shapes(m.graph, batch);

@@ -224,9 +224,7 @@ int cmd_prune(const std::vector<std::string>& argv) {
         std::printf("%s", kHelp);
         return 0;
     }
-    if (args.positional().size() > 1)
-        throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
-    const std::string model = args.positional().empty() ? "" : args.positional()[0];
+    const std::string model = model_argument(args);
     const bool sweep = args.has("--sweep");
     const std::string out = args.get("-o", args.get("--output"));
     if (!sweep && out.empty()) throw UsageError("-o PRUNED.onnx is required (or --sweep)");

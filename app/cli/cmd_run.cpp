@@ -130,9 +130,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         std::printf("\n%s", kExitCodesHelp);
         return 0;
     }
-    if (args.positional().size() > 1)
-        throw UsageError("expected at most one MODEL, got '" + args.positional()[1] + "'");
-    const std::string model = args.positional().empty() ? "" : args.positional()[0];
+    const std::string model = model_argument(args);
     const std::string input_path = args.get("--input");
     if (input_path.empty()) throw UsageError("--input X.npy|IMAGE is required");
     const std::string which = args.get("--graph", "residual");

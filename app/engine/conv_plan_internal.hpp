@@ -1,6 +1,6 @@
 #pragma once
-// Shared by the conv planner's files (conv_plan.cpp, conv_plan_winograd.cpp): tile choice and
-// the spatial (direct or tiled) planner.
+// Shared by the conv planner's files (conv_plan*.cpp): tile choice, the spatial (direct or
+// tiled), Winograd and depthwise planners, and the cost model that chooses between them.
 #include <cstdint>
 #include <vector>
 

@@ -1,6 +1,6 @@
 #pragma once
 // The public face of rmvk's Vulkan compute engine. Usable without a window: the CLI, the tests
-// and the UI all go through this header (the UI never includes the other engine headers).
+// and the UI go through this header (the UI includes one other: prune_sweep.hpp, its sweep).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -24,7 +24,7 @@ struct ContextOptions {
     std::string device;       // as for choose_device
     bool validation = false;  // enable VK_LAYER_KHRONOS_validation; messages go to on_message
     // Validation messages (tests fail on any). Default: print to stderr.
-    std::function<void(const std::string&)> on_message;
+    std::function<void(const std::string&)> on_message{};
 };
 
 // Owns the instance, the logical device, a compute queue and the shared pipeline cache.

@@ -70,7 +70,7 @@ void GraphRunner::Impl::plan_fusion() {
             while (const rm::Node* r = only_reader(s.output)) {
                 auto c = rm::as_channel_clamp(graph, *r, channels);
                 if (!c ||
-                    r->inputs.at(0) != s.output && r->op != rm::Op::Max && r->op != rm::Op::Min)
+                    (r->inputs.at(0) != s.output && r->op != rm::Op::Max && r->op != rm::Op::Min))
                     break;
                 act = act ? rm::compose(*act, *c) : *c;
                 absorb(r);
