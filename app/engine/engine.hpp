@@ -108,8 +108,9 @@ struct MemoryReport {
 };
 
 // A graph prepared for one device and batch size: weights uploaded once, pipelines built,
-// command buffer recorded. run() may be called many times. The runner reads the caller's graph
-// (it keeps no copy of it): the graph must outlive the runner.
+// command buffer recorded (with RunOptions::stream_weight_bytes, weights are uploaded and the
+// commands recorded a segment at a time inside each run()). run() may be called many times. The
+// runner reads the caller's graph (it keeps no copy of it): the graph must outlive the runner.
 class GraphRunner {
   public:
     GraphRunner(Context& context, const rm::Graph& graph, int64_t batch = 1,
