@@ -25,7 +25,23 @@ enum class MemoryKind {
     Staging,      // host-visible, coherent: uploads and downloads
 };
 
+// lavapipe (llvmpipe) compiles a pipeline again for every new "static state" of the texel
+// buffers bound to it, and that state holds whether the buffer's size is a power of two and
+// whether bits 8-15 of a view's byte range are zero (there, the view's range shares storage
+// with a texture's mip levels). Left to the tensors' sizes, the same pipeline would compile
+// again for many layers. So every Buffer has this many bytes past its contents and a size that
+// is never a power of two, and a texel view whose range has those bits zero is made this much
+// longer (its shader never reads the extra texels: every index it uses lies in the tensor).
+constexpr uint64_t kTexelViewSlack = 256;
+// The VkBuffer size for `bytes` of contents: kTexelViewSlack more, and 16 more where that
+// would be a power of two.
+uint64_t buffer_create_size(uint64_t bytes);
+// The range of a texel view of `range` bytes planned inside a Buffer: kTexelViewSlack more
+// where bits 8-15 are zero, unless that exceeds max_texels texels of texel_bytes each.
+uint64_t texel_view_range(uint64_t range, uint64_t texel_bytes, uint64_t max_texels);
+
 // A VkBuffer with its own memory. mapped() is non-null when the memory is host-visible.
+// size() is the bytes asked for (the VkBuffer is buffer_create_size(size()) bytes).
 class Buffer {
   public:
     Buffer() = default;
@@ -72,6 +88,7 @@ class DescriptorArena {
 
   private:
     VkDevice device_;
+    uint64_t max_texel_elements_;
     UniqueDescriptorPool pool_;
     std::vector<UniqueBufferView> views_;
 };

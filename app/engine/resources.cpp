@@ -1,11 +1,25 @@
 // Buffers, descriptor sets and command recording helpers.
+#include <bit>
+
 #include "app/engine/context_impl.hpp"
 
 namespace rmvk {
 
+uint64_t buffer_create_size(uint64_t bytes) {
+    const uint64_t size = bytes + kTexelViewSlack;
+    return std::has_single_bit(size) ? size + 16 : size;
+}
+
+uint64_t texel_view_range(uint64_t range, uint64_t texel_bytes, uint64_t max_texels) {
+    if (range == VK_WHOLE_SIZE || ((range >> 8) & 0xff) != 0 ||
+        (range + kTexelViewSlack) / texel_bytes > max_texels)
+        return range;
+    return range + kTexelViewSlack;
+}
+
 Buffer::Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind) : size_(bytes) {
     VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bci.size = bytes ? bytes : 4;
+    bci.size = buffer_create_size(bytes);
     bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
                 VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
@@ -42,7 +56,7 @@ Buffer::Buffer(Context::Impl& ctx, uint64_t bytes, MemoryKind kind) : size_(byte
 }
 
 DescriptorArena::DescriptorArena(Context::Impl& ctx, uint32_t max_sets, uint32_t max_buffers)
-    : device_(ctx.device) {
+    : device_(ctx.device), max_texel_elements_(ctx.properties.limits.maxTexelBufferElements) {
     VkDescriptorPoolSize sizes[] = {
         {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, max_buffers ? max_buffers : 1},
         {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, max_buffers ? max_buffers : 1}};
@@ -80,7 +94,8 @@ VkDescriptorSet DescriptorArena::make_set(const ComputePipeline& pipeline,
                              ? (rgba ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R16_SFLOAT)
                              : (rgba ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT);
             vci.offset = buffers[i].offset;
-            vci.range = buffers[i].range;
+            vci.range = texel_view_range(
+                buffers[i].range, (rgba ? 4u : 1u) * pipeline.element_bytes, max_texel_elements_);
             vk_check(vkCreateBufferView(device_, &vci, nullptr, &views[i]),
                      "creating a texel buffer view");
             views_.emplace_back(device_, views[i]);
