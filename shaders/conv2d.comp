@@ -15,9 +15,10 @@ layout(constant_id = 2) const uint TN = 64;  // pixels per tile
 layout(constant_id = 3) const uint TK = 16;  // reduction depth per shared-memory stage
 layout(constant_id = 4) const uint RM = 8;   // output channels per invocation
 layout(constant_id = 5) const uint RN = 4;   // pixels per invocation
-// The epilogue's activation: 0 none, 1 ReLU, 2 clamp channel oc to [lo, hi], read from the
-// bias binding at oc + act_stride and oc + 2 * act_stride.
-layout(constant_id = 6) const uint ACT = 0;
+// The epilogue's clamp of channel oc to [lo, hi], read from the bias binding at oc + act_stride
+// and oc + 2 * act_stride; without it, ReLU where p.relu (a push constant: a conv with its ReLU
+// and one without share a pipeline).
+layout(constant_id = 6) const bool CLAMP = false;
 layout(constant_id = 7) const uint KH = 3;
 layout(constant_id = 8) const uint KW = 3;
 layout(constant_id = 9) const uint SH = 1;
@@ -67,7 +68,8 @@ layout(push_constant) uniform P {
     uint group_first;
     int pad_top, pad_left;
     uint has_bias;
-    uint act_stride;  // ACT == 2: output channels of the conv (bias, lo, hi planes)
+    uint act_stride;  // CLAMP: output channels of the conv (bias, lo, hi planes)
+    uint relu;
 }
 p;
 
@@ -273,13 +275,14 @@ void main() {
             continue;
         }
         float bv = p.has_bias != 0 ? float(bias[p.b_off + oc]) : 0.0;
-        float lo = ACT == 2 ? float(bias[p.b_off + oc + p.act_stride]) : 0.0;
-        float hi = ACT == 2 ? float(bias[p.b_off + oc + 2 * p.act_stride]) : 0.0;
+        float lo = CLAMP ? float(bias[p.b_off + oc + p.act_stride]) : 0.0;
+        float hi = CLAMP ? float(bias[p.b_off + oc + 2 * p.act_stride]) : 0.0;
         [[unroll]] for (uint j = 0; j < RN; ++j) {
             if (!c_ok[j]) continue;
             float v = acc[i][j] + bv;
             if (RESIDUAL) v += float(r[p.r_off + (p.r_channel + oc) * ohw + r_at[j]]);
-            y[p.y_off + (p.y_channel + oc) * ohw + y_at[j]] = SFLOAT(apply_act(v, ACT, lo, hi));
+            y[p.y_off + (p.y_channel + oc) * ohw + y_at[j]] =
+                SFLOAT(apply_act(v, CLAMP ? 2u : p.relu, lo, hi));
         }
     }
 }

@@ -15,9 +15,10 @@ layout(constant_id = 2) const uint TN = 256;  // pixels per workgroup
 layout(constant_id = 3) const uint TK = 1;
 layout(constant_id = 4) const uint RM = 8;  // a multiple of 4, the packing's row count
 layout(constant_id = 5) const uint RN = 4;
-// The epilogue's activation: 0 none, 1 ReLU, 2 clamp channel oc to [lo, hi], read from the
-// bias binding at oc + act_stride and oc + 2 * act_stride.
-layout(constant_id = 6) const uint ACT = 0;
+// The epilogue's clamp of channel oc to [lo, hi], read from the bias binding at oc + act_stride
+// and oc + 2 * act_stride; without it, ReLU where p.relu (a push constant: a conv with its ReLU
+// and one without share a pipeline).
+layout(constant_id = 6) const bool CLAMP = false;
 layout(constant_id = 7) const uint KH = 3;
 layout(constant_id = 8) const uint KW = 3;
 layout(constant_id = 9) const uint SH = 1;
@@ -68,7 +69,8 @@ layout(push_constant) uniform P {
     uint cg, ocg, group_first;
     int pad_top, pad_left;
     uint has_bias;
-    uint act_stride;  // ACT == 2: output channels of the conv (bias, lo, hi planes)
+    uint act_stride;  // CLAMP: output channels of the conv (bias, lo, hi planes)
+    uint relu;
 }
 p;
 
@@ -242,8 +244,8 @@ void main() {
         if (ocl >= p.ocg) continue;
         uint oc = gl_WorkGroupID.z * p.ocg + ocl;  // relative to the dispatch's first
         float bv = p.has_bias != 0 ? texelFetch(Bias, int(p.b_off + oc)).r : 0.0;
-        float lo = ACT == 2 ? texelFetch(Bias, int(p.b_off + oc + p.act_stride)).r : 0.0;
-        float hi = ACT == 2 ? texelFetch(Bias, int(p.b_off + oc + 2 * p.act_stride)).r : 0.0;
+        float lo = CLAMP ? texelFetch(Bias, int(p.b_off + oc + p.act_stride)).r : 0.0;
+        float hi = CLAMP ? texelFetch(Bias, int(p.b_off + oc + 2 * p.act_stride)).r : 0.0;
         if (Y4) {
             [[unroll]] for (uint q = 0; q < RN / 4; ++q) {
                 if (!ok[4 * q]) continue;  // 4 slots are all stored or none (width % 4 == 0)
@@ -251,7 +253,8 @@ void main() {
                     vec4(acc[i][4 * q], acc[i][4 * q + 1], acc[i][4 * q + 2], acc[i][4 * q + 3]) +
                     bv;
                 if (RESIDUAL) v += texelFetch(R, int((p.r_off + res_at[0] + oc * ohw) / 4 + q));
-                y4[(p.y_off + out_at[0] + oc * ohw) / 4 + q] = SVEC4(apply_act(v, ACT, lo, hi));
+                y4[(p.y_off + out_at[0] + oc * ohw) / 4 + q] =
+                    SVEC4(apply_act(v, CLAMP ? 2u : p.relu, lo, hi));
             }
             continue;
         }
@@ -259,7 +262,7 @@ void main() {
             if (!ok[j]) continue;
             float v = acc[i][j] + bv;
             if (RESIDUAL) v += texelFetch(R, int(p.r_off + res_at[j] + oc * ohw)).r;
-            y[p.y_off + out_at[j] + oc * ohw] = SFLOAT(apply_act(v, ACT, lo, hi));
+            y[p.y_off + out_at[j] + oc * ohw] = SFLOAT(apply_act(v, CLAMP ? 2u : p.relu, lo, hi));
         }
     }
 }

@@ -6,7 +6,7 @@
 // applies what conv2d.comp's own epilogue does: bias, the fused residual Add and ReLU, in one
 // pass. One invocation per output element.
 layout(local_size_x = 64) in;
-layout(constant_id = 0) const uint ACT = 0;  // as conv2d.comp: 0 none, 1 ReLU, 2 clamp
+layout(constant_id = 0) const bool CLAMP = false;  // as conv2d.comp's (else ReLU where p.relu)
 layout(constant_id = 1) const bool RESIDUAL = false;
 
 layout(std430, binding = 0) readonly buffer Partials {
@@ -31,7 +31,8 @@ layout(push_constant) uniform P {
     uint y_image_stride, y_channel;
     uint r_image_stride, r_channel;
     uint has_bias;
-    uint act_stride;  // ACT == 2: lo and hi of channel oc at oc + act_stride, oc + 2 * act_stride
+    uint act_stride;  // CLAMP: lo and hi of channel oc at oc + act_stride, oc + 2 * act_stride
+    uint relu;
 }
 p;
 
@@ -45,8 +46,8 @@ void main() {
     const uint im = col / p.ohw, px = col % p.ohw;
     float v = acc + (p.has_bias != 0 ? float(bias[p.b_off + oc]) : 0.0);
     if (RESIDUAL) v += float(r[p.r_off + im * p.r_image_stride + (p.r_channel + oc) * p.ohw + px]);
-    float lo = ACT == 2 ? float(bias[p.b_off + oc + p.act_stride]) : 0.0;
-    float hi = ACT == 2 ? float(bias[p.b_off + oc + 2 * p.act_stride]) : 0.0;
+    float lo = CLAMP ? float(bias[p.b_off + oc + p.act_stride]) : 0.0;
+    float hi = CLAMP ? float(bias[p.b_off + oc + 2 * p.act_stride]) : 0.0;
     y[p.y_off + im * p.y_image_stride + (p.y_channel + oc) * p.ohw + px] =
-        SFLOAT(apply_act(v, ACT, lo, hi));
+        SFLOAT(apply_act(v, CLAMP ? 2u : p.relu, lo, hi));
 }

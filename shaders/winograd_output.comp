@@ -8,8 +8,8 @@
 // of 4 output channels (Mt[xi][tile][oc], 4 channels per texel: the GEMM with output channels
 // across lanes).
 layout(local_size_x = 64) in;
-layout(constant_id = 0) const uint M = 4;    // F(M, 3): 2 or 4
-layout(constant_id = 1) const uint ACT = 0;  // as conv2d.comp's (lo, hi in the bias binding)
+layout(constant_id = 0) const uint M = 4;          // F(M, 3): 2 or 4
+layout(constant_id = 1) const bool CLAMP = false;  // as conv2d.comp's (else ReLU where p.relu)
 layout(constant_id = 2) const bool RESIDUAL = false;
 // F(4,3) on outputs whose rows are 4k floats, 16-byte aligned: a tile row is one vec4 store
 // (and one RGBA residual fetch) instead of four.
@@ -35,6 +35,7 @@ layout(push_constant) uniform P {
     uint tiles_h, tiles_w, tiles, tiles_padded;
     uint has_bias;
     uint act_stride;
+    uint relu;
 }
 p;
 
@@ -81,9 +82,8 @@ void main() {
         const uint c = TRANSPOSED ? ch + k : ch;
         if (TRANSPOSED || first + k < p.tiles) {
             const float bv = p.has_bias != 0 ? texelFetch(Bias, int(p.b_off + c)).r : 0.0;
-            const float lo = ACT == 2 ? texelFetch(Bias, int(p.b_off + c + p.act_stride)).r : 0.0;
-            const float hi =
-                ACT == 2 ? texelFetch(Bias, int(p.b_off + c + 2 * p.act_stride)).r : 0.0;
+            const float lo = CLAMP ? texelFetch(Bias, int(p.b_off + c + p.act_stride)).r : 0.0;
+            const float hi = CLAMP ? texelFetch(Bias, int(p.b_off + c + 2 * p.act_stride)).r : 0.0;
             const uint y_at = img * p.y_image_stride + (p.y_channel + c) * ohw;
             const uint r_at = img * p.r_image_stride + (p.r_channel + c) * ohw;
             [[unroll]] for (uint i = 0; i < M; ++i) {
@@ -93,14 +93,15 @@ void main() {
                 if (Y4) {  // M == 4, whole tiles across (ow % 4 == 0)
                     vec4 v = vec4(m[i][0][k], m[i][1][k], m[i][2][k], m[i][3][k]) + bv;
                     if (RESIDUAL) v += texelFetch(R, int((p.r_off + r_at + at) / 4));
-                    y4[(p.y_off + y_at + at) / 4] = SVEC4(apply_act(v, ACT, lo, hi));
+                    y4[(p.y_off + y_at + at) / 4] =
+                        SVEC4(apply_act(v, CLAMP ? 2u : p.relu, lo, hi));
                     continue;
                 }
                 [[unroll]] for (uint j = 0; j < M; ++j) {
                     if (tx * M + j >= p.ow) continue;
                     float v = m[i][j][k] + bv;
                     if (RESIDUAL) v += texelFetch(R, int(p.r_off + r_at + at + j)).r;
-                    y[p.y_off + y_at + at + j] = SFLOAT(apply_act(v, ACT, lo, hi));
+                    y[p.y_off + y_at + at + j] = SFLOAT(apply_act(v, CLAMP ? 2u : p.relu, lo, hi));
                 }
             }
         }

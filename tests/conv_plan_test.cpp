@@ -359,10 +359,11 @@ TEST_CASE("split-K: partials sized per dispatch, reduced in one pass after the c
     CHECK(rp.splits == 9);
     CHECK(rp.channels == 512);
     CHECK(rp.has_bias == 1);
+    CHECK(rp.relu == 1);
     CHECK(uint64_t{r.groups[0]} * r.groups[1] * 64 >= 512 * 49);
     ConvSplitKSpec rs;
     std::memcpy(&rs, p.kernels[1].spec.data(), sizeof rs);
-    CHECK(rs.act == static_cast<uint32_t>(ConvAct::Relu));
+    CHECK(rs.clamp == 0);
 
     // A shallow K limits the split to slices of two 16-deep steps.
     Conv shallow = conv(1, 64, 7, 7, 64, 1);

@@ -201,6 +201,7 @@ const std::vector<Field> kConvPushFields = {
     FIELD(ConvPush, "pad_left", pad_left),
     FIELD(ConvPush, "has_bias", has_bias),
     FIELD(ConvPush, "act_stride", act_stride),
+    FIELD(ConvPush, "relu", relu),
 };
 
 std::vector<Field> conv_spec_fields(size_t base) {
@@ -211,7 +212,7 @@ std::vector<Field> conv_spec_fields(size_t base) {
         Field{"TK", base + offsetof(ConvSpec, tk)},
         Field{"RM", base + offsetof(ConvSpec, rm)},
         Field{"RN", base + offsetof(ConvSpec, rn)},
-        Field{"ACT", base + offsetof(ConvSpec, act)},
+        Field{"CLAMP", base + offsetof(ConvSpec, clamp)},
         Field{"KH", base + offsetof(ConvSpec, kh)},
         Field{"KW", base + offsetof(ConvSpec, kw)},
         Field{"SH", base + offsetof(ConvSpec, sh)},
@@ -262,9 +263,10 @@ TEST_CASE("conv push and specialization constants match both conv kernels") {
          FIELD(ConvSplitKPush, "y_channel", y_channel),
          FIELD(ConvSplitKPush, "r_image_stride", r_image_stride),
          FIELD(ConvSplitKPush, "r_channel", r_channel), FIELD(ConvSplitKPush, "has_bias", has_bias),
-         FIELD(ConvSplitKPush, "act_stride", act_stride)});
-    check_spec("conv2d_splitk", sizeof(ConvSplitKSpec),
-               {FIELD(ConvSplitKSpec, "ACT", act), FIELD(ConvSplitKSpec, "RESIDUAL", residual)});
+         FIELD(ConvSplitKPush, "act_stride", act_stride), FIELD(ConvSplitKPush, "relu", relu)});
+    check_spec(
+        "conv2d_splitk", sizeof(ConvSplitKSpec),
+        {FIELD(ConvSplitKSpec, "CLAMP", clamp), FIELD(ConvSplitKSpec, "RESIDUAL", residual)});
     std::vector<Field> direct = conv_spec_fields(offsetof(DirectConvSpec, base));
     for (Field f : {FIELD(DirectConvSpec, "X4", x4), FIELD(DirectConvSpec, "CU", cu),
                     FIELD(DirectConvSpec, "SG", sg), FIELD(DirectConvSpec, "Y4", y4),
@@ -377,10 +379,11 @@ TEST_CASE("Winograd transform constants match their shaders") {
          FIELD(WinogradOutputPush, "tiles_w", tiles_w), FIELD(WinogradOutputPush, "tiles", tiles),
          FIELD(WinogradOutputPush, "tiles_padded", tiles_padded),
          FIELD(WinogradOutputPush, "has_bias", has_bias),
-         FIELD(WinogradOutputPush, "act_stride", act_stride)});
+         FIELD(WinogradOutputPush, "act_stride", act_stride),
+         FIELD(WinogradOutputPush, "relu", relu)});
     check_spec(
         "winograd_output", sizeof(WinogradOutputSpec),
-        {FIELD(WinogradOutputSpec, "M", m), FIELD(WinogradOutputSpec, "ACT", act),
+        {FIELD(WinogradOutputSpec, "M", m), FIELD(WinogradOutputSpec, "CLAMP", clamp),
          FIELD(WinogradOutputSpec, "RESIDUAL", residual), FIELD(WinogradOutputSpec, "Y4", y4),
          FIELD(WinogradOutputSpec, "TRANSPOSED", transposed)});
 }

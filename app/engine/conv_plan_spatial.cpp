@@ -158,7 +158,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
                   t.tk,
                   t.rm,
                   t.rn,
-                  static_cast<uint32_t>(conv_act(p)),
+                  p.clamp,
                   u32(kh),
                   u32(kw),
                   u32(a.strides[0]),
@@ -183,10 +183,8 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
     if (split > 1) {
         plan.name = "tiled split-K " + std::to_string(split);
         reduce_kernel = static_cast<uint32_t>(plan.kernels.size());
-        plan.kernels.push_back(
-            {"conv2d_splitk",
-             spec_words(ConvSplitKSpec{static_cast<uint32_t>(conv_act(p)), residual}), 4,
-             sizeof(ConvSplitKPush)});
+        plan.kernels.push_back({"conv2d_splitk", spec_words(ConvSplitKSpec{p.clamp, residual}), 4,
+                                sizeof(ConvSplitKPush)});
     }
 
     const uint64_t max_bytes = caps.max_binding_bytes;
@@ -252,6 +250,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
             push.pad_left = static_cast<int32_t>(a.pads[1]);
             push.has_bias = p.bias ? 1u : 0u;
             push.act_stride = u32(oc);
+            push.relu = conv_act(p) == ConvAct::Relu;
             d.push = push;
             // The CPU kernel gives each invocation RN pixels of one output row when the kernel
             // is wider than 1 (rows padded to whole blocks of RN).
@@ -284,6 +283,7 @@ uint32_t plan_spatial(const ConvProblem& p, const DeviceCaps& caps, ConvPlan& pl
                 rp.r_channel = push.r_channel;
                 rp.has_bias = push.has_bias;
                 rp.act_stride = push.act_stride;
+                rp.relu = push.relu;
                 r.push = rp;
                 grid_1d((partials / split + 63) / 64, r.groups);
                 d.bindings[3] = d.bindings[4] = scratch;

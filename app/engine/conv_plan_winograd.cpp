@@ -174,10 +174,10 @@ void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, boo
     {
         const bool y4 = m == 4 && ow % 4 == 0 && y_stride % 4 == 0 && p.y_first % 4 == 0 &&
                         (!residual || (r_stride % 4 == 0 && p.residual_first % 4 == 0));
-        plan.kernels.push_back({"winograd_output",
-                                spec_words(WinogradOutputSpec{m, static_cast<uint32_t>(conv_act(p)),
-                                                              residual, y4, transposed}),
-                                4, sizeof(WinogradOutputPush), 0b1011u, y4 ? 0b1001u : 0b0001u});
+        plan.kernels.push_back(
+            {"winograd_output",
+             spec_words(WinogradOutputSpec{m, p.clamp, residual, y4, transposed}), 4,
+             sizeof(WinogradOutputPush), 0b1011u, y4 ? 0b1001u : 0b0001u});
         PlannedDispatch d;
         d.kernel = static_cast<uint32_t>(plan.kernels.size() - 1);
         d.after_previous = true;
@@ -211,6 +211,7 @@ void plan_winograd(const ConvProblem& p, const DeviceCaps& caps, uint32_t m, boo
         push.tiles_padded = u32(s.tiles_padded);
         push.has_bias = p.bias;
         push.act_stride = u32(s.oc);
+        push.relu = conv_act(p) == ConvAct::Relu;
         d.push = push;
         const int64_t invocations = transposed ? s.tiles * (s.oc / 4) : s.oc * ((s.tiles + 3) / 4);
         grid_1d((static_cast<uint64_t>(invocations) + 63) / 64, d.groups);

@@ -40,18 +40,20 @@ struct ConvPush {
     uint32_t group_first;
     int32_t pad_top, pad_left;
     uint32_t has_bias;
-    uint32_t act_stride;  // act 2: the conv's output channels (bias buffer: bias, lo, hi)
+    uint32_t act_stride;  // clamp: the conv's output channels (bias buffer: bias, lo, hi)
+    uint32_t relu;        // no clamp: ReLU after the bias (and residual)
 };
 static_assert(sizeof(ConvPush) <= kMaxPushBytes);
 
-// A conv epilogue's activation (the `act` specialization constants).
+// A conv epilogue's activation (depthwise's `act` specialization constant; the other conv
+// kernels take a clamp as a specialization constant and ReLU as a push constant).
 enum class ConvAct : uint32_t { None = 0, Relu = 1, Clamp = 2 };
 
 // shaders/conv2d.comp and conv2d_direct.comp: constant_id 0..14.
 struct ConvSpec {
     uint32_t workgroup_size;
     uint32_t tm, tn, tk, rm, rn;  // tile: output channels x pixels, depth; per invocation
-    uint32_t act;                 // ConvAct
+    uint32_t clamp;               // a per-channel clamp (bias buffer: bias, lo, hi)
     uint32_t kh, kw, sh, sw, dh, dw;
     uint32_t pointwise;
     uint32_t residual;
@@ -72,11 +74,12 @@ struct ConvSplitKPush {
     uint32_t y_image_stride, y_channel;
     uint32_t r_image_stride, r_channel;
     uint32_t has_bias;
-    uint32_t act_stride;  // as ConvPush::act_stride
+    uint32_t act_stride;  // as ConvPush's
+    uint32_t relu;
 };
 static_assert(sizeof(ConvSplitKPush) <= kMaxPushBytes);
 struct ConvSplitKSpec {
-    uint32_t act;  // ConvAct
+    uint32_t clamp;
     uint32_t residual;
 };
 
@@ -131,11 +134,12 @@ struct WinogradOutputPush {
     uint32_t tiles_h, tiles_w, tiles, tiles_padded;
     uint32_t has_bias;
     uint32_t act_stride;  // as ConvPush's
+    uint32_t relu;
 };
 static_assert(sizeof(WinogradOutputPush) <= kMaxPushBytes);
 struct WinogradOutputSpec {
     uint32_t m;
-    uint32_t act;  // ConvAct
+    uint32_t clamp;
     uint32_t residual;
     uint32_t y4;          // rows of a tile stored as vec4s (F(4,3), aligned rows of 4k floats)
     uint32_t transposed;  // products as [xi][tile][oc] (output channels across lanes)
