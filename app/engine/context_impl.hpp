@@ -156,6 +156,8 @@ struct Context::Impl {
                                     std::span<const uint32_t> spec_constants = {},
                                     uint32_t texel_mask = 0, uint32_t rgba_mask = 0,
                                     uint32_t element_bytes = 4);
+    // Pipelines made so far (each one lavapipe compiles: tests of what runners share).
+    size_t pipeline_count() const { return pipelines_.size(); }
 
     // Records with `record` into a fresh command buffer, submits it and waits for it.
     void submit_and_wait(const std::function<void(VkCommandBuffer)>& record);
