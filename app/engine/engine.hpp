@@ -104,7 +104,10 @@ struct RunResult {
 
 struct MemoryReport {
     uint64_t weight_bytes = 0;  // RunOptions::stream_weight_bytes: the most held at once
+    // Activation buffers (graph inputs aside) and scratch: the most at once, and the activation
+    // buffers held now (release_weights frees the Relu outputs it can compute again).
     uint64_t peak_activation_bytes = 0;
+    uint64_t activation_bytes = 0;
 };
 
 // A graph prepared for one device and batch size: weights uploaded once, pipelines built,
