@@ -102,7 +102,7 @@ void draw_properties_panel(const AppState& state) {
     }
     const auto& m = *state.model;
     const GraphRun* rr = state.runs ? &state.runs->residual : nullptr;
-    const GraphRun* pr = state.runs ? &state.runs->plain : nullptr;
+    const GraphRun* pr = shown_plain_timing(state);  // the Timing tab's plain execution
     float half = (ImGui::GetContentRegionAvail().x - 8) / 2;
     ImGui::BeginChild("props_res", {half, 0}, false);
     node_properties("##pres", "Residual node", m.residual, m.residual_shapes, m.residual_cost, rr,

@@ -38,6 +38,7 @@ Json timing_json(const GraphRun& run) {
             {"nodes", run.timings.size()},
             {"nodes_timed", timed},
             {"runs", run.runs},
+            {"weight_bytes", run.weight_bytes},
             {"peak_activation_bytes", run.peak_activation_bytes}};
 }
 
