@@ -76,9 +76,8 @@ void App::draw_status() {
                                 ? "synthetic input"
                                 : fs::path(state_.runs->image_path).filename().c_str());
         ImGui::SameLine();
-        const auto& c = state_.runs->comparison;
-        ImGui::TextColored(verdict_colour(c.values.verdict()), "| %s",
-                           verdict_label(c.values.verdict()));
+        const VerdictText said = verdict_text(state_);
+        ImGui::TextColored(said.colour, "| %s", said.label);
     }
     if (!state_.warnings.empty()) {
         ImGui::SameLine();

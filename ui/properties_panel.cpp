@@ -85,8 +85,13 @@ void node_properties(const char* id, const char* title, const rm::Graph& graph,
             for (const auto& r : m->second.channels) {
                 std::string what =
                     r.reserved ? "reserved: copy of block input " + r.source_tensor : "original";
-                row(("ch " + std::to_string(r.begin) + "-" + std::to_string(r.end - 1)).c_str(),
-                    what);
+                // A range pruned away entirely keeps its row, with no channel numbers.
+                const std::string chans =
+                    r.end <= r.begin ? "ch (none left)"
+                    : r.end - r.begin == 1
+                        ? "ch " + std::to_string(r.begin)
+                        : "ch " + std::to_string(r.begin) + "-" + std::to_string(r.end - 1);
+                row(chans.c_str(), r.end <= r.begin ? what + ", all pruned" : what);
             }
         }
     }
