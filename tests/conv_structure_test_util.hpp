@@ -13,13 +13,11 @@
 #include "rm/onnx_io.hpp"
 #include "rm/resnet_builder.hpp"
 #include "rm/rm_transform.hpp"
+#include "tensor_test_util.hpp"
 
 namespace structtest {
 
-inline bool same_bits(const rm::Tensor& a, const rm::Tensor& b) {
-    return a.shape == b.shape &&
-           std::memcmp(a.ptr(), b.ptr(), sizeof(float) * static_cast<size_t>(a.size())) == 0;
-}
+using rmvk::test::same_bits;
 
 // Same blocks (ranges, kinds, values bit for bit) and the same Dirac entries.
 inline bool same_structure(const rm::ConvStructure& a, const rm::ConvStructure& b) {

@@ -7,7 +7,6 @@
 #include "gpu_test_util.hpp"
 #include "rm/cpu_executor.hpp"
 #include "rm/error.hpp"
-#include "rm/resnet_builder.hpp"
 #include "rm/rm_transform.hpp"
 
 using namespace rmvk;
@@ -99,17 +98,6 @@ std::unique_ptr<GpuEnv> make_fp16_env() {
         return nullptr;
     }
     return env;
-}
-
-rm::Graph small_resnet(const std::string& arch) {
-    rm::ResNetConfig c;
-    c.arch = arch;
-    c.base_width = 8;
-    c.input_height = 40;
-    c.input_width = 36;
-    c.num_classes = 10;
-    c.seed = 5;
-    return rm::build_resnet(c);
 }
 
 }  // namespace

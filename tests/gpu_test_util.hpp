@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the GPU tests: a validated Context (validation layers on, every message recorded),
-// single-node graphs, random tensors and the error measure the tests assert on.
+// single-node graphs, small built-in ResNets, random tensors and the error measures the tests
+// assert on.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -15,6 +16,8 @@
 #include "app/engine/engine.hpp"
 #include "app/vulkan/vulkan_error.hpp"
 #include "rm/compare.hpp"
+#include "rm/resnet_builder.hpp"
+#include "tensor_test_util.hpp"
 
 namespace rmvk::test {
 
@@ -65,6 +68,19 @@ inline double max_relative_error(const rm::Tensor& got, const rm::Tensor& want) 
 }
 
 constexpr double kTolerance = 1e-4;
+
+// A built-in ResNet narrow enough (stage widths 8 to 64, 10 classes) for a CPU device.
+inline rm::Graph small_resnet(const std::string& arch, int64_t height = 40, int64_t width = 36,
+                              uint64_t seed = 5) {
+    rm::ResNetConfig c;
+    c.arch = arch;
+    c.base_width = 8;
+    c.input_height = height;
+    c.input_width = width;
+    c.num_classes = 10;
+    c.seed = seed;
+    return rm::build_resnet(c);
+}
 
 // A graph of one node reading input "x" (and more inputs/initializers) and writing "y".
 inline rm::Graph single_node_graph(rm::Op op, const rm::Shape& x_shape,

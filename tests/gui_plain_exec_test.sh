@@ -2,8 +2,9 @@
 # The Timing tab's plain execution (--plain-exec, the 'plain execution' control) under Xvfb: with
 # dense, the plain graph is timed again from its materialised weights once the model is shown,
 # beside the structured timing made when it opened, and the plain bars are the dense run's (no
-# structured conv methods, no elided copies); the CPU reference times it dense too; a bad value
-# is a one-line usage error. Without --plain-exec no dense figure exists (gui_default_test).
+# structured conv methods, no elided copies); the CPU reference times it dense too; an image
+# picked while it is timed opens after it; a bad value is a one-line usage error. Without
+# --plain-exec no dense figure exists (gui_default_test).
 # Usage: bash gui_plain_exec_test.sh RMVK_BINARY SOURCE_DIR
 set -u
 RMVK=$1
@@ -21,6 +22,8 @@ $PY "$SRC/tests/gui_check.py" "$TMP/dense.json" \
     's["timings"]["plain"]["present"] and s["timings"]["plain"]["total_ms"] > 0' \
     's["timings"]["plain_dense"]["present"] and s["timings"]["plain_dense"]["total_ms"] > 0' \
     's["timings"]["plain_dense"]["nodes"] == s["timings"]["plain"]["nodes"]' \
+    's["timings"]["plain_dense"]["weight_bytes"] > s["timings"]["plain"]["weight_bytes"] > 0' \
+    's["timings"]["plain_dense"]["weight_bytes"] >= s["timings"]["plain_dense_weight_bytes"]' \
     's["timings"]["plain_dense_error"] == ""' \
     's["last_job"]["title"].startswith("Timing the plain graph dense")' \
     'len(s["timings"]["plain_shown_layers"]) > 0' \
@@ -35,6 +38,14 @@ $PY "$SRC/tests/gui_check.py" "$TMP/cpu.json" \
     's["errors"] == [] and s["device"] == "CPU reference"' \
     's["timings"]["plain_exec"] == "dense"' \
     's["timings"]["plain_dense"]["total_ms"] > 0 and s["timings"]["plain"]["total_ms"] > 0' \
+    || fail=1
+
+# An image picked in the browser while the dense timing runs opens once it is done (not dropped).
+run_gui --plain-exec dense --browse image --pick coat_2.png --dump-state "$TMP/browse.json"
+$PY "$SRC/tests/gui_check.py" "$TMP/browse.json" \
+    's["errors"] == [] and s["busy"] is False' \
+    's["image"].endswith("/samples/coat_2.png")' \
+    's["outputs"]["match"] is True' \
     || fail=1
 
 rc=0

@@ -22,6 +22,8 @@ $PY "$SRC/tests/gui_check.py" "$TMP/state.json" \
     's["sweep"]["frames_while_sweeping"] >= 5' \
     's["pruned"]["mode"] == "plain" and s["pruned"]["threshold"] > 0' \
     's["pruned"]["narrowed_layers"] >= 5' \
+    's["outputs"]["approximate"] is True' \
+    's["outputs"]["top1_agrees"] == (s["outputs"]["residual_top5"][0]["class"] == s["outputs"]["plain_top5"][0]["class"])' \
     || fail=1
 
 # Both curves are drawn in the plot area (right half, below the tabs).
@@ -38,6 +40,7 @@ $PY "$SRC/tests/gui_check.py" "$TMP/features.json" \
     's["errors"] == []' \
     's["active_tab"] == "Feature maps"' \
     's["pruned"]["threshold"] == 0' \
+    's["outputs"]["approximate"] is False and s["outputs"]["match"] is True' \
     's["feature_maps"]["plain"]["pruned"].startswith("pruned: ")' \
     's["feature_maps"]["plain"]["channels_total"] < 16' \
     || fail=1

@@ -12,7 +12,7 @@
 
 using namespace rmvk::ui;
 
-TEST_CASE("dense weight bytes count every structured conv weight materialised") {
+TEST_CASE("dense and stored weight bytes of structured conv weights") {
     rm::ResNetConfig c;
     c.arch = "resnet50";
     c.input_height = c.input_width = 32;
@@ -29,6 +29,8 @@ TEST_CASE("dense weight bytes count every structured conv weight materialised") 
     }
     CHECK(dense_weight_bytes(plain, 4) == dense);
     CHECK(dense_weight_bytes(plain, 2) == dense / 2);
+    CHECK(stored_weight_bytes(plain, 4) == stored);
+    CHECK(stored_weight_bytes(plain, 2) == stored / 2);
     // The point of measuring it on demand: dense is much more than what the graph stores.
     CHECK(dense > 2 * stored);
 

@@ -3,24 +3,12 @@
 #include "app/engine/context_impl.hpp"
 #include "gpu_test_util.hpp"
 #include "rm/cpu_executor.hpp"
-#include "rm/resnet_builder.hpp"
 #include "rm/rm_transform.hpp"
 
 using namespace rmvk;
 using namespace rmvk::test;
 
 namespace {
-
-rm::Graph small_resnet(const std::string& arch, int64_t h = 40, int64_t w = 36) {
-    rm::ResNetConfig c;
-    c.arch = arch;
-    c.base_width = 8;
-    c.input_height = h;
-    c.input_width = w;
-    c.num_classes = 10;
-    c.seed = 5;
-    return rm::build_resnet(c);
-}
 
 // GPU output vs run_cpu; returns the max relative error.
 // The GPU-vs-CPU error; `most_dispatches` gets the largest number of dispatches one node
@@ -92,11 +80,8 @@ TEST_CASE("a runner prepared without Winograd (the app's feature maps) plans non
     const rm::Tensor x = random_tensor({1, 3, 32, 28}, 3, 0.0f, 1.0f);
     for (const rm::Graph* g : {&residual, &plain}) {
         CAPTURE(g == &plain);
-        RunOptions feature_maps;  // as ui/run_tensors.cpp prepares them
-        feature_maps.keep_intermediates = true;
-        feature_maps.fuse = false;
-        feature_maps.timestamps = false;
-        feature_maps.winograd = false;
+        RunOptions feature_maps = feature_map_run_options();  // as ui/run_tensors.cpp has them
+        feature_maps.stream_weight_bytes = 0;  // every weight at once: the two weights compared
         GraphRunner without(*env->context, *g, 1, feature_maps);
         feature_maps.winograd = true;
         GraphRunner with(*env->context, *g, 1, feature_maps);

@@ -57,7 +57,7 @@ App::App(const GuiOptions& options)
 
 App::~App() {
     // Finish any job before the panels and renderer go away.
-    while (worker_.busy()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (worker_.running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 int App::run() {
@@ -205,15 +205,18 @@ void App::start_dense_timing() {
     dense_job_ = timing_setup(state_);
     state_.plain_dense_measuring = true;
     state_.plain_dense_error.clear();
-    worker_.start("Timing the plain graph dense on " + runs->device, [model, runs](Progress& p) {
-        JobResult r;
-        r.plain_dense = std::make_shared<const GraphRun>(time_plain_dense(model, *runs, p));
-        return r;
-    });
+    worker_.start(
+        "Timing the plain graph dense on " + runs->device,
+        [model, runs](Progress& p) {
+            JobResult r;
+            r.plain_dense = std::make_shared<const GraphRun>(time_plain_dense(model, *runs, p));
+            return r;
+        },
+        JobKind::DenseTiming);
 }
 
 void App::take_dense_result(const JobResult& done) {
-    if (dense_job_) {
+    if (done.kind == JobKind::DenseTiming && dense_job_) {
         state_.plain_dense_measuring = false;
         if (!done.error.empty()) {
             // One line in the Timing tab (and the session's errors); the structured bars stay.
@@ -250,7 +253,7 @@ void App::handle_jobs() {
         state_.warnings.push_back(w);
         std::fprintf(stderr, "rmvk gui: warning: %s\n", w.c_str());
     }
-    if (dense_job_) {
+    if (done->kind == JobKind::DenseTiming) {
         take_dense_result(*done);
     } else if (!done->error.empty()) {
         report_error(done->what, done->error);

@@ -76,9 +76,8 @@ void App::draw_status() {
                                 ? "synthetic input"
                                 : fs::path(state_.runs->image_path).filename().c_str());
         ImGui::SameLine();
-        const auto& c = state_.runs->comparison;
-        ImGui::TextColored(verdict_colour(c.values.verdict()), "| %s",
-                           verdict_label(c.values.verdict()));
+        const VerdictText said = verdict_text(state_);
+        ImGui::TextColored(said.colour, "| %s", said.label);
     }
     if (!state_.warnings.empty()) {
         ImGui::SameLine();
@@ -154,14 +153,10 @@ void App::draw_ui() {
         browser_.clear_script_error();
     }
     if (auto chosen = browser_.draw()) {
-        auto purpose = browser_.purpose();
         browser_.close();
-        if (purpose == FileBrowser::Purpose::Model && !worker_.busy())
-            start_load(*chosen, state_.image_path);
-        else if (purpose == FileBrowser::Purpose::Image && !worker_.busy())
-            start_run(*chosen, state_.device, 1);
-        else if (purpose == FileBrowser::Purpose::Report)
-            open_path(*chosen);
+        // A model or image chosen while a job runs opens once it is done, as a dropped file
+        // does (by its extension, which the browser's filter already matched to its purpose).
+        dropped_.push_back(*chosen);
     }
     draw_error_modal();
     ImGui::End();

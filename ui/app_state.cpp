@@ -20,6 +20,15 @@ const GraphRun* shown_plain_timing(const AppState& state) {
     return state.plain_dense ? state.plain_dense.get() : nullptr;
 }
 
+bool plain_is_approximate(const AppState& state) {
+    return state.model && state.model->pruned && state.model->pruned->threshold > 0;
+}
+
+bool top1_agrees(const Comparison& c) {
+    return !c.residual_top.empty() && !c.plain_top.empty() &&
+           c.residual_top[0].index == c.plain_top[0].index;
+}
+
 std::string output_of(const rm::Graph& graph, const std::string& node) {
     const rm::Node* n = graph.find_node(node);
     return n && !n->outputs.empty() ? n->outputs[0] : "";

@@ -42,6 +42,10 @@ TimingSetup timing_setup(const AppState& state);
 // and measured, else the structured one; nullptr without runs, or when dense is chosen and not
 // measured yet.
 const GraphRun* shown_plain_timing(const AppState& state);
+// Whether the plain graph shown is pruned with a threshold above 0, so it need not match.
+bool plain_is_approximate(const AppState& state);
+// Whether both graphs' top class is the same (false when either has none).
+bool top1_agrees(const Comparison& c);
 
 // The weight bytes a dense timing of the plain graph uploads, at the runs' storage (0 without
 // a model and runs): what the Timing tab says before it starts one.

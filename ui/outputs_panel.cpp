@@ -38,40 +38,22 @@ void top_table(const char* id, const char* title, const std::vector<TopClass>& t
 
 }  // namespace
 
-const char* verdict_badge(rm::Verdict v) {
-    switch (v) {
+VerdictText verdict_text(const AppState& state) {
+    const Comparison& c = state.runs->comparison;
+    switch (c.values.verdict()) {
         case rm::Verdict::match:
-            return "  OUTPUTS MATCH  ";
+            return {"  OUTPUTS MATCH  ", "outputs match", theme::kGood};
         case rm::Verdict::mismatch:
-            return "  OUTPUTS DIFFER  ";
+            if (plain_is_approximate(state))
+                return top1_agrees(c) ? VerdictText{"  PRUNED: TOP-1 AGREES  ",
+                                                    "pruned: top-1 agrees", theme::kWarn}
+                                      : VerdictText{"  PRUNED: TOP-1 DIFFERS  ",
+                                                    "pruned: top-1 differs", theme::kWarn};
+            return {"  OUTPUTS DIFFER  ", "outputs differ", theme::kBad};
         case rm::Verdict::not_finite:
-            return "  OUTPUTS NOT FINITE  ";
+            return {"  OUTPUTS NOT FINITE  ", "outputs not finite", theme::kNotFinite};
     }
-    return "";
-}
-
-const char* verdict_label(rm::Verdict v) {
-    switch (v) {
-        case rm::Verdict::match:
-            return "outputs match";
-        case rm::Verdict::mismatch:
-            return "outputs differ";
-        case rm::Verdict::not_finite:
-            return "outputs not finite";
-    }
-    return "";
-}
-
-ImVec4 verdict_colour(rm::Verdict v) {
-    switch (v) {
-        case rm::Verdict::match:
-            return theme::kGood;
-        case rm::Verdict::mismatch:
-            return theme::kBad;
-        case rm::Verdict::not_finite:
-            return theme::kNotFinite;
-    }
-    return theme::kBad;
+    return {"", "", theme::kBad};
 }
 
 void draw_outputs_panel(const AppState& state) {
@@ -81,14 +63,15 @@ void draw_outputs_panel(const AppState& state) {
     }
     const Comparison& c = state.runs->comparison;
     const rm::Verdict v = c.values.verdict();
-    const ImVec4 verdict = verdict_colour(v);
+    const VerdictText said = verdict_text(state);
+    const ImVec4 verdict = said.colour;
     // Not finite: a bright fill, unlike the dimmed one of a mere mismatch.
     const float fill = v == rm::Verdict::not_finite ? 0.8f : 0.45f;
     ImGui::PushStyleColor(ImGuiCol_Button,
                           ImVec4(verdict.x * fill, verdict.y * fill, verdict.z * fill, 1));
     ImGui::PushStyleColor(ImGuiCol_ButtonHovered,
                           ImVec4(verdict.x * fill, verdict.y * fill, verdict.z * fill, 1));
-    ImGui::Button(verdict_badge(v));
+    ImGui::Button(said.badge);
     ImGui::PopStyleColor(2);
     ImGui::SameLine();
     ImGui::BeginGroup();
@@ -103,7 +86,11 @@ void draw_outputs_panel(const AppState& state) {
                             static_cast<long long>(c.values.candidate_non_finite.count));
     } else {
         ImGui::Text("max|diff| %.3g   NMSE %.3g", c.values.max_abs_diff, c.values.nmse());
-        ImGui::TextDisabled("tolerance 1e-4 * max|ref| = %.3g", c.values.tolerance());
+        if (v == rm::Verdict::mismatch && plain_is_approximate(state))
+            ImGui::TextDisabled("pruned at threshold %.3g: approximate, not expected to match",
+                                state.model->pruned->threshold);
+        else
+            ImGui::TextDisabled("tolerance 1e-4 * max|ref| = %.3g", c.values.tolerance());
     }
     ImGui::EndGroup();
     float half = (ImGui::GetContentRegionAvail().x - 8) / 2;

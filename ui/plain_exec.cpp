@@ -15,6 +15,13 @@ uint64_t dense_weight_bytes(const rm::Graph& graph, uint64_t bytes_per_value) {
     return values * bytes_per_value;
 }
 
+uint64_t stored_weight_bytes(const rm::Graph& graph, uint64_t bytes_per_value) {
+    uint64_t values = 0;
+    for (const auto& [name, t] : graph.initializers) values += uint64_t(t.size());
+    for (const auto& [name, s] : graph.structured_weights) values += uint64_t(s.stored_values());
+    return values * bytes_per_value;
+}
+
 bool dense_weights_heavy(uint64_t dense_bytes, uint64_t memory_bytes) {
     return memory_bytes > 0 && dense_bytes > memory_bytes / 4;
 }

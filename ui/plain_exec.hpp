@@ -25,8 +25,11 @@ struct TimingSetup {
 };
 
 // The graph's weight bytes with every structured conv weight materialised dense, at
-// `bytes_per_value` (4: fp32 storage, 2: fp16).
+// `bytes_per_value` (4: fp32 storage, 2: fp16). A lower bound of what a dense run holds: the
+// engine may add transformed copies (Winograd) of some 3x3 weights.
 uint64_t dense_weight_bytes(const rm::Graph& graph, uint64_t bytes_per_value);
+// The same with structured conv weights as stored (their dense blocks and Dirac entries).
+uint64_t stored_weight_bytes(const rm::Graph& graph, uint64_t bytes_per_value);
 
 // Whether `dense_bytes` of weights take more than a sane share (a quarter) of `memory_bytes`,
 // the machine's memory (0: unknown, never heavy): the control says what it will cost first.

@@ -85,8 +85,13 @@ void node_properties(const char* id, const char* title, const rm::Graph& graph,
             for (const auto& r : m->second.channels) {
                 std::string what =
                     r.reserved ? "reserved: copy of block input " + r.source_tensor : "original";
-                row(("ch " + std::to_string(r.begin) + "-" + std::to_string(r.end - 1)).c_str(),
-                    what);
+                // A range pruned away entirely keeps its row, with no channel numbers.
+                const std::string chans =
+                    r.end <= r.begin ? "ch (none left)"
+                    : r.end - r.begin == 1
+                        ? "ch " + std::to_string(r.begin)
+                        : "ch " + std::to_string(r.begin) + "-" + std::to_string(r.end - 1);
+                row(chans.c_str(), r.end <= r.begin ? what + ", all pruned" : what);
             }
         }
     }
@@ -102,7 +107,7 @@ void draw_properties_panel(const AppState& state) {
     }
     const auto& m = *state.model;
     const GraphRun* rr = state.runs ? &state.runs->residual : nullptr;
-    const GraphRun* pr = state.runs ? &state.runs->plain : nullptr;
+    const GraphRun* pr = shown_plain_timing(state);  // the Timing tab's plain execution
     float half = (ImGui::GetContentRegionAvail().x - 8) / 2;
     ImGui::BeginChild("props_res", {half, 0}, false);
     node_properties("##pres", "Residual node", m.residual, m.residual_shapes, m.residual_cost, rr,

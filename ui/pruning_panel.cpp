@@ -136,9 +136,15 @@ std::optional<PruneRequest> PruningPanel::draw(const AppState& state) {
     ImGui::SameLine();
     ImGui::TextDisabled("(squares: unpruned; click a point to open it in the plain pane)");
     const float w = ImGui::GetContentRegionAvail().x;
-    const float h = std::max(160.0f, (ImGui::GetContentRegionAvail().y - 110) / 2);
-    if (auto r = plot("by_time", s.residual.ms_batch100 > 0, w, h)) request = r;
+    // The CPU reference measures no device time: then one plot, against MACs, in all the room.
+    const bool timed = s.residual.ms_batch100 > 0;
+    const float room = ImGui::GetContentRegionAvail().y - (timed ? 110 : 55);
+    const float h = std::max(160.0f, timed ? room / 2 : room);
+    if (timed)
+        if (auto r = plot("by_time", true, w, h)) request = r;
     if (auto r = plot("by_macs", false, w, h)) request = r;
+    if (!timed)
+        ImGui::TextDisabled("no device time on %s: accuracy against MACs only", s.device.c_str());
 
     if (!pending_pick_.empty() && !busy_) {
         const std::string pick = pending_pick_;
@@ -201,7 +207,10 @@ std::optional<PruneRequest> PruningPanel::plot(const char* id, bool by_time, flo
         std::snprintf(buf, sizeof buf, "%.1f", yv);
         dl->AddText({a.x, to_screen(0, yv).y - 7}, kAxis, buf);
         std::snprintf(buf, sizeof buf, by_time ? "%.0f" : "%.1f", xv);
-        dl->AddText({to_screen(xv, 0).x - 10, bottom + 2}, kAxis, buf);
+        // Centred under its tick, kept inside the plot's right edge.
+        const float tx = std::min(to_screen(xv, 0).x - ImGui::CalcTextSize(buf).x / 2,
+                                  right - ImGui::CalcTextSize(buf).x);
+        dl->AddText({tx, bottom + 2}, kAxis, buf);
     }
     const ImVec2 mouse = ImGui::GetIO().MousePos;
     const PrunePoint* hovered = nullptr;
@@ -233,7 +242,9 @@ std::optional<PruneRequest> PruningPanel::plot(const char* id, bool by_time, flo
         if (!(x > 0) || y < 0) continue;
         const ImVec2 c = to_screen(x, y);
         dl->AddRectFilled({c.x - 5, c.y - 5}, {c.x + 5, c.y + 5}, color);
-        dl->AddText({c.x + 8, c.y - 7}, color, name);
+        // Right of the square, or left of it where the plot's right edge would cut it.
+        const float tw = ImGui::CalcTextSize(name).x;
+        dl->AddText({c.x + 8 + tw > right ? c.x - 8 - tw : c.x + 8, c.y - 7}, color, name);
     }
     if (hovered) {
         ImGui::SetTooltip(

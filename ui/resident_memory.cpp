@@ -33,8 +33,10 @@ std::string format_bytes(uint64_t bytes) {
     char buf[32];
     if (bytes >= 1000ull * 1000 * 1000)
         std::snprintf(buf, sizeof(buf), "%.2f GB", double(bytes) / 1e9);
-    else
+    else if (bytes >= 10ull * 1000 * 1000)
         std::snprintf(buf, sizeof(buf), "%.0f MB", double(bytes) / 1e6);
+    else
+        std::snprintf(buf, sizeof(buf), "%.2f MB", double(bytes) / 1e6);
     return buf;
 }
 

@@ -15,7 +15,7 @@ struct ResidentMemory {
 ResidentMemory resident_memory();
 // The machine's physical memory (0 when unknown).
 uint64_t physical_memory_bytes();
-// "1.23 GB" / "456 MB": decimal units, as /usr/bin/time and the README state them.
+// "1.23 GB" / "456 MB" / "0.68 MB": decimal units, as /usr/bin/time and the README state them.
 std::string format_bytes(uint64_t bytes);
 
 }  // namespace rmvk::ui

@@ -30,15 +30,8 @@ class DeviceRunTensors : public RunTensors {
                      const std::string& input_name, const rm::Tensor& input,
                      rmvk::Precision precision)
         : context_(std::move(context)), graph_(std::move(graph)) {
-        rmvk::RunOptions options;
-        options.precision = precision;
-        options.keep_intermediates = true;
-        options.fuse = false;
-        options.timestamps = false;
-        options.winograd = false;  // runs once, untimed: no transformed weight copies
-        // Runs once: its weights a few layers at a time, never all beside both graphs' tensors.
-        options.stream_weight_bytes = 16ull << 20;
-        runner_ = std::make_unique<rmvk::GraphRunner>(*context_, *graph_, 1, options);
+        runner_ = std::make_unique<rmvk::GraphRunner>(*context_, *graph_, 1,
+                                                      rmvk::feature_map_run_options(precision));
         runner_->run({{input_name, input}});
         // The host graph keeps the weights; Relu outputs are read as relu of their input.
         runner_->release_weights();

@@ -53,16 +53,6 @@ uint64_t peak_activation_bytes(const rm::Graph& graph, const rm::ShapeMap& shape
     return peak;
 }
 
-// What the CPU reference reads: structured conv weights as stored (their blocks and Dirac
-// entries), or with `dense` materialised.
-uint64_t weight_bytes(const rm::Graph& graph, bool dense) {
-    if (dense) return dense_weight_bytes(graph, 4);
-    uint64_t total = 0;
-    for (const auto& [name, t] : graph.initializers) total += uint64_t(t.size()) * 4;
-    for (const auto& [name, s] : graph.structured_weights) total += uint64_t(s.stored_values()) * 4;
-    return total;
-}
-
 bool ends_in_softmax(const rm::Graph& graph) {
     return !graph.nodes.empty() && graph.nodes.back().op == rm::Op::Softmax;
 }
@@ -136,7 +126,8 @@ GraphRun run_cpu_graph(const rm::Graph& graph, const rm::ShapeMap& shapes,
         run.total_ms += t.device_ms;
         run.timings.push_back(t);
     }
-    run.weight_bytes = weight_bytes(graph, dense);
+    // What the CPU reference reads: structured conv weights as stored, or materialised.
+    run.weight_bytes = dense ? dense_weight_bytes(graph, 4) : stored_weight_bytes(graph, 4);
     run.peak_activation_bytes = peak_activation_bytes(graph, shapes);
     run.output = graph.outputs.empty() ? "" : graph.outputs[0];
     return run;

@@ -38,6 +38,7 @@ Json timing_json(const GraphRun& run) {
             {"nodes", run.timings.size()},
             {"nodes_timed", timed},
             {"runs", run.runs},
+            {"weight_bytes", run.weight_bytes},
             {"peak_activation_bytes", run.peak_activation_bytes}};
 }
 
@@ -157,8 +158,8 @@ Json pruned_json(const PruneView& p) {
             {"narrowed_layers", narrowed}};
 }
 
-Json outputs_json(const RunSet& r) {
-    const auto& c = r.comparison;
+Json outputs_json(const AppState& state) {
+    const auto& c = state.runs->comparison;
     return {{"residual_top5", top_json(c.residual_top)},
             {"plain_top5", top_json(c.plain_top)},
             {"max_abs_diff", c.values.max_abs_diff},
@@ -167,6 +168,8 @@ Json outputs_json(const RunSet& r) {
             {"relative_tolerance", c.values.relative_tolerance},
             {"verdict", rm::to_string(c.values.verdict())},
             {"match", c.values.match()},
+            {"approximate", plain_is_approximate(state)},
+            {"top1_agrees", top1_agrees(c)},
             {"residual_non_finite", c.values.reference_non_finite.count},
             {"plain_non_finite", c.values.candidate_non_finite.count},
             {"first_non_finite",
@@ -215,7 +218,7 @@ std::string dump_state_json(const AppState& state, const ScreenFacts& facts) {
         s["device"] = r.device;
         s["precision"] = rmvk::precision_name(r.precision);
         s["image"] = r.image_path;
-        s["outputs"] = outputs_json(r);
+        s["outputs"] = outputs_json(state);
         s["timings"] = {{"residual", timing_json(r.residual)},
                         {"plain", timing_json(r.plain)},
                         {"peak_gflops", r.peak_gflops},

@@ -31,12 +31,6 @@ std::string text2(const char* format, double a, double b) {
     return buf;
 }
 
-// "0.68 MB" / "3.26 GB": a weight size as the totals table gives it.
-std::string size_text(uint64_t bytes) {
-    return bytes >= 1000ull * 1000 * 1000 ? text("%.2f GB", double(bytes) / 1e9)
-                                          : text("%.2f MB", double(bytes) / 1e6);
-}
-
 }  // namespace
 
 std::optional<TimingPanel::ReportFacts> TimingPanel::report_facts(const AppState& state) const {
@@ -58,10 +52,8 @@ std::optional<TimingPanel::ReportFacts> TimingPanel::report_facts(const AppState
                     break;
                 }
     };
-    if (state.runs) {
-        count(res, state.runs->residual);
-        count(plain, state.runs->plain);
-    }
+    if (state.runs) count(res, state.runs->residual);
+    if (const GraphRun* shown = shown_plain_timing(state)) count(plain, *shown);
     return f;
 }
 
@@ -165,8 +157,9 @@ std::optional<PlainExec> TimingPanel::draw_plain_exec(const AppState& state, boo
             "default, timed when the model opens)");
         ImGui::Text(
             "dense: the materialised weights, as a generic runtime runs the exported ONNX;\n"
-            "measured when picked: %s of weights (the structured graph: %s)",
-            size_text(dense_bytes).c_str(), size_text(state.runs->plain.weight_bytes).c_str());
+            "measured when picked: at least %s of weights (the structured graph: %s)",
+            format_bytes(dense_bytes).c_str(),
+            format_bytes(state.runs->plain.weight_bytes).c_str());
         if (heavy)
             ImGui::TextColored(theme::kWarn, "that is %.0f %% of this machine's %s of memory",
                                100.0 * double(dense_bytes) / double(memory),
@@ -177,16 +170,16 @@ std::optional<PlainExec> TimingPanel::draw_plain_exec(const AppState& state, boo
     if (!state.plain_dense_error.empty())
         ImGui::TextColored(theme::kBad, "dense timing failed: %s", state.plain_dense_error.c_str());
     else if (state.plain_dense_measuring)
-        ImGui::TextDisabled("measuring the dense plain graph (%s of weights)...",
-                            size_text(dense_bytes).c_str());
+        ImGui::TextDisabled("measuring the dense plain graph (at least %s of weights)...",
+                            format_bytes(dense_bytes).c_str());
     else if (!state.plain_dense)
         ImGui::TextColored(heavy ? theme::kWarn : ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled),
-                           "dense: not measured, pick dense to measure (%s of weights%s)",
-                           size_text(dense_bytes).c_str(), heavy ? ", a lot of memory" : "");
+                           "dense: not measured, pick dense to measure (at least %s of weights%s)",
+                           format_bytes(dense_bytes).c_str(), heavy ? ", a lot of memory" : "");
     else
         ImGui::TextDisabled("dense: measured, mean of %d run(s), %s of weights",
                             state.plain_dense->runs,
-                            size_text(state.plain_dense->weight_bytes).c_str());
+                            format_bytes(state.plain_dense->weight_bytes).c_str());
     // Picking what is shown already, or dense while it is being measured, asks for nothing.
     if (picked && *picked == state.plain_exec &&
         (*picked == PlainExec::Structured || state.plain_dense))

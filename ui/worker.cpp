@@ -8,10 +8,10 @@ Worker::~Worker() {
     if (thread_.joinable()) thread_.join();
 }
 
-bool Worker::start(std::string title, std::function<JobResult(Progress&)> job) {
-    if (busy_) return false;
+bool Worker::start(std::string title, std::function<JobResult(Progress&)> job, JobKind kind) {
+    if (busy()) return false;
     if (thread_.joinable()) thread_.join();
-    busy_ = true;
+    running_ = true;
     title_ = std::move(title);
     {
         std::lock_guard lock(progress_.mutex);
@@ -20,7 +20,7 @@ bool Worker::start(std::string title, std::function<JobResult(Progress&)> job) {
         progress_.stage.clear();
     }
     progress_.set(title_, 0.0f);
-    thread_ = std::jthread([this, job = std::move(job)] {
+    thread_ = std::jthread([this, kind, job = std::move(job)] {
         JobResult result;
         try {
             result = job(progress_);
@@ -29,6 +29,7 @@ bool Worker::start(std::string title, std::function<JobResult(Progress&)> job) {
         } catch (...) {
             result.error = "unknown error";
         }
+        result.kind = kind;
         result.what = title_;
         {
             std::lock_guard lock(progress_.mutex);
@@ -40,8 +41,9 @@ bool Worker::start(std::string title, std::function<JobResult(Progress&)> job) {
         {
             std::lock_guard lock(mutex_);
             done_ = std::move(result);
+            has_result_ = true;
         }
-        busy_ = false;
+        running_ = false;
     });
     return true;
 }
@@ -50,6 +52,7 @@ std::optional<JobResult> Worker::poll() {
     std::lock_guard lock(mutex_);
     std::optional<JobResult> out = std::move(done_);
     done_.reset();
+    has_result_ = false;
     return out;
 }
 

@@ -41,8 +41,13 @@ struct Progress {
     }
 };
 
+// Which kind of job produced a result: the plain graph's dense timing is taken apart from the
+// jobs that bring a new model or new runs.
+enum class JobKind { Work, DenseTiming };
+
 // What a job produced: a new model and/or new runs; error set when it failed.
 struct JobResult {
+    JobKind kind = JobKind::Work;
     std::shared_ptr<const LoadedModel> model;
     std::shared_ptr<const RunSet> runs;
     std::shared_ptr<const GraphRun> plain_dense;  // the plain graph timed dense (time_plain_dense)
@@ -56,9 +61,14 @@ struct JobResult {
 class Worker {
   public:
     ~Worker();
-    bool busy() const { return busy_; }
-    // Starts `job` unless one is already running (returns false then).
-    bool start(std::string title, std::function<JobResult(Progress&)> job);
+    // True from start() until its result has been taken by poll(): no second job starts while
+    // a finished one's result still waits, so results are never mixed up or dropped.
+    bool busy() const { return running_ || has_result_; }
+    // True while the job's thread is still working (the result may not be there yet).
+    bool running() const { return running_; }
+    // Starts `job` unless one is busy (returns false then); its result carries `kind`.
+    bool start(std::string title, std::function<JobResult(Progress&)> job,
+               JobKind kind = JobKind::Work);
     // The finished job's result, once.
     std::optional<JobResult> poll();
     const Progress& progress() const { return progress_; }
@@ -66,7 +76,8 @@ class Worker {
 
   private:
     std::jthread thread_;
-    std::atomic<bool> busy_{false};
+    std::atomic<bool> running_{false};
+    std::atomic<bool> has_result_{false};
     std::mutex mutex_;
     std::optional<JobResult> done_;
     Progress progress_;

@@ -93,6 +93,20 @@ struct RunOptions {
     Precision precision = Precision::Fp32;
 };
 
+// A runner made for one untimed run whose every tensor is read back afterwards (the app's
+// feature maps): every intermediate kept and unfused, no timestamps, no Winograd weight copies,
+// and its weights uploaded a few layers at a time, never all beside its tensors.
+inline RunOptions feature_map_run_options(Precision precision = Precision::Fp32) {
+    RunOptions o;
+    o.keep_intermediates = true;
+    o.fuse = false;
+    o.timestamps = false;
+    o.winograd = false;
+    o.stream_weight_bytes = 16ull << 20;
+    o.precision = precision;
+    return o;
+}
+
 struct RunResult {
     std::map<std::string, rm::Tensor> outputs;  // graph outputs
     std::vector<NodeTiming> timings;            // graph order
@@ -104,7 +118,10 @@ struct RunResult {
 
 struct MemoryReport {
     uint64_t weight_bytes = 0;  // RunOptions::stream_weight_bytes: the most held at once
+    // Activation buffers (graph inputs aside) and scratch: the most at once, and the activation
+    // buffers held now (release_weights frees the Relu outputs it can compute again).
     uint64_t peak_activation_bytes = 0;
+    uint64_t activation_bytes = 0;
 };
 
 // A graph prepared for one device and batch size: weights uploaded once, pipelines built,

@@ -177,11 +177,17 @@ void GraphRunner::Impl::release_relu_outputs() {
         tensors.erase(out);
         relu_of[s.output] = in;
     }
-    std::erase_if(activations, [&](const auto& b) { return gone.count(b.get()) > 0; });
+    std::erase_if(activations, [&](const auto& b) {
+        if (!gone.count(b.get())) return false;
+        activation_bytes -= b->size();
+        return true;
+    });
 }
 
 MemoryReport GraphRunner::memory() const {
-    return impl_->memory;
+    MemoryReport r = impl_->memory;
+    r.activation_bytes = impl_->activation_bytes;
+    return r;
 }
 
 }  // namespace rmvk

@@ -9,6 +9,7 @@ void GraphRunner::Impl::plan_conv_step(Step& s) {
     const bool residual = !s.residual.empty();
     bool has_bias = n.inputs.size() > 2 && !n.inputs[2].empty();
     const ConvProblem problem = conv_problem(s);
+    s.conv.clear();  // a step planned again (each streamed run) starts from no part
     if (options.structured && plan_structured_conv_step(s, problem)) return;
     if (elided.count(n.inputs[0]))
         throw rm::Error("internal error: node '" + n.name +
