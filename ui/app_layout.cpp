@@ -153,10 +153,14 @@ void App::draw_ui() {
         browser_.clear_script_error();
     }
     if (auto chosen = browser_.draw()) {
+        const auto purpose = browser_.purpose();
         browser_.close();
-        // A model or image chosen while a job runs opens once it is done, as a dropped file
-        // does (by its extension, which the browser's filter already matched to its purpose).
-        dropped_.push_back(*chosen);
+        // A bench report opens at once; a model or image chosen while a job runs opens once it
+        // is done, as a dropped file does (the browser's filter matched it to its purpose).
+        if (purpose == FileBrowser::Purpose::Report)
+            open_path(*chosen);
+        else
+            dropped_.push_back(*chosen);
     }
     draw_error_modal();
     ImGui::End();

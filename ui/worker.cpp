@@ -9,8 +9,9 @@ Worker::~Worker() {
 }
 
 bool Worker::start(std::string title, std::function<JobResult(Progress&)> job, JobKind kind) {
-    if (busy()) return false;
-    if (thread_.joinable()) thread_.join();
+    if (busy_) return false;
+    if (thread_.joinable()) thread_.join();  // a finished job's thread, at most ending now
+    busy_ = true;
     running_ = true;
     title_ = std::move(title);
     {
@@ -41,7 +42,6 @@ bool Worker::start(std::string title, std::function<JobResult(Progress&)> job, J
         {
             std::lock_guard lock(mutex_);
             done_ = std::move(result);
-            has_result_ = true;
         }
         running_ = false;
     });
@@ -52,7 +52,7 @@ std::optional<JobResult> Worker::poll() {
     std::lock_guard lock(mutex_);
     std::optional<JobResult> out = std::move(done_);
     done_.reset();
-    has_result_ = false;
+    if (out) busy_ = false;
     return out;
 }
 

@@ -62,8 +62,9 @@ class Worker {
   public:
     ~Worker();
     // True from start() until its result has been taken by poll(): no second job starts while
-    // a finished one's result still waits, so results are never mixed up or dropped.
-    bool busy() const { return running_ || has_result_; }
+    // a finished one's result still waits, so results are never mixed up or dropped. Set and
+    // cleared on the UI thread only (start and poll), so a frame never sees it flicker.
+    bool busy() const { return busy_; }
     // True while the job's thread is still working (the result may not be there yet).
     bool running() const { return running_; }
     // Starts `job` unless one is busy (returns false then); its result carries `kind`.
@@ -76,8 +77,8 @@ class Worker {
 
   private:
     std::jthread thread_;
+    bool busy_ = false;  // the UI thread's: start() to the poll() that returns the result
     std::atomic<bool> running_{false};
-    std::atomic<bool> has_result_{false};
     std::mutex mutex_;
     std::optional<JobResult> done_;
     Progress progress_;

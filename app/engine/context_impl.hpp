@@ -31,7 +31,8 @@ enum class MemoryKind {
 // with a texture's mip levels). Left to the tensors' sizes, the same pipeline would compile
 // again for many layers. So every Buffer has this many bytes past its contents and a size that
 // is never a power of two, and a texel view whose range has those bits zero is made this much
-// longer (its shader never reads the extra texels: every index it uses lies in the tensor).
+// longer. No result depends on the extra texels: a shader indexes inside the tensor, or (the
+// clamp to textureSize in conv2d_direct) fetches past it only where a select drops the value.
 constexpr uint64_t kTexelViewSlack = 256;
 // The VkBuffer size for `bytes` of contents: kTexelViewSlack more, and 16 more where that
 // would be a power of two.
