@@ -26,7 +26,7 @@ DeviceCaps device(const std::string& type, DeviceCaps::Winograd winograd, uint32
 // The plan of an n x c x h x w -> oc, k x k, stride s conv with a bias, with or without ReLU.
 ConvPlan plan(int64_t c, int64_t h, int64_t oc, int64_t k, int64_t s, bool relu,
               const DeviceCaps& caps) {
-    static rm::Attrs a;
+    rm::Attrs a;  // read while planning only
     a.kernel = {k, k};
     a.strides = {s, s};
     a.pads = {k / 2, k / 2, k / 2, k / 2};

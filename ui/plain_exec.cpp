@@ -8,18 +8,25 @@ const char* plain_exec_name(PlainExec exec) {
     return exec == PlainExec::Dense ? "dense" : "structured";
 }
 
-uint64_t dense_weight_bytes(const rm::Graph& graph, uint64_t bytes_per_value) {
+namespace {
+
+// The graph's weight values, its structured conv weights materialised or as stored.
+uint64_t weight_values(const rm::Graph& graph, bool dense) {
     uint64_t values = 0;
     for (const auto& [name, t] : graph.initializers) values += uint64_t(t.size());
-    for (const auto& [name, s] : graph.structured_weights) values += uint64_t(s.dense_values());
-    return values * bytes_per_value;
+    for (const auto& [name, s] : graph.structured_weights)
+        values += uint64_t(dense ? s.dense_values() : s.stored_values());
+    return values;
+}
+
+}  // namespace
+
+uint64_t dense_weight_bytes(const rm::Graph& graph, uint64_t bytes_per_value) {
+    return weight_values(graph, true) * bytes_per_value;
 }
 
 uint64_t stored_weight_bytes(const rm::Graph& graph, uint64_t bytes_per_value) {
-    uint64_t values = 0;
-    for (const auto& [name, t] : graph.initializers) values += uint64_t(t.size());
-    for (const auto& [name, s] : graph.structured_weights) values += uint64_t(s.stored_values());
-    return values * bytes_per_value;
+    return weight_values(graph, false) * bytes_per_value;
 }
 
 bool dense_weights_heavy(uint64_t dense_bytes, uint64_t memory_bytes) {

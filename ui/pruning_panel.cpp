@@ -208,8 +208,8 @@ std::optional<PruneRequest> PruningPanel::plot(const char* id, bool by_time, flo
         dl->AddText({a.x, to_screen(0, yv).y - 7}, kAxis, buf);
         std::snprintf(buf, sizeof buf, by_time ? "%.0f" : "%.1f", xv);
         // Centred under its tick, kept inside the plot's right edge.
-        const float tx = std::min(to_screen(xv, 0).x - ImGui::CalcTextSize(buf).x / 2,
-                                  right - ImGui::CalcTextSize(buf).x);
+        const float bw = ImGui::CalcTextSize(buf).x;
+        const float tx = std::min(to_screen(xv, 0).x - bw / 2, right - bw);
         dl->AddText({tx, bottom + 2}, kAxis, buf);
     }
     const ImVec2 mouse = ImGui::GetIO().MousePos;
